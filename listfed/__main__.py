@@ -1,0 +1,5 @@
+"""``python -m listfed``: the same as the ``listfed`` command."""
+
+from listfed.cli.app import main
+
+main()

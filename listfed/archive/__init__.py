@@ -1,0 +1,1 @@
+"""The archive: every accepted post, raw bytes first (search and full threading come later)."""

@@ -1,0 +1,42 @@
+"""Rules that keep loops and duplicates out (SPEC §3.2). Each judges; none acts."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from listfed.db.models import ArchivedMessage, Held
+from listfed.post import Decision, NodeSettings, Post, Verdict
+
+
+def loop(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
+    """A trace naming this node's list, or more hops than allowed, is a loop."""
+    mine = f"{node.name} {post.lst.address}".casefold()
+    for entry in post.message.traces:
+        if entry.split(";", 1)[0].strip().casefold() == mine:
+            return Verdict(Decision.DROP, f"loop: the trace already names {mine}")
+    if len(post.message.traces) > node.hop_limit:
+        return Verdict(
+            Decision.DROP, f"loop: {len(post.message.traces)} hops, limit {node.hop_limit}"
+        )
+    if post.lst.list_id in post.message.list_ids and post.message.auto_submitted:
+        return Verdict(Decision.DROP, "loop: this list's own automatic mail came back")
+    return None
+
+
+def duplicate(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
+    """The Message-ID is already archived or held on this list."""
+    mid = post.message.message_id
+    archived = session.exec(
+        select(ArchivedMessage.id).where(
+            ArchivedMessage.list_id == post.lst.id, ArchivedMessage.message_id == mid
+        )
+    ).first()
+    if archived is not None:
+        return Verdict(Decision.DROP, f"duplicate: <{mid}> is already on this list")
+    if not post.approved:
+        held = session.exec(
+            select(Held.id).where(Held.list_id == post.lst.id, Held.message_id == mid)
+        ).first()
+        if held is not None:
+            return Verdict(Decision.DROP, f"duplicate: <{mid}> is already held as {held}")
+    return None

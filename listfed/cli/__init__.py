@@ -1,0 +1,1 @@
+"""The command line: a typer skin that parses, calls `listfed.ops`, and renders."""

@@ -1,0 +1,85 @@
+"""`listfed`: the entry point and the node-level commands (init, serve)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from listfed.cli import held, lists, members, queue
+from listfed.cli.base import State, new_app, state
+from listfed.config import load_config
+from listfed.ops import node
+from listfed.service import Node
+
+app = new_app("listfed: mailing lists and committees of correspondence, in one process.")
+app.add_typer(lists.app, name="lists")
+app.add_typer(members.app, name="members")
+app.add_typer(held.app, name="held")
+app.add_typer(queue.app, name="queue")
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Config file (else $LISTFED_CONFIG, ./listfed.toml, "
+            "/etc/listfed/listfed.toml, else built-in defaults).",
+        ),
+    ] = None,
+) -> None:
+    """Global options."""
+    ctx.obj = State(config_path=config)
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Option(help="The node's name, used in trace headers.")] = (
+        "localhost"
+    ),
+    domain: Annotated[
+        list[str] | None,
+        typer.Option(help="A mail domain whose lists this node hosts (repeat for several)."),
+    ] = None,
+) -> None:
+    """Write listfed.toml (if absent) and create the data dir, database and node secret."""
+    st = state(ctx)
+    path = st.config_path or Path(os.environ.get("LISTFED_CONFIG") or "listfed.toml")
+    if node.write_config(path, name, domain or [name]):
+        typer.echo(f"wrote {path}")
+    else:
+        typer.echo(f"{path} exists; left as it is")
+    st.config_path = path
+    for created in node.prepare(st.config):
+        typer.echo(f"created {created}")
+    typer.echo("ready: `listfed serve` runs the node")
+
+
+@app.command()
+def serve(ctx: typer.Context) -> None:
+    """Run the daemon in the foreground until SIGTERM or SIGINT; SIGHUP reloads the config."""
+    st = state(ctx)
+    config = st.config
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    node.prepare(config)
+    env = dict(os.environ)
+
+    def reload() -> object:
+        return load_config(config.path or st.config_path, env, Path.cwd())
+
+    asyncio.run(Node(config).serve(reload))  # type: ignore[arg-type]
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,139 @@
+"""What every command shares: the config and database it works on, errors, output."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from sqlmodel import Session
+
+from listfed.config import Config, load_config
+from listfed.db.engine import Database
+from listfed.db.schema import upgrade
+from listfed.errors import ListfedError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def guarded(fn: F) -> F:
+    """Errors become one line on stderr and an exit status; never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ListfedError as exc:
+            typer.echo(f"listfed: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if os.environ.get("LISTFED_DEBUG"):
+                raise
+            typer.echo(
+                f"listfed: internal error: {type(exc).__name__}: {exc} "
+                "(set LISTFED_DEBUG=1 to see where)",
+                err=True,
+            )
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+class App(typer.Typer):
+    """A Typer whose commands are all `guarded`."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
+        register = super().command(*args, **kwargs)
+
+        def decorate(fn: F) -> F:
+            register(guarded(fn))
+            return fn
+
+        return decorate
+
+
+def new_app(help_text: str) -> App:
+    return App(
+        help=help_text,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+        rich_markup_mode=None,
+    )
+
+
+@dataclass
+class State:
+    """Carried in ctx.obj: the --config given, and the config once loaded."""
+
+    config_path: Path | None = None
+    _config: Config | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path, dict(os.environ), Path.cwd())
+        return self._config
+
+    @contextmanager
+    def database(self) -> Iterator[Database]:
+        path = self.config.node.data_dir / "listfed.db"
+        if not path.exists():
+            raise ListfedError(f"no database at {path}: run `listfed init` first")
+        db = Database(path, self.config.storage.busy_timeout)
+        try:
+            upgrade(db)
+            yield db
+        finally:
+            db.close()
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        with self.database() as db, db.write() as session:
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self.database() as db, db.read() as session:
+            yield session
+
+
+def state(ctx: typer.Context) -> State:
+    obj = ctx.find_root().obj
+    if not isinstance(obj, State):
+        obj = State()
+        ctx.find_root().obj = obj
+    return obj
+
+
+def emit(as_json: bool, data: Any, text: Callable[[], str]) -> None:
+    """Print JSON (an array or object) or the human text."""
+    if as_json:
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    else:
+        out = text()
+        if out:
+            typer.echo(out)
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+    if not rows:
+        return ""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+        for r in [header, *rows]
+    ]
+    return "\n".join(lines)
+
+
+JsonOption = typer.Option(False, "--json", help="Print JSON instead of text.")

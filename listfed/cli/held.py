@@ -1,0 +1,87 @@
+"""`listfed held ...`"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from listfed.cli.base import JsonOption, emit, new_app, state, table
+from listfed.message import parse
+from listfed.ops import held
+
+app = new_app("Posts waiting for a moderator: list, show, approve, reject, discard.")
+
+Id = Annotated[int, typer.Argument(help="The held message's id (see `held ls`).")]
+
+
+@app.command("ls")
+def ls(
+    ctx: typer.Context,
+    list_address: Annotated[str | None, typer.Argument(help="Only this list.")] = None,
+    as_json: bool = JsonOption,
+) -> None:
+    """List held posts with the reason each waits."""
+    with state(ctx).read() as s:
+        data = [held.describe(row, addr) for row, addr in held.all_held(s, list_address)]
+    emit(
+        as_json,
+        data,
+        lambda: (
+            table(
+                [
+                    [str(d["id"]), d["list"], d["sender"], d["subject"][:40], d["reason"]]
+                    for d in data
+                ],
+                ["ID", "LIST", "SENDER", "SUBJECT", "REASON"],
+            )
+            or "nothing is held"
+        ),
+    )
+
+
+@app.command()
+def show(ctx: typer.Context, held_id: Id, as_json: bool = JsonOption) -> None:
+    """Show a held post: why it waits, its headers and the start of its body."""
+    with state(ctx).read() as s:
+        row = held.get(s, held_id)
+        from listfed.ops.lists import by_id
+
+        data = held.describe(row, by_id(s, row.list_id).address)
+        body = parse(row.raw).body_text
+    data["body_start"] = body[:2000]
+    emit(
+        as_json,
+        data,
+        lambda: "\n".join(
+            [f"{k}: {v}" for k, v in data.items() if k != "body_start"] + ["", body[:2000]]
+        ),
+    )
+
+
+@app.command()
+def approve(ctx: typer.Context, held_id: Id) -> None:
+    """Let the post through to the list (the running daemon delivers it)."""
+    with state(ctx).write() as s:
+        item = held.approve(s, held_id)
+    typer.echo(f"approved {held_id}: queued as q{item.id}")
+
+
+@app.command()
+def reject(
+    ctx: typer.Context,
+    held_id: Id,
+    reason: Annotated[str, typer.Option(help="Told to the sender.")] = "",
+) -> None:
+    """Refuse the post and tell its sender, with the reason."""
+    with state(ctx).write() as s:
+        held.reject(s, held_id, reason)
+    typer.echo(f"rejected {held_id}")
+
+
+@app.command()
+def discard(ctx: typer.Context, held_id: Id) -> None:
+    """Drop the post silently."""
+    with state(ctx).write() as s:
+        held.discard(s, held_id)
+    typer.echo(f"discarded {held_id}")

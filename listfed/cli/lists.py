@@ -1,0 +1,93 @@
+"""`listfed lists ...`"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from listfed.cli.base import JsonOption, emit, new_app, state, table
+from listfed.errors import UsageError
+from listfed.listinfo import Policy, Role
+from listfed.ops import lists, members
+
+app = new_app("Create, list, show, change and delete mailing lists.")
+
+Address = Annotated[str, typer.Argument(help="The list's address, LIST@DOMAIN.")]
+
+
+@app.command()
+def create(
+    ctx: typer.Context,
+    address: Address,
+    policy: Annotated[Policy, typer.Option(help="Who may post.")] = Policy.MEMBERS,
+    owner: Annotated[
+        list[str] | None,
+        typer.Option(help="An owner's address (repeat for several); owners are members too."),
+    ] = None,
+    description: Annotated[str, typer.Option(help="Shown in List-Id.")] = "",
+) -> None:
+    """Create a list at a domain this node hosts."""
+    st = state(ctx)
+    with st.write() as s:
+        info = lists.create(s, address, st.config.node.domains, policy, description)
+        if owner:
+            result = members.add(s, info.address, owner, role=Role.OWNER)
+            if result.invalid:
+                raise UsageError("; ".join(why for _, why in result.invalid))
+    typer.echo(f"created {info.address} (policy {info.policy})")
+
+
+@app.command("ls")
+def ls(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """List every list with its policy and member count."""
+    with state(ctx).read() as s:
+        found = lists.all_lists(s)
+    data = [lists.describe(info, count) for info, count in found]
+    emit(
+        as_json,
+        data,
+        lambda: (
+            table(
+                [[d["address"], d["policy"], str(d["members"]), d["description"]] for d in data],
+                ["ADDRESS", "POLICY", "MEMBERS", "DESCRIPTION"],
+            )
+            or "no lists yet"
+        ),
+    )
+
+
+@app.command()
+def show(ctx: typer.Context, address: Address, as_json: bool = JsonOption) -> None:
+    """Show a list's settings."""
+    with state(ctx).read() as s:
+        info = lists.get(s, address)
+        data = lists.describe(info, lists.member_count(s, info.id))
+    emit(as_json, data, lambda: "\n".join(f"{k}: {v}" for k, v in data.items()))
+
+
+@app.command("set")
+def set_(
+    ctx: typer.Context,
+    address: Address,
+    key: Annotated[str, typer.Argument(help=f"One of: {', '.join(sorted(lists.SETTINGS))}.")],
+    value: Annotated[str, typer.Argument(help="The new value (\\n in a footer is a newline).")],
+) -> None:
+    """Change one setting of a list."""
+    with state(ctx).write() as s:
+        info = lists.set_value(s, address, key, value)
+    typer.echo(f"{info.address}: {key} set")
+
+
+@app.command()
+def delete(
+    ctx: typer.Context,
+    address: Address,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a list with its members, held posts, queue and archive."""
+    if not yes and not typer.confirm(f"Delete {address} and its archive for good?"):
+        raise typer.Exit(1)
+    with state(ctx).write() as s:
+        lists.delete(s, address)
+    typer.echo(f"deleted {address}")

@@ -1,0 +1,128 @@
+"""`listfed members ...`"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from listfed.cli.base import JsonOption, emit, new_app, state, table
+from listfed.errors import ListfedError
+from listfed.listinfo import DeliveryMode, Role
+from listfed.ops import members
+
+app = new_app("Add, list, change and remove the members of a list.")
+
+ListArg = Annotated[str, typer.Argument(help="The list's address, LIST@DOMAIN.")]
+
+
+def _report(result: members.AddResult) -> None:
+    for address in result.added:
+        typer.echo(f"added {address}")
+    for address in result.skipped:
+        typer.echo(f"skipped {address} (already a member)")
+    for _entry, why in result.invalid:
+        typer.echo(f"invalid: {why}", err=True)
+    typer.echo(
+        f"{len(result.added)} added, {len(result.skipped)} skipped, {len(result.invalid)} invalid"
+    )
+    if result.invalid:
+        raise typer.Exit(1)
+
+
+@app.command()
+def add(
+    ctx: typer.Context,
+    list_address: ListArg,
+    addresses: Annotated[list[str], typer.Argument(help='Addresses; "Name <addr>" allowed.')],
+    role: Annotated[Role, typer.Option(help="member, moderator or owner.")] = Role.MEMBER,
+    delivery: Annotated[DeliveryMode, typer.Option(help="How they get posts.")] = (
+        DeliveryMode.REGULAR
+    ),
+    welcome: Annotated[
+        bool, typer.Option(help="Send the welcome message (needs the robots, not in this version).")
+    ] = False,
+) -> None:
+    """Add members directly, without confirmation. Invalid addresses are reported; exit 1."""
+    if welcome:
+        raise ListfedError("--welcome needs the subscription robots, not in this version yet")
+    with state(ctx).write() as s:
+        result = members.add(s, list_address, addresses, role, delivery)
+    _report(result)
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    list_address: ListArg,
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="One address per line; blank and # lines skipped.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ],
+) -> None:
+    """Add every address in a file; reports added / skipped / invalid."""
+    lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
+    entries = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    with state(ctx).write() as s:
+        result = members.add(s, list_address, entries)
+    _report(result)
+
+
+@app.command()
+def remove(
+    ctx: typer.Context,
+    list_address: ListArg,
+    addresses: Annotated[list[str], typer.Argument(help="Addresses to remove.")],
+) -> None:
+    """Remove members."""
+    with state(ctx).write() as s:
+        members.remove(s, list_address, addresses)
+    typer.echo(f"removed {len(addresses)}")
+
+
+@app.command("ls")
+def ls(ctx: typer.Context, list_address: ListArg, as_json: bool = JsonOption) -> None:
+    """List the members with role, delivery and bounce state."""
+    with state(ctx).read() as s:
+        data = [members.describe(m) for m in members.all_members(s, list_address)]
+    emit(
+        as_json,
+        data,
+        lambda: (
+            table(
+                [
+                    [
+                        d["address"],
+                        d["name"],
+                        d["role"],
+                        d["delivery"],
+                        str(d["bounce_score"]),
+                        "disabled" if d["delivery_disabled"] else "",
+                    ]
+                    for d in data
+                ],
+                ["ADDRESS", "NAME", "ROLE", "DELIVERY", "BOUNCES", ""],
+            )
+            or "no members"
+        ),
+    )
+
+
+@app.command("set")
+def set_(
+    ctx: typer.Context,
+    list_address: ListArg,
+    address: Annotated[str, typer.Argument(help="The member's address.")],
+    key: Annotated[str, typer.Argument(help="role, delivery, delivery_disabled or name.")],
+    value: Annotated[str, typer.Argument(help="The new value.")],
+) -> None:
+    """Change one setting of a member."""
+    with state(ctx).write() as s:
+        members.set_value(s, list_address, address, key, value)
+    typer.echo(f"{address}: {key} set")

@@ -1,0 +1,36 @@
+"""Read listfed.toml (SPEC §5, §7, §9) into frozen, typed dataclasses.
+
+Every error is a ConfigError whose key is the dotted path of the bad value.
+"""
+
+from listfed.config.loading import find_config, load_config, parse_config
+from listfed.config.sections import resolve_secret
+from listfed.config.settings import (
+    ArchiveConfig,
+    BridgeConfig,
+    Config,
+    DeliveryConfig,
+    DnsConfig,
+    NodeConfig,
+    PeerConfig,
+    RouteConfig,
+    SmtpConfig,
+    StorageConfig,
+)
+
+__all__ = [
+    "ArchiveConfig",
+    "BridgeConfig",
+    "Config",
+    "DeliveryConfig",
+    "DnsConfig",
+    "NodeConfig",
+    "PeerConfig",
+    "RouteConfig",
+    "SmtpConfig",
+    "StorageConfig",
+    "find_config",
+    "load_config",
+    "parse_config",
+    "resolve_secret",
+]

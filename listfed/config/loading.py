@@ -1,0 +1,109 @@
+"""Find listfed.toml, read it and build the whole Config."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+from listfed.config.sections import _bridge, _delivery, _fields, _node, _peer, _route, _smtp
+from listfed.config.settings import ArchiveConfig, Config, DnsConfig, StorageConfig
+from listfed.config.values import _bool, _checked, _duration, _items, _nameserver, _Table
+from listfed.errors import ConfigError
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+_N = TypeVar("_N", bound=_Named)
+
+_SYSTEM_CONFIG = Path("/etc/listfed/listfed.toml")
+
+
+def _unique(items: tuple[_N, ...], section: str) -> tuple[_N, ...]:
+    names = [item.name for item in items]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            where = f"{section}[{names.index(name)}]"
+            raise ConfigError(f"duplicate name {name!r} (see {where})", key=f"{section}[{i}].name")
+    return items
+
+
+def parse_config(
+    data: Mapping[str, object], base_dir: Path, env: Mapping[str, str], path: Path | None = None
+) -> Config:
+    """Check a parsed TOML document and build the Config; relative paths use base_dir."""
+    top = _Table(
+        data,
+        "",
+        (*_fields(Config, "peers", "routes", "bridges", "path"), "peer", "route", "bridge"),
+    )
+    sub = {
+        name: top.data.get(name, {})
+        for name in ("node", "smtp", "delivery", "archive", "storage", "dns")
+    }
+    archive = _Table(sub["archive"], "archive", _fields(ArchiveConfig))
+    storage = _Table(sub["storage"], "storage", _fields(StorageConfig))
+    dns = _Table(sub["dns"], "dns", _fields(DnsConfig))
+    nameservers = _checked(_nameserver)
+    # built in file order, so the first error reported is the first one in the file
+    return Config(
+        node=_node(sub["node"], base_dir),
+        smtp=_smtp(sub["smtp"]),
+        delivery=_delivery(sub["delivery"], base_dir),
+        archive=ArchiveConfig(archive.get("enabled", _bool, ArchiveConfig.enabled)),
+        storage=StorageConfig(storage.get("busy_timeout", _duration, StorageConfig.busy_timeout)),
+        dns=DnsConfig(dns.get("nameservers", lambda v, k: _items(v, k, nameservers), ())),
+        peers=_unique(tuple(_peer(v, p, env, base_dir) for v, p in top.array("peer")), "peer"),
+        routes=_unique(tuple(_route(v, p) for v, p in top.array("route")), "route"),
+        bridges=_unique(
+            tuple(_bridge(v, p, env, base_dir) for v, p in top.array("bridge")), "bridge"
+        ),
+        path=path,
+    )
+
+
+def find_config(
+    explicit: Path | None, env: Mapping[str, str], cwd: Path, *, system: Path = _SYSTEM_CONFIG
+) -> Path | None:
+    """The config file per SPEC §7: --config, $LISTFED_CONFIG, ./listfed.toml, then system."""
+    for given, source in ((explicit, "--config"), (env.get("LISTFED_CONFIG"), "$LISTFED_CONFIG")):
+        if given:
+            path = cwd / given
+            if not path.is_file():
+                raise ConfigError(f"config file {path} (from {source}) does not exist")
+            return path
+    return next((p for p in (cwd / "listfed.toml", system) if p.is_file()), None)
+
+
+def load_config(
+    explicit: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    *,
+    system: Path = _SYSTEM_CONFIG,
+) -> Config:
+    """Find, read and check the config; with no file, the defaults rooted at cwd."""
+    env = os.environ if env is None else env
+    cwd = Path.cwd() if cwd is None else cwd
+    path = find_config(explicit, env, cwd, system=system)
+    if path is None:
+        return parse_config({}, cwd, env)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    try:
+        return parse_config(data, path.parent, env, path)
+    except ConfigError as exc:
+        # the file came from a search, so say which one was read
+        message = str(exc).removeprefix(f"{exc.key}: ")
+        raise ConfigError(f"{message} (in {path})", key=exc.key) from None

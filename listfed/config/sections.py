@@ -1,0 +1,211 @@
+"""Parsers for each section of listfed.toml, and the secrets peers and bridges name."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import fields
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from listfed.config.settings import (
+    BridgeConfig,
+    DeliveryConfig,
+    NodeConfig,
+    PeerConfig,
+    RouteConfig,
+    SmtpConfig,
+)
+from listfed.config.values import (
+    _DOMAIN,
+    _address,
+    _base_url,
+    _bool,
+    _checked,
+    _count,
+    _domain,
+    _duration,
+    _imap_url,
+    _items,
+    _list_of_str,
+    _listen,
+    _nonempty,
+    _period,
+    _Reader,
+    _size,
+    _smtp_url,
+    _str,
+    _Table,
+    _text,
+    _token,
+)
+from listfed.errors import ConfigError
+
+_HEADER_NAME = re.compile(r"[!-9;-~]+", re.ASCII)
+
+
+def _headers(value: object, key: str) -> Mapping[str, str]:
+    if not isinstance(value, Mapping) or not value:
+        raise ConfigError("expected a non-empty table of header name = regex", key=key)
+    return MappingProxyType({name: _regex(name, pattern, key) for name, pattern in value.items()})
+
+
+def _regex(name: str, pattern: object, key: str) -> str:
+    path = f"{key}.{name}"
+    if not _HEADER_NAME.fullmatch(name):
+        raise ConfigError(f"{name!r} is not a header name", key=path)
+    try:
+        re.compile(_str(pattern, path))
+    except re.error as exc:
+        raise ConfigError(f"bad regular expression: {exc}", key=path) from None
+    return _str(pattern, path)
+
+
+def _match(value: object, key: str) -> Mapping[str, object]:
+    readers: dict[str, _Reader[object]] = {
+        "subject_tag": _text,
+        "header": _headers,
+        "sender": _text,
+        "any": _bool,
+    }
+    table = _Table(value, key, tuple(readers))
+    return MappingProxyType({n: readers[n](v, table.key(n)) for n, v in table.data.items()})
+
+
+def _node(value: object, base_dir: Path) -> NodeConfig:
+    t = _Table(value, "node", _fields(NodeConfig))
+    name = t.get("name", _token, "localhost")
+    if "domains" in t.data:
+        domains = _nonempty(_items(t.data["domains"], t.key("domains"), _domain), t.key("domains"))
+    elif _DOMAIN.fullmatch(name.lower()):
+        domains = (name.lower(),)
+    else:
+        raise ConfigError(
+            f"node.name {name!r} is not a domain, so set node.domains", key=t.key("domains")
+        )
+    return NodeConfig(
+        name=name,
+        domains=domains,
+        data_dir=base_dir / t.get("data_dir", _text, "var"),
+        base_url=t.get("base_url", _base_url, NodeConfig.base_url),
+        hop_limit=t.get("hop_limit", _count, NodeConfig.hop_limit),
+        signature_max_age=t.get("signature_max_age", _period, NodeConfig.signature_max_age),
+    )
+
+
+def _smtp(value: object) -> SmtpConfig:
+    t = _Table(value, "smtp", ("listen", "lmtp", "max_message_size", "max_connections"))
+    host, port = t.get("listen", _listen, (SmtpConfig.host, SmtpConfig.port))
+    return SmtpConfig(
+        host=host,
+        port=port,
+        lmtp=t.get("lmtp", _bool, SmtpConfig.lmtp),
+        max_message_size=t.get("max_message_size", _size, SmtpConfig.max_message_size),
+        max_connections=t.get("max_connections", _count, SmtpConfig.max_connections),
+    )
+
+
+def _delivery(value: object, base_dir: Path) -> DeliveryConfig:
+    t = _Table(value, "delivery", _fields(DeliveryConfig, "maildir", "smtp_host", "smtp_port"))
+    smarthost = t.get("smarthost", _str, DeliveryConfig.smarthost)
+    maildir, host, port = None, None, None
+    if smarthost.startswith("maildir:") and smarthost.removeprefix("maildir:").strip():
+        maildir = base_dir / smarthost.removeprefix("maildir:")
+    else:
+        try:
+            host, port = _smtp_url(smarthost)
+        except ValueError:
+            message = f"expected 'maildir:PATH' or 'smtp://host[:port]', got {smarthost!r}"
+            raise ConfigError(message, key=t.key("smarthost")) from None
+    verp = t.get("verp", _str, DeliveryConfig.verp)
+    if verp not in ("never", "probes", "always"):
+        raise ConfigError(f"expected never, probes or always, got {verp!r}", key=t.key("verp"))
+    retry = t.get("retry", lambda v, k: _items(v, k, _duration), DeliveryConfig.retry)
+    return DeliveryConfig(
+        smarthost=smarthost,
+        maildir=maildir,
+        smtp_host=host,
+        smtp_port=port,
+        connections=t.get("connections", _count, DeliveryConfig.connections),
+        recipients_per_transaction=t.get(
+            "recipients_per_transaction", _count, DeliveryConfig.recipients_per_transaction
+        ),
+        retry=_nonempty(retry, t.key("retry")),
+        verp=verp,
+    )
+
+
+def _peer(value: object, path: str, env: Mapping[str, str], base_dir: Path) -> PeerConfig:
+    t = _Table(value, path, _fields(PeerConfig))
+    name, node = t.need("name", _text), t.need("node", _token)
+    secret = resolve_secret(t.need("secret", _text), t.key("secret"), env, base_dir)
+    if not secret:
+        raise ConfigError("the secret is empty", key=t.key("secret"))
+    return PeerConfig(name=name, node=node, secret=secret)
+
+
+def _route(value: object, path: str) -> RouteConfig:
+    t = _Table(value, path, ("from", *_fields(RouteConfig, "from_")))
+    return RouteConfig(
+        name=t.need("name", _text),
+        from_=t.need("from", _text),
+        to=_nonempty(t.need("to", _list_of_str), t.key("to")),
+        match=t.get("match", _match, MappingProxyType({})),
+        follow_thread=t.get("follow_thread", _bool, RouteConfig.follow_thread),
+        prefix=t.get("prefix", _str, RouteConfig.prefix),
+        forward=t.get("forward", _bool, RouteConfig.forward),
+    )
+
+
+def _bridge(value: object, path: str, env: Mapping[str, str], base_dir: Path) -> BridgeConfig:
+    t = _Table(value, path, _fields(BridgeConfig))
+    name, local, foreign = (
+        t.need("name", _text),
+        t.need("list", _address),
+        t.need("foreign", _address),
+    )
+    address, imap = t.get("address", _address, None), t.get("imap", _checked(_imap_url), None)
+    if address is not None and imap is not None:
+        raise ConfigError("an SMTP bridge (address) cannot also be an IMAP one", key=t.key("imap"))
+    if address is not None:
+        for key in ("username", "password", "post_as", "smtp"):
+            if key in t.data:
+                raise ConfigError("only IMAP bridges (with imap = ...) take this", key=t.key(key))
+        return BridgeConfig(name=name, list=local, foreign=foreign, address=address)
+    if imap is None:
+        raise ConfigError("set either address (SMTP bridge) or imap (IMAP bridge)", key=path)
+    return BridgeConfig(
+        name=name,
+        list=local,
+        foreign=foreign,
+        imap=imap,
+        username=t.need("username", _text),
+        password=resolve_secret(t.need("password", _text), t.key("password"), env, base_dir),
+        post_as=t.get("post_as", _address, None),
+        smtp=t.get("smtp", _checked(_smtp_url), None),
+    )
+
+
+def _fields(cls: type[Any], *skip: str) -> tuple[str, ...]:
+    """The TOML keys of a section that are spelled like its dataclass fields."""
+    return tuple(f.name for f in fields(cls) if f.name not in skip)
+
+
+def resolve_secret(value: str, key: str, env: Mapping[str, str], base_dir: Path) -> str:
+    """Turn "env:VAR" or "file:PATH" into the secret itself; other values are literal."""
+    kind, sep, name = value.partition(":")
+    if not sep or kind not in ("env", "file"):
+        return value
+    if not name:
+        raise ConfigError(f"{kind}: needs a name after the colon", key=key)
+    if kind == "env":
+        if name not in env:
+            raise ConfigError(f"environment variable {name} is not set", key=key)
+        return env[name]
+    target = base_dir / name
+    try:
+        return target.read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"cannot read secret file {target}: {reason}", key=key) from None

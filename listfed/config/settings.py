@@ -1,0 +1,118 @@
+"""The frozen dataclasses a parsed listfed.toml becomes, one per section."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """[node]: who this node is and where it keeps its data."""
+
+    name: str
+    domains: tuple[str, ...]
+    data_dir: Path
+    base_url: str = ""
+    hop_limit: int = 8
+    signature_max_age: float = 7 * 86400.0
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """[smtp]: the listener that takes mail in."""
+
+    host: str = "127.0.0.1"
+    port: int = 8025
+    lmtp: bool = False
+    max_message_size: int = 10 * 1024 * 1024
+    max_connections: int = 200
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    """[delivery]: how mail goes out; exactly one of maildir or smtp_host is set."""
+
+    smarthost: str = "maildir:var/outbox"
+    maildir: Path | None = None
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    connections: int = 4
+    recipients_per_transaction: int = 100
+    retry: tuple[float, ...] = (60.0, 300.0, 1800.0, 7200.0, 21600.0, 86400.0)
+    verp: str = "never"
+
+
+@dataclass(frozen=True)
+class ArchiveConfig:
+    """[archive]."""
+
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """[storage]: how long a write waits for a lock before the sender gets 451."""
+
+    busy_timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class DnsConfig:
+    """[dns]: resolvers to use instead of the system's ("IP" or "IP:port")."""
+
+    nameservers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PeerConfig:
+    """One [[peer]]: a node we share an HMAC secret with (already resolved)."""
+
+    name: str
+    node: str
+    secret: str
+
+
+@dataclass(frozen=True)
+class RouteConfig:
+    """One [[route]]; match holds subject_tag, header, sender and any as written."""
+
+    name: str
+    from_: str
+    to: tuple[str, ...]
+    match: Mapping[str, object]
+    follow_thread: bool = False
+    prefix: str | None = None
+    forward: bool = True
+
+
+@dataclass(frozen=True)
+class BridgeConfig:
+    """One [[bridge]]: SMTP when address is set, IMAP when imap is set."""
+
+    name: str
+    list: str
+    foreign: str
+    address: str | None = None
+    imap: str | None = None
+    username: str | None = None
+    password: str | None = None
+    post_as: str | None = None
+    smtp: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole file; path is None for the embedded defaults."""
+
+    node: NodeConfig
+    smtp: SmtpConfig
+    delivery: DeliveryConfig
+    archive: ArchiveConfig
+    storage: StorageConfig
+    dns: DnsConfig
+    peers: tuple[PeerConfig, ...]
+    routes: tuple[RouteConfig, ...]
+    bridges: tuple[BridgeConfig, ...]
+    path: Path | None = None

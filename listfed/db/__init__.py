@@ -1,0 +1,1 @@
+"""Storage: SQLite in WAL mode through SQLModel."""

@@ -1,0 +1,91 @@
+"""Opening the database: WAL, foreign keys, fsync on commit, IMMEDIATE write transactions.
+
+Writes take the write lock up front (BEGIN IMMEDIATE) so that a writer waits for the lock
+for `busy_timeout` instead of failing on a read-to-write upgrade; reads stay deferred.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
+
+from listfed.errors import StorageError
+
+T = TypeVar("T")
+
+
+def _engine(path: Path, busy_timeout: float, begin: str) -> Engine:
+    engine = create_engine(
+        f"sqlite:///{path}",
+        connect_args={"timeout": busy_timeout, "check_same_thread": False},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")  # a commit is on disk before we answer 250
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+class Database:
+    """The node's database file, with a writer and a reader engine.
+
+    In the daemon every call goes through `run`, on one dedicated thread: the event loop
+    never waits for SQLite, and there is exactly one writer.
+    """
+
+    def __init__(self, path: Path, busy_timeout: float = 5.0) -> None:
+        self.path = path
+        self.writer = _engine(path, busy_timeout, "BEGIN IMMEDIATE")
+        self.reader = _engine(path, busy_timeout, "BEGIN")
+        self._executor: ThreadPoolExecutor | None = None
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A write transaction, committed on success; any SQLite failure is a StorageError."""
+        try:
+            with Session(self.writer, expire_on_commit=False) as session:
+                yield session
+                session.commit()
+        except OperationalError as exc:
+            raise StorageError(f"database write failed: {exc.orig}") from exc
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        try:
+            with Session(self.reader, expire_on_commit=False) as session:
+                yield session
+        except OperationalError as exc:
+            raise StorageError(f"database read failed: {exc.orig}") from exc
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a blocking database function on the database thread."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="listfed-db")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        self.writer.dispose()
+        self.reader.dispose()

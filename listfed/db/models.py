@@ -1,0 +1,125 @@
+"""The tables. Lists and members are state; queue, held, outgoing and outbox are work;
+archive is the record. Raw message bytes are always kept: everything else derives from them."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class Meta(SQLModel, table=True):
+    key: str = Field(primary_key=True)
+    value: str
+
+
+class MailingList(SQLModel, table=True):
+    __tablename__ = "mlist"
+    __table_args__ = (UniqueConstraint("local", "domain"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    local: str
+    domain: str
+    description: str = ""
+    subject_prefix: str | None = None
+    footer: str = ""
+    policy: str = "members"
+    nonmember_action: str = "hold"
+    archive: bool = True
+    visibility: str = "public"
+    max_message_size: int = 0
+    reply_to: str = "none"
+    dmarc: str = "munge"
+    created: float
+
+
+class Member(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("list_id", "address"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    list_id: int = Field(foreign_key="mlist.id", index=True, ondelete="CASCADE")
+    address: str  # lower-cased for comparison; display_address keeps the case given
+    display_address: str
+    name: str = ""
+    role: str = "member"
+    delivery: str = "regular"
+    bounce_score: int = 0
+    delivery_disabled: bool = False
+    last_failure: str = ""
+    created: float
+
+
+class QueueItem(SQLModel, table=True):
+    """A message accepted at intake, waiting for its worker (pipeline, robots, bounces)."""
+
+    __tablename__ = "queue"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(index=True)  # an addresses.Kind value
+    list_id: int | None = Field(default=None, foreign_key="mlist.id", ondelete="CASCADE")
+    rcpt: str  # the recipient address it was accepted for
+    detail: str = ""  # VERP part of -bounces+X, token of -confirm+TOKEN
+    mail_from: str = ""
+    message_id: str = ""
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    received: float
+    approved: bool = False  # released from the hold queue: skip the posting policy
+    state: str = Field(default="new", index=True)  # new | bad
+    attempts: int = 0
+    next_attempt: float = 0.0
+    last_error: str = ""
+
+
+class Held(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    list_id: int = Field(foreign_key="mlist.id", index=True, ondelete="CASCADE")
+    mail_from: str = ""
+    sender: str = ""
+    subject: str = ""
+    message_id: str = ""
+    reason: str
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    received: float
+
+
+class ArchivedMessage(SQLModel, table=True):
+    __tablename__ = "archive"
+    __table_args__ = (UniqueConstraint("list_id", "message_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    list_id: int = Field(foreign_key="mlist.id", index=True, ondelete="CASCADE")
+    message_id: str = Field(index=True)
+    thread_id: str = Field(index=True)
+    sender: str = ""
+    sender_name: str = ""
+    date: float
+    subject: str = ""
+    body_text: str = ""
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    received: float
+
+
+class Outgoing(SQLModel, table=True):
+    """One message as sent (decorated once), shared by all of its outbox rows."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    list_id: int | None = Field(default=None, foreign_key="mlist.id", ondelete="CASCADE")
+    kind: str = "post"  # post | notice
+    message_id: str = ""
+    envelope_from: str
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created: float
+
+
+class OutboxEntry(SQLModel, table=True):
+    """One recipient of one outgoing message; deleted once the smarthost accepted it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("outgoing_id", "address"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    outgoing_id: int = Field(foreign_key="outgoing.id", index=True, ondelete="CASCADE")
+    address: str
+    state: str = Field(default="pending", index=True)  # pending | failed
+    attempts: int = 0
+    next_attempt: float = 0.0
+    last_error: str = ""

@@ -1,0 +1,1 @@
+"""Delivery: decorating posts, the outbox and the senders that drain it."""

@@ -1,0 +1,248 @@
+"""What every member receives: the accepted post with list headers, prefix and footer.
+
+Works on the raw bytes (`rawmail`), so only what is changed here changes: other header
+fields keep their folding and signed parts stay byte-identical. Bad input never raises;
+it just gets less done to it (at worst, no footer).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import re
+import secrets
+
+from listfed.delivery.rawmail import RawMessage, crlf, encode_words
+from listfed.listinfo import ListInfo
+
+log = logging.getLogger("listfed.delivery")
+
+REPLACED = (
+    "List-Id", "List-Post", "List-Help", "List-Subscribe", "List-Unsubscribe",
+    "List-Unsubscribe-Post", "List-Archive", "List-Owner", "Precedence", "Return-Path",
+    "X-Original-To", "Delivered-To",
+)  # fmt: skip
+_ASCII = frozenset({"", "us-ascii", "ascii"})
+_IDENTITY = frozenset({"", "7bit", "8bit", "binary"})
+_PARAM = re.compile(r';\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
+_CHARSET = re.compile(r';\s*charset\s*=\s*(?:"[^"]*"|[^;\s]*)', re.IGNORECASE)
+_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
+
+
+def decorate(raw: bytes, lst: ListInfo, *, base_url: str = "", archive_url: str = "") -> bytes:
+    """The bytes every member of `lst` receives for the accepted post `raw`."""
+    msg = RawMessage.parse(raw)
+    for name in REPLACED:
+        msg.remove(name)
+    for step in (_prefix_subject, _add_footer):
+        saved = (list(msg.fields), msg.body)
+        try:
+            step(msg, lst)
+        except Exception:  # a bug must cost the decoration, never the post
+            msg.fields, msg.body = saved
+            log.exception("%s: %s skipped for a post", lst.address, step.__name__)
+    _add_list_headers(msg, lst, archive_url)
+    return msg.to_bytes()
+
+
+def _add_list_headers(msg: RawMessage, lst: ListInfo, archive_url: str) -> None:
+    description = " ".join(lst.description.split())
+    list_id = f"<{lst.list_id}>"
+    msg.append("List-Id", f"{_phrase(description)} {list_id}" if description else list_id)
+    msg.append("List-Post", f"<mailto:{lst.address}>")
+    msg.append("List-Help", f"<mailto:{lst.sub_address('request')}?subject=help>")
+    msg.append("List-Subscribe", f"<mailto:{lst.sub_address('join')}>")
+    # The HTTPS unsubscribe link (with RFC 8058 List-Unsubscribe-Post) comes with the web
+    # part, from base_url; until then members unsubscribe by mail only.
+    msg.append("List-Unsubscribe", f"<mailto:{lst.sub_address('leave')}>")
+    if archive_url.strip():
+        msg.append("List-Archive", f"<{archive_url.strip()}>")
+    msg.append("Precedence", "list")
+
+
+def _phrase(text: str) -> str:
+    """A display phrase: a quoted string, or encoded words (never inside quotes)."""
+    if text.isascii():
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return encode_words(text)
+
+
+def _prefix_subject(msg: RawMessage, lst: ListInfo) -> None:
+    prefix = " ".join(lst.prefix.split())
+    if not prefix:
+        return
+    subject = " ".join((msg.get_decoded("Subject") or "").split())
+    if prefix.casefold() in subject.casefold():
+        return  # already there (a reply): the field stays byte for byte
+    msg.replace("Subject", f"{prefix} {subject or '(no subject)'}")
+
+
+def _content_type(msg: RawMessage) -> tuple[str, dict[str, str]]:
+    """The lower-case type and parameters; text/plain when there is none."""
+    value = msg.get("Content-Type")
+    if not value or not value.strip():
+        return "text/plain", {}
+    kind = value.split(";", 1)[0].strip().lower()
+    params: dict[str, str] = {}
+    for name, raw in _PARAM.findall(value):
+        if raw.startswith('"'):
+            raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
+        params.setdefault(name.lower(), raw)
+    return kind, params
+
+
+def _add_footer(msg: RawMessage, lst: ListInfo) -> None:
+    footer = lst.footer.replace("\r\n", "\n").replace("\r", "\n").strip("\n")
+    if not footer.strip():
+        return
+    kind, params = _content_type(msg)
+    disposition = (msg.get("Content-Disposition") or "").strip().lower()
+    if kind == "multipart/mixed":
+        _insert_part(msg, params.get("boundary", ""), footer)
+        return
+    # Everything else that is not plain text, above all multipart/signed, multipart/
+    # encrypted and (x-)pkcs7-mime, is never touched inside: it is wrapped, unchanged.
+    plain = kind == "text/plain" and not disposition.startswith("attachment")
+    if not plain or not _append_text(msg, params.get("charset", "").strip().lower(), footer):
+        _wrap(msg, footer)
+
+
+def _ascii_compatible(codec: str, text: str) -> bool:
+    try:
+        return "\n".encode(codec) == b"\n" and text.encode(codec).isascii() == text.isascii()
+    except (LookupError, ValueError):
+        return False
+
+
+def _join(body: bytes, footer: bytes) -> bytes:
+    """`body`, an empty line, then `footer`."""
+    end = b"" if not body or body.endswith(b"\n") else b"\n"
+    return body + end + b"\n" + footer + b"\n"
+
+
+def _append_text(msg: RawMessage, charset: str, footer: str) -> bool:
+    """Put the footer at the end of a text/plain body; False when that cannot be done."""
+    cte = (msg.get("Content-Transfer-Encoding") or "").strip().lower()
+    body = msg.body
+    if cte in _IDENTITY:
+        codec = "us-ascii" if charset in _ASCII else charset
+        if _ascii_compatible(codec, footer):  # the footer fits the body's charset
+            msg.body = _join(body, footer.encode(codec))
+            if cte in ("", "7bit") and not footer.isascii():
+                _set_utf8(msg, "8bit", charset_too=False)
+            return True
+        if charset in _ASCII and body.isascii():
+            msg.body = _join(body, footer.encode("utf-8"))
+            _set_utf8(msg, "8bit" if cte in ("", "7bit") else "")
+            return True
+    text = _decode_body(body, cte, charset)
+    if text is None:
+        return False
+    newline = "\r\n" if "\r\n" in text else "\n"
+    ending = "" if not text or text.endswith("\n") else newline
+    data = (text + ending + newline + footer.replace("\n", newline) + newline).encode("utf-8")
+    if cte == "quoted-printable":
+        msg.body = binascii.b2a_qp(data, istext=True)
+    elif cte == "base64":
+        msg.body = base64.encodebytes(data)
+    else:
+        msg.body = data
+    changed_cte = cte in ("", "7bit") and not data.isascii()
+    _set_utf8(msg, "8bit" if changed_cte else "")
+    return True
+
+
+def _decode_body(body: bytes, cte: str, charset: str) -> str | None:
+    """The text of a body, or None when its encoding or charset is not understood."""
+    data: bytes | None = body
+    if cte == "quoted-printable":
+        data = binascii.a2b_qp(body)
+    elif cte == "base64":
+        data = _from_base64(body)
+    elif cte not in _IDENTITY:
+        return None
+    if data is None:
+        return None
+    try:  # undeclared 8-bit text is most likely UTF-8 (which ASCII is part of)
+        return data.decode("utf-8" if charset in _ASCII else charset)
+    except (LookupError, ValueError):
+        return None
+
+
+def _from_base64(body: bytes) -> bytes | None:
+    """Lenient: junk and padding dropped, a dangling character (no whole byte) too."""
+    data = _NOT_BASE64.sub(b"", body)
+    data = data[:-1] if len(data) % 4 == 1 else data
+    try:
+        return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
+    except binascii.Error:
+        return None
+
+
+def _set_utf8(msg: RawMessage, cte: str, *, charset_too: bool = True) -> None:
+    """Declare UTF-8 (and `cte` when given) on a text/plain message."""
+    if charset_too:
+        value = msg.get("Content-Type") or ""
+        if not value.strip():
+            value = "text/plain; charset=utf-8"
+        elif _CHARSET.search(value):
+            value = _CHARSET.sub("; charset=utf-8", value, count=1)
+        else:
+            value = value.rstrip("; \t") + "; charset=utf-8"
+        msg.replace("Content-Type", value)
+    if cte:
+        msg.replace("Content-Transfer-Encoding", cte)
+    _ensure_mime(msg)
+
+
+def _ensure_mime(msg: RawMessage) -> None:
+    if not (msg.get("MIME-Version") or "").strip().startswith("1.0"):
+        msg.replace("MIME-Version", "1.0")
+
+
+def _footer_part(footer: str) -> bytes:
+    """A complete inline text/plain body part, ending in CRLF."""
+    data = (footer + "\n").encode("utf-8")
+    if data.isascii() and max(len(line) for line in data.split(b"\n")) <= 998:
+        cte, payload = "7bit", data
+    else:
+        cte, payload = "quoted-printable", binascii.b2a_qp(data, istext=True)
+    head = (
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Disposition: inline\r\n"
+        f"Content-Transfer-Encoding: {cte}\r\n\r\n"
+    )
+    return head.encode("ascii") + crlf(payload)
+
+
+def _insert_part(msg: RawMessage, boundary: str, footer: str) -> None:
+    """Add the footer part just before the closing delimiter of a multipart/mixed."""
+    delimiter = b"--" + boundary.encode("utf-8", "surrogateescape")
+    close = re.compile(rb"(\r?\n|\A)" + re.escape(delimiter) + rb"--[ \t]*(?:\r?\n|\Z)")
+    found = close.search(msg.body) if boundary else None
+    if found is None:
+        log.info("broken multipart/mixed (no closing delimiter): no footer added")
+        return
+    at, part = found.start(), _footer_part(footer)
+    if found.group(1):
+        added = b"\r\n" + delimiter + b"\r\n" + part  # the newline at `at` opens the close
+    else:
+        added = delimiter + b"\r\n" + part + b"\r\n"
+    msg.body = msg.body[:at] + added + msg.body[at:]
+
+
+def _wrap(msg: RawMessage, footer: str) -> None:
+    """Make the post the first part of a new multipart/mixed, the footer the second."""
+    inner = [(name, raw) for name, raw in msg.fields if name.lower().startswith("content-")]
+    msg.fields = [(n, raw) for n, raw in msg.fields if not n.lower().startswith("content-")]
+    original = b"".join(crlf(raw) + b"\r\n" for _, raw in inner) + b"\r\n" + crlf(msg.body)
+    boundary = f"=_listfed_{secrets.token_hex(12)}"
+    while boundary.encode("ascii") in original:
+        boundary = f"=_listfed_{secrets.token_hex(12)}"
+    delimiter = b"--" + boundary.encode("ascii")
+    msg.body = (
+        delimiter + b"\r\n" + original + b"\r\n" + delimiter + b"\r\n"
+        + _footer_part(footer) + b"\r\n" + delimiter + b"--\r\n"
+    )  # fmt: skip
+    msg.append("Content-Type", f'multipart/mixed; boundary="{boundary}"')
+    _ensure_mime(msg)

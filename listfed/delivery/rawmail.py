@@ -1,0 +1,244 @@
+"""A raw header-block editor: change a few header fields, keep every other byte.
+
+The stdlib generator refolds headers and may re-encode bodies, which breaks DKIM and
+signed parts. Here untouched fields and the body pass through as they came, except that
+line endings always leave as CRLF. Parsing never raises, whatever the bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass, field
+
+MAX_LINE = 78  # RFC 5322's "SHOULD" line length, used when folding fields we write
+_ENCODED_MAX = 75  # RFC 2047's limit for one encoded word
+_FIELD_NAME = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]*:")
+_FOLD = re.compile(rb"\r?\n(?=[ \t])")
+_BARE_LF = re.compile(rb"(?<!\r)\n")
+_ENCODED_WORD = re.compile(rb"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # tab is folding whitespace, kept
+_BLANKS = re.compile(r"([ \t]+)")
+_CHUNK = re.compile(r"[ \t]*[^ \t]+")
+_Q_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")
+
+
+def crlf(data: bytes) -> bytes:
+    """`data` with every bare LF turned into CRLF (a bare CR is not a line ending)."""
+    return _BARE_LF.sub(b"\r\n", data)
+
+
+def to_text(data: bytes, charset: str | None = None) -> str:
+    """Bytes as text in `charset` if that works, else UTF-8, else Latin-1: never raises."""
+    for codec in (charset, "utf-8"):
+        if not codec:
+            continue
+        try:
+            return data.decode(codec)
+        except (LookupError, ValueError):  # unknown or non-text codec, or bytes not in it
+            pass
+    return data.decode("latin-1")
+
+
+def _clean(value: str) -> str:
+    """`value` without surrogates (which `get` yields for undecodable bytes)."""
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        pass
+    try:
+        return to_text(value.encode("utf-8", "surrogateescape"))
+    except UnicodeEncodeError:  # a lone surrogate that did not come from bytes
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+def decode_words(value: bytes) -> str:
+    """An unfolded header value as text, RFC 2047 encoded words decoded leniently."""
+    out: list[str] = []
+    pending: tuple[str, bytes] | None = None  # adjacent words may split one character
+    pos = 0
+    for match in _ENCODED_WORD.finditer(value):
+        gap = value[pos : match.start()]
+        data = _word_bytes(match.group(2), match.group(3))
+        if pending is not None and (gap.strip() or data is None):
+            out.append(to_text(pending[1], pending[0]))
+            pending = None
+        if pending is None:
+            out.append(to_text(gap))
+        if data is None:  # not really an encoded word: keep it as written
+            out.append(to_text(match.group(0)))
+        else:
+            charset = match.group(1).decode("ascii", "replace").split("*")[0]
+            if pending is not None and pending[0].lower() == charset.lower():
+                pending = (pending[0], pending[1] + data)
+            else:
+                if pending is not None:
+                    out.append(to_text(pending[1], pending[0]))
+                pending = (charset, data)
+        pos = match.end()
+    if pending is not None:
+        out.append(to_text(pending[1], pending[0]))
+    out.append(to_text(value[pos:]))
+    return "".join(out)
+
+
+def _word_bytes(kind: bytes, text: bytes) -> bytes | None:
+    try:
+        if kind in b"qQ":
+            return binascii.a2b_qp(text, header=True)
+        return binascii.a2b_base64(text + b"=" * (-len(text) % 4))
+    except binascii.Error:
+        return None
+
+
+def _encoded(data: bytes, q: bool) -> str:
+    if not q:
+        return f"=?utf-8?b?{base64.b64encode(data).decode('ascii')}?="
+    text = "".join(chr(b) if b in _Q_SAFE else "_" if b == 0x20 else f"={b:02X}" for b in data)
+    return f"=?utf-8?q?{text}?="
+
+
+def encode_words(text: str) -> str:
+    """`text` as RFC 2047 UTF-8 encoded words (Q or B, whichever is shorter)."""
+    text = _clean(text)
+    raw = text.encode("utf-8")
+    q = sum(1 if b in _Q_SAFE or b == 0x20 else 3 for b in raw) <= (len(raw) + 2) // 3 * 4
+    words: list[str] = []
+    chunk = b""
+    for char in text:
+        more = chunk + char.encode("utf-8")
+        if chunk and len(_encoded(more, q)) > _ENCODED_MAX:
+            words.append(_encoded(chunk, q))
+            more = char.encode("utf-8")
+        chunk = more
+    if chunk or not words:
+        words.append(_encoded(chunk, q))
+    return " ".join(words)
+
+
+def encode_value(value: str) -> str:
+    """A header value safe to write: one line, non-ASCII words as encoded words."""
+    value = _CONTROL.sub(" ", _clean(value)).strip()
+    if value.isascii():
+        return value
+    pieces = _BLANKS.split(value)  # words at even indexes, the blanks between at odd
+    out: list[str] = []
+    run: list[str] = []  # adjacent non-ASCII words: the blanks between them are encoded
+    for i in range(0, len(pieces), 2):
+        word, gap = pieces[i], pieces[i - 1] if i else ""
+        if not word.isascii():
+            if run:
+                run += [gap, word]
+            else:
+                out.append(gap)
+                run = [word]
+            continue
+        if run:
+            out.append(encode_words("".join(run)))
+            run = []
+        out += [gap, word]
+    if run:
+        out.append(encode_words("".join(run)))
+    return "".join(out)
+
+
+def fold(name: str, value: str) -> bytes:
+    """`Name: value` (already ASCII) folded at blanks to about 78 characters, CRLF."""
+    lines: list[str] = []
+    line = f"{name}:"
+    for i, chunk in enumerate(_CHUNK.findall(value)):
+        if i == 0:
+            line += " " + chunk.lstrip()
+        elif len(line) + len(chunk) > MAX_LINE:
+            lines.append(line)
+            line = chunk
+        else:
+            line += chunk
+    lines.append(line)
+    return "\r\n".join(lines).encode("utf-8")
+
+
+def _value(raw: bytes) -> bytes:
+    return _FOLD.sub(b"", raw).partition(b":")[2].strip()
+
+
+@dataclass
+class RawMessage:
+    """Header fields as (name, raw bytes incl. continuation lines), in order, and the body."""
+
+    fields: list[tuple[str, bytes]] = field(default_factory=list)
+    body: bytes = b""
+
+    @classmethod
+    def parse(cls, raw: bytes) -> RawMessage:
+        """Split at the first empty line, or at the first line that is not a header."""
+        fields: list[tuple[str, bytes]] = []
+        name, start, end = "", -1, -1  # the field being read is raw[start:end]
+        pos, body = 0, b""
+        while pos < len(raw):
+            newline = raw.find(b"\n", pos)
+            stop = len(raw) if newline < 0 else newline
+            content_end = stop - 1 if stop > pos and raw[stop - 1] == 0x0D else stop
+            if content_end == pos:
+                body = raw[stop + 1 :]
+                break
+            if raw[pos] in b" \t" and start >= 0:
+                end = content_end
+            else:
+                match = _FIELD_NAME.match(raw, pos)
+                if match is None:  # no blank line: the body starts here (as in the stdlib)
+                    body = raw[pos:]
+                    break
+                if start >= 0:
+                    fields.append((name, raw[start:end]))
+                name, start, end = match.group(1).decode("ascii"), pos, content_end
+            pos = stop + 1
+        if start >= 0:
+            fields.append((name, raw[start:end]))
+        return cls(fields, body)
+
+    def _raw_values(self, name: str) -> list[bytes]:
+        key = name.lower()
+        return [_value(raw) for n, raw in self.fields if n.lower() == key]
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of `name`, unfolded; undecodable bytes as surrogate escapes."""
+        return [v.decode("utf-8", "surrogateescape") for v in self._raw_values(name)]
+
+    def get(self, name: str) -> str | None:
+        values = self.get_all(name)
+        return values[0] if values else None
+
+    def get_decoded(self, name: str) -> str | None:
+        """The first value of `name` as text: RFC 2047 decoded, 8-bit bytes leniently."""
+        values = self._raw_values(name)
+        return decode_words(values[0]) if values else None
+
+    def remove(self, name: str) -> int:
+        """Drop every field called `name`; how many there were."""
+        key = name.lower()
+        kept = [(n, raw) for n, raw in self.fields if n.lower() != key]
+        count = len(self.fields) - len(kept)
+        self.fields = kept
+        return count
+
+    def append(self, name: str, value: str) -> None:
+        self.fields.append((name, fold(name, encode_value(value))))
+
+    def replace(self, name: str, value: str) -> None:
+        """Set `name` to `value` where its first field was (at the end if none)."""
+        key = name.lower()
+        at = next((i for i, (n, _) in enumerate(self.fields) if n.lower() == key), None)
+        self.remove(name)
+        new = (name, fold(name, encode_value(value)))
+        self.fields.insert(len(self.fields) if at is None else at, new)
+
+    def to_bytes(self) -> bytes:
+        """The message with CRLF line endings throughout, ending in CRLF."""
+        head = b"".join(crlf(raw) + b"\r\n" for _, raw in self.fields)
+        body = crlf(self.body)
+        if body and not body.endswith(b"\r\n"):
+            body += b"\r\n"
+        return head + b"\r\n" + body

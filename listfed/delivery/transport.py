@@ -1,0 +1,146 @@
+"""Where delivered mail goes: a smarthost over SMTP, or a local maildir.
+
+A transport sends one message to many recipients and says, per recipient, whether it was
+accepted, failed for now (retry) or failed for good (recorded on the member).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import aiosmtplib
+
+from listfed.addresses import split_address
+from listfed.errors import InvalidAddress
+
+
+@dataclass
+class SendResult:
+    accepted: list[str] = field(default_factory=list)
+    temporary: dict[str, str] = field(default_factory=dict)
+    permanent: dict[str, str] = field(default_factory=dict)
+
+    def all_failed(self, recipients: list[str], error: str, permanent: bool) -> SendResult:
+        target = self.permanent if permanent else self.temporary
+        for r in recipients:
+            target[r] = error
+        return self
+
+
+class Transport(Protocol):
+    async def send(self, envelope_from: str, recipients: list[str], data: bytes) -> SendResult: ...
+
+    async def close(self) -> None: ...
+
+
+def _checked(recipients: list[str], result: SendResult) -> list[str]:
+    """Our own address check: aiosmtplib would refuse or rewrite what we let through."""
+    good = []
+    for r in recipients:
+        try:
+            split_address(r)
+            good.append(r)
+        except InvalidAddress as exc:
+            result.permanent[r] = f"550 5.1.3 {exc}"
+    return good
+
+
+class SmtpTransport:
+    """One reused connection to the smarthost; a pool is several of these."""
+
+    def __init__(self, host: str, port: int, timeout: float = 60.0) -> None:
+        self.host, self.port, self.timeout = host, port, timeout
+        self._client: aiosmtplib.SMTP | None = None
+
+    async def _connected(self) -> aiosmtplib.SMTP:
+        if self._client is None or not self._client.is_connected:
+            client = aiosmtplib.SMTP(
+                hostname=self.host, port=self.port, timeout=self.timeout, start_tls=False
+            )
+            await client.connect()
+            self._client = client
+        return self._client
+
+    async def send(self, envelope_from: str, recipients: list[str], data: bytes) -> SendResult:
+        result = SendResult()
+        recipients = _checked(recipients, result)
+        if not recipients:
+            return result
+        try:
+            client = await self._connected()
+            errors, _ = await client.sendmail(envelope_from, recipients, data)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            for err in exc.recipients:
+                _classify(result, err.recipient, err.code, err.message)
+            return result
+        except aiosmtplib.SMTPResponseException as exc:
+            text = f"{exc.code} {exc.message}"
+            return result.all_failed(recipients, text, permanent=500 <= exc.code < 600)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            await self.close()
+            return result.all_failed(recipients, f"smarthost: {exc}", permanent=False)
+        for rcpt in recipients:
+            if rcpt in errors:
+                _classify(result, rcpt, errors[rcpt].code, errors[rcpt].message)
+            else:
+                result.accepted.append(rcpt)
+        return result
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and client.is_connected:
+            try:
+                await asyncio.wait_for(client.quit(), 5)
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                client.close()
+
+
+def _classify(result: SendResult, rcpt: str, code: int, message: str) -> None:
+    target = result.permanent if 500 <= code < 600 else result.temporary
+    target[rcpt] = f"{code} {message}"
+
+
+class MaildirTransport:
+    """Delivery into one local maildir, one file per recipient (the fresh-install default).
+
+    Each file starts with Return-Path and Delivered-To, as a local MTA would write them.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._count = 0
+
+    def _write(self, envelope_from: str, recipients: list[str], data: bytes) -> None:
+        for sub in ("tmp", "new", "cur"):
+            (self.path / sub).mkdir(parents=True, exist_ok=True)
+        body = data.replace(b"\r\n", b"\n")
+        host = socket.gethostname().replace("/", "_").replace(":", "_")
+        for rcpt in recipients:
+            self._count += 1
+            name = f"{time.time_ns()}.P{os.getpid()}Q{self._count}.{host}"
+            tmp = self.path / "tmp" / name
+            with open(tmp, "wb") as fh:
+                fh.write(f"Return-Path: <{envelope_from}>\nDelivered-To: {rcpt}\n".encode())
+                fh.write(body)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.rename(tmp, self.path / "new" / name)
+
+    async def send(self, envelope_from: str, recipients: list[str], data: bytes) -> SendResult:
+        result = SendResult()
+        recipients = _checked(recipients, result)
+        try:
+            await asyncio.to_thread(self._write, envelope_from, recipients, data)
+        except OSError as exc:
+            return result.all_failed(recipients, f"maildir: {exc}", permanent=False)
+        result.accepted.extend(recipients)
+        return result
+
+    async def close(self) -> None:
+        return None

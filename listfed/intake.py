@@ -1,0 +1,112 @@
+"""The SMTP/LMTP handler: resolve each RCPT, store the message durably, answer.
+
+Thin on purpose: no policy here. Work happens in the workers, which `wake` tells.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from listfed.addresses import Resolution
+from listfed.db.models import QueueItem
+from listfed.errors import ListfedError
+from listfed.message import normalise_message_id
+
+log = logging.getLogger("listfed.intake")
+
+Resolver = Callable[[str], Awaitable[tuple[Resolution, int | None]]]
+Store = Callable[[list[QueueItem]], Awaitable[list[int]]]
+
+
+def _message_id(raw: bytes) -> str:
+    """The Message-ID for logs, read cheaply from the header block."""
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    for line in head.splitlines():
+        if line[:11].lower() == b"message-id:":
+            return normalise_message_id(line[11:].decode("latin-1"))
+    return ""
+
+
+class IntakeHandler:
+    """aiosmtpd handler hooks. `stopping` makes new transactions wait for another time."""
+
+    def __init__(
+        self,
+        resolve: Resolver,
+        store: Store,
+        wake: Callable[[], None],
+        lmtp: bool = False,
+    ) -> None:
+        self.resolve = resolve
+        self.store = store
+        self.wake = wake
+        self.lmtp = lmtp
+        self.stopping = False
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
+    ) -> str:
+        if self.stopping:
+            return "421 4.3.2 Service shutting down, try again later"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        envelope.listfed_rcpts = []
+        return "250 2.1.0 OK"
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        try:
+            resolution, list_id = await self.resolve(address)
+        except ListfedError as exc:
+            log.warning("RCPT %s: cannot resolve now: %s", address, exc)
+            return "451 4.3.0 Temporary lookup failure, try again later"
+        if resolution.recipient is None:
+            log.info("RCPT %s refused: %s", address, resolution.reply)
+            return resolution.reply
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        envelope.listfed_rcpts.append((resolution.recipient, list_id))
+        return resolution.reply
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        raw: bytes = envelope.original_content or envelope.content or b""
+        recipients = getattr(envelope, "listfed_rcpts", [])
+        mid = _message_id(raw)
+        now = time.time()
+        try:
+            items = []
+            for address, (recipient, list_id) in zip(envelope.rcpt_tos, recipients, strict=True):
+                items.append(
+                    QueueItem(
+                        kind=recipient.kind.value,
+                        list_id=list_id,
+                        rcpt=address,
+                        detail=recipient.detail,
+                        mail_from=envelope.mail_from or "",
+                        message_id=mid,
+                        raw=raw,
+                        received=now,
+                    )
+                )
+            ids = await self.store(items)
+        except ListfedError as exc:
+            log.error("<%s> not stored, sender will retry: %s", mid, exc)
+            return self._each(exc.smtp_reply, len(recipients))
+        log.info(
+            "<%s> queued as %s for %s", mid, ",".join(map(str, ids)), ",".join(envelope.rcpt_tos)
+        )
+        self.wake()
+        if self.lmtp:
+            return "\r\n".join(
+                f"250 2.0.0 <{a}> queued as {i}"
+                for a, i in zip(envelope.rcpt_tos, ids, strict=True)
+            )
+        return f"250 2.0.0 Queued as {ids[0] if ids else 0}"
+
+    def _each(self, reply: str, count: int) -> str:
+        """LMTP answers once per recipient after DATA; SMTP once."""
+        return "\r\n".join([reply] * max(count, 1)) if self.lmtp else reply

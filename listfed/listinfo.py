@@ -1,0 +1,80 @@
+"""What a list is, as the pipeline and delivery see it: plain frozen data, no database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Policy(StrEnum):
+    OPEN = "open"
+    MEMBERS = "members"
+    MODERATED = "moderated"
+    ANNOUNCE = "announce"
+
+
+class NonmemberAction(StrEnum):
+    HOLD = "hold"
+    REJECT = "reject"
+    DISCARD = "discard"
+
+
+class Role(StrEnum):
+    MEMBER = "member"
+    MODERATOR = "moderator"
+    OWNER = "owner"
+
+
+class DeliveryMode(StrEnum):
+    REGULAR = "regular"
+    DIGEST = "digest"
+    NOMAIL = "nomail"
+
+
+class Visibility(StrEnum):
+    PUBLIC = "public"
+    MEMBERS = "members"
+    PRIVATE = "private"
+
+
+@dataclass(frozen=True)
+class ListInfo:
+    """One hosted list and the settings that shape what its members receive."""
+
+    id: int
+    local: str
+    domain: str
+    description: str = ""
+    subject_prefix: str | None = None  # None: the default "[local]"; "": no prefix
+    footer: str = ""
+    policy: Policy = Policy.MEMBERS
+    nonmember_action: NonmemberAction = NonmemberAction.HOLD
+    archive: bool = True
+    visibility: Visibility = Visibility.PUBLIC
+    max_message_size: int = 0  # 0: the node's [smtp] max_message_size
+    reply_to: str = "none"
+    dmarc: str = "munge"
+
+    @property
+    def address(self) -> str:
+        return f"{self.local}@{self.domain}"
+
+    def sub_address(self, suffix: str) -> str:
+        """``LIST-suffix@DOMAIN``, e.g. ``sub_address("request")``."""
+        return f"{self.local}-{suffix}@{self.domain}"
+
+    @property
+    def bounces_address(self) -> str:
+        return self.sub_address("bounces")
+
+    @property
+    def list_id(self) -> str:
+        """The RFC 2919 identifier, without the phrase: ``LIST.DOMAIN``."""
+        return f"{self.local}.{self.domain}"
+
+    @property
+    def prefix(self) -> str:
+        """The subject prefix in force (possibly empty)."""
+        if self.subject_prefix is None:
+            return f"[{self.local}]"
+        return self.subject_prefix

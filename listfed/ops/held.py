@@ -1,0 +1,85 @@
+"""The hold queue: list, show, approve (back into the pipeline), reject, discard."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from listfed.addresses import Kind
+from listfed.db.models import Held, QueueItem
+from listfed.delivery import outbox
+from listfed.delivery.notices import notice
+from listfed.errors import NotFound
+from listfed.ops import lists
+
+
+def all_held(session: Session, list_address: str | None = None) -> list[tuple[Held, str]]:
+    query = select(Held).order_by(col(Held.id))
+    if list_address:
+        query = query.where(Held.list_id == lists.get(session, list_address).id)
+    return [(row, lists.by_id(session, row.list_id).address) for row in session.exec(query)]
+
+
+def get(session: Session, held_id: int) -> Held:
+    row = session.get(Held, held_id)
+    if row is None:
+        raise NotFound(f"no held message {held_id}")
+    return row
+
+
+def approve(session: Session, held_id: int) -> QueueItem:
+    """Send the post back through the pipeline, past the posting policy."""
+    row = get(session, held_id)
+    lst = lists.by_id(session, row.list_id)
+    item = QueueItem(
+        kind=Kind.POST.value,
+        list_id=row.list_id,
+        rcpt=lst.address,
+        mail_from=row.mail_from,
+        message_id=row.message_id,
+        raw=row.raw,
+        received=row.received,
+        approved=True,
+    )
+    session.add(item)
+    session.delete(row)
+    session.flush()
+    return item
+
+
+def reject(session: Session, held_id: int, reason: str = "") -> Held:
+    """Remove the post and tell its sender why (unless it came from a robot)."""
+    row = get(session, held_id)
+    lst = lists.by_id(session, row.list_id)
+    to = row.mail_from or row.sender
+    if to:
+        why = reason or "the moderators declined it"
+        text = (
+            f"Your message to {lst.address} was rejected by its moderators.\n\n"
+            f"Reason: {why}\n\nSubject: {row.subject}\n"
+        )
+        data = notice(lst, to, f"Rejected: {row.subject}"[:200], text, row.message_id)
+        outbox.enqueue(session, data, lst.bounces_address, [to], lst.id, "notice")
+    session.delete(row)
+    return row
+
+
+def discard(session: Session, held_id: int) -> Held:
+    row = get(session, held_id)
+    session.delete(row)
+    return row
+
+
+def describe(row: Held, list_address: str) -> dict[str, Any]:
+    """The JSON shape of a held message (SPEC §9)."""
+    return {
+        "id": row.id,
+        "list": list_address,
+        "sender": row.sender or row.mail_from,
+        "subject": row.subject,
+        "reason": row.reason,
+        "received": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(row.received)),
+        "message_id": row.message_id,
+    }

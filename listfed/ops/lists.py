@@ -1,0 +1,181 @@
+"""Creating, reading, changing and deleting lists."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from listfed.addresses import split_address
+from listfed.db.models import MailingList, Member
+from listfed.errors import AlreadyExists, InvalidAddress, NotFound, UsageError
+from listfed.listinfo import ListInfo, NonmemberAction, Policy, Visibility
+from listfed.units import parse_size
+
+_RESERVED_SUFFIXES = ("-request", "-join", "-leave", "-owner", "-bounces", "-confirm")
+
+
+def to_info(row: MailingList) -> ListInfo:
+    assert row.id is not None
+    return ListInfo(
+        id=row.id,
+        local=row.local,
+        domain=row.domain,
+        description=row.description,
+        subject_prefix=row.subject_prefix,
+        footer=row.footer,
+        policy=Policy(row.policy),
+        nonmember_action=NonmemberAction(row.nonmember_action),
+        archive=row.archive,
+        visibility=Visibility(row.visibility),
+        max_message_size=row.max_message_size,
+        reply_to=row.reply_to,
+        dmarc=row.dmarc,
+    )
+
+
+def find_row(session: Session, address: str) -> MailingList:
+    local, domain = split_address(address)
+    row = session.exec(
+        select(MailingList).where(MailingList.local == local.lower(), MailingList.domain == domain)
+    ).first()
+    if row is None:
+        raise NotFound(f"no list {local.lower()}@{domain}")
+    return row
+
+
+def get(session: Session, address: str) -> ListInfo:
+    return to_info(find_row(session, address))
+
+
+def exists(session: Session, local: str, domain: str) -> bool:
+    query = select(MailingList.id).where(MailingList.local == local, MailingList.domain == domain)
+    return session.exec(query).first() is not None
+
+
+def by_id(session: Session, list_id: int) -> ListInfo:
+    row = session.get(MailingList, list_id)
+    if row is None:
+        raise NotFound(f"no list with id {list_id}")
+    return to_info(row)
+
+
+def create(
+    session: Session,
+    address: str,
+    domains: tuple[str, ...],
+    policy: Policy = Policy.MEMBERS,
+    description: str = "",
+) -> ListInfo:
+    """A new list at a hosted domain; its name must not be read as another list's address."""
+    local, domain = split_address(address)
+    local = local.lower()
+    if domain not in domains:
+        raise InvalidAddress(f"{domain} is not a domain this node hosts ({', '.join(domains)})")
+    if "+" in local or local.endswith(_RESERVED_SUFFIXES):
+        raise InvalidAddress(f"{local}: a list name may not contain '+' or end in a robot suffix")
+    if exists(session, local, domain):
+        raise AlreadyExists(f"list {local}@{domain} exists already")
+    row = MailingList(
+        local=local,
+        domain=domain,
+        policy=policy.value,
+        description=description,
+        created=time.time(),
+    )
+    session.add(row)
+    session.flush()
+    return to_info(row)
+
+
+def member_count(session: Session, list_id: int) -> int:
+    query = select(func.count()).select_from(Member).where(Member.list_id == list_id)
+    return int(session.exec(query).one())
+
+
+def all_lists(session: Session) -> list[tuple[ListInfo, int]]:
+    rows = session.exec(select(MailingList).order_by(MailingList.domain, MailingList.local))
+    return [(to_info(r), member_count(session, r.id or 0)) for r in rows]
+
+
+def _bool(value: str) -> bool:
+    words = {
+        "true": True,
+        "yes": True,
+        "on": True,
+        "1": True,
+        "false": False,
+        "no": False,
+        "off": False,
+        "0": False,
+    }
+    if value.lower() not in words:
+        raise UsageError(f"expected true or false, not {value!r}")
+    return words[value.lower()]
+
+
+def _choice(*allowed: str) -> Any:
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise UsageError(f"expected one of {', '.join(allowed)}, not {value!r}")
+        return value
+
+    return check
+
+
+def _size(value: str) -> int:
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+# Settable keys and how each value is read; later issues add theirs here.
+SETTINGS: dict[str, Any] = {
+    "policy": _choice(*[p.value for p in Policy]),
+    "nonmember_action": _choice(*[a.value for a in NonmemberAction]),
+    "subject_prefix": str,
+    "footer": lambda v: v.replace("\\n", "\n"),
+    "description": str,
+    "archive": _bool,
+    "visibility": _choice(*[v.value for v in Visibility]),
+    "max_message_size": _size,
+    "reply_to": str,
+    "dmarc": _choice("munge", "wrap", "none"),
+}
+
+
+def set_value(session: Session, address: str, key: str, value: str) -> ListInfo:
+    if key not in SETTINGS:
+        raise UsageError(f"unknown list setting {key!r}; known: {', '.join(sorted(SETTINGS))}")
+    row = find_row(session, address)
+    setattr(row, key, SETTINGS[key](value))
+    session.add(row)
+    session.flush()
+    return to_info(row)
+
+
+def delete(session: Session, address: str) -> None:
+    session.delete(find_row(session, address))
+
+
+def describe(info: ListInfo, members: int) -> dict[str, Any]:
+    """The JSON shape of a list (SPEC §9)."""
+    plain = replace(info)
+    return {
+        "address": plain.address,
+        "policy": plain.policy.value,
+        "description": plain.description,
+        "members": members,
+        "nonmember_action": plain.nonmember_action.value,
+        "subject_prefix": plain.prefix,
+        "footer": plain.footer,
+        "archive": plain.archive,
+        "visibility": plain.visibility.value,
+        "max_message_size": plain.max_message_size,
+        "reply_to": plain.reply_to,
+        "dmarc": plain.dmarc,
+    }

@@ -1,0 +1,142 @@
+"""Adding, listing, changing and removing members."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from listfed.addresses import normalise
+from listfed.db.models import Member
+from listfed.errors import InvalidAddress, NotFound, UsageError
+from listfed.listinfo import DeliveryMode, Role
+from listfed.ops import lists
+
+
+@dataclass
+class AddResult:
+    added: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # already members
+    invalid: list[tuple[str, str]] = field(default_factory=list)  # (input, why)
+
+
+def parse_entry(entry: str) -> tuple[str, str]:
+    """``"Name <a@b>"`` or ``"a@b"`` → (name, normalised address); InvalidAddress otherwise."""
+    name, addr = parseaddr(entry.strip())
+    if not addr or "@" not in addr:
+        raise InvalidAddress(f"not a valid mail address: {entry.strip()!r}")
+    return name, normalise(addr)
+
+
+def add(
+    session: Session,
+    list_address: str,
+    entries: list[str],
+    role: Role = Role.MEMBER,
+    delivery: DeliveryMode = DeliveryMode.REGULAR,
+) -> AddResult:
+    info = lists.get(session, list_address)
+    result = AddResult()
+    for entry in entries:
+        try:
+            name, address = parse_entry(entry)
+        except InvalidAddress as exc:
+            result.invalid.append((entry, str(exc)))
+            continue
+        if find(session, info.id, address) is not None:
+            result.skipped.append(address)
+            continue
+        session.add(
+            Member(
+                list_id=info.id,
+                address=address.lower(),
+                display_address=address,
+                name=name,
+                role=role.value,
+                delivery=delivery.value,
+                created=time.time(),
+            )
+        )
+        session.flush()
+        result.added.append(address)
+    return result
+
+
+def find(session: Session, list_id: int, address: str) -> Member | None:
+    query = select(Member).where(Member.list_id == list_id, Member.address == address.lower())
+    return session.exec(query).first()
+
+
+def remove(session: Session, list_address: str, addresses: list[str]) -> list[str]:
+    """Remove members; NotFound names every address that was not a member."""
+    info = lists.get(session, list_address)
+    missing = []
+    for address in addresses:
+        row = find(session, info.id, address.strip())
+        if row is None:
+            missing.append(address)
+        else:
+            session.delete(row)
+    if missing:
+        raise NotFound(f"not members of {info.address}: {', '.join(missing)}")
+    return addresses
+
+
+def all_members(session: Session, list_address: str) -> list[Member]:
+    info = lists.get(session, list_address)
+    query = select(Member).where(Member.list_id == info.id).order_by(col(Member.address))
+    return list(session.exec(query))
+
+
+def _bool(value: str) -> bool:
+    if value.lower() not in {"true", "false", "yes", "no", "1", "0", "on", "off"}:
+        raise UsageError(f"expected true or false, not {value!r}")
+    return value.lower() in {"true", "yes", "1", "on"}
+
+
+def set_value(session: Session, list_address: str, address: str, key: str, value: str) -> Member:
+    info = lists.get(session, list_address)
+    row = find(session, info.id, address)
+    if row is None:
+        raise NotFound(f"{address} is not a member of {info.address}")
+    if key == "role":
+        row.role = _enum(Role, value).value
+    elif key == "delivery":
+        row.delivery = _enum(DeliveryMode, value).value
+    elif key == "name":
+        row.name = value
+    elif key == "delivery_disabled":
+        row.delivery_disabled = _bool(value)
+        if not row.delivery_disabled:
+            row.bounce_score = 0  # SPEC §9: re-enabling resets the score
+    else:
+        raise UsageError(
+            f"unknown member setting {key!r}; known: delivery, delivery_disabled, name, role"
+        )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _enum(kind: Any, value: str) -> Any:
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(v.value for v in kind)
+        raise UsageError(f"expected one of {allowed}, not {value!r}") from None
+
+
+def describe(row: Member) -> dict[str, Any]:
+    """The JSON shape of a member (SPEC §9)."""
+    return {
+        "address": row.display_address,
+        "name": row.name,
+        "role": row.role,
+        "delivery": row.delivery,
+        "bounce_score": row.bounce_score,
+        "delivery_disabled": row.delivery_disabled,
+        "last_failure": row.last_failure,
+    }

@@ -1,0 +1,67 @@
+"""Setting up a node: config file, data dir, database, node secret. Safe to run twice."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from listfed.config import Config
+from listfed.db.engine import Database
+from listfed.db.schema import upgrade
+
+
+@dataclass
+class InitReport:
+    config_written: bool
+    created: list[str]
+
+
+def config_text(name: str, domains: list[str]) -> str:
+    doms = ", ".join(f'"{d}"' for d in domains)
+    return (
+        "# listfed configuration; every key is explained in config/listfed.example.toml\n"
+        "[node]\n"
+        f'name = "{name}"\n'
+        f"domains = [{doms}]\n"
+        'data_dir = "var"\n\n'
+        "[smtp]\n"
+        'listen = "127.0.0.1:8025"\n\n'
+        "[delivery]\n"
+        'smarthost = "maildir:var/outbox"   # or "smtp://127.0.0.1:25"\n'
+    )
+
+
+def write_config(path: Path, name: str, domains: list[str]) -> bool:
+    """Write a starting config unless one is there already (never overwrite)."""
+    if path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(config_text(name, domains or [name]))
+    return True
+
+
+def prepare(config: Config) -> list[str]:
+    """Create whatever is missing: data dir, database (at the newest schema), node secret."""
+    created = []
+    data = config.node.data_dir
+    if not data.exists():
+        data.mkdir(parents=True)
+        created.append(str(data))
+    db_path = data / "listfed.db"
+    new_db = not db_path.exists()
+    db = Database(db_path, config.storage.busy_timeout)
+    try:
+        upgrade(db)
+    finally:
+        db.close()
+    if new_db:
+        created.append(str(db_path))
+    secret = data / "node.secret"
+    if not secret.exists():
+        fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(32) + "\n")
+        created.append(str(secret))
+    return created

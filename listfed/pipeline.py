@@ -1,0 +1,107 @@
+"""What happens to a post, in order. One screen: rules judge, the first verdict decides,
+handlers act. Everything runs in the one transaction that consumes the queue item, so a
+crash anywhere leaves the item to be processed again and nothing half-done.
+
+Later issues add stages here: DMARC and moderation notices (after policy), digest and
+relay (after fan out).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sqlmodel import Session
+
+from listfed import checks, policy
+from listfed.archive import store as archive
+from listfed.db.models import Held
+from listfed.delivery import outbox
+from listfed.delivery.decorate import decorate
+from listfed.delivery.notices import notice
+from listfed.post import Decision, NodeSettings, Post, Verdict
+
+log = logging.getLogger("listfed.pipeline")
+
+Rule = Callable[[Session, NodeSettings, Post], Verdict | None]
+Action = Callable[[Session, NodeSettings, Post], None]
+
+
+def _decorate(session: Session, node: NodeSettings, post: Post) -> None:
+    post.outgoing_data = decorate(post.raw, post.lst, base_url=node.base_url)
+
+
+def _hold(session: Session, node: NodeSettings, post: Post) -> None:
+    assert post.verdict is not None
+    session.add(
+        Held(
+            list_id=post.lst.id,
+            mail_from=post.mail_from,
+            sender=post.message.sender,
+            subject=post.message.subject,
+            message_id=post.message.message_id,
+            reason=post.verdict.reason,
+            raw=post.raw,
+            received=post.received,
+        )
+    )
+
+
+def _reject(session: Session, node: NodeSettings, post: Post) -> None:
+    assert post.verdict is not None
+    if post.message.auto_submitted or not post.mail_from:
+        log.info("%s rejected silently (automatic mail is never answered)", post.log_prefix())
+        return
+    text = (
+        f"Your message to {post.lst.address} was not accepted.\n\n"
+        f"Reason: {post.verdict.reason}\n\nSubject: {post.message.subject}\n"
+    )
+    data = notice(
+        post.lst,
+        post.mail_from,
+        f"Rejected: {post.message.subject}"[:200],
+        text,
+        post.message.message_id,
+    )
+    outbox.enqueue(session, data, post.lst.bounces_address, [post.mail_from], post.lst.id, "notice")
+
+
+def _nothing(session: Session, node: NodeSettings, post: Post) -> None:
+    return None
+
+
+RULES: list[tuple[str, Rule]] = [
+    ("loop", checks.loop),
+    ("duplicate", checks.duplicate),
+    ("policy", policy.posting),
+]
+
+ACCEPTED: list[tuple[str, Action]] = [
+    ("archive", archive.store),
+    ("decorate", _decorate),
+    ("fan out", outbox.fan_out),
+]
+
+HANDLERS: dict[Decision, list[tuple[str, Action]]] = {
+    Decision.ACCEPT: ACCEPTED,
+    Decision.HOLD: [("hold", _hold)],
+    Decision.REJECT: [("reject", _reject)],
+    Decision.DISCARD: [("discard", _nothing)],
+    Decision.DROP: [("drop", _nothing)],
+}
+
+
+def run(session: Session, node: NodeSettings, post: Post) -> Verdict:
+    """Judge the post, then act on the verdict. Returns the verdict for the log."""
+    for name, rule in RULES:
+        verdict = rule(session, node, post)
+        if verdict is not None:
+            post.verdict = verdict
+            post.reasons.append(f"{name}: {verdict.reason}")
+            break
+    if post.verdict is None:  # no rule spoke: the policy rule always does, so never here
+        post.verdict = Verdict(Decision.HOLD, "no rule accepted the post")
+    for _name, action in HANDLERS[post.verdict.decision]:
+        action(session, node, post)
+    log.info("%s %s: %s", post.log_prefix(), post.verdict.decision, post.verdict.reason)
+    return post.verdict

@@ -1,0 +1,51 @@
+"""The typed object that travels through the pipeline stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from listfed.listinfo import ListInfo
+from listfed.message import ParsedMessage
+
+
+class Decision(StrEnum):
+    ACCEPT = "accept"
+    HOLD = "hold"
+    REJECT = "reject"
+    DISCARD = "discard"  # the list's own choice (nonmember_action = discard)
+    DROP = "drop"  # a loop or a duplicate: logged, never answered
+
+
+@dataclass(frozen=True)
+class Verdict:
+    decision: Decision
+    reason: str  # for humans: `held show`, logs, the poster's notice
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """The node-wide facts the stages need, taken from the config."""
+
+    name: str
+    hop_limit: int = 8
+    archive_enabled: bool = True
+    base_url: str = ""
+
+
+@dataclass
+class Post:
+    queue_id: int
+    lst: ListInfo
+    raw: bytes
+    mail_from: str
+    message: ParsedMessage
+    received: float
+    approved: bool = False
+    verdict: Verdict | None = None
+    reasons: list[str] = field(default_factory=list)
+    thread_id: str = ""
+    outgoing_data: bytes = b""
+
+    def log_prefix(self) -> str:
+        return f"<{self.message.message_id}> q{self.queue_id} {self.lst.address}"

@@ -1,0 +1,193 @@
+"""The daemon: builds every part from the config, runs them on one loop, stops cleanly.
+
+SIGTERM/SIGINT: stop accepting, let SMTP transactions in flight finish, let the workers
+finish what they hold, exit. SIGHUP: re-read the config and apply what can change live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.lmtp import LMTP
+from aiosmtpd.smtp import SMTP
+
+from listfed.addresses import Resolution, resolve
+from listfed.config import Config
+from listfed.db.engine import Database
+from listfed.db.schema import upgrade
+from listfed.delivery.transport import MaildirTransport, SmtpTransport, Transport
+from listfed.delivery.worker import Deliverer
+from listfed.intake import IntakeHandler
+from listfed.ops import lists
+from listfed.post import NodeSettings
+from listfed.runner import Runner
+from listfed.spool import Spool
+
+log = logging.getLogger("listfed.service")
+
+
+def database_path(config: Config) -> Path:
+    return config.node.data_dir / "listfed.db"
+
+
+def node_settings(config: Config) -> NodeSettings:
+    return NodeSettings(
+        name=config.node.name,
+        hop_limit=config.node.hop_limit,
+        archive_enabled=config.archive.enabled,
+        base_url=config.node.base_url,
+    )
+
+
+def transports(config: Config) -> list[Transport]:
+    d = config.delivery
+    if d.smtp_host is not None:
+        return [SmtpTransport(d.smtp_host, d.smtp_port or 25) for _ in range(d.connections)]
+    assert d.maildir is not None
+    return [MaildirTransport(d.maildir)]
+
+
+def _session_class(base: type[Any], sessions: set[Any], limit: int) -> type[Any]:
+    """The aiosmtpd protocol, counting sessions so that we can stop gracefully."""
+
+    class Session(base):  # type: ignore[misc]
+        refused = False
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            if len(sessions) >= limit:
+                self.refused = True
+                assert isinstance(transport, asyncio.WriteTransport)
+                transport.write(b"421 4.3.2 Too many connections, try again later\r\n")
+                transport.close()
+                return
+            sessions.add(self)
+            super().connection_made(transport)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self.refused:
+                return
+            sessions.discard(self)
+            super().connection_lost(exc)
+
+    return Session
+
+
+class Node:
+    """One running listfed node."""
+
+    def __init__(self, config: Config, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        config.node.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = Database(database_path(config), config.storage.busy_timeout)
+        self.stop_event = asyncio.Event()
+        self.deliverer = Deliverer(
+            self.db,
+            transports(config),
+            config.delivery.retry,
+            config.delivery.recipients_per_transaction,
+            clock,
+        )
+        self.runner = Runner(self.db, node_settings(config), self.deliverer.wake.set, clock)
+        self.spool = Spool(self.db)
+        self.handler = IntakeHandler(
+            self._resolve, self.spool.store, self.runner.wake.set, lmtp=config.smtp.lmtp
+        )
+        self.sessions: set[Any] = set()
+        self.server: asyncio.Server | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def _resolve_sync(self, address: str) -> tuple[Resolution, int | None]:
+        with self.db.read() as s:
+            res = resolve(
+                address,
+                self.config.node.domains,
+                lambda local, domain: lists.exists(s, local, domain),
+            )
+            if res.recipient is None:
+                return res, None
+            return res, lists.get(s, res.recipient.list_address).id
+
+    async def _resolve(self, address: str) -> tuple[Resolution, int | None]:
+        return await self.db.run(self._resolve_sync, address)
+
+    async def start(self) -> tuple[str, int]:
+        """Upgrade the database, start the workers and listen; returns the bound address."""
+        await self.db.run(upgrade, self.db)
+        smtp = self.config.smtp
+        base = LMTP if smtp.lmtp else SMTP
+        protocol = _session_class(base, self.sessions, smtp.max_connections)
+
+        def factory() -> Any:
+            return protocol(
+                self.handler,
+                data_size_limit=smtp.max_message_size,
+                enable_SMTPUTF8=False,
+                decode_data=False,
+                hostname=self.config.node.name,
+                ident="listfed",
+            )
+
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(factory, host=smtp.host, port=smtp.port)
+        self.tasks = [
+            asyncio.create_task(self.runner.run(self.stop_event)),
+            asyncio.create_task(self.deliverer.run(self.stop_event)),
+        ]
+        host, port = self.server.sockets[0].getsockname()[:2]
+        log.info("listening on %s:%s (%s)", host, port, "LMTP" if smtp.lmtp else "SMTP")
+        return host, port
+
+    async def stop(self, grace: float = 30.0) -> None:
+        """Stop accepting, finish SMTP transactions in flight and the workers' batches."""
+        self.handler.stopping = True
+        if self.server is not None:
+            self.server.close()
+        deadline = time.monotonic() + grace
+        # Sessions end on their own schedule: poll them rather than signal.
+        while any(_in_transaction(s) for s in self.sessions) and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        for session in list(self.sessions):
+            if session.transport is not None:
+                session.transport.close()
+        self.stop_event.set()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.db.close()
+        log.info("stopped")
+
+    def reload(self, config: Config) -> None:
+        """Apply a re-read config: delivery retry steps and batch size change live."""
+        self.deliverer.retry = config.delivery.retry
+        self.deliverer.per_transaction = config.delivery.recipients_per_transaction
+        self.runner.node = node_settings(config)
+        self.config = config
+        log.info("configuration reloaded from %s", config.path)
+
+    async def serve(self, reload: Callable[[], Config] | None = None) -> None:
+        """Run until SIGTERM or SIGINT."""
+        await self.start()
+        loop = asyncio.get_running_loop()
+        stopping = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
+        if reload is not None:
+            loop.add_signal_handler(signal.SIGHUP, self._reload, reload)
+        await stopping.wait()
+        log.info("stopping")
+        await self.stop()
+
+    def _reload(self, reload: Callable[[], Config]) -> None:
+        try:
+            self.reload(reload())
+        except Exception as exc:  # a broken file must not stop a running node
+            log.error("reload failed, keeping the running configuration: %s", exc)
+
+
+def _in_transaction(session: Any) -> bool:
+    envelope = getattr(session, "envelope", None)
+    return envelope is not None and envelope.mail_from is not None

@@ -1,0 +1,181 @@
+"""A world per test: a node on a loopback port, a recording smarthost, an SMTP client."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+import pytest
+from aiosmtpd.smtp import SMTP
+from sqlmodel import func, select
+
+from listfed.config import Config, parse_config
+from listfed.db.models import OutboxEntry, QueueItem
+from listfed.listinfo import Policy, Role
+from listfed.ops import lists, members
+from listfed.ops.node import prepare
+from listfed.runner import HANDLED_KINDS
+from listfed.service import Node
+
+DOMAIN = "lists.example.org"
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        msg = email.message_from_bytes(self.data, policy=email.policy.default)
+        assert isinstance(msg, EmailMessage)
+        return msg
+
+
+@dataclass
+class RecordingSmarthost:
+    """An aiosmtpd server that records what it accepts and can be told to refuse."""
+
+    received: list[Received] = field(default_factory=list)
+    # address -> reply for RCPT (e.g. "550 5.1.1 no such user"); None: accept
+    rcpt_reply: Callable[[str], str | None] = lambda _a: None
+    port: int = 0
+    attempts: int = 0
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        self.attempts += 1
+        reply = self.rcpt_reply(address)
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received.append(
+            Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
+        )
+        return "250 OK"
+
+    def deliveries(self) -> list[tuple[str, Received]]:
+        return [(r, m) for m in self.received for r in m.rcpt_tos]
+
+
+@pytest.fixture
+async def smarthost() -> AsyncIterator[RecordingSmarthost]:
+    host = RecordingSmarthost()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: SMTP(host, enable_SMTPUTF8=True), "127.0.0.1", 0)
+    host.port = server.sockets[0].getsockname()[1]
+    yield host
+    server.close()
+
+
+def make_config(tmp_path: Path, smarthost_port: int | None, **sections: dict[str, Any]) -> Config:
+    data: dict[str, Any] = {
+        "node": {"name": "node.example.org", "domains": [DOMAIN], "data_dir": "var"},
+        "smtp": {"listen": "127.0.0.1:0"},
+        "delivery": {
+            "smarthost": f"smtp://127.0.0.1:{smarthost_port}"
+            if smarthost_port
+            else "maildir:var/outbox",
+            "retry": ["1s", "1s", "1s"],
+        },
+    }
+    for name, values in sections.items():
+        data.setdefault(name, {}).update(values)
+    return parse_config(data, tmp_path, {}, None)
+
+
+@dataclass
+class World:
+    node: Node
+    host: str
+    port: int
+    smarthost: RecordingSmarthost | None
+
+    def write(self) -> Any:
+        return self.node.db.write()
+
+    async def idle(self, timeout: float = 15.0) -> None:
+        """Wait until the pipeline and delivery have nothing left to do now."""
+        deadline = asyncio.get_running_loop().time() + timeout
+
+        def busy() -> int:
+            with self.node.db.read() as s:
+                queued = s.exec(
+                    select(func.count())
+                    .select_from(QueueItem)
+                    .where(QueueItem.state == "new", QueueItem.kind.in_(HANDLED_KINDS))
+                ).one()
+                pending = s.exec(
+                    select(func.count())
+                    .select_from(OutboxEntry)
+                    .where(OutboxEntry.state == "pending")
+                ).one()
+            return int(queued) + int(pending)
+
+        while await self.node.db.run(busy):
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError("the node did not become idle")
+            self.node.runner.wake.set()
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.05)  # let the last sender record its batch
+
+    async def send(self, raw: bytes, rcpt: str, mail_from: str = "alice@example.net") -> Any:
+        return await aiosmtplib.send(
+            raw,
+            sender=mail_from,
+            recipients=[rcpt],
+            hostname=self.host,
+            port=self.port,
+            start_tls=False,
+        )
+
+    def make_list(
+        self,
+        address: str,
+        policy: Policy = Policy.MEMBERS,
+        people: list[str] | None = None,
+        **settings: str,
+    ) -> None:
+        with self.node.db.write() as s:
+            lists.create(s, address, self.node.config.node.domains, policy)
+            if people:
+                members.add(s, address, people, Role.MEMBER)
+            for key, value in settings.items():
+                lists.set_value(s, address, key, value)
+
+
+@pytest.fixture
+async def world(tmp_path: Path, smarthost: RecordingSmarthost) -> AsyncIterator[World]:
+    config = make_config(tmp_path, smarthost.port)
+    prepare(config)
+    node = Node(config)
+    host, port = await node.start()
+    yield World(node, host, port, smarthost)
+    await node.stop(grace=2)
+
+
+def post(
+    subject: str = "Hello",
+    body: str = "Hi all.\n",
+    sender: str = "alice@example.net",
+    to: str = f"team@{DOMAIN}",
+    message_id: str | None = "<m1@example.net>",
+    extra: str = "",
+) -> bytes:
+    mid = f"Message-ID: {message_id}\r\n" if message_id else ""
+    return (
+        f"From: Alice <{sender}>\r\nTo: {to}\r\nSubject: {subject}\r\n{mid}"
+        f"Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n{extra}\r\n{body}"
+    ).encode()

@@ -1,0 +1,156 @@
+"""The command line as an admin uses it: real config file, real database, --json parses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from listfed.cli.app import app
+from tests.conftest import DOMAIN
+
+TEAM = f"team@{DOMAIN}"
+
+
+@pytest.fixture
+def node_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LISTFED_CONFIG", raising=False)
+    result = CliRunner().invoke(app, ["init", "--name", "node.example.org", "--domain", DOMAIN])
+    assert result.exit_code == 0, result.output
+    return tmp_path
+
+
+def run(*args: str, code: int = 0) -> str:
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == code, (result.output, result.stderr)
+    assert "Traceback" not in result.output + result.stderr
+    return result.stdout if code == 0 else result.stderr
+
+
+def test_init_is_safe_to_run_twice(node_dir: Path) -> None:
+    text = (node_dir / "listfed.toml").read_text()
+    assert DOMAIN in text
+    out = run("init", "--name", "other.example")
+    assert "left as it is" in out
+    assert (node_dir / "listfed.toml").read_text() == text
+    assert (node_dir / "var" / "listfed.db").exists()
+    assert (node_dir / "var" / "node.secret").stat().st_mode & 0o077 == 0
+
+
+def test_lists_lifecycle_with_json(node_dir: Path) -> None:
+    run(
+        "lists",
+        "create",
+        TEAM,
+        "--policy",
+        "open",
+        "--owner",
+        "Olga <olga@example.net>",
+        "--description",
+        "The team",
+    )
+    [entry] = json.loads(run("lists", "ls", "--json"))
+    assert entry == entry | {
+        "address": TEAM,
+        "policy": "open",
+        "description": "The team",
+        "members": 1,
+    }
+    run("lists", "set", TEAM, "subject_prefix", "[T]")
+    shown = json.loads(run("lists", "show", TEAM, "--json"))
+    assert shown["subject_prefix"] == "[T]"
+    owners = json.loads(run("members", "ls", TEAM, "--json"))
+    assert owners[0] | {"address": "olga@example.net", "role": "owner", "name": "Olga"} == owners[0]
+    run("lists", "delete", TEAM, "--yes")
+    assert json.loads(run("lists", "ls", "--json")) == []
+
+
+def test_members_add_reports_invalid_and_adds_the_rest(node_dir: Path) -> None:
+    run("lists", "create", TEAM)
+    err = run("members", "add", TEAM, "a@example.net", "not an address", "b@example.net", code=1)
+    assert "not an address" in err
+    listed = json.loads(run("members", "ls", TEAM, "--json"))
+    assert [m["address"] for m in listed] == ["a@example.net", "b@example.net"]
+    assert set(listed[0]) >= {
+        "address",
+        "name",
+        "role",
+        "delivery",
+        "bounce_score",
+        "delivery_disabled",
+    }
+
+
+def test_members_import_set_remove(node_dir: Path) -> None:
+    run("lists", "create", TEAM)
+    people = node_dir / "people.txt"
+    people.write_text("# board\nAda <ada@example.net>\nbob@example.net\nbob@example.net\n\n")
+    out = run("members", "import", TEAM, str(people))
+    assert "2 added, 1 skipped, 0 invalid" in out
+    run("members", "set", TEAM, "bob@example.net", "delivery", "nomail")
+    run("members", "set", TEAM, "ada@example.net", "delivery_disabled", "true")
+    by_addr = {m["address"]: m for m in json.loads(run("members", "ls", TEAM, "--json"))}
+    assert by_addr["bob@example.net"]["delivery"] == "nomail"
+    assert by_addr["ada@example.net"]["delivery_disabled"] is True
+    run("members", "remove", TEAM, "bob@example.net")
+    assert len(json.loads(run("members", "ls", TEAM, "--json"))) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["lists", "show", "nosuch@" + DOMAIN], "no list"),
+        (["lists", "create", "x@not-hosted.example"], "not a domain this node hosts"),
+        (["lists", "create", "x-request@" + DOMAIN], "robot suffix"),
+        (["lists", "set", TEAM, "policy", "anarchy"], "expected one of"),
+        (["lists", "set", TEAM, "colour", "red"], "unknown list setting"),
+        (["members", "set", TEAM, "ghost@example.net", "role", "owner"], "not a member"),
+        (["held", "show", "99"], "no held message"),
+        (["queue", "retry", "q999"], "no queue item"),
+    ],
+)
+def test_errors_are_one_line_on_stderr(node_dir: Path, args: list[str], needle: str) -> None:
+    run("lists", "create", TEAM)
+    err = run(*args, code=2 if "anarchy" in args or "colour" in args else 1)
+    assert needle in err and err.startswith("listfed: ")
+
+
+def test_broken_config_names_the_key(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[smtp]\nlmtp = "perhaps"\n')
+    err = run("--config", str(bad), "lists", "ls", code=1)
+    assert "smtp.lmtp" in err
+
+
+def test_no_database_yet_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LISTFED_CONFIG", raising=False)
+    err = run("lists", "ls", code=1)
+    assert "listfed init" in err
+
+
+def test_usage_error_exits_2(node_dir: Path) -> None:
+    result = CliRunner().invoke(app, ["lists", "create"])
+    assert result.exit_code == 2
+
+
+def test_held_and_queue_listings_parse_as_json(node_dir: Path) -> None:
+    run("lists", "create", TEAM)
+    assert json.loads(run("held", "ls", "--json")) == []
+    assert json.loads(run("queue", "ls", "--json")) == []
+
+
+@pytest.mark.parametrize("group", ["lists", "members", "held", "queue"])
+def test_every_command_has_help(group: str) -> None:
+    out = run(group, "--help")
+    for word in {
+        "lists": ["create", "ls", "show", "set", "delete"],
+        "members": ["add", "remove", "ls", "set", "import"],
+        "held": ["ls", "show", "approve", "reject", "discard"],
+        "queue": ["ls", "retry"],
+    }[group]:
+        assert word in out
+        run(group, word, "--help")

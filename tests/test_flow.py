@@ -1,0 +1,289 @@
+"""A post's life over real SMTP: intake, policy, hold, archive, delivery with headers."""
+
+from __future__ import annotations
+
+import aiosmtplib
+import pytest
+from sqlmodel import select
+
+from listfed.db.models import ArchivedMessage, Held, Member, OutboxEntry, QueueItem
+from listfed.listinfo import Policy
+from listfed.ops import held
+from tests.conftest import DOMAIN, World, post
+
+TEAM = f"team@{DOMAIN}"
+PEOPLE = ["alice@example.net", "bob@example.net", "carol@example.com"]
+
+
+async def test_every_member_receives_once_with_list_headers(world: World) -> None:
+    world.make_list(TEAM, people=PEOPLE)
+    await world.send(post(subject="Meeting tonight"), TEAM)
+    await world.idle()
+    assert world.smarthost is not None
+    got = world.smarthost.deliveries()
+    assert sorted(r for r, _ in got) == sorted(PEOPLE)
+    _, first = got[0]
+    assert first.mail_from == f"team-bounces@{DOMAIN}"
+    msg = first.message
+    assert msg["List-Id"] == f"<team.{DOMAIN}>"
+    assert msg["List-Post"] == f"<mailto:team@{DOMAIN}>"
+    assert f"team-request@{DOMAIN}" in msg["List-Help"]
+    assert msg["List-Subscribe"] and msg["List-Unsubscribe"]
+    assert msg["Precedence"] == "list"
+    assert msg["Subject"] == "[team] Meeting tonight"
+    assert msg["Message-ID"] == "<m1@example.net>"
+    # one SMTP transaction carried all three recipients
+    assert len(world.smarthost.received) == 1
+
+
+async def test_post_is_archived_with_its_fields(world: World) -> None:
+    world.make_list(TEAM, people=PEOPLE)
+    await world.send(post(subject="Minutes", body="The minutes are attached.\n"), TEAM)
+    await world.idle()
+    with world.node.db.read() as s:
+        row = s.exec(select(ArchivedMessage)).one()
+    assert (row.message_id, row.sender, row.subject) == (
+        "m1@example.net",
+        "alice@example.net",
+        "Minutes",
+    )
+    assert "minutes are attached" in row.body_text
+    assert b"Subject: Minutes" in row.raw  # the raw bytes as received, undecorated
+
+
+async def test_reply_keeps_a_single_prefix(world: World) -> None:
+    world.make_list(TEAM, people=PEOPLE)
+    await world.send(post(subject="Re: [team] Meeting tonight", message_id="<r1@x>"), TEAM)
+    await world.idle()
+    assert world.smarthost is not None
+    assert world.smarthost.received[0].message["Subject"] == "Re: [team] Meeting tonight"
+
+
+async def test_nonmember_post_is_held_then_approved_and_delivered(world: World) -> None:
+    world.make_list(TEAM, people=PEOPLE)
+    await world.send(
+        post(sender="mallory@elsewhere.example"), TEAM, mail_from="mallory@elsewhere.example"
+    )
+    await world.idle()
+    assert world.smarthost is not None
+    assert world.smarthost.received == []
+    with world.node.db.read() as s:
+        row = s.exec(select(Held)).one()
+    assert "not a member" in row.reason and row.sender == "mallory@elsewhere.example"
+    with world.node.db.write() as s:
+        held.approve(s, row.id or 0)
+    world.node.runner.wake.set()
+    await world.idle()
+    assert sorted(r for r, _ in world.smarthost.deliveries()) == sorted(PEOPLE)
+    with world.node.db.read() as s:
+        assert s.exec(select(Held)).all() == []
+
+
+async def test_nonmember_reject_tells_the_sender(world: World) -> None:
+    world.make_list(TEAM, people=PEOPLE, nonmember_action="reject")
+    await world.send(post(sender="eve@elsewhere.example"), TEAM, mail_from="eve@elsewhere.example")
+    await world.idle()
+    assert world.smarthost is not None
+    [(rcpt, notice)] = world.smarthost.deliveries()
+    assert rcpt == "eve@elsewhere.example"
+    assert "not a member" in notice.message.get_content()
+    assert notice.message["Auto-Submitted"] == "auto-replied"
+
+
+async def test_nonmember_discard_is_silent(world: World) -> None:
+    world.make_list(TEAM, people=PEOPLE, nonmember_action="discard")
+    await world.send(post(sender="eve@elsewhere.example"), TEAM, mail_from="eve@elsewhere.example")
+    await world.idle()
+    assert world.smarthost is not None and world.smarthost.received == []
+    with world.node.db.read() as s:
+        assert s.exec(select(Held)).all() == []
+
+
+@pytest.mark.parametrize(
+    ("policy", "sender", "delivered"),
+    [
+        (Policy.OPEN, "stranger@elsewhere.example", True),
+        (Policy.MODERATED, "alice@example.net", False),
+        (Policy.ANNOUNCE, "alice@example.net", False),
+    ],
+)
+async def test_policies(world: World, policy: Policy, sender: str, delivered: bool) -> None:
+    world.make_list(TEAM, policy, people=PEOPLE)
+    await world.send(post(sender=sender), TEAM, mail_from=sender)
+    await world.idle()
+    assert world.smarthost is not None
+    assert bool(world.smarthost.received) is delivered
+    with world.node.db.read() as s:
+        assert bool(s.exec(select(Held)).all()) is not delivered
+
+
+async def test_announce_list_accepts_its_owner(world: World) -> None:
+    world.make_list(TEAM, Policy.ANNOUNCE, people=PEOPLE)
+    with world.node.db.write() as s:
+        from listfed.ops import members
+
+        members.set_value(s, TEAM, "alice@example.net", "role", "owner")
+    await world.send(post(), TEAM)
+    await world.idle()
+    assert world.smarthost is not None and len(world.smarthost.deliveries()) == 3
+
+
+async def test_unknown_address_and_foreign_domain_refused_at_rcpt(world: World) -> None:
+    world.make_list(TEAM, people=PEOPLE)
+    client = aiosmtplib.SMTP(hostname=world.host, port=world.port, start_tls=False)
+    await client.connect()
+    await client.ehlo()
+    await client.mail("alice@example.net")
+    unknown = await client.execute_command(f"RCPT TO:<nobody@{DOMAIN}>".encode())
+    foreign = await client.execute_command(b"RCPT TO:<someone@gmail.example>")
+    request = await client.execute_command(f"RCPT TO:<team-request@{DOMAIN}>".encode())
+    confirm = await client.execute_command(f"RCPT TO:<team-confirm+abc123@{DOMAIN}>".encode())
+    await client.quit()
+    assert (unknown.code, unknown.message[:5]) == (550, "5.1.1")
+    assert (foreign.code, foreign.message[:5]) == (550, "5.7.1")
+    assert request.code == 250 and confirm.code == 250
+
+
+async def test_robot_addresses_are_queued_for_their_workers(world: World) -> None:
+    world.make_list(TEAM, people=PEOPLE)
+    for local in (
+        "team-request",
+        "team-join",
+        "team-leave",
+        "team-owner",
+        "team-bounces+bob=example.net",
+        "team-confirm+tok",
+    ):
+        await world.send(post(subject="subscribe", message_id=f"<{local}@x>"), f"{local}@{DOMAIN}")
+    with world.node.db.read() as s:
+        kinds = sorted((q.kind, q.detail) for q in s.exec(select(QueueItem)))
+    assert kinds == [
+        ("bounces", "bob=example.net"),
+        ("confirm", "tok"),
+        ("join", ""),
+        ("leave", ""),
+        ("owner", ""),
+        ("request", ""),
+    ]
+
+
+async def test_oversized_refused_at_mail_from_and_after_data(tmp_path, smarthost) -> None:
+    from listfed.ops.node import prepare
+    from listfed.service import Node
+    from tests.conftest import make_config
+
+    config = make_config(tmp_path, smarthost.port, smtp={"max_message_size": "2KB"})
+    prepare(config)
+    node = Node(config)
+    host, port = await node.start()
+    try:
+        w = World(node, host, port, smarthost)
+        w.make_list(TEAM, Policy.OPEN)
+        client = aiosmtplib.SMTP(hostname=host, port=port, start_tls=False)
+        await client.connect()
+        await client.ehlo()
+        with pytest.raises(aiosmtplib.SMTPResponseException) as at_mail:
+            await client.mail("alice@example.net", options=["SIZE=999999"])
+        assert at_mail.value.code == 552
+        await client.rset()
+        await client.mail("alice@example.net")
+        await client.rcpt(TEAM)
+        with pytest.raises(aiosmtplib.SMTPResponseException) as at_data:
+            await client.data(post(body="x" * 70 + "\r\n") * 80)
+        assert at_data.value.code == 552
+        await client.quit()
+        with node.db.read() as s:
+            assert s.exec(select(QueueItem)).all() == []
+    finally:
+        await node.stop(grace=1)
+
+
+async def test_storage_failure_answers_451_and_stores_nothing(tmp_path, smarthost) -> None:
+    import sqlite3
+
+    from listfed.ops.node import prepare
+    from listfed.service import Node
+    from tests.conftest import make_config
+
+    config = make_config(tmp_path, smarthost.port, storage={"busy_timeout": "0.2s"})
+    prepare(config)
+    node = Node(config)
+    host, port = await node.start()
+    try:
+        w = World(node, host, port, smarthost)
+        w.make_list(TEAM, people=PEOPLE)
+        # Another process holds the write lock: the node cannot commit the message.
+        blocker = sqlite3.connect(config.node.data_dir / "listfed.db", isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(aiosmtplib.SMTPResponseException) as exc:
+            await w.send(post(), TEAM)
+        assert exc.value.code == 451
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        with node.db.read() as s:
+            assert s.exec(select(QueueItem)).all() == []
+        await w.send(post(), TEAM)  # the sender's retry goes through
+        await w.idle()
+        assert len(smarthost.deliveries()) == 3
+    finally:
+        await node.stop(grace=1)
+
+
+async def test_smarthost_4xx_for_a_while_then_delivered(world: World) -> None:
+    assert world.smarthost is not None
+    refusals = {"bob@example.net": 2}
+
+    def reply(address: str) -> str | None:
+        if refusals.get(address, 0) > 0:
+            refusals[address] -= 1
+            return "451 4.3.0 try later"
+        return None
+
+    world.smarthost.rcpt_reply = reply
+    world.make_list(TEAM, people=PEOPLE)
+    await world.send(post(), TEAM)
+    await world.idle(timeout=20)
+    got = sorted(r for r, _ in world.smarthost.deliveries())
+    assert got == sorted(PEOPLE)  # bob too, exactly once, after two refusals
+
+
+async def test_5xx_for_one_recipient_does_not_stop_the_others(world: World) -> None:
+    assert world.smarthost is not None
+    world.smarthost.rcpt_reply = lambda a: "550 5.1.1 no such user" if a.startswith("bob") else None
+    world.make_list(TEAM, people=PEOPLE)
+    await world.send(post(), TEAM)
+    await world.idle()
+    assert sorted(r for r, _ in world.smarthost.deliveries()) == [
+        "alice@example.net",
+        "carol@example.com",
+    ]
+    with world.node.db.read() as s:
+        failed = s.exec(select(OutboxEntry).where(OutboxEntry.state == "failed")).one()
+        bob = s.exec(select(Member).where(Member.address == "bob@example.net")).one()
+    assert failed.address == "bob@example.net" and "550" in failed.last_error
+    assert "550" in bob.last_failure
+
+
+async def test_duplicate_message_id_is_dropped(world: World) -> None:
+    world.make_list(TEAM, people=PEOPLE)
+    await world.send(post(), TEAM)
+    await world.idle()
+    await world.send(post(subject="same id again"), TEAM)
+    await world.idle()
+    assert world.smarthost is not None
+    assert len(world.smarthost.deliveries()) == 3
+
+
+async def test_trace_naming_this_list_is_dropped(world: World) -> None:
+    world.make_list(TEAM, Policy.OPEN, people=PEOPLE)
+    looped = post(extra=f"X-Listfed-Trace: node.example.org team@{DOMAIN}\r\n")
+    too_far = post(
+        message_id="<far@x>",
+        extra="".join(f"X-Listfed-Trace: n{i}.example team@n{i}.example\r\n" for i in range(9)),
+    )
+    await world.send(looped, TEAM)
+    await world.send(too_far, TEAM)
+    await world.idle()
+    assert world.smarthost is not None and world.smarthost.received == []
+    with world.node.db.read() as s:
+        assert s.exec(select(QueueItem)).all() == [] and s.exec(select(Held)).all() == []

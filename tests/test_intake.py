@@ -1,0 +1,158 @@
+"""Intake edges over raw sockets: smuggling, malformed mail, LMTP per-recipient replies."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from listfed.db.models import ArchivedMessage, QueueItem
+from listfed.listinfo import Policy
+from listfed.ops.node import prepare
+from listfed.service import Node
+from tests.conftest import DOMAIN, RecordingSmarthost, World, make_config, post
+
+TEAM = f"team@{DOMAIN}"
+PEOPLE = ["alice@example.net", "bob@example.net"]
+
+
+class Dialogue:
+    """A line-by-line SMTP/LMTP client, for what a library client would refuse to send."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, host: str, port: int) -> Dialogue:
+        reader, writer = await asyncio.open_connection(host, port)
+        d = cls(reader, writer)
+        await d.reply()
+        return d
+
+    async def reply(self) -> list[str]:
+        lines = []
+        while True:
+            line = (await asyncio.wait_for(self.reader.readline(), 10)).decode().rstrip()
+            lines.append(line)
+            if len(line) < 4 or line[3] != "-":
+                return lines
+
+    async def say(self, data: bytes) -> list[str]:
+        self.writer.write(data)
+        await self.writer.drain()
+        return await self.reply()
+
+    async def close(self) -> None:
+        self.writer.write(b"QUIT\r\n")
+        await self.writer.drain()
+        self.writer.close()
+
+
+SMUGGLING_ENDS = [b"\n.\n", b"\r.\r", b"\r\n.\n", b"\n.\r\n", b"\r.\r\n", b"\n.\r"]
+
+
+@pytest.mark.parametrize("fake_end", SMUGGLING_ENDS, ids=repr)
+async def test_smuggled_end_of_data_never_makes_two_messages(world: World, fake_end: bytes) -> None:
+    world.make_list(TEAM, Policy.OPEN, people=PEOPLE)
+    d = await Dialogue.open(world.host, world.port)
+    await d.say(b"EHLO client.example\r\n")
+    await d.say(b"MAIL FROM:<alice@example.net>\r\n")
+    await d.say(f"RCPT TO:<{TEAM}>\r\n".encode())
+    assert (await d.say(b"DATA\r\n"))[0].startswith("354")
+    smuggled = (
+        b"MAIL FROM:<evil@example.com>\r\nRCPT TO:<" + TEAM.encode() + b">\r\nDATA\r\n"
+        b"Subject: smuggled\r\nMessage-ID: <evil@x>\r\n\r\nevil"
+    )
+    body = (
+        b"Subject: honest\r\nMessage-ID: <honest@x>\r\n\r\nfirst part"
+        + fake_end
+        + smuggled
+        + b"\r\n.\r\n"
+    )
+    replies = await d.say(body)
+    await d.close()
+    assert replies[0].startswith("250")
+    with world.node.db.read() as s:
+        items = s.exec(select(QueueItem)).all()
+    assert len(items) == 1
+    assert b"smuggled" in items[0].raw and items[0].message_id == "honest@x"
+    await world.idle()
+    with world.node.db.read() as s:
+        assert [a.message_id for a in s.exec(select(ArchivedMessage))] == ["honest@x"]
+
+
+MALFORMED = {
+    "unknown charset": b"From: a <alice@example.net>\r\nSubject: =?x-klingon?q?qapla?=\r\n"
+    b"Message-ID: <cs@x>\r\nContent-Type: text/plain; charset=x-klingon\r\n"
+    b"\r\nnuqneH\r\n",
+    "broken MIME": b"From: alice@example.net\r\nSubject: broken\r\nMessage-ID: <mime@x>\r\n"
+    b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed\r\n\r\n--nothing\r\n"
+    b"Content-Type: text/plain\r\n\r\nhalf a part\r\n",
+    "no Message-ID": b"From: alice@example.net\r\nSubject: who am I\r\n\r\nno id here\r\n",
+    "8-bit headers": "From: Zoë <alice@example.net>\r\nSubject: café über\r\n"
+    "Message-ID: <8bit@x>\r\n\r\nbody ü\r\n".encode(),
+    "no body": b"From: alice@example.net\r\nSubject: empty\r\nMessage-ID: <empty@x>\r\n\r\n",
+    "headers only garbage": b"this is not a header at all\r\n\r\n\x00\x01\xff\r\n",
+}
+
+
+@pytest.mark.parametrize("name", list(MALFORMED))
+async def test_malformed_message_is_delivered_not_lost(world: World, name: str) -> None:
+    world.make_list(TEAM, Policy.OPEN, people=PEOPLE)
+    await world.send(MALFORMED[name], TEAM)
+    await world.idle()
+    assert world.smarthost is not None
+    got = world.smarthost.deliveries()
+    assert sorted(r for r, _ in got) == PEOPLE
+    with world.node.db.read() as s:
+        archived = s.exec(select(ArchivedMessage)).one()
+        assert s.exec(select(QueueItem)).all() == []
+    delivered = got[0][1].message
+    assert delivered["List-Id"] == f"<team.{DOMAIN}>"
+    assert delivered["Message-ID"].strip("<>") == archived.message_id
+
+
+async def test_lmtp_answers_once_per_recipient(
+    tmp_path: Path, smarthost: RecordingSmarthost
+) -> None:
+    config = make_config(tmp_path, smarthost.port, smtp={"lmtp": True})
+    prepare(config)
+    node = Node(config)
+    host, port = await node.start()
+    try:
+        w = World(node, host, port, smarthost)
+        w.make_list(TEAM, Policy.OPEN, people=PEOPLE)
+        w.make_list(f"other@{DOMAIN}", Policy.OPEN, people=PEOPLE)
+        d = await Dialogue.open(host, port)
+        assert (await d.say(b"LHLO mta.example\r\n"))[-1].startswith("250")
+        await d.say(b"MAIL FROM:<alice@example.net>\r\n")
+        await d.say(f"RCPT TO:<{TEAM}>\r\n".encode())
+        await d.say(f"RCPT TO:<other@{DOMAIN}>\r\n".encode())
+        await d.say(b"DATA\r\n")
+        d.writer.write(post() + b"\r\n.\r\n")
+        await d.writer.drain()
+        first = await d.reply()
+        second = await d.reply()
+        await d.close()
+        assert first[0].startswith("250") and TEAM in first[0]
+        assert second[0].startswith("250") and f"other@{DOMAIN}" in second[0]
+        await w.idle()
+        assert len(smarthost.deliveries()) == 4  # two lists, two members each
+    finally:
+        await node.stop(grace=1)
+
+
+async def test_null_sender_is_accepted_and_never_answered(world: World) -> None:
+    world.make_list(TEAM, people=PEOPLE, nonmember_action="reject")
+    d = await Dialogue.open(world.host, world.port)
+    await d.say(b"EHLO mta.example\r\n")
+    assert (await d.say(b"MAIL FROM:<>\r\n"))[0].startswith("250")
+    assert (await d.say(f"RCPT TO:<{TEAM}>\r\n".encode()))[0].startswith("250")
+    await d.say(b"DATA\r\n")
+    raw = post(sender="mailer-daemon@example.com")
+    assert (await d.say(raw + b"\r\n.\r\n"))[0].startswith("250")
+    await d.close()
+    await world.idle()
+    assert world.smarthost is not None and world.smarthost.received == []
