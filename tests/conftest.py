@@ -6,6 +6,7 @@ import asyncio
 import email
 import email.policy
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -156,14 +157,25 @@ class World:
                 lists.set_value(s, address, key, value)
 
 
-@pytest.fixture
-async def world(tmp_path: Path, smarthost: RecordingSmarthost) -> AsyncIterator[World]:
-    config = make_config(tmp_path, smarthost.port)
+@asynccontextmanager
+async def running_world(
+    tmp_path: Path, smarthost: RecordingSmarthost, **sections: dict[str, Any]
+) -> AsyncIterator[World]:
+    """A started node with these config sections over the defaults; stopped afterwards."""
+    config = make_config(tmp_path, smarthost.port, **sections)
     prepare(config)
     node = Node(config)
     host, port = await node.start()
-    yield World(node, host, port, smarthost)
-    await node.stop(grace=2)
+    try:
+        yield World(node, host, port, smarthost)
+    finally:
+        await node.stop(grace=2)
+
+
+@pytest.fixture
+async def world(tmp_path: Path, smarthost: RecordingSmarthost) -> AsyncIterator[World]:
+    async with running_world(tmp_path, smarthost) as w:
+        yield w
 
 
 def post(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import aiosmtplib
 import pytest
 from sqlmodel import select
@@ -9,7 +12,7 @@ from sqlmodel import select
 from listfed.db.models import ArchivedMessage, Held, Member, OutboxEntry, QueueItem
 from listfed.listinfo import Policy
 from listfed.ops import held
-from tests.conftest import DOMAIN, World, post
+from tests.conftest import DOMAIN, RecordingSmarthost, World, post, running_world
 
 TEAM = f"team@{DOMAIN}"
 PEOPLE = ["alice@example.net", "bob@example.net", "carol@example.com"]
@@ -167,19 +170,12 @@ async def test_robot_addresses_are_queued_for_their_workers(world: World) -> Non
     ]
 
 
-async def test_oversized_refused_at_mail_from_and_after_data(tmp_path, smarthost) -> None:
-    from listfed.ops.node import prepare
-    from listfed.service import Node
-    from tests.conftest import make_config
-
-    config = make_config(tmp_path, smarthost.port, smtp={"max_message_size": "2KB"})
-    prepare(config)
-    node = Node(config)
-    host, port = await node.start()
-    try:
-        w = World(node, host, port, smarthost)
+async def test_oversized_refused_at_mail_from_and_after_data(
+    tmp_path: Path, smarthost: RecordingSmarthost
+) -> None:
+    async with running_world(tmp_path, smarthost, smtp={"max_message_size": "2KB"}) as w:
         w.make_list(TEAM, Policy.OPEN)
-        client = aiosmtplib.SMTP(hostname=host, port=port, start_tls=False)
+        client = aiosmtplib.SMTP(hostname=w.host, port=w.port, start_tls=False)
         await client.connect()
         await client.ehlo()
         with pytest.raises(aiosmtplib.SMTPResponseException) as at_mail:
@@ -192,41 +188,28 @@ async def test_oversized_refused_at_mail_from_and_after_data(tmp_path, smarthost
             await client.data(post(body="x" * 70 + "\r\n") * 80)
         assert at_data.value.code == 552
         await client.quit()
-        with node.db.read() as s:
+        with w.node.db.read() as s:
             assert s.exec(select(QueueItem)).all() == []
-    finally:
-        await node.stop(grace=1)
 
 
-async def test_storage_failure_answers_451_and_stores_nothing(tmp_path, smarthost) -> None:
-    import sqlite3
-
-    from listfed.ops.node import prepare
-    from listfed.service import Node
-    from tests.conftest import make_config
-
-    config = make_config(tmp_path, smarthost.port, storage={"busy_timeout": "0.2s"})
-    prepare(config)
-    node = Node(config)
-    host, port = await node.start()
-    try:
-        w = World(node, host, port, smarthost)
+async def test_storage_failure_answers_451_and_stores_nothing(
+    tmp_path: Path, smarthost: RecordingSmarthost
+) -> None:
+    async with running_world(tmp_path, smarthost, storage={"busy_timeout": "0.2s"}) as w:
         w.make_list(TEAM, people=PEOPLE)
         # Another process holds the write lock: the node cannot commit the message.
-        blocker = sqlite3.connect(config.node.data_dir / "listfed.db", isolation_level=None)
+        blocker = sqlite3.connect(w.node.db.path, isolation_level=None)
         blocker.execute("BEGIN EXCLUSIVE")
         with pytest.raises(aiosmtplib.SMTPResponseException) as exc:
             await w.send(post(), TEAM)
         assert exc.value.code == 451
         blocker.execute("ROLLBACK")
         blocker.close()
-        with node.db.read() as s:
+        with w.node.db.read() as s:
             assert s.exec(select(QueueItem)).all() == []
         await w.send(post(), TEAM)  # the sender's retry goes through
         await w.idle()
         assert len(smarthost.deliveries()) == 3
-    finally:
-        await node.stop(grace=1)
 
 
 async def test_smarthost_4xx_for_a_while_then_delivered(world: World) -> None:
@@ -287,3 +270,66 @@ async def test_trace_naming_this_list_is_dropped(world: World) -> None:
     assert world.smarthost is not None and world.smarthost.received == []
     with world.node.db.read() as s:
         assert s.exec(select(QueueItem)).all() == [] and s.exec(select(Held)).all() == []
+
+
+async def test_only_regular_enabled_members_get_posts(world: World) -> None:
+    world.make_list(TEAM, people=[*PEOPLE, "dana@example.net", "erin@example.net"])
+    with world.node.db.write() as s:
+        from listfed.ops import members
+
+        members.set_value(s, TEAM, "carol@example.com", "delivery", "nomail")
+        members.set_value(s, TEAM, "dana@example.net", "delivery", "digest")
+        members.set_value(s, TEAM, "erin@example.net", "delivery_disabled", "true")
+    await world.send(post(), TEAM)
+    await world.idle()
+    assert world.smarthost is not None
+    assert sorted(r for r, _ in world.smarthost.deliveries()) == [
+        "alice@example.net",
+        "bob@example.net",
+    ]
+
+
+async def test_footer_reaches_members_once(world: World) -> None:
+    world.make_list(TEAM, people=PEOPLE, footer="--\\nteam mailing list")
+    await world.send(post(body="Agenda below.\r\n"), TEAM)
+    await world.idle()
+    assert world.smarthost is not None
+    text = world.smarthost.received[0].message.get_content()
+    assert text.count("team mailing list") == 1 and text.index("Agenda") < text.index("team")
+
+
+async def test_held_reject_tells_the_poster_with_the_reason(world: World) -> None:
+    world.make_list(TEAM, Policy.MODERATED, people=PEOPLE)
+    await world.send(post(subject="Buy now"), TEAM)
+    await world.idle()
+    with world.node.db.write() as s:
+        row = s.exec(select(Held)).one()
+        held.reject(s, row.id or 0, "off topic")
+    world.node.deliverer.wake.set()
+    await world.idle()
+    assert world.smarthost is not None
+    [(rcpt, notice)] = world.smarthost.deliveries()
+    assert rcpt == "alice@example.net"
+    assert "off topic" in notice.message.get_content()
+
+
+async def test_queue_shows_failures_and_retry_redelivers(world: World) -> None:
+    from listfed.ops import queue
+
+    assert world.smarthost is not None
+    world.smarthost.rcpt_reply = lambda a: "550 5.2.2 mailbox full" if a.startswith("bob") else None
+    world.make_list(TEAM, people=PEOPLE)
+    await world.send(post(), TEAM)
+    await world.send(post(message_id="<req@x>"), f"team-request@{DOMAIN}")
+    await world.idle()
+    with world.node.db.read() as s:
+        entries = {e["id"][0] + e["state"]: e for e in queue.entries(s)}
+    assert entries["dfailed"]["recipients"] == ["bob@example.net"]
+    assert "mailbox full" in entries["dfailed"]["last_error"]
+    assert entries["qnew"]["kind"] == "request"  # waits for the robots, not lost
+    world.smarthost.rcpt_reply = lambda a: None
+    with world.node.db.write() as s:
+        assert queue.retry(s, entries["dfailed"]["id"]) == 1
+    world.node.deliverer.wake.set()
+    await world.idle()
+    assert sorted(r for r, _ in world.smarthost.deliveries()) == sorted(PEOPLE)

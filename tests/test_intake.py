@@ -10,9 +10,7 @@ from sqlmodel import select
 
 from listfed.db.models import ArchivedMessage, QueueItem
 from listfed.listinfo import Policy
-from listfed.ops.node import prepare
-from listfed.service import Node
-from tests.conftest import DOMAIN, RecordingSmarthost, World, make_config, post
+from tests.conftest import DOMAIN, RecordingSmarthost, World, post, running_world
 
 TEAM = f"team@{DOMAIN}"
 PEOPLE = ["alice@example.net", "bob@example.net"]
@@ -117,15 +115,10 @@ async def test_malformed_message_is_delivered_not_lost(world: World, name: str) 
 async def test_lmtp_answers_once_per_recipient(
     tmp_path: Path, smarthost: RecordingSmarthost
 ) -> None:
-    config = make_config(tmp_path, smarthost.port, smtp={"lmtp": True})
-    prepare(config)
-    node = Node(config)
-    host, port = await node.start()
-    try:
-        w = World(node, host, port, smarthost)
+    async with running_world(tmp_path, smarthost, smtp={"lmtp": True}) as w:
         w.make_list(TEAM, Policy.OPEN, people=PEOPLE)
         w.make_list(f"other@{DOMAIN}", Policy.OPEN, people=PEOPLE)
-        d = await Dialogue.open(host, port)
+        d = await Dialogue.open(w.host, w.port)
         assert (await d.say(b"LHLO mta.example\r\n"))[-1].startswith("250")
         await d.say(b"MAIL FROM:<alice@example.net>\r\n")
         await d.say(f"RCPT TO:<{TEAM}>\r\n".encode())
@@ -140,8 +133,6 @@ async def test_lmtp_answers_once_per_recipient(
         assert second[0].startswith("250") and f"other@{DOMAIN}" in second[0]
         await w.idle()
         assert len(smarthost.deliveries()) == 4  # two lists, two members each
-    finally:
-        await node.stop(grace=1)
 
 
 async def test_null_sender_is_accepted_and_never_answered(world: World) -> None:

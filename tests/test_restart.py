@@ -156,3 +156,27 @@ async def test_sigterm_while_idle_exits_zero(tmp_path: Path, smarthost: Recordin
     await daemon.start()
     assert await daemon.signal(signal.SIGINT) == 0
     assert os.path.exists(tmp_path / "var" / "listfed.db")
+
+
+async def test_sighup_with_a_broken_config_keeps_running(
+    tmp_path: Path, smarthost: RecordingSmarthost
+) -> None:
+    config, port = await setup_node(tmp_path, smarthost.port, members=3)
+    daemon = Daemon(config, port)
+    await daemon.start()
+    good = config.read_text()
+    config.write_text(good + "\n[delivery.oops]\n")
+    assert daemon.proc is not None
+    daemon.proc.send_signal(signal.SIGHUP)
+    await asyncio.sleep(0.5)
+    config.write_text(good)
+    await aiosmtplib.send(
+        post(),
+        sender="alice@example.net",
+        recipients=[TEAM],
+        hostname="127.0.0.1",
+        port=port,
+        start_tls=False,
+    )
+    await wait_for(3, smarthost)
+    assert await daemon.signal(signal.SIGTERM) == 0

@@ -69,6 +69,7 @@ def serve(ctx: typer.Context) -> None:
     """Run the daemon in the foreground until SIGTERM or SIGINT; SIGHUP reloads the config."""
     st = state(ctx)
     config = st.config
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: a line per command
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -29,6 +29,15 @@ log = logging.getLogger("listfed.delivery")
 
 
 @dataclass(frozen=True)
+class Letter:
+    """One outgoing message as the senders need it."""
+
+    envelope_from: str
+    data: bytes
+    message_id: str
+
+
+@dataclass(frozen=True)
 class Batch:
     outgoing_id: int
     rows: dict[str, int]  # address -> outbox id
@@ -51,7 +60,7 @@ class Deliverer:
         self.wake = asyncio.Event()
         self._inflight: set[int] = set()
         self._batches: asyncio.Queue[Batch] = asyncio.Queue(maxsize=len(transports) * 2)
-        self._data: OrderedDict[int, tuple[str, bytes]] = OrderedDict()
+        self._data: OrderedDict[int, Letter] = OrderedDict()
 
     # -- database side (runs on the database thread) --------------------------------------
 
@@ -71,10 +80,10 @@ class Deliverer:
             ).first()
         return [(r[0] or 0, r[1], r[2]) for r in rows], later
 
-    def _load(self, outgoing_id: int) -> tuple[str, bytes] | None:
+    def _load(self, outgoing_id: int) -> Letter | None:
         with self.db.read() as s:
             row = s.get(Outgoing, outgoing_id)
-            return (row.envelope_from, row.data) if row else None
+            return Letter(row.envelope_from, row.data, row.message_id) if row else None
 
     def _record(self, batch: Batch, result: SendResult, now: float) -> None:
         with self.db.write() as s:
@@ -160,7 +169,7 @@ class Deliverer:
             self._inflight.difference_update(batch.rows.values())
             self._batches.task_done()
 
-    async def _message(self, outgoing_id: int) -> tuple[str, bytes] | None:
+    async def _message(self, outgoing_id: int) -> Letter | None:
         if outgoing_id not in self._data:
             loaded = await self.db.run(self._load, outgoing_id)
             if loaded is None:
@@ -174,27 +183,32 @@ class Deliverer:
         while True:
             batch = await self._batches.get()
             try:
-                message = await self._message(batch.outgoing_id)
-                if message is not None:
-                    result = await transport.send(message[0], list(batch.rows), message[1])
+                letter = await self._message(batch.outgoing_id)
+                if letter is not None:
+                    result = await transport.send(
+                        letter.envelope_from, list(batch.rows), letter.data
+                    )
                     await self.db.run(self._record, batch, result, self.clock())
-                    self._log(batch, result)
+                    self._log(batch, letter, result)
             except Exception:
                 log.exception("delivery batch of outgoing %s failed", batch.outgoing_id)
             finally:
                 self._inflight.difference_update(batch.rows.values())
                 self._batches.task_done()
 
-    def _log(self, batch: Batch, result: SendResult) -> None:
+    def _log(self, batch: Batch, letter: Letter, result: SendResult) -> None:
         log.info(
-            "outgoing %s: %d accepted, %d deferred, %d failed",
+            "<%s> d%s: %d accepted, %d deferred, %d failed",
+            letter.message_id,
             batch.outgoing_id,
             len(result.accepted),
             len(result.temporary),
             len(result.permanent),
         )
         for address, error in result.permanent.items():
-            log.warning("outgoing %s to %s failed: %s", batch.outgoing_id, address, error)
+            log.warning(
+                "<%s> d%s to %s failed: %s", letter.message_id, batch.outgoing_id, address, error
+            )
 
     async def run(self, stop: asyncio.Event, poll: float = 1.0) -> None:
         """Deliver until `stop` is set; then finish only the batches being sent."""
