@@ -73,6 +73,7 @@ def _nothing(session: Session, node: NodeSettings, post: Post) -> None:
 RULES: list[tuple[str, Rule]] = [
     ("loop", checks.loop),
     ("duplicate", checks.duplicate),
+    ("size", policy.size),
     ("policy", policy.posting),
 ]
 

@@ -39,3 +39,13 @@ def posting(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
         return Verdict(Decision.ACCEPT, f"{who} is a member")
     action = _NONMEMBER[lst.nonmember_action]
     return Verdict(action, f"{who} is not a member of {lst.address}")
+
+
+def size(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
+    """A post over the list's own size limit waits for a moderator (0: no list limit)."""
+    limit = post.lst.max_message_size
+    if post.approved or not limit or len(post.raw) <= limit:
+        return None
+    return Verdict(
+        Decision.HOLD, f"the message is {len(post.raw)} bytes, over this list's limit of {limit}"
+    )

@@ -333,3 +333,39 @@ async def test_queue_shows_failures_and_retry_redelivers(world: World) -> None:
     world.node.deliverer.wake.set()
     await world.idle()
     assert sorted(r for r, _ in world.smarthost.deliveries()) == sorted(PEOPLE)
+
+
+async def test_post_over_the_list_size_limit_is_held_with_the_reason(world: World) -> None:
+    world.make_list(TEAM, people=PEOPLE, max_message_size="1KB")
+    await world.send(post(body="long line of text\r\n" * 100), TEAM)
+    await world.idle()
+    assert world.smarthost is not None and world.smarthost.received == []
+    with world.node.db.read() as s:
+        row = s.exec(select(Held)).one()
+    assert "over this list's limit of 1024" in row.reason
+
+
+async def test_fresh_install_delivers_into_the_maildir(tmp_path: Path) -> None:
+    from listfed.ops.node import prepare
+    from listfed.service import Node
+    from tests.conftest import make_config
+
+    config = make_config(tmp_path, None)  # the default smarthost: maildir:var/outbox
+    prepare(config)
+    node = Node(config)
+    host, port = await node.start()
+    try:
+        w = World(node, host, port, None)
+        w.make_list(TEAM, people=PEOPLE)
+        await w.send(post(), TEAM)
+        await w.idle()
+    finally:
+        await node.stop(grace=1)
+    files = sorted((tmp_path / "var" / "outbox" / "new").iterdir())
+    assert len(files) == 3
+    texts = [f.read_bytes() for f in files]
+    assert sorted(t.split(b"\n")[1] for t in texts) == sorted(
+        f"Delivered-To: {p}".encode() for p in PEOPLE
+    )
+    assert all(t.startswith(f"Return-Path: <team-bounces@{DOMAIN}>".encode()) for t in texts)
+    assert all(b"List-Id: <team." in t for t in texts)

@@ -116,30 +116,34 @@ class MaildirTransport:
         self.path = path
         self._count = 0
 
-    def _write(self, envelope_from: str, recipients: list[str], data: bytes) -> None:
-        for sub in ("tmp", "new", "cur"):
-            (self.path / sub).mkdir(parents=True, exist_ok=True)
+    def _write(self, envelope_from: str, recipients: list[str], data: bytes) -> SendResult:
+        """Write one file per recipient; a failure part-way keeps what was written."""
+        result = SendResult()
         body = data.replace(b"\r\n", b"\n")
         host = socket.gethostname().replace("/", "_").replace(":", "_")
         for rcpt in recipients:
-            self._count += 1
-            name = f"{time.time_ns()}.P{os.getpid()}Q{self._count}.{host}"
-            tmp = self.path / "tmp" / name
-            with open(tmp, "wb") as fh:
-                fh.write(f"Return-Path: <{envelope_from}>\nDelivered-To: {rcpt}\n".encode())
-                fh.write(body)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.rename(tmp, self.path / "new" / name)
+            try:
+                for sub in ("tmp", "new", "cur"):
+                    (self.path / sub).mkdir(parents=True, exist_ok=True)
+                self._count += 1
+                name = f"{time.time_ns()}.P{os.getpid()}Q{self._count}.{host}"
+                tmp = self.path / "tmp" / name
+                with open(tmp, "wb") as fh:
+                    fh.write(f"Return-Path: <{envelope_from}>\nDelivered-To: {rcpt}\n".encode())
+                    fh.write(body)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.rename(tmp, self.path / "new" / name)
+                result.accepted.append(rcpt)
+            except OSError as exc:
+                result.temporary[rcpt] = f"maildir: {exc}"
+        return result
 
     async def send(self, envelope_from: str, recipients: list[str], data: bytes) -> SendResult:
-        result = SendResult()
-        recipients = _checked(recipients, result)
-        try:
-            await asyncio.to_thread(self._write, envelope_from, recipients, data)
-        except OSError as exc:
-            return result.all_failed(recipients, f"maildir: {exc}", permanent=False)
-        result.accepted.extend(recipients)
+        checked = SendResult()
+        recipients = _checked(recipients, checked)
+        result = await asyncio.to_thread(self._write, envelope_from, recipients, data)
+        result.permanent.update(checked.permanent)
         return result
 
     async def close(self) -> None:

@@ -101,7 +101,8 @@ def all_lists(session: Session) -> list[tuple[ListInfo, int]]:
     return [(to_info(r), member_count(session, r.id or 0)) for r in rows]
 
 
-def _bool(value: str) -> bool:
+def parse_bool(value: str) -> bool:
+    """A yes/no setting as an admin types it."""
     words = {
         "true": True,
         "yes": True,
@@ -140,7 +141,7 @@ SETTINGS: dict[str, Any] = {
     "subject_prefix": str,
     "footer": lambda v: v.replace("\\n", "\n"),
     "description": str,
-    "archive": _bool,
+    "archive": parse_bool,
     "visibility": _choice(*[v.value for v in Visibility]),
     "max_message_size": _size,
     "reply_to": str,

@@ -91,12 +91,6 @@ def all_members(session: Session, list_address: str) -> list[Member]:
     return list(session.exec(query))
 
 
-def _bool(value: str) -> bool:
-    if value.lower() not in {"true", "false", "yes", "no", "1", "0", "on", "off"}:
-        raise UsageError(f"expected true or false, not {value!r}")
-    return value.lower() in {"true", "yes", "1", "on"}
-
-
 def set_value(session: Session, list_address: str, address: str, key: str, value: str) -> Member:
     info = lists.get(session, list_address)
     row = find(session, info.id, address)
@@ -109,7 +103,7 @@ def set_value(session: Session, list_address: str, address: str, key: str, value
     elif key == "name":
         row.name = value
     elif key == "delivery_disabled":
-        row.delivery_disabled = _bool(value)
+        row.delivery_disabled = lists.parse_bool(value)
         if not row.delivery_disabled:
             row.bounce_score = 0  # SPEC §9: re-enabling resets the score
     else:
