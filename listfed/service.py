@@ -23,6 +23,7 @@ from listfed.db.engine import Database
 from listfed.db.schema import upgrade
 from listfed.delivery.transport import MaildirTransport, SmtpTransport, Transport
 from listfed.delivery.worker import Deliverer
+from listfed.errors import ListfedError
 from listfed.intake import IntakeHandler
 from listfed.ops import lists
 from listfed.post import NodeSettings
@@ -134,7 +135,10 @@ class Node:
             )
 
         loop = asyncio.get_running_loop()
-        self.server = await loop.create_server(factory, host=smtp.host, port=smtp.port)
+        try:
+            self.server = await loop.create_server(factory, host=smtp.host, port=smtp.port)
+        except OSError as exc:
+            raise ListfedError(f"cannot listen on {smtp.host}:{smtp.port}: {exc.strerror}") from exc
         self.tasks = [
             asyncio.create_task(self.runner.run(self.stop_event)),
             asyncio.create_task(self.deliverer.run(self.stop_event)),

@@ -154,3 +154,52 @@ def test_every_command_has_help(group: str) -> None:
     }[group]:
         assert word in out
         run(group, word, "--help")
+
+
+def test_held_commands_act_on_the_database(node_dir: Path) -> None:
+    import time
+
+    from listfed.db.engine import Database
+    from listfed.db.models import Held
+
+    run("lists", "create", TEAM)
+    db = Database(node_dir / "var" / "listfed.db")
+    with db.write() as s:
+        for n in (1, 2, 3):
+            s.add(
+                Held(
+                    list_id=1,
+                    mail_from=f"p{n}@example.net",
+                    sender=f"p{n}@example.net",
+                    subject=f"post {n}",
+                    message_id=f"h{n}@x",
+                    reason="not a member",
+                    raw=f"Subject: post {n}\r\n\r\nbody {n}\r\n".encode(),
+                    received=time.time(),
+                )
+            )
+    db.close()
+    listed = json.loads(run("held", "ls", TEAM, "--json"))
+    assert [h["subject"] for h in listed] == ["post 1", "post 2", "post 3"]
+    assert set(listed[0]) >= {"id", "list", "sender", "subject", "reason", "received"}
+    shown = json.loads(run("held", "show", str(listed[0]["id"]), "--json"))
+    assert shown["reason"] == "not a member" and "body 1" in shown["body_start"]
+    assert "queued as q" in run("held", "approve", str(listed[0]["id"]))
+    run("held", "reject", str(listed[1]["id"]), "--reason", "off topic")
+    run("held", "discard", str(listed[2]["id"]))
+    assert json.loads(run("held", "ls", "--json")) == []
+    queued = json.loads(run("queue", "ls", "--json"))
+    assert {(q["kind"], tuple(q["recipients"])) for q in queued} == {
+        ("post", (TEAM,)),
+        ("delivery:notice", ("p2@example.net",)),
+    }
+    assert set(queued[0]) >= {
+        "id",
+        "kind",
+        "list",
+        "message_id",
+        "recipients",
+        "attempts",
+        "next_attempt",
+        "last_error",
+    }

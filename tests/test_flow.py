@@ -369,3 +369,11 @@ async def test_fresh_install_delivers_into_the_maildir(tmp_path: Path) -> None:
     )
     assert all(t.startswith(f"Return-Path: <team-bounces@{DOMAIN}>".encode()) for t in texts)
     assert all(b"List-Id: <team." in t for t in texts)
+
+
+async def test_auto_submitted_nonmember_is_rejected_without_a_notice(world: World) -> None:
+    world.make_list(TEAM, people=PEOPLE, nonmember_action="reject")
+    vacation = post(sender="eve@elsewhere.example", extra="Auto-Submitted: auto-replied\r\n")
+    await world.send(vacation, TEAM, mail_from="eve@elsewhere.example")
+    await world.idle()
+    assert world.smarthost is not None and world.smarthost.received == []

@@ -147,3 +147,49 @@ async def test_null_sender_is_accepted_and_never_answered(world: World) -> None:
     await d.close()
     await world.idle()
     assert world.smarthost is not None and world.smarthost.received == []
+
+
+async def test_stop_lets_a_transaction_in_flight_finish(world: World) -> None:
+    world.make_list(TEAM, Policy.OPEN, people=PEOPLE)
+    d = await Dialogue.open(world.host, world.port)
+    await d.say(b"EHLO client.example\r\n")
+    await d.say(b"MAIL FROM:<alice@example.net>\r\n")
+    await d.say(f"RCPT TO:<{TEAM}>\r\n".encode())
+    await d.say(b"DATA\r\n")
+    d.writer.write(post()[:40])  # half a message when the stop comes
+    await d.writer.drain()
+    stopping = asyncio.create_task(world.node.stop(grace=10))
+    await asyncio.sleep(0.2)
+    assert not stopping.done()  # it waits for us
+    with pytest.raises(ConnectionRefusedError):  # no new connections meanwhile
+        await asyncio.wait_for(asyncio.open_connection(world.host, world.port), 2)
+    assert (await d.say(post()[40:] + b"\r\n.\r\n"))[0].startswith("250")
+    assert (await d.say(b"MAIL FROM:<alice@example.net>\r\n"))[0].startswith("421")
+    d.writer.close()
+    await asyncio.wait_for(stopping, 10)
+    from listfed.db.engine import Database
+
+    db = Database(world.node.db.path)
+    with db.read() as s:
+        queued = s.exec(select(QueueItem.message_id)).all()
+        archived = s.exec(select(ArchivedMessage.message_id)).all()
+    assert [*queued, *archived] == ["m1@example.net"]  # stored once, queued or processed
+    db.close()
+
+
+async def test_listening_on_a_taken_port_is_a_clear_error(
+    tmp_path: Path, smarthost: RecordingSmarthost, world: World
+) -> None:
+    from listfed.errors import ListfedError
+    from listfed.ops.node import prepare
+    from listfed.service import Node
+    from tests.conftest import make_config
+
+    config = make_config(
+        tmp_path / "second", smarthost.port, smtp={"listen": f"127.0.0.1:{world.port}"}
+    )
+    prepare(config)
+    node = Node(config)
+    with pytest.raises(ListfedError, match=r"cannot listen on 127\.0\.0\.1"):
+        await node.start()
+    await node.stop(grace=0)
