@@ -104,15 +104,20 @@ class Node:
         self.tasks: list[asyncio.Task[None]] = []
 
     def _resolve_sync(self, address: str) -> tuple[Resolution, int | None]:
+        found: dict[str, int] = {}
+
+        def exists(local: str, domain: str) -> bool:
+            list_id = lists.id_of(conn, local, domain)
+            if list_id is not None:
+                found[f"{local}@{domain}"] = list_id
+            return list_id is not None
+
         with self.db.read() as s:
-            res = resolve(
-                address,
-                self.config.node.domains,
-                lambda local, domain: lists.exists(s, local, domain),
-            )
-            if res.recipient is None:
-                return res, None
-            return res, lists.get(s, res.recipient.list_address).id
+            conn = s.connection()
+            res = resolve(address, self.config.node.domains, exists)
+        if res.recipient is None:
+            return res, None
+        return res, found[res.recipient.list_address]
 
     async def _resolve(self, address: str) -> tuple[Resolution, int | None]:
         return await self.db.run(self._resolve_sync, address)

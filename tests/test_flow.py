@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import sqlite3
 from pathlib import Path
 
@@ -377,3 +379,32 @@ async def test_auto_submitted_nonmember_is_rejected_without_a_notice(world: Worl
     await world.send(vacation, TEAM, mail_from="eve@elsewhere.example")
     await world.idle()
     assert world.smarthost is not None and world.smarthost.received == []
+
+
+async def test_a_message_that_breaks_the_pipeline_fails_alone_then_is_set_aside(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from listfed import pipeline
+    from listfed.runner import MAX_ATTEMPTS
+
+    def explode(session, node, post):  # a bug that only this message triggers
+        if post.message.subject == "poison":
+            raise RuntimeError("boom")
+        return None
+
+    monkeypatch.setattr(pipeline, "RULES", [("explode", explode), *pipeline.RULES])
+    leap = itertools.count(10**12, 1000)
+    world.node.runner.clock = lambda: float(next(leap))  # every retry pause has passed
+    world.make_list(TEAM, Policy.OPEN, people=PEOPLE)
+    await world.send(post(subject="poison", message_id="<p@x>"), TEAM)
+    await world.send(post(subject="fine", message_id="<f@x>"), TEAM)
+    for _ in range(MAX_ATTEMPTS):
+        world.node.runner.wake.set()
+        await asyncio.sleep(0.1)
+    await world.idle()
+    assert world.smarthost is not None
+    assert {m.message["Subject"] for m in world.smarthost.received} == {"[team] fine"}
+    with world.node.db.read() as s:
+        bad = s.exec(select(QueueItem)).one()
+    assert (bad.state, bad.attempts, bad.message_id) == ("bad", MAX_ATTEMPTS, "p@x")
+    assert "boom" in bad.last_error

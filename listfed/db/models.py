@@ -114,7 +114,11 @@ class OutboxEntry(SQLModel, table=True):
     """One recipient of one outgoing message; deleted once the smarthost accepted it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (UniqueConstraint("outgoing_id", "address"),)
+    # Ids only grow (AUTOINCREMENT): the delivery dispatcher's cursor relies on it.
+    __table_args__ = (
+        UniqueConstraint("outgoing_id", "address"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     outgoing_id: int = Field(foreign_key="outgoing.id", index=True, ondelete="CASCADE")

@@ -18,6 +18,13 @@ from listfed.errors import StorageError
 
 def _v1(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn)
+    # Retries that fall due, found without scanning the whole outbox.
+    conn.execute(
+        text(
+            "CREATE INDEX ix_outbox_retry ON outbox(next_attempt) "
+            "WHERE attempts > 0 AND state = 'pending'"
+        )
+    )
 
 
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1]

@@ -1,8 +1,9 @@
 """Draining the outbox: a dispatcher hands batches to a pool of senders.
 
-The dispatcher claims due outbox rows in memory (one process owns the database, so an
-in-flight set is enough) and groups them per message, `per_transaction` recipients at a
-time. Each sender owns one transport (one reused SMTP connection) and records outcomes:
+The dispatcher claims due rows in memory (one process owns the database): a cursor over
+outbox ids finds rows not yet tried, and a second query finds rows whose retry fell due.
+Rows are grouped per message, `per_transaction` recipients at a time. Each sender owns
+one transport (one reused SMTP connection); outcomes are recorded with group commit:
 accepted rows are deleted, temporary failures wait for the next retry step, permanent
 ones are kept as failed and noted on the member. After a crash every row still in the
 outbox is simply due again.
@@ -17,15 +18,17 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, text, update
-from sqlmodel import col, select
+from sqlalchemy import Connection, text
 
 from listfed.db.engine import Database
-from listfed.db.models import Member, OutboxEntry, Outgoing
 from listfed.delivery.transport import SendResult, Transport
+from listfed.errors import ListfedError
+from listfed.groupcommit import GroupCommit
 from listfed.wakeup import first_of
 
 log = logging.getLogger("listfed.delivery")
+
+PAGE = 2000  # rows read per dispatch query
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,27 @@ class Batch:
     rows: dict[str, int]  # address -> outbox id
 
 
+@dataclass(frozen=True)
+class Outcome:
+    batch: Batch
+    result: SendResult
+    when: float
+
+
+_FRESH = text(
+    "SELECT id, outgoing_id, address FROM outbox WHERE id > :cursor AND state = 'pending' "
+    "AND next_attempt <= :now ORDER BY id LIMIT :limit"
+)
+_RETRIES = text(
+    "SELECT id, outgoing_id, address FROM outbox WHERE attempts > 0 AND state = 'pending' "
+    "AND next_attempt <= :now ORDER BY id LIMIT :limit"
+)
+_NEXT = text(
+    "SELECT MIN(next_attempt) FROM outbox WHERE attempts > 0 AND state = 'pending' "
+    "AND next_attempt > :now"
+)
+
+
 class Deliverer:
     def __init__(
         self,
@@ -58,96 +82,115 @@ class Deliverer:
         self.per_transaction = per_transaction
         self.clock = clock
         self.wake = asyncio.Event()
+        self._cursor = 0  # every row with a higher id has never been handed out
         self._inflight: set[int] = set()
         self._batches: asyncio.Queue[Batch] = asyncio.Queue(maxsize=len(transports) * 2)
         self._data: OrderedDict[int, Letter] = OrderedDict()
+        self._recorder: GroupCommit[Outcome, None] = GroupCommit(db, self._record_all)
 
     # -- database side (runs on the database thread) --------------------------------------
 
-    def _due(self, now: float, limit: int) -> tuple[list[tuple[int, int, str]], float | None]:
+    def _due(
+        self, now: float, cursor: int
+    ) -> tuple[list[tuple[int, int, str]], bool, float | None]:
+        """Rows never tried past the cursor, then rows whose retry is due; is there more?"""
         with self.db.read() as s:
-            rows = s.exec(
-                select(OutboxEntry.id, OutboxEntry.outgoing_id, OutboxEntry.address)
-                .where(OutboxEntry.state == "pending", OutboxEntry.next_attempt <= now)
-                .order_by(col(OutboxEntry.outgoing_id), col(OutboxEntry.id))
-                .limit(limit)
-            ).all()
-            later = s.exec(
-                select(OutboxEntry.next_attempt)
-                .where(OutboxEntry.state == "pending", OutboxEntry.next_attempt > now)
-                .order_by(col(OutboxEntry.next_attempt))
-                .limit(1)
-            ).first()
-        return [(r[0] or 0, r[1], r[2]) for r in rows], later
+            conn = s.connection()
+            fresh = conn.execute(_FRESH, {"cursor": cursor, "now": now, "limit": PAGE}).all()
+            again = conn.execute(_RETRIES, {"now": now, "limit": PAGE}).all()
+            later = conn.execute(_NEXT, {"now": now}).scalar()
+        return [(r[0], r[1], r[2]) for r in [*fresh, *again]], len(fresh) >= PAGE, later
 
     def _load(self, outgoing_id: int) -> Letter | None:
         with self.db.read() as s:
-            row = s.get(Outgoing, outgoing_id)
-            return Letter(row.envelope_from, row.data, row.message_id) if row else None
+            row = (
+                s.connection()
+                .execute(
+                    text("SELECT envelope_from, data, message_id FROM outgoing WHERE id = :o"),
+                    {"o": outgoing_id},
+                )
+                .first()
+            )
+        return Letter(row[0], row[1], row[2]) if row else None
 
-    def _record(self, batch: Batch, result: SendResult, now: float) -> None:
+    def _record_all(self, outcomes: list[Outcome]) -> list[None]:
         with self.db.write() as s:
             conn = s.connection()
-            done = [batch.rows[a] for a in result.accepted if a in batch.rows]
-            if done:
-                conn.execute(delete(OutboxEntry).where(col(OutboxEntry.id).in_(done)))
-            for address, error in result.temporary.items():
-                self._retry_later(conn, batch.rows[address], error, now)
-            for address, error in result.permanent.items():
-                conn.execute(
-                    update(OutboxEntry)
-                    .where(col(OutboxEntry.id) == batch.rows[address])
-                    .values(
-                        state="failed", last_error=error[:500], attempts=OutboxEntry.attempts + 1
-                    )
-                )
-                self._note_failure(conn, batch.outgoing_id, address, error)
+            for outcome in outcomes:
+                self._record(conn, outcome)
+        return [None] * len(outcomes)
+
+    def _record(self, conn: Connection, outcome: Outcome) -> None:
+        batch, result = outcome.batch, outcome.result
+        done = [{"id": batch.rows[a]} for a in result.accepted if a in batch.rows]
+        if done:
+            conn.execute(text("DELETE FROM outbox WHERE id = :id"), done)
+        for address, error in result.temporary.items():
+            self._retry_later(conn, batch.rows[address], error, outcome.when)
+        for address, error in result.permanent.items():
             conn.execute(
                 text(
-                    "DELETE FROM outgoing WHERE id = :o AND NOT EXISTS "
-                    "(SELECT 1 FROM outbox WHERE outgoing_id = :o)"
+                    "UPDATE outbox SET state = 'failed', last_error = :e, "
+                    "attempts = attempts + 1 WHERE id = :id"
                 ),
-                {"o": batch.outgoing_id},
+                {"e": error[:500], "id": batch.rows[address]},
             )
+            # A permanent failure is noted on the member (bounce scoring comes later).
+            conn.execute(
+                text(
+                    "UPDATE member SET last_failure = :e WHERE address = :a AND list_id = "
+                    "(SELECT list_id FROM outgoing WHERE id = :o)"
+                ),
+                {"e": error[:500], "a": address.lower(), "o": batch.outgoing_id},
+            )
+        conn.execute(
+            text(
+                "DELETE FROM outgoing WHERE id = :o AND NOT EXISTS "
+                "(SELECT 1 FROM outbox WHERE outgoing_id = :o)"
+            ),
+            {"o": batch.outgoing_id},
+        )
 
     def _retry_later(self, conn: Connection, row_id: int, error: str, now: float) -> None:
         attempts = (
-            conn.execute(select(OutboxEntry.attempts).where(OutboxEntry.id == row_id)).scalar_one()
+            conn.execute(
+                text("SELECT attempts FROM outbox WHERE id = :id"), {"id": row_id}
+            ).scalar_one()
             + 1
         )
-        values: dict[str, object]
         if attempts > len(self.retry):
-            values = {
-                "state": "failed",
-                "last_error": f"gave up after {attempts} attempts: {error}"[:500],
-            }
-        else:
-            values = {"next_attempt": now + self.retry[attempts - 1], "last_error": error[:500]}
-        conn.execute(
-            update(OutboxEntry)
-            .where(col(OutboxEntry.id) == row_id)
-            .values(attempts=attempts, **values)
-        )
-
-    @staticmethod
-    def _note_failure(conn: Connection, outgoing_id: int, address: str, error: str) -> None:
-        """A permanent failure is recorded on the member (bounce scoring comes later)."""
-        list_id = conn.execute(
-            select(Outgoing.list_id).where(Outgoing.id == outgoing_id)
-        ).scalar_one_or_none()
-        if list_id is not None:
             conn.execute(
-                update(Member)
-                .where(col(Member.list_id) == list_id, col(Member.address) == address.lower())
-                .values(last_failure=error[:500])
+                text(
+                    "UPDATE outbox SET state = 'failed', attempts = :n, last_error = :e "
+                    "WHERE id = :id"
+                ),
+                {
+                    "n": attempts,
+                    "e": f"gave up after {attempts} attempts: {error}"[:500],
+                    "id": row_id,
+                },
+            )
+        else:
+            conn.execute(
+                text(
+                    "UPDATE outbox SET attempts = :n, next_attempt = :t, last_error = :e "
+                    "WHERE id = :id"
+                ),
+                {
+                    "n": attempts,
+                    "t": now + self.retry[attempts - 1],
+                    "e": error[:500],
+                    "id": row_id,
+                },
             )
 
     # -- event loop side -------------------------------------------------------------------
 
-    async def _dispatch_once(self, stop: asyncio.Event) -> float | None:
-        """Queue every due row not yet in flight; returns when the next retry falls due."""
-        now = self.clock()
-        rows, later = await self.db.run(self._due, now, 2000 + len(self._inflight))
+    async def _dispatch_once(self, stop: asyncio.Event) -> tuple[bool, float | None]:
+        """Hand out due rows not in flight; (more may be due now, when a retry falls due)."""
+        if not self._inflight:
+            self._cursor = 0  # nothing is out: a full scan finds rows an admin re-queued
+        rows, more, later = await self.db.run(self._due, self.clock(), self._cursor)
         fresh: dict[int, dict[str, int]] = {}
         for row_id, outgoing_id, address in rows:
             if row_id not in self._inflight:
@@ -156,11 +199,12 @@ class Deliverer:
             items = list(by_address.items())
             for start in range(0, len(items), self.per_transaction):
                 if stop.is_set():
-                    return later
+                    return False, later
                 chunk = dict(items[start : start + self.per_transaction])
                 self._inflight.update(chunk.values())
+                self._cursor = max(self._cursor, *chunk.values())
                 await self._batches.put(Batch(outgoing_id, chunk))
-        return later
+        return more, later
 
     def _unqueue(self) -> None:
         """On stop, batches not yet taken by a sender stay in the outbox for next time."""
@@ -169,7 +213,7 @@ class Deliverer:
             self._inflight.difference_update(batch.rows.values())
             self._batches.task_done()
 
-    async def _message(self, outgoing_id: int) -> Letter | None:
+    async def _letter(self, outgoing_id: int) -> Letter | None:
         if outgoing_id not in self._data:
             loaded = await self.db.run(self._load, outgoing_id)
             if loaded is None:
@@ -183,12 +227,12 @@ class Deliverer:
         while True:
             batch = await self._batches.get()
             try:
-                letter = await self._message(batch.outgoing_id)
+                letter = await self._letter(batch.outgoing_id)
                 if letter is not None:
                     result = await transport.send(
                         letter.envelope_from, list(batch.rows), letter.data
                     )
-                    await self.db.run(self._record, batch, result, self.clock())
+                    await self._recorder.submit(Outcome(batch, result, self.clock()))
                     self._log(batch, letter, result)
             except Exception:
                 log.exception("delivery batch of outgoing %s failed", batch.outgoing_id)
@@ -216,7 +260,13 @@ class Deliverer:
         try:
             while not stop.is_set():
                 self.wake.clear()
-                later = await self._dispatch_once(stop)
+                try:
+                    more, later = await self._dispatch_once(stop)
+                except ListfedError as exc:  # the database is busy or broken: try again
+                    log.error("cannot read the outbox: %s", exc)
+                    more, later = False, None
+                if more:
+                    continue
                 timeout = poll if later is None else max(0.0, min(poll, later - self.clock()))
                 await first_of(self.wake, stop, timeout=timeout)
             self._unqueue()

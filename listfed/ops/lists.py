@@ -6,7 +6,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import Connection, func, text
 from sqlmodel import Session, select
 
 from listfed.addresses import split_address
@@ -49,6 +49,14 @@ def find_row(session: Session, address: str) -> MailingList:
 
 def get(session: Session, address: str) -> ListInfo:
     return to_info(find_row(session, address))
+
+
+def id_of(conn: Connection, local: str, domain: str) -> int | None:
+    """The id of a list, by one indexed query (the RCPT hot path)."""
+    row = conn.execute(
+        text("SELECT id FROM mlist WHERE local = :l AND domain = :d"), {"l": local, "d": domain}
+    ).first()
+    return int(row[0]) if row else None
 
 
 def exists(session: Session, local: str, domain: str) -> bool:

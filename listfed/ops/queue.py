@@ -94,7 +94,9 @@ def retry(session: Session, ident: str | None = None) -> int:
             query = query.where(col(QueueItem.id) == _number(ident))
         count += session.connection().execute(query).rowcount
     if ident is None or ident.startswith("d"):
-        upd = update(OutboxEntry).values(state="pending", next_attempt=now, attempts=0)
+        # attempts = 1: a retried row is found by the dispatcher's retry query, and gets
+        # the retry steps again from the second one.
+        upd = update(OutboxEntry).values(state="pending", next_attempt=now, attempts=1)
         if ident is not None:
             upd = upd.where(col(OutboxEntry.outgoing_id) == _number(ident))
         count += session.connection().execute(upd).rowcount
