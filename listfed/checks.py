@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlalchemy import text
+from sqlmodel import Session
 
-from listfed.db.models import ArchivedMessage, Held
 from listfed.post import Decision, NodeSettings, Post, Verdict
+
+_ARCHIVED = text("SELECT 1 FROM archive WHERE list_id = :l AND message_id = :m")
+_HELD = text("SELECT id FROM held WHERE list_id = :l AND message_id = :m")
 
 
 def loop(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
@@ -25,18 +28,12 @@ def loop(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
 
 def duplicate(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
     """The Message-ID is already archived or held on this list."""
-    mid = post.message.message_id
-    archived = session.exec(
-        select(ArchivedMessage.id).where(
-            ArchivedMessage.list_id == post.lst.id, ArchivedMessage.message_id == mid
-        )
-    ).first()
-    if archived is not None:
+    mid, conn = post.message.message_id, session.connection()
+    key = {"l": post.lst.id, "m": mid}
+    if conn.execute(_ARCHIVED, key).first() is not None:
         return Verdict(Decision.DROP, f"duplicate: <{mid}> is already on this list")
     if not post.approved:
-        held = session.exec(
-            select(Held.id).where(Held.list_id == post.lst.id, Held.message_id == mid)
-        ).first()
+        held = conn.execute(_HELD, key).scalar()
         if held is not None:
             return Verdict(Decision.DROP, f"duplicate: <{mid}> is already held as {held}")
     return None

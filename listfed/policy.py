@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from listfed.db.models import Member
 from listfed.listinfo import NonmemberAction, Policy, Role
-from listfed.ops.members import find
+from listfed.ops.members import member_role
 from listfed.post import Decision, NodeSettings, Post, Verdict
 
 _NONMEMBER = {
@@ -22,20 +21,20 @@ def posting(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
         return Verdict(Decision.ACCEPT, "approved by a moderator")
     lst = post.lst
     sender = post.message.sender or post.mail_from
-    member: Member | None = find(session, lst.id, sender) if sender else None
+    role = member_role(session, lst.id, sender) if sender else None
     who = sender or "an unknown sender"
     if lst.policy is Policy.OPEN:
         return Verdict(Decision.ACCEPT, "open list")
     if lst.policy is Policy.MODERATED:
         return Verdict(Decision.HOLD, "the list is moderated: every post waits for a moderator")
     if lst.policy is Policy.ANNOUNCE:
-        if member is not None and member.role in (Role.OWNER, Role.MODERATOR):
-            return Verdict(Decision.ACCEPT, f"{who} is a {member.role} of an announce list")
+        if role in (Role.OWNER, Role.MODERATOR):
+            return Verdict(Decision.ACCEPT, f"{who} is a {role} of an announce list")
         return Verdict(
             Decision.HOLD,
             f"announce list: {who} is not an owner or moderator, so the post waits",
         )
-    if member is not None:
+    if role is not None:
         return Verdict(Decision.ACCEPT, f"{who} is a member")
     action = _NONMEMBER[lst.nonmember_action]
     return Verdict(action, f"{who} is not a member of {lst.address}")

@@ -87,6 +87,18 @@ async def setup_node(tmp_path: Path, smarthost_port: int, members: int) -> tuple
     return config, port
 
 
+async def post_to(port: int) -> None:
+    """One post to the team list, answered 250 before this returns."""
+    await aiosmtplib.send(
+        post(),
+        sender="alice@example.net",
+        recipients=[TEAM],
+        hostname="127.0.0.1",
+        port=port,
+        start_tls=False,
+    )
+
+
 async def wait_for(count: int, smarthost: RecordingSmarthost, timeout: float = 30) -> None:
     for _ in range(int(timeout / 0.05)):
         if len(smarthost.deliveries()) >= count:
@@ -101,14 +113,7 @@ async def test_sigkill_right_after_250_delivers_exactly_once(
     config, port = await setup_node(tmp_path, smarthost.port, members=20)
     daemon = Daemon(config, port)
     await daemon.start()
-    await aiosmtplib.send(
-        post(),
-        sender="alice@example.net",
-        recipients=[TEAM],
-        hostname="127.0.0.1",
-        port=port,
-        start_tls=False,
-    )
+    await post_to(port)
     await daemon.signal(signal.SIGKILL)  # the 250 is in hand: the post must survive this
     await daemon.start()
     await wait_for(20, smarthost)
@@ -131,14 +136,7 @@ async def test_sigterm_mid_delivery_resumes_without_doubles(
     smarthost.handle_DATA = slow_data  # type: ignore[method-assign]
     daemon = Daemon(config, port)
     await daemon.start()
-    await aiosmtplib.send(
-        post(),
-        sender="alice@example.net",
-        recipients=[TEAM],
-        hostname="127.0.0.1",
-        port=port,
-        start_tls=False,
-    )
+    await post_to(port)
     await wait_for(30, smarthost)
     assert await daemon.signal(signal.SIGTERM) == 0
     assert len(smarthost.deliveries()) < 300  # it really stopped mid-delivery
@@ -170,13 +168,6 @@ async def test_sighup_with_a_broken_config_keeps_running(
     daemon.proc.send_signal(signal.SIGHUP)
     await asyncio.sleep(0.5)
     config.write_text(good)
-    await aiosmtplib.send(
-        post(),
-        sender="alice@example.net",
-        recipients=[TEAM],
-        hostname="127.0.0.1",
-        port=port,
-        start_tls=False,
-    )
+    await post_to(port)
     await wait_for(3, smarthost)
     assert await daemon.signal(signal.SIGTERM) == 0

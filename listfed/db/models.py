@@ -121,9 +121,11 @@ class OutboxEntry(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    outgoing_id: int = Field(foreign_key="outgoing.id", index=True, ondelete="CASCADE")
+    # No index on state: the dispatcher reads by id range and by the partial retry index
+    # (schema.py), and the unique (outgoing_id, address) index serves outgoing_id.
+    outgoing_id: int = Field(foreign_key="outgoing.id", ondelete="CASCADE")
     address: str
-    state: str = Field(default="pending", index=True)  # pending | failed
+    state: str = "pending"  # pending | failed
     attempts: int = 0
     next_attempt: float = 0.0
     last_error: str = ""

@@ -87,6 +87,7 @@ class Deliverer:
         self._batches: asyncio.Queue[Batch] = asyncio.Queue(maxsize=len(transports) * 2)
         self._data: OrderedDict[int, Letter] = OrderedDict()
         self._recorder: GroupCommit[Outcome, None] = GroupCommit(db, self._record_all)
+        self._finishing: set[asyncio.Task[None]] = set()
 
     # -- database side (runs on the database thread) --------------------------------------
 
@@ -122,9 +123,11 @@ class Deliverer:
 
     def _record(self, conn: Connection, outcome: Outcome) -> None:
         batch, result = outcome.batch, outcome.result
-        done = [{"id": batch.rows[a]} for a in result.accepted if a in batch.rows]
-        if done:
-            conn.execute(text("DELETE FROM outbox WHERE id = :id"), done)
+        done = [batch.rows[a] for a in result.accepted if a in batch.rows]
+        for start in range(0, len(done), 500):  # a few statements per batch, not one a row
+            ids = tuple(done[start : start + 500])
+            marks = ",".join("?" * len(ids))  # only placeholders are built here
+            conn.exec_driver_sql(f"DELETE FROM outbox WHERE id IN ({marks})", ids)  # noqa: S608
         for address, error in result.temporary.items():
             self._retry_later(conn, batch.rows[address], error, outcome.when)
         for address, error in result.permanent.items():
@@ -228,17 +231,36 @@ class Deliverer:
             batch = await self._batches.get()
             try:
                 letter = await self._letter(batch.outgoing_id)
-                if letter is not None:
-                    result = await transport.send(
-                        letter.envelope_from, list(batch.rows), letter.data
-                    )
-                    await self._recorder.submit(Outcome(batch, result, self.clock()))
-                    self._log(batch, letter, result)
+                if letter is None:
+                    self._release(batch)
+                    continue
+                result = await transport.send(letter.envelope_from, list(batch.rows), letter.data)
             except Exception:
                 log.exception("delivery batch of outgoing %s failed", batch.outgoing_id)
-            finally:
-                self._inflight.difference_update(batch.rows.values())
-                self._batches.task_done()
+                self._release(batch)
+                continue
+            # Recording runs beside the next transaction; the rows stay in flight (not
+            # handed out again) until their outcome is committed.
+            task = asyncio.create_task(self._finish(batch, letter, result))
+            self._finishing.add(task)
+            task.add_done_callback(self._finishing.discard)
+
+    async def _finish(self, batch: Batch, letter: Letter, result: SendResult) -> None:
+        try:
+            await self._recorder.submit(Outcome(batch, result, self.clock()))
+            self._log(batch, letter, result)
+        except Exception:
+            log.exception(
+                "<%s> d%s: outcome not recorded; those rows will be sent again",
+                letter.message_id,
+                batch.outgoing_id,
+            )
+        finally:
+            self._release(batch)
+
+    def _release(self, batch: Batch) -> None:
+        self._inflight.difference_update(batch.rows.values())
+        self._batches.task_done()
 
     def _log(self, batch: Batch, letter: Letter, result: SendResult) -> None:
         log.info(

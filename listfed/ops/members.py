@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from email.utils import parseaddr
 from typing import Any
 
+from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from listfed.addresses import normalise
@@ -68,6 +69,19 @@ def add(
 def find(session: Session, list_id: int, address: str) -> Member | None:
     query = select(Member).where(Member.list_id == list_id, Member.address == address.lower())
     return session.exec(query).first()
+
+
+def member_role(session: Session, list_id: int, address: str) -> str | None:
+    """The role of a member, or None for a non-member (one indexed query: the hot path)."""
+    row = (
+        session.connection()
+        .execute(
+            text("SELECT role FROM member WHERE list_id = :l AND address = :a"),
+            {"l": list_id, "a": address.lower()},
+        )
+        .first()
+    )
+    return str(row[0]) if row else None
 
 
 def remove(session: Session, list_address: str, addresses: list[str]) -> list[str]:
