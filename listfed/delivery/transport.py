@@ -119,12 +119,15 @@ class MaildirTransport:
     def _write(self, envelope_from: str, recipients: list[str], data: bytes) -> SendResult:
         """Write one file per recipient; a failure part-way keeps what was written."""
         result = SendResult()
+        try:
+            for sub in ("tmp", "new", "cur"):
+                (self.path / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return result.all_failed(recipients, f"maildir: {exc}", permanent=False)
         body = data.replace(b"\r\n", b"\n")
         host = socket.gethostname().replace("/", "_").replace(":", "_")
         for rcpt in recipients:
             try:
-                for sub in ("tmp", "new", "cur"):
-                    (self.path / sub).mkdir(parents=True, exist_ok=True)
                 self._count += 1
                 name = f"{time.time_ns()}.P{os.getpid()}Q{self._count}.{host}"
                 tmp = self.path / "tmp" / name

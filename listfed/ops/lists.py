@@ -60,8 +60,7 @@ def id_of(conn: Connection, local: str, domain: str) -> int | None:
 
 
 def exists(session: Session, local: str, domain: str) -> bool:
-    query = select(MailingList.id).where(MailingList.local == local, MailingList.domain == domain)
-    return session.exec(query).first() is not None
+    return id_of(session.connection(), local, domain) is not None
 
 
 def by_id(session: Session, list_id: int) -> ListInfo:
