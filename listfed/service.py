@@ -104,16 +104,16 @@ class Node:
         self.tasks: list[asyncio.Task[None]] = []
 
     def _resolve_sync(self, address: str) -> tuple[Resolution, int | None]:
-        found: dict[str, int] = {}
-
-        def exists(local: str, domain: str) -> bool:
-            list_id = lists.id_of(conn, local, domain)
-            if list_id is not None:
-                found[f"{local}@{domain}"] = list_id
-            return list_id is not None
-
+        found: dict[str, int] = {}  # list address -> id, filled while resolving
         with self.db.read() as s:
             conn = s.connection()
+
+            def exists(local: str, domain: str) -> bool:
+                list_id = lists.id_of(conn, local, domain)
+                if list_id is not None:
+                    found[f"{local}@{domain}"] = list_id
+                return list_id is not None
+
             res = resolve(address, self.config.node.domains, exists)
         if res.recipient is None:
             return res, None
