@@ -5,18 +5,19 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlmodel import Session
 
+from listfed.federation import trace
 from listfed.post import Decision, NodeSettings, Post, Verdict
 
 _ARCHIVED = text("SELECT 1 FROM archive WHERE list_id = :l AND message_id = :m")
+_RELAYED = text("SELECT 1 FROM relay WHERE list_id = :l AND message_id = :m LIMIT 1")
 _HELD = text("SELECT id FROM held WHERE list_id = :l AND message_id = :m")
 
 
 def loop(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
     """A trace naming this node's list, or more hops than allowed, is a loop."""
-    mine = f"{node.name} {post.lst.address}".casefold()
-    for entry in post.message.traces:
-        if entry.split(";", 1)[0].strip().casefold() == mine:
-            return Verdict(Decision.DROP, f"loop: the trace already names {mine}")
+    if trace.names(post.message.traces, node.name, post.lst.address):
+        where = f"{node.name} {post.lst.address}"
+        return Verdict(Decision.DROP, f"loop: the trace already names {where}")
     if len(post.message.traces) > node.hop_limit:
         return Verdict(
             Decision.DROP, f"loop: {len(post.message.traces)} hops, limit {node.hop_limit}"
@@ -27,11 +28,13 @@ def loop(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
 
 
 def duplicate(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
-    """The Message-ID is already archived or held on this list."""
+    """The Message-ID is already archived, relayed or held on this list."""
     mid, conn = post.message.message_id, session.connection()
     key = {"l": post.lst.id, "m": mid}
     if conn.execute(_ARCHIVED, key).first() is not None:
         return Verdict(Decision.DROP, f"duplicate: <{mid}> is already on this list")
+    if conn.execute(_RELAYED, key).first() is not None:  # lists without an archive
+        return Verdict(Decision.DROP, f"duplicate: <{mid}> has been relayed on this list")
     if not post.approved:
         held = conn.execute(_HELD, key).scalar()
         if held is not None:

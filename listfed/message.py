@@ -16,6 +16,7 @@ from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
 
 TRACE_HEADER = "X-Listfed-Trace"
+SIGNATURE_HEADER = "X-Listfed-Signature"
 _MSGID = re.compile(r"<([^<>\s]+)>")
 
 
@@ -30,7 +31,8 @@ class ParsedMessage:
     references: tuple[str, ...]
     in_reply_to: str
     auto_submitted: bool  # RFC 3834, Precedence bulk/junk/list, mailer-daemons: never answer
-    traces: tuple[str, ...] = ()
+    traces: tuple[str, ...] = ()  # X-Listfed-Trace values, whitespace normalised, in order
+    signatures: tuple[str, ...] = ()  # X-Listfed-Signature values
     list_ids: tuple[str, ...] = ()
     body_text: str = ""
     defects: tuple[str, ...] = field(default=())
@@ -145,6 +147,7 @@ def parse(raw: bytes, mail_from: str = "", node: str = "localhost") -> ParsedMes
         in_reply_to=normalise_message_id(str(msg.get("In-Reply-To", ""))),
         auto_submitted=_is_auto(msg, sender, mail_from),
         traces=tuple(" ".join(str(v).split()) for v in msg.get_all(TRACE_HEADER, [])),
+        signatures=tuple(" ".join(str(v).split()) for v in msg.get_all(SIGNATURE_HEADER, [])),
         list_ids=tuple(normalise_message_id(str(v)) for v in msg.get_all("List-Id", [])),
         body_text=text,
         defects=tuple(type(d).__name__ for d in msg.defects),

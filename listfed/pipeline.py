@@ -2,8 +2,8 @@
 handlers act. Everything runs in the one transaction that consumes the queue item, so a
 crash anywhere leaves the item to be processed again and nothing half-done.
 
-Later issues add stages here: DMARC and moderation notices (after policy), digest and
-relay (after fan out).
+Later issues add stages here: DMARC and moderation notices (after policy), digest (after
+fan out).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from listfed.db.models import Held
 from listfed.delivery import outbox
 from listfed.delivery.decorate import decorate
 from listfed.delivery.notices import notice
+from listfed.federation import inbound, outbound
 from listfed.post import Decision, NodeSettings, Post, Verdict
 
 log = logging.getLogger("listfed.pipeline")
@@ -74,6 +75,7 @@ RULES: list[tuple[str, Rule]] = [
     ("loop", checks.loop),
     ("duplicate", checks.duplicate),
     ("size", policy.size),
+    ("relay", inbound.trusted),
     ("policy", policy.posting),
 ]
 
@@ -81,6 +83,7 @@ ACCEPTED: list[tuple[str, Action]] = [
     ("archive", archive.store),
     ("decorate", _decorate),
     ("fan out", outbox.fan_out),
+    ("relay", outbound.relay),
 ]
 
 HANDLERS: dict[Decision, list[tuple[str, Action]]] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from listfed.config.settings import PeerConfig, RouteConfig
 from listfed.listinfo import ListInfo
 from listfed.message import ParsedMessage
 
@@ -31,6 +32,18 @@ class NodeSettings:
     hop_limit: int = 8
     archive_enabled: bool = True
     base_url: str = ""
+    domains: tuple[str, ...] = ()
+    signature_max_age: float = 7 * 86400.0
+    peers: tuple[PeerConfig, ...] = ()
+    routes: tuple[RouteConfig, ...] = ()
+
+    def peer_for(self, address: str) -> PeerConfig | None:
+        """The peer hosting `address`'s domain, whose secret signs relays to it."""
+        domain = address.rpartition("@")[2].lower()
+        return next((p for p in self.peers if domain in p.domains), None)
+
+    def hosts(self, address: str) -> bool:
+        return address.rpartition("@")[2].lower() in self.domains
 
 
 @dataclass
@@ -42,6 +55,8 @@ class Post:
     message: ParsedMessage
     received: float
     approved: bool = False
+    origin: str = ""  # "route:NAME": relayed here by a route of this node
+    relay_from: str = ""  # set when trusted as a relay: the list it left from
     verdict: Verdict | None = None
     reasons: list[str] = field(default_factory=list)
     thread_id: str = ""

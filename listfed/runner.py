@@ -66,6 +66,7 @@ class Runner:
             message=message,
             received=item.received,
             approved=item.approved,
+            origin=item.origin,
         )
 
     def process_due(self, limit: int = CHUNK) -> int:

@@ -21,6 +21,7 @@ from listfed.addresses import Resolution, resolve
 from listfed.config import Config
 from listfed.db.engine import Database
 from listfed.db.schema import upgrade
+from listfed.delivery.routing import PeerDirectory, RoutedTransport
 from listfed.delivery.transport import MaildirTransport, SmtpTransport, Transport
 from listfed.delivery.worker import Deliverer
 from listfed.errors import ListfedError
@@ -43,15 +44,24 @@ def node_settings(config: Config) -> NodeSettings:
         hop_limit=config.node.hop_limit,
         archive_enabled=config.archive.enabled,
         base_url=config.node.base_url,
+        domains=config.node.domains,
+        signature_max_age=config.node.signature_max_age,
+        peers=config.peers,
+        routes=config.routes,
     )
 
 
-def transports(config: Config) -> list[Transport]:
+def transports(config: Config, peers: PeerDirectory | None = None) -> list[Transport]:
     d = config.delivery
+    found: list[Transport]
     if d.smtp_host is not None:
-        return [SmtpTransport(d.smtp_host, d.smtp_port or 25) for _ in range(d.connections)]
-    assert d.maildir is not None
-    return [MaildirTransport(d.maildir)]
+        found = [SmtpTransport(d.smtp_host, d.smtp_port or 25) for _ in range(d.connections)]
+    else:
+        assert d.maildir is not None
+        found = [MaildirTransport(d.maildir)]
+    if peers is None:
+        return found
+    return [RoutedTransport(t, peers) for t in found]
 
 
 def _session_class(base: type[Any], sessions: set[Any], limit: int) -> type[Any]:
@@ -87,9 +97,10 @@ class Node:
         config.node.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(database_path(config), config.storage.busy_timeout)
         self.stop_event = asyncio.Event()
+        self.peers = PeerDirectory(config.peers)
         self.deliverer = Deliverer(
             self.db,
-            transports(config),
+            transports(config, self.peers),
             config.delivery.retry,
             config.delivery.recipients_per_transaction,
             clock,
@@ -170,10 +181,12 @@ class Node:
         log.info("stopped")
 
     def reload(self, config: Config) -> None:
-        """Apply a re-read config: delivery retry steps and batch size change live."""
+        """Apply a re-read config: routes, peers, delivery retry steps and batch size
+        change live; sessions and queued mail are untouched."""
         self.deliverer.retry = config.delivery.retry
         self.deliverer.per_transaction = config.delivery.recipients_per_transaction
         self.runner.node = node_settings(config)
+        self.peers.update(config.peers)
         self.config = config
         log.info("configuration reloaded from %s", config.path)
 

@@ -25,7 +25,7 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "listfed.example.t
 SECTIONS = {"node", "smtp", "delivery", "archive", "storage", "dns", "peer", "route", "bridge"}
 
 PEER = '[[peer]]\nname = "nyc"\nnode = "lists.nyc.example"\nsecret = "s3cret"\n'
-ROUTE = '[[route]]\nname = "r"\nfrom = "a@x.example"\nto = ["b@y.example"]\n'
+ROUTE = '[[route]]\nname = "r"\nfrom = "a@localhost"\nto = ["b@y.example"]\n'
 SMTP_BRIDGE = (
     '[[bridge]]\nname = "b"\nlist = "a@x.example"\nforeign = "f@y.example"\n'
     'address = "br@x.example"\n'
@@ -141,7 +141,9 @@ def test_env_and_file_secrets(tmp_path: Path) -> None:
     write(tmp_path / "keys" / "nyc", "from-file\n")
     text = (
         PEER.replace('"s3cret"', '"file:keys/nyc"')
-        + PEER.replace('"nyc"', '"atl"').replace('"s3cret"', '"env:ATL_KEY"')
+        + PEER.replace('"nyc"', '"atl"')
+        .replace("nyc.example", "atl.example")
+        .replace('"s3cret"', '"env:ATL_KEY"')
         + IMAP_BRIDGE.replace('"pw"', '"env:IMAP_PW"')
     )
     config = parse(text, tmp_path, {"ATL_KEY": "from-env", "IMAP_PW": "hunter2"})
@@ -202,7 +204,7 @@ def test_routes_and_bridges() -> None:
     )
     config = parse(text)
     route = config.routes[0]
-    assert (route.name, route.from_, route.to) == ("r", "a@x.example", ("b@y.example",))
+    assert (route.name, route.from_, route.to) == ("r", "a@localhost", ("b@y.example",))
     assert route.match == {"subject_tag": "national", "header": {"List-Id": "^<a\\."}, "any": False}
     assert (route.follow_thread, route.prefix, route.forward) == (False, None, True)
     assert (config.bridges[0].address, config.bridges[0].imap) == ("br@x.example", None)
@@ -278,7 +280,7 @@ def test_config_is_frozen() -> None:
         (PEER + "bogus = 1\n", "peer[0].bogus"),
         (PEER.replace('"lists.nyc.example"', '"a b"'), "peer[0].node"),
         (ROUTE.replace('name = "r"\n', ""), "route[0].name"),
-        (ROUTE.replace('from = "a@x.example"\n', ""), "route[0].from"),
+        (ROUTE.replace('from = "a@localhost"\n', ""), "route[0].from"),
         (ROUTE.replace('to = ["b@y.example"]\n', ""), "route[0].to"),
         (ROUTE.replace('["b@y.example"]', "[]"), "route[0].to"),
         (ROUTE.replace('["b@y.example"]', "[1]"), "route[0].to[0]"),

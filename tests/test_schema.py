@@ -49,3 +49,37 @@ def test_a_newer_database_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="newer than this listfed"):
         upgrade(db)
     db.close()
+
+
+def test_the_upgraded_schema_has_every_column_the_models_declare(tmp_path: Path) -> None:
+    from sqlmodel import SQLModel
+
+    db = Database(tmp_path / "a.db")
+    upgrade(db)
+    with db.read() as s:
+        conn = s.connection()
+        for table in SQLModel.metadata.sorted_tables:
+            found = {r[1] for r in conn.execute(text(f"PRAGMA table_info({table.name})"))}
+            assert found == {c.name for c in table.columns}, table.name
+    db.close()
+
+
+def test_a_version_1_database_with_queued_mail_gets_the_relay_ledger(tmp_path: Path) -> None:
+    from listfed.db.schema import MIGRATIONS
+
+    db = Database(tmp_path / "a.db")
+    assert upgrade(db, MIGRATIONS[:1]) == 1
+    with db.write() as s:
+        s.connection().execute(
+            text(
+                "INSERT INTO queue (kind, rcpt, detail, mail_from, message_id, raw, received, "
+                "approved, state, attempts, next_attempt, last_error) VALUES ('post', "
+                "'a@b.example', '', '', 'm@x', X'00', 0, 0, 'new', 0, 0, '')"
+            )
+        )
+    assert upgrade(db) == SCHEMA_VERSION
+    with db.read() as s:
+        conn = s.connection()
+        assert conn.execute(text("SELECT origin FROM queue")).scalar() == ""
+        assert conn.execute(text("SELECT COUNT(*) FROM relay")).scalar() == 0
+    db.close()

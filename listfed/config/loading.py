@@ -9,7 +9,13 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from listfed.config.sections import _bridge, _delivery, _fields, _node, _peer, _route, _smtp
-from listfed.config.settings import ArchiveConfig, Config, DnsConfig, StorageConfig
+from listfed.config.settings import (
+    ArchiveConfig,
+    Config,
+    DnsConfig,
+    PeerConfig,
+    StorageConfig,
+)
 from listfed.config.values import _bool, _checked, _duration, _items, _nameserver, _Table
 from listfed.errors import ConfigError
 
@@ -33,6 +39,20 @@ def _unique(items: tuple[_N, ...], section: str) -> tuple[_N, ...]:
     return items
 
 
+def _distinct_nodes(peers: tuple[PeerConfig, ...], own: str) -> None:
+    """Each peer is another node, and no node is two peers (signatures name the node)."""
+    seen: dict[str, int] = {}
+    for i, peer in enumerate(peers):
+        key = peer.node.casefold()
+        if key == own.casefold():
+            raise ConfigError(f"{peer.node!r} is this node's own name", key=f"peer[{i}].node")
+        if key in seen:
+            raise ConfigError(
+                f"node {peer.node!r} is already peer[{seen[key]}]", key=f"peer[{i}].node"
+            )
+        seen[key] = i
+
+
 def parse_config(
     data: Mapping[str, object], base_dir: Path, env: Mapping[str, str], path: Path | None = None
 ) -> Config:
@@ -51,15 +71,18 @@ def parse_config(
     dns = _Table(sub["dns"], "dns", _fields(DnsConfig))
     nameservers = _checked(_nameserver)
     # built in file order, so the first error reported is the first one in the file
+    node = _node(sub["node"], base_dir)
+    peers = _unique(tuple(_peer(v, p, env, base_dir) for v, p in top.array("peer")), "peer")
+    _distinct_nodes(peers, node.name)
     return Config(
-        node=_node(sub["node"], base_dir),
+        node=node,
         smtp=_smtp(sub["smtp"]),
         delivery=_delivery(sub["delivery"], base_dir),
         archive=ArchiveConfig(archive.get("enabled", _bool, ArchiveConfig.enabled)),
         storage=StorageConfig(storage.get("busy_timeout", _duration, StorageConfig.busy_timeout)),
         dns=DnsConfig(dns.get("nameservers", lambda v, k: _items(v, k, nameservers), ())),
-        peers=_unique(tuple(_peer(v, p, env, base_dir) for v, p in top.array("peer")), "peer"),
-        routes=_unique(tuple(_route(v, p) for v, p in top.array("route")), "route"),
+        peers=peers,
+        routes=_unique(tuple(_route(v, p, node.domains) for v, p in top.array("route")), "route"),
         bridges=_unique(
             tuple(_bridge(v, p, env, base_dir) for v, p in top.array("bridge")), "bridge"
         ),

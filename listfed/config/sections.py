@@ -28,7 +28,6 @@ from listfed.config.values import (
     _duration,
     _imap_url,
     _items,
-    _list_of_str,
     _listen,
     _nonempty,
     _period,
@@ -137,20 +136,50 @@ def _delivery(value: object, base_dir: Path) -> DeliveryConfig:
 
 
 def _peer(value: object, path: str, env: Mapping[str, str], base_dir: Path) -> PeerConfig:
-    t = _Table(value, path, _fields(PeerConfig))
+    t = _Table(value, path, _fields(PeerConfig, "smtp_host", "smtp_port"))
     name, node = t.need("name", _text), t.need("node", _token)
     secret = resolve_secret(t.need("secret", _text), t.key("secret"), env, base_dir)
     if not secret:
         raise ConfigError("the secret is empty", key=t.key("secret"))
-    return PeerConfig(name=name, node=node, secret=secret)
+    if "domains" in t.data:
+        domains = _nonempty(_items(t.data["domains"], t.key("domains"), _domain), t.key("domains"))
+    else:
+        domains = (node.lower(),) if _DOMAIN.fullmatch(node.lower()) else ()
+    smtp = t.get("smtp", _checked(_smtp_url), None)
+    host, port = _smtp_url(smtp) if smtp is not None else (None, None)
+    return PeerConfig(
+        name=name,
+        node=node,
+        secret=secret,
+        domains=domains,
+        smtp=smtp,
+        smtp_host=host,
+        smtp_port=port,
+    )
 
 
-def _route(value: object, path: str) -> RouteConfig:
+def _lower_domain(address: str) -> str:
+    local, _, domain = address.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def _route(value: object, path: str, domains: tuple[str, ...]) -> RouteConfig:
     t = _Table(value, path, ("from", *_fields(RouteConfig, "from_")))
+    name = t.need("name", _text)
+    source = _lower_domain(t.need("from", _address))
+    if source.rpartition("@")[2] not in domains:
+        raise ConfigError(
+            f"route {name!r}: {source} is not at a domain this node hosts ({', '.join(domains)})",
+            key=t.key("from"),
+        )
+    targets = _nonempty(t.need("to", lambda v, k: _items(v, k, _address)), t.key("to"))
+    targets = tuple(dict.fromkeys(_lower_domain(a) for a in targets))
+    if source.casefold() in (a.casefold() for a in targets):
+        raise ConfigError(f"route {name!r} sends {source} to itself", key=t.key("to"))
     return RouteConfig(
-        name=t.need("name", _text),
-        from_=t.need("from", _text),
-        to=_nonempty(t.need("to", _list_of_str), t.key("to")),
+        name=name,
+        from_=source,
+        to=targets,
         match=t.get("match", _match, MappingProxyType({})),
         follow_thread=t.get("follow_thread", _bool, RouteConfig.follow_thread),
         prefix=t.get("prefix", _str, RouteConfig.prefix),

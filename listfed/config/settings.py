@@ -72,6 +72,10 @@ class PeerConfig:
     name: str
     node: str
     secret: str
+    domains: tuple[str, ...] = ()  # mail domains of its lists; default: node, if a domain
+    smtp: str | None = None  # "smtp://host:port" to reach it directly, else the smarthost
+    smtp_host: str | None = None
+    smtp_port: int | None = None
 
 
 @dataclass(frozen=True)

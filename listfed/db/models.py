@@ -63,6 +63,7 @@ class QueueItem(SQLModel, table=True):
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     received: float
     approved: bool = False  # released from the hold queue: skip the posting policy
+    origin: str = ""  # "route:NAME" when a route on this node relayed it here (trusted)
     state: str = Field(default="new", index=True)  # new | bad
     attempts: int = 0
     next_attempt: float = 0.0
@@ -129,3 +130,24 @@ class OutboxEntry(SQLModel, table=True):
     attempts: int = 0
     next_attempt: float = 0.0
     last_error: str = ""
+
+
+class RelayRecord(SQLModel, table=True):
+    """The relay ledger: what went where by which route, and what arrived as a relay.
+
+    `direction` "out": sent by `route` to `target`; "in": arrived on this list as a relay
+    from the list `target`. It answers "is this thread shared with that target?"
+    """
+
+    __tablename__ = "relay"
+
+    id: int | None = Field(default=None, primary_key=True)
+    list_id: int = Field(foreign_key="mlist.id", ondelete="CASCADE")
+    message_id: str
+    thread_id: str
+    route: str = ""
+    target: str  # a list address, lower-cased
+    direction: str = "out"  # out | in
+    created: float
+    outcome: str = ""  # queued locally | sent | pending | failed: ... | received
+    outgoing_id: int | None = None

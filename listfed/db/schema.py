@@ -9,25 +9,34 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sqlalchemy import Connection, text
-from sqlmodel import SQLModel
 
 from listfed.db import models  # noqa: F401  (registers the tables)
 from listfed.db.engine import Database
+from listfed.db.schema_v1 import V1
 from listfed.errors import StorageError
 
 
 def _v1(conn: Connection) -> None:
-    SQLModel.metadata.create_all(conn)
-    # Retries that fall due, found without scanning the whole outbox.
-    conn.execute(
-        text(
-            "CREATE INDEX ix_outbox_retry ON outbox(next_attempt) "
-            "WHERE attempts > 0 AND state = 'pending'"
-        )
+    for statement in V1:
+        conn.exec_driver_sql(statement)
+
+
+def _v2(conn: Connection) -> None:
+    """Federation: the relay ledger, and where a queued post came from."""
+    conn.exec_driver_sql(
+        "CREATE TABLE relay (id INTEGER NOT NULL, list_id INTEGER NOT NULL, "
+        "message_id VARCHAR NOT NULL, thread_id VARCHAR NOT NULL, route VARCHAR NOT NULL, "
+        "target VARCHAR NOT NULL, direction VARCHAR NOT NULL, created FLOAT NOT NULL, "
+        "outcome VARCHAR NOT NULL, outgoing_id INTEGER, PRIMARY KEY (id), "
+        "FOREIGN KEY(list_id) REFERENCES mlist (id) ON DELETE CASCADE)"
     )
+    conn.execute(text("CREATE INDEX ix_relay_outgoing_id ON relay(outgoing_id)"))
+    conn.execute(text("CREATE INDEX ix_relay_shared ON relay(list_id, target, thread_id)"))
+    conn.execute(text("CREATE INDEX ix_relay_message ON relay(list_id, message_id)"))
+    conn.execute(text("ALTER TABLE queue ADD COLUMN origin VARCHAR NOT NULL DEFAULT ''"))
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

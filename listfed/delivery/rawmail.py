@@ -211,6 +211,10 @@ class RawMessage:
         values = self.get_all(name)
         return values[0] if values else None
 
+    def get_all_decoded(self, name: str) -> list[str]:
+        """Every value of `name` as text: RFC 2047 decoded, 8-bit bytes leniently."""
+        return [decode_words(v) for v in self._raw_values(name)]
+
     def get_decoded(self, name: str) -> str | None:
         """The first value of `name` as text: RFC 2047 decoded, 8-bit bytes leniently."""
         values = self._raw_values(name)

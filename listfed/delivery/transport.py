@@ -54,8 +54,10 @@ def _checked(recipients: list[str], result: SendResult) -> list[str]:
 class SmtpTransport:
     """One reused connection to the smarthost; a pool is several of these."""
 
-    def __init__(self, host: str, port: int, timeout: float = 60.0) -> None:
-        self.host, self.port, self.timeout = host, port, timeout
+    def __init__(
+        self, host: str, port: int, timeout: float = 60.0, label: str = "smarthost"
+    ) -> None:
+        self.host, self.port, self.timeout, self.label = host, port, timeout, label
         self._client: aiosmtplib.SMTP | None = None
 
     async def _connected(self) -> aiosmtplib.SMTP:
@@ -84,7 +86,7 @@ class SmtpTransport:
             return result.all_failed(recipients, text, permanent=500 <= exc.code < 600)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             await self.close()
-            return result.all_failed(recipients, f"smarthost: {exc}", permanent=False)
+            return result.all_failed(recipients, f"{self.label}: {exc}", permanent=False)
         for rcpt in recipients:
             if rcpt in errors:
                 _classify(result, rcpt, errors[rcpt].code, errors[rcpt].message)

@@ -38,6 +38,7 @@ class Letter:
     envelope_from: str
     data: bytes
     message_id: str
+    kind: str = "post"
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Outcome:
     batch: Batch
     result: SendResult
     when: float
+    kind: str = "post"
 
 
 _FRESH = text(
@@ -65,6 +67,21 @@ _NEXT = text(
     "SELECT MIN(next_attempt) FROM outbox WHERE attempts > 0 AND state = 'pending' "
     "AND next_attempt > :now"
 )
+
+
+def _ledger(conn: Connection, outcome: Outcome) -> None:
+    """A relay has one recipient: its outcome is the ledger row's."""
+    result = outcome.result
+    if result.accepted:
+        said = "sent"
+    elif result.permanent:
+        said = "failed: " + next(iter(result.permanent.values()))
+    else:
+        said = "retrying: " + next(iter(result.temporary.values()), "")
+    conn.execute(
+        text("UPDATE relay SET outcome = :s WHERE outgoing_id = :o"),
+        {"s": said[:500], "o": outcome.batch.outgoing_id},
+    )
 
 
 class Deliverer:
@@ -107,12 +124,14 @@ class Deliverer:
             row = (
                 s.connection()
                 .execute(
-                    text("SELECT envelope_from, data, message_id FROM outgoing WHERE id = :o"),
+                    text(
+                        "SELECT envelope_from, data, message_id, kind FROM outgoing WHERE id = :o"
+                    ),
                     {"o": outgoing_id},
                 )
                 .first()
             )
-        return Letter(row[0], row[1], row[2]) if row else None
+        return Letter(row[0], row[1], row[2], row[3]) if row else None
 
     def _record_all(self, outcomes: list[Outcome]) -> list[None]:
         with self.db.write() as s:
@@ -146,6 +165,8 @@ class Deliverer:
                 ),
                 {"e": error[:500], "a": address.lower(), "o": batch.outgoing_id},
             )
+        if outcome.kind == "relay":
+            _ledger(conn, outcome)
         conn.execute(
             text(
                 "DELETE FROM outgoing WHERE id = :o AND NOT EXISTS "
@@ -247,7 +268,7 @@ class Deliverer:
 
     async def _finish(self, batch: Batch, letter: Letter, result: SendResult) -> None:
         try:
-            await self._recorder.submit(Outcome(batch, result, self.clock()))
+            await self._recorder.submit(Outcome(batch, result, self.clock(), letter.kind))
             self._log(batch, letter, result)
         except Exception:
             log.exception(

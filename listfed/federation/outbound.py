@@ -1,0 +1,134 @@
+"""Sending a post on by the routes that take it (SPEC §5): one relayed copy per route,
+one trace header per hop, signed for targets at peers, targets on this node handed
+straight to their pipeline. Everything lands in the ledger in the post's transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from sqlalchemy import text
+from sqlmodel import Session
+
+from listfed.config.settings import RouteConfig
+from listfed.delivery import outbox
+from listfed.delivery.rawmail import RawMessage
+from listfed.federation import signing
+from listfed.federation.inbound import record, record_arrival
+from listfed.federation.plan import plan
+from listfed.federation.trace import TRACE_HEADER, TraceEntry, normalise
+from listfed.ops import lists
+from listfed.post import NodeSettings, Post
+
+log = logging.getLogger("listfed.federation")
+
+_LOCAL = text(
+    "INSERT INTO queue (kind, list_id, rcpt, detail, mail_from, message_id, raw, received, "
+    "approved, state, attempts, next_attempt, last_error, origin) VALUES ('post', :l, :r, "
+    "'', :f, :m, :raw, :c, 0, 'new', 0, 0, '', :o)"
+)
+
+
+def relayed_copy(post: Post, route: RouteConfig, node: NodeSettings) -> RawMessage:
+    """The post as it leaves by `route`: the route's prefix instead of the list's, no
+    earlier signature, this hop's trace appended. Message-ID, From, References and body
+    stay as they came."""
+    msg = RawMessage.parse(post.raw)
+    msg.remove(signing.SIGNATURE_HEADER)
+    subject = msg.get_decoded("Subject")
+    wanted = " ".join((route.prefix or "").split())
+    rest = _without(subject or "", post.lst.prefix)
+    if wanted and wanted.casefold() not in rest.casefold():
+        rest = f"{wanted} {rest}".strip()
+    if rest != " ".join((subject or "").split()):  # else the field stays byte for byte
+        msg.replace("Subject", rest or "(no subject)")
+    entry = TraceEntry(node.name, post.lst.address, route.forward)
+    msg.append(TRACE_HEADER, entry.format())
+    return msg
+
+
+def _without(subject: str, prefix: str) -> str:
+    """The subject with the list's prefix taken out once, wherever it stands."""
+    text_ = " ".join(subject.split())
+    prefix = " ".join(prefix.split())
+    at = text_.casefold().find(prefix.casefold()) if prefix else -1
+    if at < 0:
+        return text_
+    return " ".join(f"{text_[:at]} {text_[at + len(prefix) :]}".split())
+
+
+def signed(msg: RawMessage, post: Post, node: NodeSettings, secret: str) -> bytes:
+    data = msg.to_bytes()
+    body = data[data.find(b"\r\n\r\n") + 4 :]
+    traces = [normalise(v) for v in msg.get_all(TRACE_HEADER)]
+    value = signing.sign(secret, node.name, int(time.time()), post.message.message_id, traces, body)
+    msg.append(signing.SIGNATURE_HEADER, value)
+    return msg.to_bytes()
+
+
+def _to_local_list(
+    session: Session, post: Post, route: RouteConfig, target: str, data: bytes
+) -> str:
+    local, _, domain = target.rpartition("@")
+    list_id = lists.id_of(session.connection(), local.lower(), domain.lower())
+    if list_id is None:
+        log.warning("%s route %s: %s is not a list here", post.log_prefix(), route.name, target)
+        return f"failed: {target} is not a list on this node"
+    session.connection().execute(
+        _LOCAL,
+        {
+            "l": list_id,
+            "r": target,
+            "f": post.lst.bounces_address,
+            "m": post.message.message_id,
+            "raw": data,
+            "c": time.time(),
+            "o": f"route:{route.name}",
+        },
+    )
+    return "queued locally"
+
+
+def relay(session: Session, node: NodeSettings, post: Post) -> None:
+    """A pipeline stage for accepted posts: ledger the arrival, then relay by route."""
+    record_arrival(session, node, post)
+    copies: dict[str, RawMessage] = {}
+    for hop in plan(session, node, post):
+        if not hop.go:
+            log.debug(
+                "%s route %s to %s: no, %s",
+                post.log_prefix(),
+                hop.route.name,
+                hop.target,
+                hop.reason,
+            )
+            continue
+        route, target = hop.route, hop.target
+        if route.name not in copies:
+            copies[route.name] = relayed_copy(post, route, node)
+        msg = copies[route.name]
+        outgoing_id = None
+        if node.hosts(target):
+            outcome = _to_local_list(session, post, route, target, msg.to_bytes())
+        else:
+            peer = node.peer_for(target)
+            data = (
+                msg.to_bytes()
+                if peer is None
+                else signed(RawMessage(list(msg.fields), msg.body), post, node, peer.secret)
+            )
+            outgoing_id = outbox.enqueue(
+                session,
+                data,
+                post.lst.bounces_address,
+                [target],
+                post.lst.id,
+                "relay",
+                post.message.message_id,
+            )
+            outcome = "pending"
+        record(session, post, target, "out", outcome, route.name, outgoing_id)
+        log.info(
+            "%s route %s to %s: %s (%s)", post.log_prefix(), route.name, target, outcome, hop.reason
+        )

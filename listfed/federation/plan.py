@@ -1,0 +1,112 @@
+"""Which routes take a post, to which targets, and why not the others.
+
+Used by the pipeline (act on the hops that go) and by `listfed routes test` (print them
+all). Nothing here writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, text
+from sqlmodel import Session
+
+from listfed.archive.store import thread_of
+from listfed.config.settings import RouteConfig
+from listfed.delivery.rawmail import RawMessage
+from listfed.federation import matching, trace
+from listfed.post import NodeSettings, Post
+
+_SHARED = text(
+    "SELECT 1 FROM relay WHERE list_id = :l AND target = :t AND (direction = 'in' OR "
+    "route = :r) AND (thread_id = :th OR message_id IN :refs) LIMIT 1"
+).bindparams(bindparam("refs", expanding=True))
+_RELAYED = text(
+    "SELECT route FROM relay WHERE list_id = :l AND message_id = :m AND target = :t "
+    "AND direction = 'out' LIMIT 1"
+)
+
+
+@dataclass(frozen=True)
+class Hop:
+    route: RouteConfig
+    target: str
+    go: bool
+    reason: str
+
+
+def routes_from(node: NodeSettings, address: str) -> list[RouteConfig]:
+    return [r for r in node.routes if r.from_.casefold() == address.casefold()]
+
+
+def _headers(raw: bytes) -> matching.Headers:
+    parsed: list[RawMessage] = []
+
+    def values(name: str) -> list[str]:
+        if not parsed:
+            parsed.append(RawMessage.parse(raw))
+        return parsed[0].get_all_decoded(name)
+
+    return values
+
+
+def _shared(session: Session, post: Post, route: RouteConfig, target: str) -> bool:
+    refs = [r for r in (post.message.in_reply_to, *post.message.references) if r] or [""]
+    row = (
+        session.connection()
+        .execute(
+            _SHARED,
+            {
+                "l": post.lst.id,
+                "t": target.lower(),
+                "r": route.name,
+                "th": post.thread_id,
+                "refs": refs,
+            },
+        )
+        .first()
+    )
+    return row is not None
+
+
+def _relayed_by(session: Session, post: Post, target: str) -> str | None:
+    key = {"l": post.lst.id, "m": post.message.message_id, "t": target.lower()}
+    row = session.connection().execute(_RELAYED, key).first()
+    return None if row is None else str(row[0])
+
+
+def plan(session: Session, node: NodeSettings, post: Post) -> list[Hop]:
+    routes = routes_from(node, post.lst.address)
+    if not routes:
+        return []
+    traces = post.message.traces
+    if not post.thread_id:
+        post.thread_id = thread_of(session, post.lst.id, post)
+    stop = None
+    if not trace.forward_allowed(traces):
+        stop = "it arrived with forward=no: this node relays it no further"
+    elif len(traces) + 1 > node.hop_limit:
+        stop = f"one more hop would pass the hop limit of {node.hop_limit}"
+    headers = _headers(post.raw)
+    hops: list[Hop] = []
+    chosen: dict[str, str] = {}  # target -> route, within this plan
+    for route in routes:
+        matched, why = matching.check(route, post.message, headers, [post.lst.prefix])
+        for target in route.to:
+            key = target.casefold()
+            earlier = chosen.get(key) or _relayed_by(session, post, target)
+            if stop is not None:
+                hops.append(Hop(route, target, False, stop))
+            elif trace.visited(traces, target):
+                hops.append(Hop(route, target, False, f"it has already been on {target}"))
+            elif earlier is not None:
+                hops.append(Hop(route, target, False, f"route {earlier} relays it there"))
+            elif matched:
+                hops.append(Hop(route, target, True, why))
+            elif (route.follow_thread or not route.match) and _shared(session, post, route, target):
+                hops.append(Hop(route, target, True, f"its thread is shared with {target}"))
+            else:
+                hops.append(Hop(route, target, False, why))
+            if hops[-1].go:
+                chosen[key] = route.name
+    return hops
