@@ -49,3 +49,96 @@ async def test_a_tagged_post_relays_once_with_trace_and_an_untagged_one_does_not
         assert fed.ledger("philly")[0][:3] == ("out", "national", COC_NYC)
         assert fed.ledger("philly")[0][4] == "sent"
         assert fed.ledger("nyc") == [("in", "", ACTIONS, "m1@example.net", "received")]
+
+
+async def test_a_reply_on_the_far_list_comes_back_by_follow_thread(
+    tmp_path: Path, smarthost: RecordingSmarthost
+) -> None:
+    async with federation(tmp_path, smarthost, "philly", "nyc") as fed:
+        fed.make_list(ACTIONS, Policy.MEMBERS, ["ann@philly.example"])
+        fed.make_list(COC_NYC, Policy.MEMBERS, ["ned@nyc.example"])
+        fed.set_routes("philly", NATIONAL)
+        fed.set_routes("nyc", BACK)
+        await fed["philly"].send(
+            post("[national] Strike fund", to=ACTIONS, sender="ann@philly.example"),
+            ACTIONS,
+            mail_from="ann@philly.example",
+        )
+        await fed.idle()
+        reply = post(
+            "Re: [coc] [philly] [national] Strike fund",
+            body="Count us in.\n",
+            to=COC_NYC,
+            sender="ned@nyc.example",
+            message_id="<r1@nyc.example>",
+            extra="In-Reply-To: <m1@example.net>\r\nReferences: <m1@example.net>\r\n",
+        )
+        await fed["nyc"].send(reply, COC_NYC, mail_from="ned@nyc.example")
+        # an unrelated post on nyc's list stays there: the route back has no match
+        await fed["nyc"].send(
+            post("Local news", to=COC_NYC, sender="ned@nyc.example", message_id="<n2@nyc>"),
+            COC_NYC,
+            mail_from="ned@nyc.example",
+        )
+        await fed.idle()
+        at_philly = fed.got("ann@philly.example")
+        assert [m["Message-ID"] for m in at_philly] == ["<m1@example.net>", "<r1@nyc.example>"]
+        back = at_philly[1]
+        assert back.get_all("X-Listfed-Trace") == [f"{node_name('nyc')} {COC_NYC}"]
+        assert "Count us in." in back.get_content()
+        # and the reply does not bounce back to nyc a second time
+        assert [m["Message-ID"] for m in fed.got("ned@nyc.example")] == [
+            "<m1@example.net>",
+            "<r1@nyc.example>",
+            "<n2@nyc>",
+        ]
+        # a reply to the reply, on philly, follows the thread without the tag
+        await fed["philly"].send(
+            post(
+                "Re: Strike fund",
+                to=ACTIONS,
+                sender="ann@philly.example",
+                message_id="<m3@philly>",
+                extra="In-Reply-To: <r1@nyc.example>\r\n"
+                "References: <m1@example.net> <r1@nyc.example>\r\n",
+            ),
+            ACTIONS,
+            mail_from="ann@philly.example",
+        )
+        await fed.idle()
+        assert [m["Message-ID"] for m in fed.got("ned@nyc.example")][-1] == "<m3@philly>"
+
+
+async def test_a_cycle_of_three_nodes_gives_each_list_the_post_once(
+    tmp_path: Path, smarthost: RecordingSmarthost
+) -> None:
+    shorts = ("a", "b", "c")
+    async with federation(tmp_path, smarthost, *shorts) as fed:
+        addresses = {s: f"coc@{domain_of(s)}" for s in shorts}
+        for s in shorts:
+            fed.make_list(addresses[s], Policy.MEMBERS, [f"m@{s}.example"])
+        for s, nxt in zip(shorts, ("b", "c", "a"), strict=True):
+            fed.set_routes(
+                s,
+                {
+                    "name": f"to-{nxt}",
+                    "from": addresses[s],
+                    "to": [addresses[nxt]],
+                    "match": {"any": True},
+                },
+            )
+        await fed["a"].send(
+            post("Round", to=addresses["a"], sender="m@a.example"),
+            addresses["a"],
+            mail_from="m@a.example",
+        )
+        await fed.idle()
+        for s in shorts:
+            assert [m["Message-ID"] for m in fed.got(f"m@{s}.example")] == ["<m1@example.net>"]
+        # c's copy carries both hops, oldest first; c does not send it back to a
+        got_c = fed.got("m@c.example")[0]
+        assert got_c.get_all("X-Listfed-Trace") == [
+            f"{node_name('a')} {addresses['a']}",
+            f"{node_name('b')} {addresses['b']}",
+        ]
+        assert [r[:3] for r in fed.ledger("c")] == [("in", "", addresses["b"])]

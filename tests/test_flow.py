@@ -408,3 +408,15 @@ async def test_a_message_that_breaks_the_pipeline_fails_alone_then_is_set_aside(
         bad = s.exec(select(QueueItem)).one()
     assert (bad.state, bad.attempts, bad.message_id) == ("bad", MAX_ATTEMPTS, "p@x")
     assert "boom" in bad.last_error
+
+
+async def test_a_later_post_is_not_mistaken_for_an_earlier_one(world: World) -> None:
+    """Once the outbox has drained, the next post must reach members with its own text."""
+    world.make_list(TEAM, people=PEOPLE[:1])
+    await world.send(post(subject="First", body="one\n", message_id="<a1@x>"), TEAM)
+    await world.idle()
+    await world.send(post(subject="Second", body="two\n", message_id="<a2@x>"), TEAM)
+    await world.idle()
+    assert world.smarthost is not None
+    subjects = [m.message["Subject"] for _, m in world.smarthost.deliveries()]
+    assert subjects == ["[team] First", "[team] Second"]

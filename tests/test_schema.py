@@ -83,3 +83,40 @@ def test_a_version_1_database_with_queued_mail_gets_the_relay_ledger(tmp_path: P
         assert conn.execute(text("SELECT origin FROM queue")).scalar() == ""
         assert conn.execute(text("SELECT COUNT(*) FROM relay")).scalar() == 0
     db.close()
+
+
+def test_upgrading_keeps_queued_deliveries_and_never_reuses_outgoing_ids(
+    tmp_path: Path,
+) -> None:
+    from listfed.db.schema import MIGRATIONS
+
+    db = Database(tmp_path / "a.db")
+    upgrade(db, MIGRATIONS[:1])
+    with db.write() as s:
+        conn = s.connection()
+        conn.execute(
+            text(
+                "INSERT INTO outgoing (id, kind, message_id, envelope_from, data, created) "
+                "VALUES (7, 'post', 'm@x', 'l-bounces@x', X'41', 0)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO outbox (outgoing_id, address, state, attempts, next_attempt, "
+                "last_error) VALUES (7, 'a@b.example', 'pending', 0, 0, '')"
+            )
+        )
+    upgrade(db)
+    with db.write() as s:
+        conn = s.connection()
+        assert conn.execute(text("SELECT outgoing_id FROM outbox")).scalar() == 7
+        conn.execute(text("DELETE FROM outgoing"))  # cascades to its outbox row
+        assert conn.execute(text("SELECT COUNT(*) FROM outbox")).scalar() == 0
+        new = conn.execute(
+            text(
+                "INSERT INTO outgoing (kind, message_id, envelope_from, data, created) "
+                "VALUES ('post', 'n@x', 'l-bounces@x', X'42', 0) RETURNING id"
+            )
+        ).scalar()
+    assert new == 8
+    db.close()

@@ -102,6 +102,9 @@ class ArchivedMessage(SQLModel, table=True):
 class Outgoing(SQLModel, table=True):
     """One message as sent (decorated once), shared by all of its outbox rows."""
 
+    # Ids are never reused (AUTOINCREMENT): delivery caches messages by id.
+    __table_args__ = {"sqlite_autoincrement": True}
+
     id: int | None = Field(default=None, primary_key=True)
     list_id: int | None = Field(default=None, foreign_key="mlist.id", ondelete="CASCADE")
     kind: str = "post"  # post | notice

@@ -22,7 +22,20 @@ def _v1(conn: Connection) -> None:
 
 
 def _v2(conn: Connection) -> None:
-    """Federation: the relay ledger, and where a queued post came from."""
+    """Federation: the relay ledger, and where a queued post came from. And outgoing ids
+    that are never reused (AUTOINCREMENT): delivery caches messages by that id."""
+    conn.exec_driver_sql(
+        "CREATE TABLE outgoing_new (id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, "
+        "list_id INTEGER, kind VARCHAR NOT NULL, message_id VARCHAR NOT NULL, "
+        "envelope_from VARCHAR NOT NULL, data BLOB NOT NULL, created FLOAT NOT NULL, "
+        "FOREIGN KEY(list_id) REFERENCES mlist (id) ON DELETE CASCADE)"
+    )
+    conn.exec_driver_sql(
+        "INSERT INTO outgoing_new SELECT id, list_id, kind, message_id, envelope_from, data, "
+        "created FROM outgoing"
+    )
+    conn.exec_driver_sql("DROP TABLE outgoing")  # foreign keys are off during upgrades
+    conn.exec_driver_sql("ALTER TABLE outgoing_new RENAME TO outgoing")
     conn.exec_driver_sql(
         "CREATE TABLE relay (id INTEGER NOT NULL, list_id INTEGER NOT NULL, "
         "message_id VARCHAR NOT NULL, thread_id VARCHAR NOT NULL, route VARCHAR NOT NULL, "
@@ -61,12 +74,25 @@ def upgrade(db: Database, migrations: list[Callable[[Connection], None]] | None 
                 f"{db.path} has schema version {version}, newer than this listfed "
                 f"({len(steps)}): upgrade listfed"
             )
-        while version < len(steps):
-            with conn.begin():
-                steps[version](conn)
-                version += 1
-                conn.execute(
-                    text("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', :v)"),
-                    {"v": str(version)},
-                )
+        # Steps may rebuild tables: foreign keys are off meanwhile (SQLite's documented way;
+        # the pragma has no effect inside a transaction) and checked before each commit.
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            while version < len(steps):
+                with conn.begin():
+                    steps[version](conn)
+                    version += 1
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").first()
+                    if broken is not None:
+                        raise StorageError(f"upgrade to version {version} broke a reference")
+                    conn.execute(
+                        text(
+                            "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', :v)"
+                        ),
+                        {"v": str(version)},
+                    )
+        finally:
+            raw.execute("PRAGMA foreign_keys=ON")
     return version
