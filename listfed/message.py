@@ -15,6 +15,8 @@ from email.header import decode_header
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
 
+from listfed.delivery.rawmail import RawMessage
+
 TRACE_HEADER = "X-Listfed-Trace"
 SIGNATURE_HEADER = "X-Listfed-Signature"
 _MSGID = re.compile(r"<([^<>\s]+)>")
@@ -111,6 +113,12 @@ def body_text(msg: Message) -> str:
     return text
 
 
+def _traces(raw: bytes) -> tuple[str, ...]:
+    """Trace values as UTF-8 text (the stdlib would blank out 8-bit bytes), whitespace
+    runs made one space; bytes that are not UTF-8 survive as surrogate escapes."""
+    return tuple(" ".join(v.split()) for v in RawMessage.parse(raw).get_all(TRACE_HEADER))
+
+
 def parse(raw: bytes, mail_from: str = "", node: str = "localhost") -> ParsedMessage:
     """Read what the pipeline needs. A missing Message-ID gets a stable one from the bytes."""
     msg = email.message_from_bytes(raw, policy=email.policy.compat32)
@@ -146,7 +154,7 @@ def parse(raw: bytes, mail_from: str = "", node: str = "localhost") -> ParsedMes
         references=_references(msg),
         in_reply_to=normalise_message_id(str(msg.get("In-Reply-To", ""))),
         auto_submitted=_is_auto(msg, sender, mail_from),
-        traces=tuple(" ".join(str(v).split()) for v in msg.get_all(TRACE_HEADER, [])),
+        traces=_traces(raw) if TRACE_HEADER in msg else (),
         signatures=tuple(" ".join(str(v).split()) for v in msg.get_all(SIGNATURE_HEADER, [])),
         list_ids=tuple(normalise_message_id(str(v)) for v in msg.get_all("List-Id", [])),
         body_text=text,

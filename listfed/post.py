@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from listfed.config.settings import PeerConfig, RouteConfig
 from listfed.listinfo import ListInfo
-from listfed.message import ParsedMessage
+from listfed.message import ParsedMessage, parse
 
 
 class Decision(StrEnum):
@@ -64,3 +64,31 @@ class Post:
 
     def log_prefix(self) -> str:
         return f"<{self.message.message_id}> q{self.queue_id} {self.lst.address}"
+
+
+def make_post(
+    queue_id: int,
+    lst: ListInfo,
+    raw: bytes,
+    mail_from: str,
+    node: str,
+    received: float,
+    *,
+    approved: bool = False,
+    origin: str = "",
+) -> Post:
+    """Read `raw` as a post on `lst`. A message without a Message-ID gets the generated
+    one as a header, so that every copy, relay and archive entry carries the same id."""
+    message = parse(raw, mail_from, node)
+    if message.generated_id:
+        raw = f"Message-ID: <{message.message_id}>\r\n".encode() + raw
+    return Post(
+        queue_id=queue_id,
+        lst=lst,
+        raw=raw,
+        mail_from=mail_from,
+        message=message,
+        received=received,
+        approved=approved,
+        origin=origin,
+    )

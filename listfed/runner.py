@@ -23,9 +23,8 @@ from listfed.db.engine import Database
 from listfed.db.models import QueueItem
 from listfed.errors import ListfedError
 from listfed.listinfo import ListInfo
-from listfed.message import parse
 from listfed.ops import lists
-from listfed.post import NodeSettings, Post
+from listfed.post import NodeSettings, Post, make_post
 from listfed.wakeup import first_of
 
 log = logging.getLogger("listfed.pipeline")
@@ -54,17 +53,13 @@ class Runner:
         assert item.id is not None
         if item.list_id not in known:
             known[item.list_id] = lists.by_id(s, item.list_id)
-        raw = item.raw
-        message = parse(raw, item.mail_from, self.node.name)
-        if message.generated_id:
-            raw = f"Message-ID: <{message.message_id}>\r\n".encode() + raw
-        return Post(
-            queue_id=item.id,
-            lst=known[item.list_id],
-            raw=raw,
-            mail_from=item.mail_from,
-            message=message,
-            received=item.received,
+        return make_post(
+            item.id,
+            known[item.list_id],
+            item.raw,
+            item.mail_from,
+            self.node.name,
+            item.received,
             approved=item.approved,
             origin=item.origin,
         )

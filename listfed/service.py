@@ -25,6 +25,8 @@ from listfed.delivery.routing import PeerDirectory, RoutedTransport
 from listfed.delivery.transport import MaildirTransport, SmtpTransport, Transport
 from listfed.delivery.worker import Deliverer
 from listfed.errors import ListfedError
+from listfed.federation.check import check as check_routes
+from listfed.federation.check import lists_in
 from listfed.intake import IntakeHandler
 from listfed.ops import lists
 from listfed.post import NodeSettings
@@ -113,6 +115,7 @@ class Node:
         self.sessions: set[Any] = set()
         self.server: asyncio.Server | None = None
         self.tasks: list[asyncio.Task[None]] = []
+        self._checks: set[asyncio.Task[None]] = set()
 
     def _resolve_sync(self, address: str) -> tuple[Resolution, int | None]:
         found: dict[str, int] = {}  # list address -> id, filled while resolving
@@ -136,6 +139,7 @@ class Node:
     async def start(self) -> tuple[str, int]:
         """Upgrade the database, start the workers and listen; returns the bound address."""
         await self.db.run(upgrade, self.db)
+        await self._check_routes()
         smtp = self.config.smtp
         base = LMTP if smtp.lmtp else SMTP
         protocol = _session_class(base, self.sessions, smtp.max_connections)
@@ -189,6 +193,24 @@ class Node:
         self.peers.update(config.peers)
         self.config = config
         log.info("configuration reloaded from %s", config.path)
+        task = asyncio.get_running_loop().create_task(self._check_routes())
+        self._checks.add(task)
+        task.add_done_callback(self._checks.discard)
+
+    async def _check_routes(self) -> None:
+        """Say in the log what `listfed routes check` would call an error."""
+
+        def judge() -> list[str]:
+            with self.db.read() as s:
+                return check_routes(self.runner.node, lists_in(s)).errors
+
+        try:
+            errors = await self.db.run(judge)
+        except ListfedError as exc:
+            log.warning("cannot check the routes now: %s", exc)
+            return
+        for error in errors:
+            log.warning("%s; it relays nothing until that is fixed", error)
 
     async def serve(self, reload: Callable[[], Config] | None = None) -> None:
         """Run until SIGTERM or SIGINT."""

@@ -280,3 +280,19 @@ async def test_forward_no_stops_the_post_at_the_next_node(
         got = fed.got("ned@nyc.example")
         assert got[0].get_all("X-Listfed-Trace") == [f"{node_name('philly')} {ACTIONS}; forward=no"]
         assert fed.got("ada@atl.example") == []
+
+
+async def test_a_route_from_a_list_that_does_not_exist_is_logged_on_reload(
+    tmp_path: Path, smarthost: RecordingSmarthost, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with federation(tmp_path, smarthost, "philly") as fed:
+        fed.set_routes("philly", NATIONAL)
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if any("relays nothing" in r.getMessage() for r in caplog.records):
+                break
+        warnings = [r.getMessage() for r in caplog.records if "relays nothing" in r.getMessage()]
+        assert set(warnings) == {
+            f"route national: the list {ACTIONS} does not exist here "
+            f"(`listfed lists create {ACTIONS}` makes it); it relays nothing until that is fixed"
+        }

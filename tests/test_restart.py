@@ -171,3 +171,32 @@ async def test_sighup_with_a_broken_config_keeps_running(
     await post_to(port)
     await wait_for(3, smarthost)
     assert await daemon.signal(signal.SIGTERM) == 0
+
+
+async def test_sighup_adds_a_route_without_dropping_an_open_session(
+    tmp_path: Path, smarthost: RecordingSmarthost
+) -> None:
+    config, port = await setup_node(tmp_path, smarthost.port, members=1)
+    news = f"news@{DOMAIN}"
+    await cli(config, "lists", "create", news, "--policy", "members")
+    await cli(config, "members", "add", news, "reader@example.org")
+    daemon = Daemon(config, port)
+    await daemon.start()
+    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
+    await client.connect()
+    await client.ehlo()
+    config.write_text(
+        config.read_text()
+        + f'[[route]]\nname = "to-news"\nfrom = "{TEAM}"\nto = ["{news}"]\n'
+        + 'match = { subject_tag = "news" }\n'
+    )
+    assert daemon.proc is not None
+    daemon.proc.send_signal(signal.SIGHUP)
+    await asyncio.sleep(0.5)
+    await client.sendmail("alice@example.net", [TEAM], post(subject="[news] Fresh"))
+    await client.quit()
+    await wait_for(2, smarthost)
+    assert await daemon.signal(signal.SIGTERM) == 0
+    got = {r: m.message for r, m in smarthost.deliveries()}
+    assert got["reader@example.org"]["Subject"] == "[news] Fresh"
+    assert got["reader@example.org"]["X-Listfed-Trace"] == f"node.example.org {TEAM}"

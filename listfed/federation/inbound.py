@@ -31,18 +31,23 @@ def _signed_by(node: NodeSettings, post: Post) -> str | None:
         why = "a signature without a trace header"
     else:
         secrets = {p.node: p.secret for p in node.peers}
-        body = RawMessage.parse(post.raw).body
+        raw = RawMessage.parse(post.raw)
+        exact = raw.get_all(trace.TRACE_HEADER)  # unfolded, as SPEC §9 says
+        forms = [exact] if exact == list(msg.traces) else [exact, list(msg.traces)]
         reasons = []
         for value in msg.signatures:
-            checked = signing.verify(
-                value,
-                secrets,
-                msg.message_id,
-                msg.traces,
-                body,
-                time.time(),
-                node.signature_max_age,
-            )
+            for traces in forms:  # then with whitespace runs collapsed, for lenient signers
+                checked = signing.verify(
+                    value,
+                    secrets,
+                    msg.message_id,
+                    traces,
+                    raw.body,
+                    time.time(),
+                    node.signature_max_age,
+                )
+                if checked.ok:
+                    break
             if checked.ok and checked.node.casefold() == hop.node.casefold():
                 return checked.node
             reasons.append(

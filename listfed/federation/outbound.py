@@ -17,7 +17,7 @@ from listfed.delivery.rawmail import RawMessage
 from listfed.federation import signing
 from listfed.federation.inbound import record, record_arrival
 from listfed.federation.plan import plan
-from listfed.federation.trace import TRACE_HEADER, TraceEntry, normalise
+from listfed.federation.trace import TRACE_HEADER, TraceEntry
 from listfed.ops import lists
 from listfed.post import NodeSettings, Post
 
@@ -61,7 +61,7 @@ def _without(subject: str, prefix: str) -> str:
 def signed(msg: RawMessage, post: Post, node: NodeSettings, secret: str) -> bytes:
     data = msg.to_bytes()
     body = data[data.find(b"\r\n\r\n") + 4 :]
-    traces = [normalise(v) for v in msg.get_all(TRACE_HEADER)]
+    traces = msg.get_all(TRACE_HEADER)  # unfolded, as the receiver reads them
     value = signing.sign(secret, node.name, int(time.time()), post.message.message_id, traces, body)
     msg.append(signing.SIGNATURE_HEADER, value)
     return msg.to_bytes()

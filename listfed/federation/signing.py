@@ -40,9 +40,9 @@ def _mac(
     secret: str, node: str, when: int, message_id: str, traces: Sequence[str], digest: str
 ) -> bytes:
     lines = ["v=1", f"n={node}", f"t={when}", message_id.strip().strip("<>"), *traces, digest]
-    return hmac.new(
-        secret.encode("utf-8"), "\n".join(lines).encode("utf-8"), hashlib.sha256
-    ).digest()
+    # surrogateescape: header bytes that were not UTF-8 are signed as they came
+    text = "\n".join(lines).encode("utf-8", "surrogateescape")
+    return hmac.new(secret.encode("utf-8"), text, hashlib.sha256).digest()
 
 
 def sign(

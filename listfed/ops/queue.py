@@ -78,7 +78,9 @@ def entries(session: Session) -> list[dict[str, Any]]:
                 "next_attempt": _when(nxt) if state == "pending" else "",
                 "last_error": err or "",
                 "state": state,
-                "why": "failed for good" if state == "failed" else "waiting for delivery",
+                "why": "failed for good"
+                if state == "failed"
+                else ("waiting to be relayed" if kind == "relay" else "waiting for delivery"),
             }
         )
     return out
