@@ -135,6 +135,7 @@ def try_message(
         lines = [f"message <{message.message_id}>{generated} posted to {lst.address}"]
         if result.drop is not None:
             lines.append(f"the list would drop it: {result.drop}")
+            lines.append("so no route would run; were it new, the routes would say:")
         lines += [
             f"route {h.route.name} -> {h.target}: {'relay' if h.go else 'no'} ({h.reason})"
             for h in result.hops
