@@ -21,7 +21,7 @@ from listfed.addresses import Resolution, resolve
 from listfed.config import Config
 from listfed.db.engine import Database
 from listfed.db.schema import upgrade
-from listfed.delivery.routing import PeerDirectory, RoutedTransport
+from listfed.delivery.routing import RoutedTransport
 from listfed.delivery.transport import MaildirTransport, SmtpTransport, Transport
 from listfed.delivery.worker import Deliverer
 from listfed.errors import ListfedError
@@ -53,7 +53,9 @@ def node_settings(config: Config) -> NodeSettings:
     )
 
 
-def transports(config: Config, peers: PeerDirectory | None = None) -> list[Transport]:
+def transports(
+    config: Config, settings: Callable[[], NodeSettings] | None = None
+) -> list[Transport]:
     d = config.delivery
     found: list[Transport]
     if d.smtp_host is not None:
@@ -61,9 +63,9 @@ def transports(config: Config, peers: PeerDirectory | None = None) -> list[Trans
     else:
         assert d.maildir is not None
         found = [MaildirTransport(d.maildir)]
-    if peers is None:
+    if settings is None:
         return found
-    return [RoutedTransport(t, peers) for t in found]
+    return [RoutedTransport(t, settings) for t in found]
 
 
 def _session_class(base: type[Any], sessions: set[Any], limit: int) -> type[Any]:
@@ -99,10 +101,9 @@ class Node:
         config.node.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(database_path(config), config.storage.busy_timeout)
         self.stop_event = asyncio.Event()
-        self.peers = PeerDirectory(config.peers)
         self.deliverer = Deliverer(
             self.db,
-            transports(config, self.peers),
+            transports(config, lambda: self.runner.node),
             config.delivery.retry,
             config.delivery.recipients_per_transaction,
             clock,
@@ -190,7 +191,6 @@ class Node:
         self.deliverer.retry = config.delivery.retry
         self.deliverer.per_transaction = config.delivery.recipients_per_transaction
         self.runner.node = node_settings(config)
-        self.peers.update(config.peers)
         self.config = config
         log.info("configuration reloaded from %s", config.path)
         task = asyncio.get_running_loop().create_task(self._check_routes())

@@ -4,43 +4,36 @@ peer's listener; everything else goes the default way (smarthost or maildir).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable
 
-from listfed.config.settings import PeerConfig
 from listfed.delivery.transport import SendResult, SmtpTransport, Transport
-
-
-class PeerDirectory:
-    """Which mail domains are reached directly, and where; replaced on reload."""
-
-    def __init__(self, peers: Iterable[PeerConfig] = ()) -> None:
-        self.direct: dict[str, tuple[str, int]] = {}
-        self.update(peers)
-
-    def update(self, peers: Iterable[PeerConfig]) -> None:
-        self.direct = {
-            domain: (p.smtp_host, p.smtp_port or 25)
-            for p in peers
-            if p.smtp_host is not None
-            for domain in p.domains
-        }
-
-    def where(self, address: str) -> tuple[str, int] | None:
-        return self.direct.get(address.rpartition("@")[2].lower())
+from listfed.post import NodeSettings
 
 
 class RoutedTransport:
-    """One sender's transport: its default one, plus one connection per direct peer."""
+    """One sender's transport: its default one, plus one connection per direct peer.
 
-    def __init__(self, default: Transport, peers: PeerDirectory) -> None:
+    Which peers are direct is read from the node's settings at each send, so a reload
+    applies at once."""
+
+    def __init__(self, default: Transport, settings: Callable[[], NodeSettings]) -> None:
         self.default = default
-        self.peers = peers
+        self.settings = settings
         self._direct: dict[tuple[str, int], SmtpTransport] = {}
 
     async def send(self, envelope_from: str, recipients: list[str], data: bytes) -> SendResult:
+        node = self.settings()
+        if not any(p.smtp_host for p in node.peers):  # member deliveries: no per-rcpt work
+            return await self.default.send(envelope_from, recipients, data)
         groups: dict[tuple[str, int] | None, list[str]] = {}
         for rcpt in recipients:
-            groups.setdefault(self.peers.where(rcpt), []).append(rcpt)
+            peer = node.peer_for(rcpt)
+            where = (
+                None
+                if peer is None or not peer.smtp_host
+                else (peer.smtp_host, peer.smtp_port or 25)
+            )
+            groups.setdefault(where, []).append(rcpt)
         if list(groups) == [None]:
             return await self.default.send(envelope_from, recipients, data)
         result = SendResult()
