@@ -49,13 +49,13 @@ class Recipient:
         return f"{self.list_local}@{self.domain}"
 
 
-def split_address(address: str) -> tuple[str, str]:
+def split_address(address: str, max_local: int = 64) -> tuple[str, str]:
     """``"User@Example.ORG"`` → ``("User", "example.org")``; InvalidAddress if it is not one."""
     text = address.strip()
     if text.startswith("<") and text.endswith(">"):
         text = text[1:-1]
     match = _ADDRESS.fullmatch(text)
-    if match is None or len(text) > 254 or len(match.group(1)) > 64:
+    if match is None or len(text) > 254 or len(match.group(1)) > max_local:
         raise InvalidAddress(f"not a valid mail address: {address!r}")
     return match.group(1), match.group(2).lower()
 
@@ -92,7 +92,9 @@ def resolve(
 ) -> Resolution:
     """Decide an RCPT: a Recipient with 250, or a refusal that names why."""
     try:
-        local, domain = split_address(address)
+        # VERP (LIST-bounces+USER=HOST) and token addresses outgrow RFC 5321's 64 octets;
+        # MTAs pass them on, so we take them too.
+        local, domain = split_address(address, max_local=200)
     except InvalidAddress:
         return Resolution(None, "553 5.1.3 Bad recipient address syntax")
     if domain not in domains:

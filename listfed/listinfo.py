@@ -31,6 +31,21 @@ class DeliveryMode(StrEnum):
     NOMAIL = "nomail"
 
 
+class DigestPeriod(StrEnum):
+    HOURLY = "hourly"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+    @property
+    def seconds(self) -> float:
+        return {"hourly": 3600.0, "daily": 86400.0, "weekly": 7 * 86400.0}[self.value]
+
+
+class DigestFormat(StrEnum):
+    MIME = "mime"  # multipart/digest, opened by an RFC 1153 table of contents
+    PLAIN = "plain"  # one text/plain message, RFC 1153
+
+
 class Visibility(StrEnum):
     PUBLIC = "public"
     MEMBERS = "members"
@@ -54,6 +69,12 @@ class ListInfo:
     max_message_size: int = 0  # 0: the node's [smtp] max_message_size
     reply_to: str = "none"
     dmarc: str = "munge"
+    bounce_threshold: int = 5
+    digest_size: int = 30 * 1024
+    digest_period: DigestPeriod = DigestPeriod.DAILY
+    digest_format: DigestFormat = DigestFormat.MIME
+    welcome_message: str = ""  # "": the default text (robots/templates.py)
+    goodbye_message: str = ""
 
     @property
     def address(self) -> str:

@@ -2,8 +2,7 @@
 handlers act. Everything runs in the one transaction that consumes the queue item, so a
 crash anywhere leaves the item to be processed again and nothing half-done.
 
-Later issues add stages here: DMARC and moderation notices (after policy), digest (after
-fan out).
+Later issues add stages here: DMARC and moderation notices (after policy).
 """
 
 from __future__ import annotations
@@ -15,10 +14,12 @@ from sqlmodel import Session
 
 from listfed import checks, policy
 from listfed.archive import store as archive
+from listfed.bounces import score
 from listfed.db.models import Held
 from listfed.delivery import outbox
 from listfed.delivery.decorate import decorate
 from listfed.delivery.notices import notice
+from listfed.digests import collect
 from listfed.federation import inbound, outbound
 from listfed.post import Decision, NodeSettings, Post, Verdict
 
@@ -67,6 +68,12 @@ def _reject(session: Session, node: NodeSettings, post: Post) -> None:
     outbox.enqueue(session, data, post.lst.bounces_address, [post.mail_from], post.lst.id, "notice")
 
 
+def _reenable(session: Session, node: NodeSettings, post: Post) -> None:
+    """A member whose delivery bounces paused is evidently reachable again."""
+    if post.message.sender and not post.relay_from and not post.origin:
+        score.reenable(session, post.lst, post.message.sender)
+
+
 def _nothing(session: Session, node: NodeSettings, post: Post) -> None:
     return None
 
@@ -81,8 +88,10 @@ RULES: list[tuple[str, Rule]] = [
 
 ACCEPTED: list[tuple[str, Action]] = [
     ("archive", archive.store),
+    ("re-enable", _reenable),
     ("decorate", _decorate),
     ("fan out", outbox.fan_out),
+    ("digest", collect.collect),
     ("relay", outbound.relay),
 ]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from listfed.config.settings import PeerConfig, RouteConfig
+from listfed.config.settings import MembersConfig, PeerConfig, RouteConfig
 from listfed.listinfo import ListInfo
 from listfed.message import ParsedMessage, parse
 
@@ -36,6 +36,9 @@ class NodeSettings:
     signature_max_age: float = 7 * 86400.0
     peers: tuple[PeerConfig, ...] = ()
     routes: tuple[RouteConfig, ...] = ()
+    secret: str = ""  # the node secret: HMAC key of confirmation tokens
+    members: MembersConfig = field(default_factory=MembersConfig)
+    verp: str = "never"  # never | probes | always
 
     def peer_for(self, address: str) -> PeerConfig | None:
         """The peer hosting `address`'s domain, whose secret signs relays to it."""
@@ -92,3 +95,21 @@ def make_post(
         approved=approved,
         origin=origin,
     )
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A message to one of a list's robot addresses (-request, -join, -leave, -confirm,
+    -owner, -bounces), as the robots see it."""
+
+    queue_id: int
+    kind: str  # an addresses.Kind value
+    lst: ListInfo
+    raw: bytes
+    mail_from: str
+    detail: str  # the token of -confirm+TOKEN, the VERP part of -bounces+X
+    received: float
+    message: ParsedMessage
+
+    def log_prefix(self) -> str:
+        return f"<{self.message.message_id}> q{self.queue_id} {self.lst.sub_address(self.kind)}"

@@ -4,8 +4,8 @@ A few messages share one transaction, each inside its own savepoint: one that fa
 bug, bad data) is rolled back alone and retried a few times with a pause, then set aside
 as "bad" for a human (`listfed queue ls`, `listfed queue retry ID`): never dropped.
 Chunks stay small so that intake commits, which share the database thread, never wait
-long behind the pipeline. Items of kinds whose workers come in later issues (robots,
-bounces) wait in the queue.
+long behind the pipeline. Posts go through the pipeline; mail to a list's other
+addresses goes to its robot (the table `ROBOTS`).
 """
 
 from __future__ import annotations
@@ -19,19 +19,33 @@ from sqlmodel import Session, col, select
 
 from listfed import pipeline
 from listfed.addresses import Kind
+from listfed.bounces import handle as bounces
 from listfed.db.engine import Database
 from listfed.db.models import QueueItem
 from listfed.errors import ListfedError
 from listfed.listinfo import ListInfo
+from listfed.message import parse
 from listfed.ops import lists
-from listfed.post import NodeSettings, Post, make_post
+from listfed.post import Incoming, NodeSettings, Post, make_post
+from listfed.robots import owner, request
 from listfed.wakeup import first_of
 
 log = logging.getLogger("listfed.pipeline")
 
 MAX_ATTEMPTS = 5
 CHUNK = 20  # messages per transaction
-HANDLED_KINDS = (Kind.POST.value,)
+
+Robot = Callable[[Session, NodeSettings, Incoming, float], str]
+
+ROBOTS: dict[str, Robot] = {
+    Kind.REQUEST.value: request.handle,
+    Kind.JOIN.value: request.handle,
+    Kind.LEAVE.value: request.handle,
+    Kind.CONFIRM.value: request.handle,
+    Kind.OWNER.value: owner.forward,
+    Kind.BOUNCES.value: bounces.handle,
+}
+HANDLED_KINDS = (Kind.POST.value, *ROBOTS)
 
 
 class Runner:
@@ -64,6 +78,24 @@ class Runner:
             origin=item.origin,
         )
 
+    def _robot(self, s: Session, item: QueueItem, known: dict[int, ListInfo]) -> None:
+        assert item.list_id is not None
+        assert item.id is not None
+        if item.list_id not in known:
+            known[item.list_id] = lists.by_id(s, item.list_id)
+        mail = Incoming(
+            queue_id=item.id,
+            kind=item.kind,
+            lst=known[item.list_id],
+            raw=item.raw,
+            mail_from=item.mail_from,
+            detail=item.detail,
+            received=item.received,
+            message=parse(item.raw, item.mail_from, self.node.name),
+        )
+        said = ROBOTS[item.kind](s, self.node, mail, self.clock())
+        logging.getLogger("listfed.robots").info("%s: %s", mail.log_prefix(), said)
+
     def process_due(self, limit: int = CHUNK) -> int:
         """Run up to `limit` due posts through the pipeline; how many were taken."""
         with self.db.write() as s:
@@ -81,7 +113,10 @@ class Runner:
             for item in items:
                 try:
                     with s.begin_nested():
-                        pipeline.run(s, self.node, self._post(s, item, known))
+                        if item.kind == Kind.POST.value:
+                            pipeline.run(s, self.node, self._post(s, item, known))
+                        else:
+                            self._robot(s, item, known)
                         s.delete(item)
                 except Exception as exc:
                     log.exception("<%s> q%s: pipeline failed", item.message_id, item.id)

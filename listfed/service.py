@@ -18,6 +18,7 @@ from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP
 
 from listfed.addresses import Resolution, resolve
+from listfed.bounces.handle import delivery_failed
 from listfed.config import Config
 from listfed.db.engine import Database
 from listfed.db.schema import upgrade
@@ -27,8 +28,10 @@ from listfed.delivery.worker import Deliverer
 from listfed.errors import ListfedError
 from listfed.federation.check import check as check_routes
 from listfed.federation.check import lists_in
+from listfed.housekeeping import Housekeeper
 from listfed.intake import IntakeHandler
 from listfed.ops import lists
+from listfed.ops.node import node_secret
 from listfed.post import NodeSettings
 from listfed.runner import Runner
 from listfed.spool import Spool
@@ -40,7 +43,7 @@ def database_path(config: Config) -> Path:
     return config.node.data_dir / "listfed.db"
 
 
-def node_settings(config: Config) -> NodeSettings:
+def node_settings(config: Config, secret: str = "") -> NodeSettings:
     return NodeSettings(
         name=config.node.name,
         hop_limit=config.node.hop_limit,
@@ -50,6 +53,9 @@ def node_settings(config: Config) -> NodeSettings:
         signature_max_age=config.node.signature_max_age,
         peers=config.peers,
         routes=config.routes,
+        secret=secret,
+        members=config.members,
+        verp=config.delivery.verp,
     )
 
 
@@ -100,15 +106,24 @@ class Node:
         self.config = config
         config.node.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(database_path(config), config.storage.busy_timeout)
+        self.secret = node_secret(config)
         self.stop_event = asyncio.Event()
+        self.clock = clock
         self.deliverer = Deliverer(
             self.db,
             transports(config, lambda: self.runner.node),
             config.delivery.retry,
             config.delivery.recipients_per_transaction,
             clock,
+            failed=self._delivery_failed,
+            verp=lambda: self.runner.node.verp == "always",
         )
-        self.runner = Runner(self.db, node_settings(config), self.deliverer.wake.set, clock)
+        self.runner = Runner(
+            self.db, node_settings(config, self.secret), self.deliverer.wake.set, clock
+        )
+        self.housekeeper = Housekeeper(
+            self.db, lambda: self.runner.node, self.deliverer.wake.set, clock
+        )
         self.spool = Spool(self.db)
         self.handler = IntakeHandler(
             self._resolve, self.spool.store, self.runner.wake.set, lmtp=config.smtp.lmtp
@@ -117,6 +132,11 @@ class Node:
         self.server: asyncio.Server | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self._checks: set[asyncio.Task[None]] = set()
+
+    def _delivery_failed(
+        self, session: Any, outgoing_id: int, address: str, error: str, kind: str
+    ) -> None:
+        delivery_failed(session, self.runner.node, outgoing_id, address, error, kind, self.clock())
 
     def _resolve_sync(self, address: str) -> tuple[Resolution, int | None]:
         found: dict[str, int] = {}  # list address -> id, filled while resolving
@@ -163,6 +183,7 @@ class Node:
         self.tasks = [
             asyncio.create_task(self.runner.run(self.stop_event)),
             asyncio.create_task(self.deliverer.run(self.stop_event)),
+            asyncio.create_task(self.housekeeper.run(self.stop_event)),
         ]
         host, port = self.server.sockets[0].getsockname()[:2]
         log.info("listening on %s:%s (%s)", host, port, "LMTP" if smtp.lmtp else "SMTP")
@@ -186,11 +207,11 @@ class Node:
         log.info("stopped")
 
     def reload(self, config: Config) -> None:
-        """Apply a re-read config: routes, peers, delivery retry steps and batch size
-        change live; sessions and queued mail are untouched."""
+        """Apply a re-read config: routes, peers, [members], verp, delivery retry steps and
+        batch size change live; sessions and queued mail are untouched."""
         self.deliverer.retry = config.delivery.retry
         self.deliverer.per_transaction = config.delivery.recipients_per_transaction
-        self.runner.node = node_settings(config)
+        self.runner.node = node_settings(config, self.secret)
         self.config = config
         log.info("configuration reloaded from %s", config.path)
         task = asyncio.get_running_loop().create_task(self._check_routes())

@@ -159,12 +159,15 @@ class World:
 
 @asynccontextmanager
 async def running_world(
-    tmp_path: Path, smarthost: RecordingSmarthost, **sections: dict[str, Any]
+    tmp_path: Path,
+    smarthost: RecordingSmarthost,
+    clock: Callable[[], float] | None = None,
+    **sections: dict[str, Any],
 ) -> AsyncIterator[World]:
     """A started node with these config sections over the defaults; stopped afterwards."""
     config = make_config(tmp_path, smarthost.port, **sections)
     prepare(config)
-    node = Node(config)
+    node = Node(config) if clock is None else Node(config, clock)
     host, port = await node.start()
     try:
         yield World(node, host, port, smarthost)

@@ -22,7 +22,10 @@ from listfed.config import (
 from listfed.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "listfed.example.toml"
-SECTIONS = {"node", "smtp", "delivery", "archive", "storage", "dns", "peer", "route", "bridge"}
+SECTIONS = {
+    *("node", "smtp", "delivery", "archive", "storage", "dns", "members"),
+    *("peer", "route", "bridge"),
+}
 
 PEER = '[[peer]]\nname = "nyc"\nnode = "lists.nyc.example"\nsecret = "s3cret"\n'
 ROUTE = '[[route]]\nname = "r"\nfrom = "a@localhost"\nto = ["b@y.example"]\n'

@@ -149,29 +149,6 @@ async def test_unknown_address_and_foreign_domain_refused_at_rcpt(world: World) 
     assert request.code == 250 and confirm.code == 250
 
 
-async def test_robot_addresses_are_queued_for_their_workers(world: World) -> None:
-    world.make_list(TEAM, people=PEOPLE)
-    for local in (
-        "team-request",
-        "team-join",
-        "team-leave",
-        "team-owner",
-        "team-bounces+bob=example.net",
-        "team-confirm+tok",
-    ):
-        await world.send(post(subject="subscribe", message_id=f"<{local}@x>"), f"{local}@{DOMAIN}")
-    with world.node.db.read() as s:
-        kinds = sorted((q.kind, q.detail) for q in s.exec(select(QueueItem)))
-    assert kinds == [
-        ("bounces", "bob=example.net"),
-        ("confirm", "tok"),
-        ("join", ""),
-        ("leave", ""),
-        ("owner", ""),
-        ("request", ""),
-    ]
-
-
 async def test_oversized_refused_at_mail_from_and_after_data(
     tmp_path: Path, smarthost: RecordingSmarthost
 ) -> None:
@@ -322,13 +299,11 @@ async def test_queue_shows_failures_and_retry_redelivers(world: World) -> None:
     world.smarthost.rcpt_reply = lambda a: "550 5.2.2 mailbox full" if a.startswith("bob") else None
     world.make_list(TEAM, people=PEOPLE)
     await world.send(post(), TEAM)
-    await world.send(post(message_id="<req@x>"), f"team-request@{DOMAIN}")
     await world.idle()
     with world.node.db.read() as s:
         entries = {e["id"][0] + e["state"]: e for e in queue.entries(s)}
     assert entries["dfailed"]["recipients"] == ["bob@example.net"]
     assert "mailbox full" in entries["dfailed"]["last_error"]
-    assert entries["qnew"]["kind"] == "request"  # waits for the robots, not lost
     world.smarthost.rcpt_reply = lambda a: None
     with world.node.db.write() as s:
         assert queue.retry(s, entries["dfailed"]["id"]) == 1

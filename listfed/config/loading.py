@@ -8,7 +8,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from listfed.config.sections import _bridge, _delivery, _fields, _node, _peer, _route, _smtp
+from listfed.config.sections import (
+    _bridge,
+    _delivery,
+    _fields,
+    _members,
+    _node,
+    _peer,
+    _route,
+    _smtp,
+)
 from listfed.config.settings import (
     ArchiveConfig,
     Config,
@@ -64,7 +73,7 @@ def parse_config(
     )
     sub = {
         name: top.data.get(name, {})
-        for name in ("node", "smtp", "delivery", "archive", "storage", "dns")
+        for name in ("node", "smtp", "delivery", "archive", "storage", "dns", "members")
     }
     archive = _Table(sub["archive"], "archive", _fields(ArchiveConfig))
     storage = _Table(sub["storage"], "storage", _fields(StorageConfig))
@@ -81,6 +90,7 @@ def parse_config(
         archive=ArchiveConfig(archive.get("enabled", _bool, ArchiveConfig.enabled)),
         storage=StorageConfig(storage.get("busy_timeout", _duration, StorageConfig.busy_timeout)),
         dns=DnsConfig(dns.get("nameservers", lambda v, k: _items(v, k, nameservers), ())),
+        members=_members(sub["members"]),
         peers=peers,
         routes=_unique(tuple(_route(v, p, node.domains) for v, p in top.array("route")), "route"),
         bridges=_unique(

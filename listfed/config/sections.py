@@ -12,6 +12,7 @@ from typing import Any
 from listfed.config.settings import (
     BridgeConfig,
     DeliveryConfig,
+    MembersConfig,
     NodeConfig,
     PeerConfig,
     RouteConfig,
@@ -132,6 +133,16 @@ def _delivery(value: object, base_dir: Path) -> DeliveryConfig:
         ),
         retry=_nonempty(retry, t.key("retry")),
         verp=verp,
+    )
+
+
+def _members(value: object) -> MembersConfig:
+    t = _Table(value, "members", _fields(MembersConfig))
+    d = MembersConfig
+    return MembersConfig(
+        confirm_expiry=t.get("confirm_expiry", _period, d.confirm_expiry),
+        replies_per_hour=t.get("replies_per_hour", _count, d.replies_per_hour),
+        bounce_reset_after=t.get("bounce_reset_after", _period, d.bounce_reset_after),
     )
 
 

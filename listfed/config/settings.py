@@ -52,6 +52,15 @@ class ArchiveConfig:
 
 
 @dataclass(frozen=True)
+class MembersConfig:
+    """[members]: confirmations, robot replies and bounce scores (SPEC §4)."""
+
+    confirm_expiry: float = 7 * 86400.0  # how long a confirmation token is valid
+    replies_per_hour: int = 10  # robot mail to any one address, at most, per hour
+    bounce_reset_after: float = 7 * 86400.0  # a score with no bounce for this long is reset
+
+
+@dataclass(frozen=True)
 class StorageConfig:
     """[storage]: how long a write waits for a lock before the sender gets 451."""
 
@@ -115,6 +124,7 @@ class Config:
     delivery: DeliveryConfig
     archive: ArchiveConfig
     storage: StorageConfig
+    members: MembersConfig
     dns: DnsConfig
     peers: tuple[PeerConfig, ...]
     routes: tuple[RouteConfig, ...]

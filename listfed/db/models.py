@@ -30,6 +30,14 @@ class MailingList(SQLModel, table=True):
     reply_to: str = "none"
     dmarc: str = "munge"
     created: float
+    # Members by email (schema v3)
+    bounce_threshold: int = 5
+    digest_size: int = 30 * 1024
+    digest_period: str = "daily"  # hourly | daily | weekly
+    digest_format: str = "mime"  # mime | plain (RFC 1153)
+    digest_issue: int = 0  # the number of the last digest sent
+    welcome_message: str = ""  # "" : the default text
+    goodbye_message: str = ""
 
 
 class Member(SQLModel, table=True):
@@ -46,6 +54,8 @@ class Member(SQLModel, table=True):
     delivery_disabled: bool = False
     last_failure: str = ""
     created: float
+    last_bounce: float = 0.0  # when the score last rose (at most once per UTC day)
+    probe_sent: float = 0.0  # verp = "probes": when a probe went out for this member
 
 
 class QueueItem(SQLModel, table=True):
@@ -154,3 +164,41 @@ class RelayRecord(SQLModel, table=True):
     created: float
     outcome: str = ""  # queued locally | sent | pending | failed: ... | received
     outgoing_id: int | None = None
+
+
+class Token(SQLModel, table=True):
+    """A pending confirmation: single use, HMAC-bound to its list, address, action and
+    expiry, kept so that it can be revoked (`members forget`)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(unique=True)
+    list_id: int = Field(foreign_key="mlist.id", index=True, ondelete="CASCADE")
+    address: str = Field(index=True)  # lower-cased
+    action: str  # subscribe | unsubscribe
+    name: str = ""  # the display name to subscribe with
+    expires: float
+    created: float
+    used: float = 0.0  # 0: not yet
+
+
+class RobotReply(SQLModel, table=True):
+    """When the robots last wrote to an address: the per-address rate limit."""
+
+    __tablename__ = "robot_reply"
+
+    id: int | None = Field(default=None, primary_key=True)
+    address: str = Field(index=True)  # lower-cased
+    sent: float
+
+
+class DigestItem(SQLModel, table=True):
+    """A post waiting for the list's next digest."""
+
+    __tablename__ = "digest_item"
+
+    id: int | None = Field(default=None, primary_key=True)
+    list_id: int = Field(foreign_key="mlist.id", index=True, ondelete="CASCADE")
+    message_id: str = ""
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    size: int
+    created: float

@@ -49,7 +49,47 @@ def _v2(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE queue ADD COLUMN origin VARCHAR NOT NULL DEFAULT ''"))
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
+def _v3(conn: Connection) -> None:
+    """Members by email: confirmation tokens, robot reply log, digests, bounce scores."""
+    for column in (
+        "bounce_threshold INTEGER NOT NULL DEFAULT 5",
+        "digest_size INTEGER NOT NULL DEFAULT 30720",
+        "digest_period VARCHAR NOT NULL DEFAULT 'daily'",
+        "digest_format VARCHAR NOT NULL DEFAULT 'mime'",
+        "digest_issue INTEGER NOT NULL DEFAULT 0",
+        "welcome_message VARCHAR NOT NULL DEFAULT ''",
+        "goodbye_message VARCHAR NOT NULL DEFAULT ''",
+    ):
+        conn.exec_driver_sql(f"ALTER TABLE mlist ADD COLUMN {column}")
+    for column in (
+        "last_bounce FLOAT NOT NULL DEFAULT 0",
+        "probe_sent FLOAT NOT NULL DEFAULT 0",
+    ):
+        conn.exec_driver_sql(f"ALTER TABLE member ADD COLUMN {column}")
+    conn.exec_driver_sql(
+        "CREATE TABLE token (id INTEGER NOT NULL, token VARCHAR NOT NULL, "
+        "list_id INTEGER NOT NULL, address VARCHAR NOT NULL, action VARCHAR NOT NULL, "
+        "name VARCHAR NOT NULL, expires FLOAT NOT NULL, created FLOAT NOT NULL, "
+        "used FLOAT NOT NULL, PRIMARY KEY (id), UNIQUE (token), "
+        "FOREIGN KEY(list_id) REFERENCES mlist (id) ON DELETE CASCADE)"
+    )
+    conn.exec_driver_sql("CREATE INDEX ix_token_list_id ON token (list_id)")
+    conn.exec_driver_sql("CREATE INDEX ix_token_address ON token (address)")
+    conn.exec_driver_sql(
+        "CREATE TABLE robot_reply (id INTEGER NOT NULL, address VARCHAR NOT NULL, "
+        "sent FLOAT NOT NULL, PRIMARY KEY (id))"
+    )
+    conn.exec_driver_sql("CREATE INDEX ix_robot_reply_address ON robot_reply (address)")
+    conn.exec_driver_sql(
+        "CREATE TABLE digest_item (id INTEGER NOT NULL, list_id INTEGER NOT NULL, "
+        "message_id VARCHAR NOT NULL, raw BLOB NOT NULL, size INTEGER NOT NULL, "
+        "created FLOAT NOT NULL, PRIMARY KEY (id), "
+        "FOREIGN KEY(list_id) REFERENCES mlist (id) ON DELETE CASCADE)"
+    )
+    conn.exec_driver_sql("CREATE INDEX ix_digest_item_list_id ON digest_item (list_id)")
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

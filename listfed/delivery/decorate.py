@@ -46,19 +46,28 @@ def decorate(raw: bytes, lst: ListInfo, *, base_url: str = "", archive_url: str 
     return msg.to_bytes()
 
 
-def _add_list_headers(msg: RawMessage, lst: ListInfo, archive_url: str) -> None:
+def list_headers(lst: ListInfo, archive_url: str = "") -> list[tuple[str, str]]:
+    """The RFC 2369/2919 fields, in order, for mail that `lst` sends to its members."""
     description = " ".join(lst.description.split())
     list_id = f"<{lst.list_id}>"
-    msg.append("List-Id", f"{_phrase(description)} {list_id}" if description else list_id)
-    msg.append("List-Post", f"<mailto:{lst.address}>")
-    msg.append("List-Help", f"<mailto:{lst.sub_address('request')}?subject=help>")
-    msg.append("List-Subscribe", f"<mailto:{lst.sub_address('join')}>")
-    # The HTTPS unsubscribe link (with RFC 8058 List-Unsubscribe-Post) comes with the web
-    # part, from base_url; until then members unsubscribe by mail only.
-    msg.append("List-Unsubscribe", f"<mailto:{lst.sub_address('leave')}>")
+    fields = [
+        ("List-Id", f"{_phrase(description)} {list_id}" if description else list_id),
+        ("List-Post", f"<mailto:{lst.address}>"),
+        ("List-Help", f"<mailto:{lst.sub_address('request')}?subject=help>"),
+        ("List-Subscribe", f"<mailto:{lst.sub_address('join')}>"),
+        # The HTTPS unsubscribe link (with RFC 8058 List-Unsubscribe-Post) comes with the
+        # web part, from base_url; until then members unsubscribe by mail only.
+        ("List-Unsubscribe", f"<mailto:{lst.sub_address('leave')}>"),
+    ]
     if archive_url.strip():
-        msg.append("List-Archive", f"<{archive_url.strip()}>")
-    msg.append("Precedence", "list")
+        fields.append(("List-Archive", f"<{archive_url.strip()}>"))
+    fields.append(("Precedence", "list"))
+    return fields
+
+
+def _add_list_headers(msg: RawMessage, lst: ListInfo, archive_url: str) -> None:
+    for name, value in list_headers(lst, archive_url):
+        msg.append(name, value)
 
 
 def _phrase(text: str) -> str:

@@ -1,4 +1,4 @@
-"""Short messages from a list to one person (a rejection now; more robots later)."""
+"""Short messages from a list to one person: robot replies, confirmations, rejections."""
 
 from __future__ import annotations
 
@@ -9,12 +9,25 @@ from email.utils import format_datetime, make_msgid
 from listfed.listinfo import ListInfo
 
 
-def notice(lst: ListInfo, to: str, subject: str, text: str, in_reply_to: str = "") -> bytes:
-    """A plain-text message from LIST-owner, marked so that nobody auto-answers it."""
+def notice(
+    lst: ListInfo,
+    to: str,
+    subject: str,
+    text: str,
+    in_reply_to: str = "",
+    *,
+    sender: str = "",
+    reply_to: str = "",
+    marks: tuple[tuple[str, str], ...] = (),
+) -> bytes:
+    """A plain-text message from `sender` (default LIST-owner), marked so that nobody
+    auto-answers it (RFC 3834) and mail filters see which list it is about."""
     msg = EmailMessage()
-    msg["From"] = lst.sub_address("owner")
+    msg["From"] = sender or lst.sub_address("owner")
     msg["To"] = to
-    msg["Subject"] = subject
+    if reply_to:
+        msg["Reply-To"] = reply_to
+    msg["Subject"] = " ".join(subject.split())[:200]
     msg["Date"] = format_datetime(datetime.now(UTC))
     msg["Message-ID"] = make_msgid(domain=lst.domain)
     if in_reply_to:
@@ -22,5 +35,7 @@ def notice(lst: ListInfo, to: str, subject: str, text: str, in_reply_to: str = "
     msg["Auto-Submitted"] = "auto-replied"
     msg["Precedence"] = "list"
     msg["List-Id"] = f"<{lst.list_id}>"
+    for name, value in marks:
+        msg[name] = value
     msg.set_content(text)
     return msg.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")

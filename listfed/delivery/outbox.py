@@ -48,13 +48,16 @@ def enqueue(
     return int(outgoing_id)
 
 
-def regular_recipients(session: Session, list_id: int) -> list[str]:
+def recipients(
+    session: Session, list_id: int, mode: DeliveryMode = DeliveryMode.REGULAR
+) -> list[str]:
+    """The members with delivery `mode` whose delivery bounces have not disabled."""
     rows = session.connection().execute(
         text(
             "SELECT display_address FROM member WHERE list_id = :l AND delivery = :d "
             "AND NOT delivery_disabled ORDER BY id"
         ),
-        {"l": list_id, "d": DeliveryMode.REGULAR.value},
+        {"l": list_id, "d": mode.value},
     )
     return [r[0] for r in rows]
 
@@ -65,7 +68,7 @@ def fan_out(session: Session, node: NodeSettings, post: Post) -> None:
         session,
         post.outgoing_data,
         post.lst.bounces_address,
-        regular_recipients(session, post.lst.id),
+        recipients(session, post.lst.id),
         post.lst.id,
         "post",
         post.message.message_id,

@@ -5,8 +5,9 @@ outbox ids finds rows not yet tried, and a second query finds rows whose retry f
 Rows are grouped per message, `per_transaction` recipients at a time. Each sender owns
 one transport (one reused SMTP connection); outcomes are recorded with group commit:
 accepted rows are deleted, temporary failures wait for the next retry step, permanent
-ones are kept as failed and noted on the member. After a crash every row still in the
-outbox is simply due again.
+ones are kept as failed and counted as bounces (`failed`). After a crash every row still
+in the outbox is simply due again. With VERP on, each member of a post or digest gets
+its own transaction, with its own return path.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
+from sqlmodel import Session
 
+from listfed.bounces.verp import verp_address
 from listfed.db.engine import Database
 from listfed.delivery.transport import SendResult, Transport
 from listfed.errors import ListfedError
@@ -29,6 +32,10 @@ from listfed.wakeup import first_of
 log = logging.getLogger("listfed.delivery")
 
 PAGE = 2000  # rows read per dispatch query
+VERP_KINDS = ("post", "digest")  # what `[delivery] verp = "always"` sends one by one
+
+# (session, outgoing id, address, error, kind): a recipient refused for good
+Failed = Callable[[Session, int, str, str, str], None]
 
 
 @dataclass(frozen=True)
@@ -92,8 +99,12 @@ class Deliverer:
         retry: tuple[float, ...],
         per_transaction: int = 100,
         clock: Callable[[], float] = time.time,
+        failed: Failed | None = None,
+        verp: Callable[[], bool] = lambda: False,
     ) -> None:
         self.db = db
+        self.failed = failed
+        self.verp = verp
         self.transports = transports
         self.retry = retry
         self.per_transaction = per_transaction
@@ -135,12 +146,12 @@ class Deliverer:
 
     def _record_all(self, outcomes: list[Outcome]) -> list[None]:
         with self.db.write() as s:
-            conn = s.connection()
             for outcome in outcomes:
-                self._record(conn, outcome)
+                self._record(s, outcome)
         return [None] * len(outcomes)
 
-    def _record(self, conn: Connection, outcome: Outcome) -> None:
+    def _record(self, s: Session, outcome: Outcome) -> None:
+        conn = s.connection()
         batch, result = outcome.batch, outcome.result
         done = [batch.rows[a] for a in result.accepted if a in batch.rows]
         for start in range(0, len(done), 500):  # a few statements per batch, not one a row
@@ -157,14 +168,8 @@ class Deliverer:
                 ),
                 {"e": error[:500], "id": batch.rows[address]},
             )
-            # A permanent failure is noted on the member (bounce scoring comes later).
-            conn.execute(
-                text(
-                    "UPDATE member SET last_failure = :e WHERE address = :a AND list_id = "
-                    "(SELECT list_id FROM outgoing WHERE id = :o)"
-                ),
-                {"e": error[:500], "a": address.lower(), "o": batch.outgoing_id},
-            )
+            if self.failed is not None:
+                self.failed(s, batch.outgoing_id, address, error, outcome.kind)
         if outcome.kind == "relay":
             _ledger(conn, outcome)
         conn.execute(
@@ -255,7 +260,7 @@ class Deliverer:
                 if letter is None:
                     self._release(batch)
                     continue
-                result = await transport.send(letter.envelope_from, list(batch.rows), letter.data)
+                result = await self._send(transport, letter, list(batch.rows))
             except Exception:
                 log.exception("delivery batch of outgoing %s failed", batch.outgoing_id)
                 self._release(batch)
@@ -265,6 +270,19 @@ class Deliverer:
             task = asyncio.create_task(self._finish(batch, letter, result))
             self._finishing.add(task)
             task.add_done_callback(self._finishing.discard)
+
+    async def _send(self, transport: Transport, letter: Letter, to: list[str]) -> SendResult:
+        if letter.kind not in VERP_KINDS or not self.verp():
+            return await transport.send(letter.envelope_from, to, letter.data)
+        merged = SendResult()
+        for address in to:
+            one = await transport.send(
+                verp_address(letter.envelope_from, address), [address], letter.data
+            )
+            merged.accepted += one.accepted
+            merged.temporary.update(one.temporary)
+            merged.permanent.update(one.permanent)
+        return merged
 
     async def _finish(self, batch: Batch, letter: Letter, result: SendResult) -> None:
         try:

@@ -12,7 +12,14 @@ from sqlmodel import Session, select
 from listfed.addresses import split_address
 from listfed.db.models import MailingList, Member
 from listfed.errors import AlreadyExists, InvalidAddress, NotFound, UsageError
-from listfed.listinfo import ListInfo, NonmemberAction, Policy, Visibility
+from listfed.listinfo import (
+    DigestFormat,
+    DigestPeriod,
+    ListInfo,
+    NonmemberAction,
+    Policy,
+    Visibility,
+)
 from listfed.units import parse_size
 
 _RESERVED_SUFFIXES = ("-request", "-join", "-leave", "-owner", "-bounces", "-confirm")
@@ -34,6 +41,12 @@ def to_info(row: MailingList) -> ListInfo:
         max_message_size=row.max_message_size,
         reply_to=row.reply_to,
         dmarc=row.dmarc,
+        bounce_threshold=row.bounce_threshold,
+        digest_size=row.digest_size,
+        digest_period=DigestPeriod(row.digest_period),
+        digest_format=DigestFormat(row.digest_format),
+        welcome_message=row.welcome_message,
+        goodbye_message=row.goodbye_message,
     )
 
 
@@ -141,18 +154,35 @@ def _size(value: str) -> int:
         raise UsageError(str(exc)) from exc
 
 
+def _positive(value: str) -> int:
+    if not value.strip().isdigit() or int(value) < 1:
+        raise UsageError(f"expected a whole number of at least 1, not {value!r}")
+    return int(value)
+
+
+def _text_block(value: str) -> str:
+    """Multi-line text as typed on one command line: a literal \\n is a line break."""
+    return value.replace("\\n", "\n")
+
+
 # Settable keys and how each value is read; later issues add theirs here.
 SETTINGS: dict[str, Any] = {
     "policy": _choice(*[p.value for p in Policy]),
     "nonmember_action": _choice(*[a.value for a in NonmemberAction]),
     "subject_prefix": str,
-    "footer": lambda v: v.replace("\\n", "\n"),
+    "footer": _text_block,
     "description": str,
     "archive": parse_bool,
     "visibility": _choice(*[v.value for v in Visibility]),
     "max_message_size": _size,
     "reply_to": str,
     "dmarc": _choice("munge", "wrap", "none"),
+    "bounce_threshold": _positive,
+    "digest_size": _size,
+    "digest_period": _choice(*[p.value for p in DigestPeriod]),
+    "digest_format": _choice(*[f.value for f in DigestFormat]),
+    "welcome_message": _text_block,
+    "goodbye_message": _text_block,
 }
 
 
@@ -186,4 +216,10 @@ def describe(info: ListInfo, members: int) -> dict[str, Any]:
         "max_message_size": plain.max_message_size,
         "reply_to": plain.reply_to,
         "dmarc": plain.dmarc,
+        "bounce_threshold": plain.bounce_threshold,
+        "digest_size": plain.digest_size,
+        "digest_period": plain.digest_period.value,
+        "digest_format": plain.digest_format.value,
+        "welcome_message": plain.welcome_message,
+        "goodbye_message": plain.goodbye_message,
     }

@@ -84,6 +84,30 @@ def member_role(session: Session, list_id: int, address: str) -> str | None:
     return str(row[0]) if row else None
 
 
+def with_role(session: Session, list_id: int, role: Role) -> list[str]:
+    """The addresses of the members with `role` (owners, moderators), as given."""
+    query = select(Member.display_address).where(
+        Member.list_id == list_id, Member.role == role.value
+    )
+    return list(session.exec(query.order_by(col(Member.id))))
+
+
+def forget(session: Session, address: str) -> list[str]:
+    """Remove `address` from every list, with its pending confirmations and robot reply
+    log; the lists it was on."""
+    _, normal = parse_entry(address)
+    key = normal.lower()
+    rows = session.exec(select(Member).where(Member.address == key)).all()
+    left = []
+    for row in rows:
+        left.append(lists.by_id(session, row.list_id).address)
+        session.delete(row)
+    conn = session.connection()
+    conn.execute(text("DELETE FROM token WHERE address = :a"), {"a": key})
+    conn.execute(text("DELETE FROM robot_reply WHERE address = :a"), {"a": key})
+    return sorted(left)
+
+
 def remove(session: Session, list_address: str, addresses: list[str]) -> list[str]:
     """Remove members; NotFound names every address that was not a member."""
     info = lists.get(session, list_address)
@@ -120,6 +144,7 @@ def set_value(session: Session, list_address: str, address: str, key: str, value
         row.delivery_disabled = lists.parse_bool(value)
         if not row.delivery_disabled:
             row.bounce_score = 0  # SPEC §9: re-enabling resets the score
+            row.probe_sent = 0.0
     else:
         raise UsageError(
             f"unknown member setting {key!r}; known: delivery, delivery_disabled, name, role"

@@ -10,6 +10,7 @@ from pathlib import Path
 from listfed.config import Config
 from listfed.db.engine import Database
 from listfed.db.schema import upgrade
+from listfed.errors import ConfigError
 
 
 @dataclass
@@ -58,10 +59,35 @@ def prepare(config: Config) -> list[str]:
         db.close()
     if new_db:
         created.append(str(db_path))
-    secret = data / "node.secret"
-    if not secret.exists():
-        fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(32) + "\n")
-        created.append(str(secret))
+    if _ensure_secret(secret_path(config)):
+        created.append(str(secret_path(config)))
     return created
+
+
+def secret_path(config: Config) -> Path:
+    return config.node.data_dir / "node.secret"
+
+
+def _ensure_secret(path: Path) -> bool:
+    """Write a new random secret (mode 600) unless there is one; was one written?"""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_urlsafe(32) + "\n")
+    return True
+
+
+def node_secret(config: Config) -> str:
+    """The node secret (the key of confirmation tokens), created on first use."""
+    path = secret_path(config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _ensure_secret(path)
+    try:
+        value = path.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the node secret {path}: {exc.strerror}") from exc
+    if len(value) < 16:
+        raise ConfigError(f"the node secret in {path} is too short (16 characters at least)")
+    return value

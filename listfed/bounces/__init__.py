@@ -1,0 +1,1 @@
+"""Bounces: telling which member's mail failed, and keeping score."""

@@ -1,0 +1,144 @@
+"""Bounce scores (SPEC §4, §9): a permanent failure raises a member's score by one, at
+most once per UTC day; at the list's threshold delivery is disabled and the member and
+the owners are told. A score with no bounce for `bounce_reset_after` goes back to 0, and
+mail from the member (a post, `set delivery regular`) re-enables delivery.
+
+With `[delivery] verp = "probes"`, reaching the threshold sends a VERP probe first; the
+member is disabled only when the probe bounces too.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import text
+from sqlmodel import Session
+
+from listfed.bounces.verp import verp_address
+from listfed.db.models import Member
+from listfed.delivery import outbox
+from listfed.delivery.notices import notice
+from listfed.listinfo import ListInfo, Role
+from listfed.ops import members
+from listfed.post import NodeSettings
+from listfed.robots import replies, templates
+
+log = logging.getLogger("listfed.bounces")
+
+DAY = 86400.0
+
+
+def record_permanent(
+    session: Session,
+    node: NodeSettings,
+    lst: ListInfo,
+    address: str,
+    now: float,
+    reason: str,
+    *,
+    probe_bounced: bool = False,
+) -> str:
+    """Count a permanent failure for `address` on `lst`; what happened, for the log."""
+    row = members.find(session, lst.id, address)
+    if row is None:
+        return "not a member"
+    row.last_failure = reason[:500]
+    session.add(row)
+    if row.delivery_disabled:
+        return "delivery already disabled"
+    if probe_bounced and row.probe_sent:
+        return _disable(session, node, lst, row, now, "the probe bounced")
+    if row.last_bounce and now - row.last_bounce > node.members.bounce_reset_after:
+        row.bounce_score = 0
+    if row.bounce_score and int(row.last_bounce // DAY) == int(now // DAY):
+        session.add(row)
+        return f"score stays {row.bounce_score} (already raised today)"
+    row.bounce_score += 1
+    row.last_bounce = now
+    session.add(row)
+    if row.bounce_score < lst.bounce_threshold:
+        return f"score {row.bounce_score} of {lst.bounce_threshold}"
+    if node.verp == "probes" and not row.probe_sent:
+        _probe(session, node, lst, row, now)
+        return f"score {row.bounce_score}: probe sent"
+    return _disable(session, node, lst, row, now, f"score {row.bounce_score}")
+
+
+def _disable(
+    session: Session, node: NodeSettings, lst: ListInfo, row: Member, now: float, why: str
+) -> str:
+    row.delivery_disabled = True
+    session.add(row)
+    per_hour = node.members.replies_per_hour
+    address = row.display_address
+    replies.send(
+        session,
+        lst,
+        address,
+        f"Delivery from {lst.address} paused",
+        templates.render(templates.DISABLED, lst, address),
+        now,
+        per_hour,
+    )
+    for owner in members.with_role(session, lst.id, Role.OWNER):
+        replies.send(
+            session,
+            lst,
+            owner,
+            f"{address} disabled on {lst.address} by bounces",
+            templates.render(
+                templates.OWNER_DISABLED,
+                lst,
+                address,
+                score=str(row.bounce_score),
+                threshold=str(lst.bounce_threshold),
+            ),
+            now,
+            per_hour,
+            sender=lst.sub_address("owner"),
+        )
+    log.warning("%s: delivery to %s disabled (%s)", lst.address, address, why)
+    return f"delivery disabled ({why})"
+
+
+def _probe(session: Session, node: NodeSettings, lst: ListInfo, row: Member, now: float) -> None:
+    row.probe_sent = now
+    session.add(row)
+    address = row.display_address
+    data = notice(
+        lst,
+        address,
+        f"A test message from {lst.address}",
+        templates.render(templates.PROBE, lst, address),
+        sender=lst.sub_address("owner"),
+    )
+    outbox.enqueue(
+        session, data, verp_address(lst.bounces_address, address), [address], lst.id, "probe"
+    )
+
+
+def reenable(session: Session, lst: ListInfo, address: str) -> bool:
+    """Mail from a member whose delivery bounces disabled: enable it again, score 0."""
+    row = members.find(session, lst.id, address)
+    if row is None or not row.delivery_disabled:
+        return False
+    if row.bounce_score < lst.bounce_threshold and not row.probe_sent:
+        return False  # disabled by an admin, not by bounces: theirs to undo
+    row.delivery_disabled = False
+    row.bounce_score = 0
+    row.probe_sent = 0.0
+    session.add(row)
+    log.info("%s: delivery to %s enabled again (mail from it)", lst.address, address)
+    return True
+
+
+def decay(session: Session, now: float, reset_after: float) -> int:
+    """Reset the scores of enabled members with no bounce for `reset_after` seconds."""
+    result = session.connection().execute(
+        text(
+            "UPDATE member SET bounce_score = 0, probe_sent = 0 WHERE bounce_score > 0 "
+            "AND NOT delivery_disabled AND last_bounce < :t"
+        ),
+        {"t": now - reset_after},
+    )
+    return int(result.rowcount or 0)

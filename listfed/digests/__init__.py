@@ -1,0 +1,1 @@
+"""Digests: collecting posts for digest members and sending them as one message."""

@@ -1,0 +1,60 @@
+"""The daemon's own clock work, so that no cron is needed: digests whose period has run
+out are sent, bounce scores that went quiet are reset, spent tokens and reply counts are
+forgotten. One pass a minute, or sooner when a digest falls due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from listfed.bounces import score
+from listfed.db.engine import Database
+from listfed.digests import collect
+from listfed.errors import ListfedError
+from listfed.post import NodeSettings
+from listfed.robots import replies, tokens
+from listfed.wakeup import first_of
+
+log = logging.getLogger("listfed.housekeeping")
+
+
+class Housekeeper:
+    def __init__(
+        self,
+        db: Database,
+        node: Callable[[], NodeSettings],
+        delivered: Callable[[], None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.node = node
+        self.delivered = delivered  # wakes the delivery worker
+        self.clock = clock
+        self.wake = asyncio.Event()
+
+    def pass_once(self) -> float | None:
+        """One pass (on the database thread); when the next digest falls due."""
+        now = self.clock()
+        with self.db.write() as s:
+            ready, later = collect.due(s, now)
+            sent = sum(collect.send(s, lst, now) for lst in ready)
+            score.decay(s, now, self.node().members.bounce_reset_after)
+            tokens.purge(s, now)
+            replies.purge(s, now)
+        if sent:
+            self.delivered()
+        return later
+
+    async def run(self, stop: asyncio.Event, poll: float = 60.0) -> None:
+        while not stop.is_set():
+            self.wake.clear()
+            try:
+                later = await self.db.run(self.pass_once)
+            except ListfedError as exc:  # the database is busy: the next pass will do it
+                log.error("housekeeping pass failed: %s", exc)
+                later = None
+            timeout = poll if later is None else max(1.0, min(poll, later - self.clock()))
+            await first_of(self.wake, stop, timeout=timeout)

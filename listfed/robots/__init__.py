@@ -1,0 +1,1 @@
+"""The email robots: -request commands, confirmations, -owner."""

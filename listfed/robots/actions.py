@@ -1,0 +1,146 @@
+"""What the robots do for a person: ask for confirmation, confirm, change delivery.
+
+Shared by -request commands, -join / -leave and -confirm+TOKEN, and by the CLI's
+`members add --welcome`. Privacy rule: whatever someone asks about an address, what the
+list knows about that address is only ever written to that address itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from email.utils import formataddr
+
+from sqlmodel import Session
+
+from listfed.bounces import score
+from listfed.listinfo import DeliveryMode, ListInfo
+from listfed.ops import lists, members
+from listfed.post import NodeSettings
+from listfed.robots import replies, templates, tokens
+from listfed.robots.tokens import Action
+
+log = logging.getLogger("listfed.robots")
+
+
+def _send(
+    session: Session,
+    node: NodeSettings,
+    lst: ListInfo,
+    to: str,
+    subject: str,
+    body: str,
+    now: float,
+    sender: str = "",
+) -> bool:
+    return replies.send(
+        session, lst, to, subject, body, now, node.members.replies_per_hour, sender=sender
+    )
+
+
+def ask(
+    session: Session,
+    node: NodeSettings,
+    lst: ListInfo,
+    action: Action,
+    address: str,
+    now: float,
+    name: str = "",
+    requester: str = "",
+) -> str:
+    """Write to `address` asking it to confirm `action` (or saying there is nothing to
+    do); the line for the requester's reply, which never tells whether it is a member."""
+    is_member = members.find(session, lst.id, address) is not None
+    nothing = is_member if action is Action.SUBSCRIBE else not is_member
+    if nothing and requester.lower() == address.lower():
+        state = "subscribed already" if is_member else "not subscribed"
+        return f"{address} is {state}; nothing was changed."
+    if nothing:
+        text = templates.ALREADY_MEMBER if is_member else templates.NOT_MEMBER
+        _send(
+            session,
+            node,
+            lst,
+            address,
+            f"Your request to {lst.address}",
+            templates.render(text, lst, address),
+            now,
+        )
+    else:
+        token = tokens.issue(
+            session, node.secret, lst, address, action, now, node.members.confirm_expiry, name
+        )
+        expires = time.strftime(
+            "%Y-%m-%d %H:%M UTC", time.gmtime(now + node.members.confirm_expiry)
+        )
+        body = templates.render(
+            templates.CONFIRM,
+            lst,
+            address,
+            action=action.value,
+            direction="to" if action is Action.SUBSCRIBE else "from",
+            token=token,
+            expires=expires,
+        )
+        confirm = lst.sub_address(f"confirm+{token}")
+        _send(session, node, lst, address, f"confirm {token}", body, now, sender=confirm)
+        log.info("%s: %s of %s asked, token sent", lst.address, action.value, address)
+    return f"A request to {action.value} has been sent to {address} for confirmation."
+
+
+def confirm(session: Session, node: NodeSettings, token: str, now: float) -> str:
+    """Carry out a confirmed request; the line that says what happened."""
+    try:
+        row = tokens.redeem(session, node.secret, token, now)
+    except tokens.TokenRefused as exc:
+        return f"Not confirmed: {exc}."
+    lst = lists.by_id(session, row.list_id)
+    if row.action == Action.SUBSCRIBE.value:
+        added = members.add(session, lst.address, [formataddr((row.name, row.address))])
+        if not added.added:
+            return f"{row.address} is subscribed to {lst.address} already."
+        welcome(session, node, lst, added.added[0], now)
+        log.info("%s: %s subscribed (confirmed)", lst.address, row.address)
+        return f"{added.added[0]} is now subscribed to {lst.address}."
+    member = members.find(session, lst.id, row.address)
+    if member is None:
+        return f"{row.address} is not subscribed to {lst.address}."
+    address = member.display_address
+    members.remove(session, lst.address, [address])
+    text = lst.goodbye_message or templates.GOODBYE
+    _send(
+        session,
+        node,
+        lst,
+        address,
+        f"Goodbye from {lst.address}",
+        templates.render(text, lst, address),
+        now,
+    )
+    log.info("%s: %s unsubscribed (confirmed)", lst.address, address)
+    return f"{address} has been unsubscribed from {lst.address}."
+
+
+def welcome(session: Session, node: NodeSettings, lst: ListInfo, address: str, now: float) -> bool:
+    """Send the list's welcome (its own text, or the default) to a new member."""
+    text = lst.welcome_message or templates.WELCOME
+    return _send(
+        session,
+        node,
+        lst,
+        address,
+        f"Welcome to {lst.address}",
+        templates.render(text, lst, address),
+        now,
+    )
+
+
+def set_delivery(session: Session, lst: ListInfo, address: str, mode: DeliveryMode) -> str:
+    """A member's own delivery change; `regular` also lifts a pause caused by bounces."""
+    row = members.find(session, lst.id, address)
+    if row is None:
+        return f"{address} is not a member of {lst.address}; nothing was changed."
+    members.set_value(session, lst.address, address, "delivery", mode.value)
+    resumed = mode is DeliveryMode.REGULAR and score.reenable(session, lst, address)
+    extra = " Delivery, paused after bounces, has resumed." if resumed else ""
+    return f"Delivery for {address} is now {mode.value}.{extra}"

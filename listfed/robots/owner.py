@@ -1,0 +1,33 @@
+"""LIST-owner: forwarded to the list's owners, loop-safe.
+
+Every forwarded copy carries `X-Listfed-Owner: LIST@DOMAIN` and goes out with the
+list's bounce address as envelope sender. Mail that already carries the mark (anywhere:
+a bounce quotes the message it returns) is not forwarded again, so an owner address
+that bounces or auto-replies cannot start a loop.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from listfed.delivery import outbox
+from listfed.listinfo import Role
+from listfed.ops import members
+from listfed.post import Incoming, NodeSettings
+
+MARK = b"X-Listfed-Owner:"
+
+
+def forward(session: Session, node: NodeSettings, mail: Incoming, now: float) -> str:
+    """Queue `mail` for every owner of its list; what happened, for the log."""
+    lst = mail.lst
+    if MARK.lower() in mail.raw.lower():
+        return "already forwarded once (X-Listfed-Owner): dropped to avoid a loop"
+    owners = members.with_role(session, lst.id, Role.OWNER)
+    if not owners:
+        return "the list has no owners: dropped"
+    data = MARK + b" " + lst.address.encode() + b"\r\n" + mail.raw
+    outbox.enqueue(
+        session, data, lst.bounces_address, owners, lst.id, "owner", mail.message.message_id
+    )
+    return f"forwarded to {len(owners)} owner(s)"

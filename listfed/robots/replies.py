@@ -1,0 +1,68 @@
+"""Robot mail out: rate-limited per address, queued in the outbox like any notice.
+
+The limit is what keeps the robots from being used to flood a third party with forged
+requests: past `replies_per_hour` to one address, further mail to it is dropped and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import text
+from sqlmodel import Session
+
+from listfed.db.models import RobotReply
+from listfed.delivery import outbox
+from listfed.delivery.notices import notice
+from listfed.listinfo import ListInfo
+
+log = logging.getLogger("listfed.robots")
+
+
+def allowed(session: Session, address: str, now: float, per_hour: int) -> bool:
+    """May the robots write to `address` now? If so, count this message."""
+    recent = session.connection().execute(
+        text("SELECT COUNT(*) FROM robot_reply WHERE address = :a AND sent > :t"),
+        {"a": address.lower(), "t": now - 3600},
+    )
+    if int(recent.scalar_one()) >= per_hour:
+        return False
+    session.add(RobotReply(address=address.lower(), sent=now))
+    return True
+
+
+def send(
+    session: Session,
+    lst: ListInfo,
+    to: str,
+    subject: str,
+    body: str,
+    now: float,
+    per_hour: int,
+    *,
+    sender: str = "",
+    in_reply_to: str = "",
+    kind: str = "notice",
+) -> bool:
+    """Queue one robot message to `to`, unless the rate limit says no; was it queued?"""
+    if not allowed(session, to, now, per_hour):
+        log.warning(
+            "%s: not writing to %s: %d robot messages in the last hour", lst.address, to, per_hour
+        )
+        return False
+    data = notice(
+        lst,
+        to,
+        subject,
+        body,
+        in_reply_to,
+        sender=sender or lst.sub_address("request"),
+        reply_to=sender,
+    )
+    outbox.enqueue(session, data, lst.bounces_address, [to], lst.id, kind)
+    return True
+
+
+def purge(session: Session, now: float) -> None:
+    """Forget reply counts older than the limit's window."""
+    session.connection().execute(text("DELETE FROM robot_reply WHERE sent < :t"), {"t": now - 3600})

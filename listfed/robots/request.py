@@ -1,0 +1,113 @@
+"""The robot addresses of a list: -request (commands), -join, -leave, -confirm+TOKEN.
+
+Automatic mail (RFC 3834 Auto-Submitted, Precedence bulk/junk/list, mailer-daemons,
+the list's own traffic) is never answered. Answers go to the From address (else the
+envelope sender); a message with neither as a valid address is dropped with a log line.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from listfed.addresses import Kind, normalise
+from listfed.errors import InvalidAddress
+from listfed.listinfo import DeliveryMode
+from listfed.post import Incoming, NodeSettings
+from listfed.robots import actions, replies, templates
+from listfed.robots.commands import Command, Reading, Verb, read_commands
+from listfed.robots.tokens import Action
+
+
+def reply_address(mail: Incoming) -> str | None:
+    """Who a robot answers: the From address, else the envelope sender, if valid."""
+    for candidate in (mail.message.sender, mail.mail_from):
+        try:
+            return normalise(candidate)
+        except InvalidAddress:
+            continue
+    return None
+
+
+def handle(session: Session, node: NodeSettings, mail: Incoming, now: float) -> str:
+    """Act on a message to a robot address; what happened, for the log."""
+    if mail.message.auto_submitted or mail.lst.list_id in mail.message.list_ids:
+        return "automatic or list mail: not answered"
+    who = reply_address(mail)
+    if who is None:
+        return "no valid From or envelope sender to answer: dropped"
+    if mail.kind == Kind.JOIN.value:
+        return actions.ask(
+            session, node, mail.lst, Action.SUBSCRIBE, who, now, mail.message.sender_name
+        )
+    if mail.kind == Kind.LEAVE.value:
+        return actions.ask(session, node, mail.lst, Action.UNSUBSCRIBE, who, now)
+    if mail.kind == Kind.CONFIRM.value:
+        said = actions.confirm(session, node, mail.detail, now)
+        if said.startswith("Not confirmed"):
+            _reply(session, node, mail, who, f"{said}\n\n{_help_hint(mail)}\n", now)
+        return said
+    return _commands(session, node, mail, who, now)
+
+
+def _commands(session: Session, node: NodeSettings, mail: Incoming, who: str, now: float) -> str:
+    reading = read_commands(mail.raw)
+    if not reading.commands:
+        _reply(session, node, mail, who, templates.render(templates.HELP, mail.lst, who), now)
+        return "no commands: help sent"
+    done = [_run(session, node, mail, who, c, now) for c in reading.commands]
+    lines = [f"Results of your message to {mail.lst.sub_address('request')}:", ""]
+    for command, said in zip(reading.commands, done, strict=True):
+        lines += [f"> {command.line}", said, ""]
+    lines += _not_understood(reading)
+    lines.append(_help_hint(mail))
+    _reply(session, node, mail, who, "\n".join(lines) + "\n", now)
+    return f"{len(done)} command(s) done"
+
+
+def _run(
+    session: Session, node: NodeSettings, mail: Incoming, who: str, c: Command, now: float
+) -> str:
+    lst = mail.lst
+    if c.error:
+        return f"Not done: {c.error}."
+    if c.verb is Verb.HELP:
+        return templates.render(templates.HELP, lst, who)
+    if c.verb is Verb.CONFIRM:
+        return actions.confirm(session, node, c.args[0], now)
+    if c.verb is Verb.SET:
+        return actions.set_delivery(session, lst, who, DeliveryMode(c.args[1]))
+    action = Action.SUBSCRIBE if c.verb is Verb.SUBSCRIBE else Action.UNSUBSCRIBE
+    target = c.args[0] if c.args else who
+    name = mail.message.sender_name if target.lower() == who.lower() else ""
+    return actions.ask(session, node, lst, action, target, now, name, requester=who)
+
+
+def _not_understood(reading: Reading) -> list[str]:
+    if not reading.not_understood:
+        return []
+    lines = ["Not understood:"] + [f"> {line}" for line in reading.not_understood]
+    if reading.ignored:
+        lines.append(f"({reading.ignored} more line(s) after it were ignored.)")
+    return [*lines, ""]
+
+
+def _help_hint(mail: Incoming) -> str:
+    return f'Write "help" to {mail.lst.sub_address("request")} for the list of commands.'
+
+
+def _reply(
+    session: Session, node: NodeSettings, mail: Incoming, who: str, body: str, now: float
+) -> None:
+    subject = mail.message.subject or f"Your message to {mail.lst.sub_address(mail.kind)}"
+    if not subject.lower().startswith("re:"):
+        subject = f"Re: {subject}"
+    replies.send(
+        session,
+        mail.lst,
+        who,
+        subject,
+        body,
+        now,
+        node.members.replies_per_hour,
+        in_reply_to=mail.message.message_id,
+    )
