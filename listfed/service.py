@@ -235,13 +235,15 @@ class Node:
 
     async def serve(self, reload: Callable[[], Config] | None = None) -> None:
         """Run until SIGTERM or SIGINT."""
-        await self.start()
         loop = asyncio.get_running_loop()
         stopping = asyncio.Event()
+        # Handlers first: a signal that comes while we start (the socket listens one
+        # loop turn before start() returns) must stop us cleanly, not interrupt us.
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
         if reload is not None:
             loop.add_signal_handler(signal.SIGHUP, self._reload, reload)
+        await self.start()
         await stopping.wait()
         log.info("stopping")
         await self.stop()

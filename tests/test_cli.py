@@ -203,3 +203,52 @@ def test_held_commands_act_on_the_database(node_dir: Path) -> None:
         "next_attempt",
         "last_error",
     }
+
+
+def _outbox(node_dir: Path) -> list[tuple[str, str, bytes]]:
+    import sqlite3
+
+    with sqlite3.connect(node_dir / "var" / "listfed.db") as db:
+        rows = db.execute(
+            "SELECT o.kind, b.address, o.data FROM outbox b JOIN outgoing o ON o.id = b.outgoing_id"
+        ).fetchall()
+    return [(k, a, bytes(d)) for k, a, d in rows]
+
+
+def test_members_add_with_welcome_queues_the_lists_welcome(node_dir: Path) -> None:
+    run("lists", "create", TEAM)
+    run("lists", "set", TEAM, "welcome_message", "Hello $address,\\nread the rules.")
+    out = run("members", "add", TEAM, "Dave <dave@example.net>", "--welcome")
+    assert "welcome queued for 1" in out
+    [(kind, rcpt, data)] = _outbox(node_dir)
+    assert (kind, rcpt) == ("notice", "dave@example.net")
+    assert b"Hello dave@example.net,\r\nread the rules." in data
+
+
+def test_members_forget_removes_an_address_everywhere(node_dir: Path) -> None:
+    for name in ("team", "board"):
+        run("lists", "create", f"{name}@{DOMAIN}")
+        run("members", "add", f"{name}@{DOMAIN}", "dave@example.net", "erin@example.net")
+    out = run("members", "forget", "Dave@Example.NET")
+    assert f"removed from board@{DOMAIN}" in out and f"removed from team@{DOMAIN}" in out
+    for name in ("team", "board"):
+        left = [
+            m["address"] for m in json.loads(run("members", "ls", f"{name}@{DOMAIN}", "--json"))
+        ]
+        assert left == ["erin@example.net"]
+    assert "not a valid mail address" in run("members", "forget", "nobody@", code=1)
+
+
+def test_digest_settings_and_send(node_dir: Path) -> None:
+    run("lists", "create", TEAM)
+    run("lists", "set", TEAM, "digest_size", "10KB")
+    run("lists", "set", TEAM, "digest_period", "weekly")
+    run("lists", "set", TEAM, "bounce_threshold", "3")
+    [entry] = json.loads(run("lists", "ls", "--json"))
+    assert entry | {"digest_size": 10240, "digest_period": "weekly", "bounce_threshold": 3} == entry
+    assert "expected one of hourly, daily, weekly" in run(
+        "lists", "set", TEAM, "digest_period", "monthly", code=2
+    )
+    assert "at least 1" in run("lists", "set", TEAM, "bounce_threshold", "0", code=2)
+    assert run("digests", "send").strip() == "no digest pending"
+    assert "no list" in run("digests", "send", f"nope@{DOMAIN}", code=1)

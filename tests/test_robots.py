@@ -301,3 +301,33 @@ async def test_owner_mail_reaches_the_owners_once(world: World) -> None:
     assert got["Subject"] == "A question" and got["X-Listfed-Owner"] == TEAM
     assert world.smarthost is not None
     assert world.smarthost.received[0].mail_from == f"team-bounces@{DOMAIN}"
+
+
+async def test_a_forgotten_address_cannot_confirm_any_more(world: World) -> None:
+    world.make_list(TEAM)
+    await world.send(mail(f"team-join@{DOMAIN}"), f"team-join@{DOMAIN}")
+    await world.idle()
+    confirm = f"team-confirm+{token_of(confirmation(world, DAVE))}@{DOMAIN}"
+    with world.write() as s:
+        assert members.forget(s, "Dave@Example.net") == []
+    await world.send(mail(confirm, "Re: confirm", mid="<late@x>"), confirm)
+    await world.idle()
+    assert member(world, DAVE) is None
+    assert "is unknown" in text_of(to(world, DAVE)[-1])
+
+
+async def test_the_senders_name_and_case_are_kept(world: World) -> None:
+    world.make_list(TEAM)
+    raw = mail(f"team-join@{DOMAIN}", sender="Dave.K@Example.NET").replace(
+        b"From: Dave", b"From: =?utf-8?q?D=C3=A4vid_K?="
+    )
+    await world.send(raw, f"team-join@{DOMAIN}", "Dave.K@example.net")
+    await world.idle()
+    token = token_of(confirmation(world, "Dave.K@example.net"))
+    confirm = f"team-confirm+{token}@{DOMAIN}"
+    await world.send(mail(confirm, "Re: confirm", sender="Dave.K@example.net"), confirm)
+    await world.idle()
+    with world.node.db.read() as s:
+        row = members.find(s, 1, "dave.k@example.net")
+    assert row is not None
+    assert (row.name, row.display_address) == ("Dävid K", "Dave.K@example.net")

@@ -71,7 +71,12 @@ def set_(
     ctx: typer.Context,
     address: Address,
     key: Annotated[str, typer.Argument(help=f"One of: {', '.join(sorted(lists.SETTINGS))}.")],
-    value: Annotated[str, typer.Argument(help="The new value (\\n in a footer is a newline).")],
+    value: Annotated[
+        str,
+        typer.Argument(
+            help="The new value (\\n in footer, welcome_message, goodbye_message: a newline)."
+        ),
+    ],
 ) -> None:
     """Change one setting of a list."""
     with state(ctx).write() as s:

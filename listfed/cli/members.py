@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from listfed.cli.base import JsonOption, emit, new_app, state, table
-from listfed.errors import ListfedError
 from listfed.listinfo import DeliveryMode, Role
-from listfed.ops import members
+from listfed.ops import lists, members
+from listfed.ops.node import node_secret
+from listfed.robots import actions
+from listfed.service import node_settings
 
 app = new_app("Add, list, change and remove the members of a list.")
 
@@ -41,14 +44,21 @@ def add(
         DeliveryMode.REGULAR
     ),
     welcome: Annotated[
-        bool, typer.Option(help="Send the welcome message (needs the robots, not in this version).")
+        bool,
+        typer.Option(help="Send each new member the list's welcome message (the daemon sends it)."),
     ] = False,
 ) -> None:
     """Add members directly, without confirmation. Invalid addresses are reported; exit 1."""
-    if welcome:
-        raise ListfedError("--welcome needs the subscription robots, not in this version yet")
-    with state(ctx).write() as s:
+    st = state(ctx)
+    with st.write() as s:
         result = members.add(s, list_address, addresses, role, delivery)
+        if welcome and result.added:
+            node = node_settings(st.config, node_secret(st.config))
+            lst = lists.get(s, list_address)
+            for address in result.added:
+                actions.welcome(s, node, lst, address, time.time())
+    if welcome and result.added:
+        typer.echo(f"welcome queued for {len(result.added)}")
     _report(result)
 
 
@@ -126,3 +136,16 @@ def set_(
     with state(ctx).write() as s:
         members.set_value(s, list_address, address, key, value)
     typer.echo(f"{address}: {key} set")
+
+
+@app.command()
+def forget(
+    ctx: typer.Context,
+    address: Annotated[str, typer.Argument(help="The address to forget.")],
+) -> None:
+    """Remove an address from every list, with its pending confirmations."""
+    with state(ctx).write() as s:
+        left = members.forget(s, address)
+    for list_address in left:
+        typer.echo(f"removed from {list_address}")
+    typer.echo(f"{address}: forgotten ({len(left)} list(s); pending confirmations revoked)")

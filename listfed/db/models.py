@@ -173,7 +173,7 @@ class Token(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     token: str = Field(unique=True)
     list_id: int = Field(foreign_key="mlist.id", index=True, ondelete="CASCADE")
-    address: str = Field(index=True)  # lower-cased
+    address: str = Field(index=True)  # as given; the HMAC covers it lower-cased
     action: str  # subscribe | unsubscribe
     name: str = ""  # the display name to subscribe with
     expires: float

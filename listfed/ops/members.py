@@ -103,7 +103,7 @@ def forget(session: Session, address: str) -> list[str]:
         left.append(lists.by_id(session, row.list_id).address)
         session.delete(row)
     conn = session.connection()
-    conn.execute(text("DELETE FROM token WHERE address = :a"), {"a": key})
+    conn.execute(text("DELETE FROM token WHERE lower(address) = :a"), {"a": key})
     conn.execute(text("DELETE FROM robot_reply WHERE address = :a"), {"a": key})
     return sorted(left)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from email.utils import formataddr
 
 from sqlmodel import Session
 
@@ -96,9 +95,11 @@ def confirm(session: Session, node: NodeSettings, token: str, now: float) -> str
         return f"Not confirmed: {exc}."
     lst = lists.by_id(session, row.list_id)
     if row.action == Action.SUBSCRIBE.value:
-        added = members.add(session, lst.address, [formataddr((row.name, row.address))])
+        added = members.add(session, lst.address, [row.address])
         if not added.added:
             return f"{row.address} is subscribed to {lst.address} already."
+        if row.name:  # set apart: a display name needs no quoting or encoding here
+            members.set_value(session, lst.address, row.address, "name", row.name)
         welcome(session, node, lst, added.added[0], now)
         log.info("%s: %s subscribed (confirmed)", lst.address, row.address)
         return f"{added.added[0]} is now subscribed to {lst.address}."

@@ -64,7 +64,7 @@ def issue(
         Token(
             token=token,
             list_id=lst.id,
-            address=address.lower(),
+            address=address,
             action=action.value,
             name=name,
             expires=float(expires),
