@@ -23,7 +23,10 @@ log = logging.getLogger("listfed.digests")
 
 def _has_digest_members(session: Session, list_id: int) -> bool:
     row = session.connection().execute(
-        text("SELECT 1 FROM member WHERE list_id = :l AND delivery = :d LIMIT 1"),
+        text(
+            "SELECT 1 FROM member WHERE list_id = :l AND delivery = :d "
+            "AND NOT delivery_disabled LIMIT 1"
+        ),
         {"l": list_id, "d": DeliveryMode.DIGEST.value},
     )
     return row.first() is not None
@@ -81,6 +84,24 @@ def send(session: Session, lst: ListInfo, now: float) -> int:
     data = build(lst, issue, [bytes(r[1]) for r in rows], datetime.fromtimestamp(now, UTC))
     outbox.enqueue(session, data, lst.bounces_address, to, lst.id, "digest")
     log.info("%s: digest issue %d, %d posts, to %d members", lst.address, issue, len(rows), len(to))
+    return len(rows)
+
+
+def send_to_leaver(session: Session, lst: ListInfo, address: str, now: float) -> int:
+    """A member leaving digest delivery gets what is pending now, in a digest of their own
+    (the others' digest still goes out as due); how many posts it held."""
+    rows = session.connection().execute(
+        text("SELECT raw FROM digest_item WHERE list_id = :l ORDER BY id"), {"l": lst.id}
+    ).all()
+    if not rows:
+        return 0
+    row = session.connection().execute(
+        text("SELECT digest_issue FROM mlist WHERE id = :l"), {"l": lst.id}
+    )
+    issue = int(row.scalar_one()) + 1  # the issue the others will get these posts in
+    build = plain_digest if lst.digest_format is DigestFormat.PLAIN else mime_digest
+    data = build(lst, issue, [bytes(r[0]) for r in rows], datetime.fromtimestamp(now, UTC))
+    outbox.enqueue(session, data, lst.bounces_address, [address], lst.id, "digest")
     return len(rows)
 
 

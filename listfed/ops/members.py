@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from listfed.addresses import normalise
 from listfed.db.models import Member
+from listfed.digests import collect
 from listfed.errors import InvalidAddress, NotFound, UsageError
 from listfed.listinfo import DeliveryMode, Role
 from listfed.ops import lists
@@ -137,7 +138,11 @@ def set_value(session: Session, list_address: str, address: str, key: str, value
     if key == "role":
         row.role = _enum(Role, value).value
     elif key == "delivery":
-        row.delivery = _enum(DeliveryMode, value).value
+        mode = _enum(DeliveryMode, value).value
+        if row.delivery == DeliveryMode.DIGEST.value and mode != row.delivery:
+            # Posts already collected would never reach them: send them now.
+            collect.send_to_leaver(session, info, row.display_address, time.time())
+        row.delivery = mode
     elif key == "name":
         row.name = value
     elif key == "delivery_disabled":
