@@ -51,7 +51,7 @@ class IntakeHandler:
     ) -> str:
         if self.stopping:
             return "421 4.3.2 Service shutting down, try again later"
-        envelope.mail_from = address
+        envelope.mail_from = address  # "<>" for the null reverse-path (aiosmtpd needs it)
         envelope.mail_options.extend(mail_options)
         envelope.listfed_rcpts = []
         return "250 2.1.0 OK"
@@ -77,6 +77,8 @@ class IntakeHandler:
         recipients = getattr(envelope, "listfed_rcpts", [])
         mid = _message_id(raw)
         now = time.time()
+        sender = envelope.mail_from or ""
+        sender = "" if sender.strip() in ("", "<>") else sender  # null reverse-path: no sender
         try:
             items = []
             for address, (recipient, list_id) in zip(envelope.rcpt_tos, recipients, strict=True):
@@ -86,7 +88,7 @@ class IntakeHandler:
                         list_id=list_id,
                         rcpt=address,
                         detail=recipient.detail,
-                        mail_from=envelope.mail_from or "",
+                        mail_from=sender,
                         message_id=mid,
                         raw=raw,
                         received=now,

@@ -331,3 +331,19 @@ async def test_the_senders_name_and_case_are_kept(world: World) -> None:
         row = members.find(s, 1, "dave.k@example.net")
     assert row is not None
     assert (row.name, row.display_address) == ("Dävid K", "Dave.K@example.net")
+
+
+async def test_a_null_sender_is_never_answered(world: World) -> None:
+    import aiosmtplib
+
+    world.make_list(TEAM)
+    client = aiosmtplib.SMTP(hostname=world.host, port=world.port, start_tls=False)
+    await client.connect()
+    await client.ehlo()
+    assert (await client.mail("")).code == 250  # MAIL FROM:<>
+    request = f"team-request@{DOMAIN}"
+    assert (await client.rcpt(request)).code == 250
+    assert (await client.data(mail(request, "help", mid="<null@x>"))).code == 250
+    await client.quit()
+    await world.idle()
+    assert world.smarthost is not None and world.smarthost.received == []

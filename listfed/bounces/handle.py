@@ -9,6 +9,7 @@ robots/owner.py), except automatic replies, which are not bounces and are droppe
 from __future__ import annotations
 
 import logging
+import re
 
 from sqlalchemy import text
 from sqlmodel import Session
@@ -52,12 +53,14 @@ def handle(session: Session, node: NodeSettings, mail: Incoming, now: float) -> 
 
 
 def _looks_like_a_bounce(mail: Incoming) -> bool:
+    """Beyond what the detectors call bounce-like: a null envelope sender, unless the
+    message says it is an RFC 3834 auto-reply (out of office, which also comes from <>)."""
+    if mail.mail_from:
+        return False
     head = mail.raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0].lower()
-    local = mail.message.sender.partition("@")[0].lower()
-    return (
-        not mail.mail_from
-        or b"multipart/report" in head
-        or local in {"mailer-daemon", "postmaster", "mail-daemon"}
+    return not (
+        re.search(rb"^auto-submitted:[ \t]*auto-replied", head, re.MULTILINE)
+        or re.search(rb"^x-auto(?:reply|respond)", head, re.MULTILINE)
     )
 
 

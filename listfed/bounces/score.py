@@ -58,7 +58,10 @@ def record_permanent(
     session.add(row)
     if row.bounce_score < lst.bounce_threshold:
         return f"score {row.bounce_score} of {lst.bounce_threshold}"
-    if node.verp == "probes" and not row.probe_sent:
+    if node.verp == "probes":
+        # Only the probe's own bounce disables; another probe at most once a day.
+        if row.probe_sent and int(row.probe_sent // DAY) == int(now // DAY):
+            return f"score {row.bounce_score}: a probe is out already"
         _probe(session, node, lst, row, now)
         return f"score {row.bounce_score}: probe sent"
     return _disable(session, node, lst, row, now, f"score {row.bounce_score}")
@@ -68,6 +71,7 @@ def _disable(
     session: Session, node: NodeSettings, lst: ListInfo, row: Member, now: float, why: str
 ) -> str:
     row.delivery_disabled = True
+    row.disabled_by = "bounces"
     session.add(row)
     per_hour = node.members.replies_per_hour
     address = row.display_address
@@ -122,9 +126,10 @@ def reenable(session: Session, lst: ListInfo, address: str) -> bool:
     row = members.find(session, lst.id, address)
     if row is None or not row.delivery_disabled:
         return False
-    if row.bounce_score < lst.bounce_threshold and not row.probe_sent:
+    if row.disabled_by != "bounces":
         return False  # disabled by an admin, not by bounces: theirs to undo
     row.delivery_disabled = False
+    row.disabled_by = ""
     row.bounce_score = 0
     row.probe_sent = 0.0
     session.add(row)

@@ -56,6 +56,7 @@ class Member(SQLModel, table=True):
     created: float
     last_bounce: float = 0.0  # when the score last rose (at most once per UTC day)
     probe_sent: float = 0.0  # verp = "probes": when a probe went out for this member
+    disabled_by: str = ""  # why delivery_disabled: "bounces" | "admin" ("" when enabled)
 
 
 class QueueItem(SQLModel, table=True):

@@ -64,8 +64,11 @@ def _v3(conn: Connection) -> None:
     for column in (
         "last_bounce FLOAT NOT NULL DEFAULT 0",
         "probe_sent FLOAT NOT NULL DEFAULT 0",
+        # rows disabled before v3 were disabled by hand: mark them so
+        "disabled_by VARCHAR NOT NULL DEFAULT ''",
     ):
         conn.exec_driver_sql(f"ALTER TABLE member ADD COLUMN {column}")
+    conn.exec_driver_sql("UPDATE member SET disabled_by = 'admin' WHERE delivery_disabled")
     conn.exec_driver_sql(
         "CREATE TABLE token (id INTEGER NOT NULL, token VARCHAR NOT NULL, "
         "list_id INTEGER NOT NULL, address VARCHAR NOT NULL, action VARCHAR NOT NULL, "

@@ -90,9 +90,11 @@ def send(session: Session, lst: ListInfo, now: float) -> int:
 def send_to_leaver(session: Session, lst: ListInfo, address: str, now: float) -> int:
     """A member leaving digest delivery gets what is pending now, in a digest of their own
     (the others' digest still goes out as due); how many posts it held."""
-    rows = session.connection().execute(
-        text("SELECT raw FROM digest_item WHERE list_id = :l ORDER BY id"), {"l": lst.id}
-    ).all()
+    rows = (
+        session.connection()
+        .execute(text("SELECT raw FROM digest_item WHERE list_id = :l ORDER BY id"), {"l": lst.id})
+        .all()
+    )
     if not rows:
         return 0
     row = session.connection().execute(

@@ -53,7 +53,7 @@ def reject(session: Session, held_id: int, reason: str = "") -> Held:
     """Remove the post and tell its sender why (unless it came from a robot)."""
     row = get(session, held_id)
     lst = lists.by_id(session, row.list_id)
-    to = row.mail_from or row.sender
+    to = row.mail_from  # the envelope sender; a null one is automatic mail: never answered
     if to:
         why = reason or "the moderators declined it"
         text = (

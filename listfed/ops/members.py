@@ -147,6 +147,7 @@ def set_value(session: Session, list_address: str, address: str, key: str, value
         row.name = value
     elif key == "delivery_disabled":
         row.delivery_disabled = lists.parse_bool(value)
+        row.disabled_by = "admin" if row.delivery_disabled else ""
         if not row.delivery_disabled:
             row.bounce_score = 0  # SPEC §9: re-enabling resets the score
             row.probe_sent = 0.0
