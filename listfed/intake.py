@@ -39,7 +39,9 @@ class IntakeHandler:
         store: Store,
         wake: Callable[[], None],
         lmtp: bool = False,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self.clock = clock
         self.resolve = resolve
         self.store = store
         self.wake = wake
@@ -76,7 +78,7 @@ class IntakeHandler:
         raw: bytes = envelope.original_content or envelope.content or b""
         recipients = getattr(envelope, "listfed_rcpts", [])
         mid = _message_id(raw)
-        now = time.time()
+        now = self.clock()
         sender = envelope.mail_from or ""
         sender = "" if sender.strip() in ("", "<>") else sender  # null reverse-path: no sender
         try:

@@ -126,7 +126,7 @@ class Node:
         )
         self.spool = Spool(self.db)
         self.handler = IntakeHandler(
-            self._resolve, self.spool.store, self.runner.wake.set, lmtp=config.smtp.lmtp
+            self._resolve, self.spool.store, self.runner.wake.set, config.smtp.lmtp, clock
         )
         self.sessions: set[Any] = set()
         self.server: asyncio.Server | None = None

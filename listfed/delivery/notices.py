@@ -19,6 +19,7 @@ def notice(
     sender: str = "",
     reply_to: str = "",
     marks: tuple[tuple[str, str], ...] = (),
+    message_id: str = "",
 ) -> bytes:
     """A plain-text message from `sender` (default LIST-owner), marked so that nobody
     auto-answers it (RFC 3834) and mail filters see which list it is about."""
@@ -29,7 +30,7 @@ def notice(
         msg["Reply-To"] = reply_to
     msg["Subject"] = " ".join(subject.split())[:200]
     msg["Date"] = format_datetime(datetime.now(UTC))
-    msg["Message-ID"] = make_msgid(domain=lst.domain)
+    msg["Message-ID"] = f"<{message_id}>" if message_id else make_msgid(domain=lst.domain)
     if in_reply_to:
         msg["In-Reply-To"] = f"<{in_reply_to}>"
     msg["Auto-Submitted"] = "auto-replied"

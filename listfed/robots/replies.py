@@ -7,6 +7,7 @@ requests: past `replies_per_hour` to one address, further mail to it is dropped 
 from __future__ import annotations
 
 import logging
+from email.utils import make_msgid
 
 from sqlalchemy import text
 from sqlmodel import Session
@@ -50,6 +51,7 @@ def send(
             "%s: not writing to %s: %d robot messages in the last hour", lst.address, to, per_hour
         )
         return False
+    mid = make_msgid(domain=lst.domain)[1:-1]
     data = notice(
         lst,
         to,
@@ -58,8 +60,9 @@ def send(
         in_reply_to,
         sender=sender or lst.sub_address("request"),
         reply_to=sender,
+        message_id=mid,
     )
-    outbox.enqueue(session, data, lst.bounces_address, [to], lst.id, kind)
+    outbox.enqueue(session, data, lst.bounces_address, [to], lst.id, kind, mid)
     return True
 
 
