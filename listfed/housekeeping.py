@@ -56,5 +56,8 @@ class Housekeeper:
             except ListfedError as exc:  # the database is busy: the next pass will do it
                 log.error("housekeeping pass failed: %s", exc)
                 later = None
+            except Exception:  # a bug must not end digests and decay until a restart
+                log.exception("housekeeping pass failed")
+                later = None
             timeout = poll if later is None else max(1.0, min(poll, later - self.clock()))
             await first_of(self.wake, stop, timeout=timeout)

@@ -97,7 +97,7 @@ ACCEPTED: list[tuple[str, Action]] = [
 
 HANDLERS: dict[Decision, list[tuple[str, Action]]] = {
     Decision.ACCEPT: ACCEPTED,
-    Decision.HOLD: [("hold", _hold)],
+    Decision.HOLD: [("re-enable", _reenable), ("hold", _hold)],
     Decision.REJECT: [("reject", _reject)],
     Decision.DISCARD: [("discard", _nothing)],
     Decision.DROP: [("drop", _nothing)],

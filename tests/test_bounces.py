@@ -90,6 +90,13 @@ async def say(world: World, n: int, sender: str = ALICE) -> None:
     await world.idle()
 
 
+async def paused_bob(world: World) -> None:
+    """The team list with threshold 1, and Bob paused by one permanent bounce."""
+    team(world, threshold=1)
+    await bounces_to(world, bounce("exim_failed.eml", BOB))
+    assert state(world, BOB)["delivery_disabled"]
+
+
 async def bounces_to(world: World, raw: bytes, rcpt: str = BOUNCES) -> None:
     await world.send(raw, rcpt, DAEMON)
     await world.idle()
@@ -170,11 +177,14 @@ async def test_set_delivery_regular_by_mail_resumes(
     tmp_path: Path, smarthost: RecordingSmarthost
 ) -> None:
     async with running_world(tmp_path, smarthost, Clock()) as w:
-        team(w, threshold=1)
-        await bounces_to(w, bounce("exim_failed.eml", BOB))
-        assert state(w, BOB)["delivery_disabled"]
+        await paused_bob(w)
         raw = post("set delivery regular", "", sender=BOB, to=REQUEST, message_id="<r@x>")
         await w.send(raw, REQUEST, BOB)
+        await w.idle()
+        assert state(w, BOB)["delivery_disabled"]  # a forged From must not do it alone
+        [ask] = [r.message for r in to(w, BOB) if str(r.message["Subject"]).startswith("confirm")]
+        confirm = str(ask["Reply-To"])
+        await w.send(post("Re: confirm", "yes", sender=BOB, to=confirm), confirm, BOB)
         await w.idle()
         assert "has resumed" in to(w, BOB)[-1].message.get_content()
         assert (state(w, BOB)["bounce_score"], state(w, BOB)["delivery_disabled"]) == (0, False)
@@ -256,7 +266,8 @@ async def test_unrecognised_bounces_go_to_the_owners_once_and_auto_replies_nowhe
             "Returned mail: see transcript for details",
             "Undeliverable",
         ]
-        assert {m.mail_from for m in forwarded} == {BOUNCES}
+        # a null return path: the forward itself can never bounce back into a loop
+        assert {m.mail_from for m in forwarded} == {"<>"}
         assert len(smarthost.received) == 2
 
         away = (DATA / "out_of_office.eml").read_bytes()
@@ -351,3 +362,40 @@ async def test_a_post_resumes_a_bounce_pause_after_the_threshold_was_raised(
             lists.set_value(s, TEAM, "bounce_threshold", "5")
         await say(w, 1, sender=BOB)
         assert state(w, BOB)["delivery_disabled"] is False
+
+
+async def test_a_refused_transaction_is_not_a_bounce_for_every_member(
+    tmp_path: Path, smarthost: RecordingSmarthost
+) -> None:
+    async def refuse_data(server: Any, session: Any, envelope: Any) -> str:
+        return "554 5.7.1 message refused by the content filter"
+
+    smarthost.handle_DATA = refuse_data  # type: ignore[method-assign]
+    async with running_world(tmp_path, smarthost) as w:
+        team(w)
+        await say(w, 1)
+        assert {state(w, a)["bounce_score"] for a in (ALICE, BOB, CAROL, OLGA)} == {0}
+
+
+async def test_a_forged_verp_bounce_is_not_taken_at_its_word_when_verp_is_off(
+    world: World,
+) -> None:
+    team(world)
+    forged = (
+        b"From: MAILER-DAEMON@evil.example\r\nTo: x\r\nSubject: Undeliverable\r\n"
+        b"Message-ID: <forged@evil.example>\r\n\r\nNo recipient named here.\r\n"
+    )
+    await bounces_to(world, forged, verp(BOB))
+    assert state(world, BOB)["bounce_score"] == 0
+    assert subjects(world, OLGA) == ["Undeliverable"]  # unrecognised: the owners look
+
+
+async def test_mail_from_a_paused_member_that_is_held_still_resumes_delivery(
+    tmp_path: Path, smarthost: RecordingSmarthost
+) -> None:
+    async with running_world(tmp_path, smarthost, Clock()) as w:
+        await paused_bob(w)
+        with w.write() as s:
+            lists.set_value(s, TEAM, "policy", "moderated")
+        await say(w, 2, sender=BOB)
+        assert (state(w, BOB)["bounce_score"], state(w, BOB)["delivery_disabled"]) == (0, False)

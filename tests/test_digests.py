@@ -271,6 +271,10 @@ async def test_leaving_digest_delivery_sends_what_was_pending(world: World) -> N
     ).encode()
     await world.send(command, request, DAVE)
     await world.idle()
+    [ask] = [m for m in to(world, DAVE) if str(m["Subject"]).startswith("confirm ")]
+    confirm = str(ask["Reply-To"])
+    await world.send(post("Re: confirm", "yes", DAVE, confirm, "<ok@x>"), confirm, DAVE)
+    await world.idle()
     [digest] = [m for m in to(world, DAVE) if m.get_content_type() == "multipart/digest"]
     assert str(inner(parts(digest)[1])["Subject"]) == "Sized 1"
     assert to(world, ERIN) == []  # the others' digest is still collecting

@@ -59,6 +59,16 @@ def member(world: World, address: str) -> Member | None:
         return s.exec(select(Member).where(Member.address == address)).first()
 
 
+async def confirm_last(world: World, address: str) -> EmailMessage:
+    """Reply to the newest confirmation request to `address`; the last message after."""
+    request = confirmation(world, address)
+    reply_to = str(request["Reply-To"])
+    reply = mail(reply_to, f"Re: {request['Subject']}", "ok\r\n", sender=address, mid="<ok@x>")
+    await world.send(reply, reply_to, address)
+    await world.idle()
+    return to(world, address)[-1]
+
+
 async def ask_and_confirm(world: World, address: str, robot: str) -> EmailMessage:
     """Write to `robot`, reply to the confirmation like a mail client; the last message."""
     seen = len(to(world, address))
@@ -97,7 +107,7 @@ async def test_join_confirm_welcome_post_digest_leave(world: World) -> None:
         mail(f"team-request@{DOMAIN}", "set delivery digest"), f"team-request@{DOMAIN}"
     )
     await world.idle()
-    result = to(world, DAVE)[-1]
+    result = await confirm_last(world, DAVE)
     assert "Delivery for dave@example.net is now digest" in text_of(result)
     await world.send(post(subject="Second", message_id="<m2@example.net>"), TEAM)
     await world.idle()
@@ -285,6 +295,9 @@ async def test_html_only_request_is_understood(world: World) -> None:
     await world.send(mail(request, "", html, extra=extra), request)
     await world.idle()
     found = member(world, DAVE)
+    assert found is not None and found.delivery == "regular"  # not before it is confirmed
+    await confirm_last(world, DAVE)
+    found = member(world, DAVE)
     assert found is not None and found.delivery == "nomail"
 
 
@@ -345,5 +358,42 @@ async def test_a_null_sender_is_never_answered(world: World) -> None:
     assert (await client.rcpt(request)).code == 250
     assert (await client.data(mail(request, "help", mid="<null@x>"))).code == 250
     await client.quit()
+    await world.idle()
+    assert world.smarthost is not None and world.smarthost.received == []
+
+
+async def test_one_person_cannot_flood_another_through_the_robots(
+    tmp_path: Path, smarthost: RecordingSmarthost
+) -> None:
+    async with running_world(tmp_path, smarthost, members={"replies_per_hour": 3}) as world:
+        world.make_list(TEAM)
+        request = f"team-request@{DOMAIN}"
+        body = "".join(f"subscribe victim+{i}@example.com\r\n" for i in range(8))
+        await world.send(mail(request, "", body, sender="mallory@example.com"), request)
+        body = "".join(f"subscribe Victim+x{i}@example.com\r\n" for i in range(2))
+        await world.send(mail(request, "", body, sender="mal@example.org", mid="<2@x>"), request)
+        await world.idle()
+        assert world.smarthost is not None
+        victim = [r for r, _ in world.smarthost.deliveries() if r.lower().startswith("victim")]
+        assert len(victim) == 3  # one inbox, whatever the +detail or case
+        # each request for another address used one of the requester's own three too
+        assert to(world, "mallory@example.com") == []
+        [results] = to(world, "mal@example.org")
+        assert text_of(results).count("for confirmation") == 2
+
+
+async def test_the_last_owner_cannot_leave_by_email(world: World) -> None:
+    world.make_list(TEAM)
+    with world.write() as s:
+        members.add(s, TEAM, ["olga@example.org"], Role.OWNER)
+    last = await ask_and_confirm(world, "olga@example.org", "team-leave")
+    assert "is the last owner" in text_of(last)
+    assert member(world, "olga@example.org") is not None
+
+
+async def test_mail_from_another_list_is_not_answered(world: World) -> None:
+    world.make_list(TEAM)
+    request = f"team-request@{DOMAIN}"
+    await world.send(mail(request, "help", extra="List-Id: <other.example.com>\r\n"), request)
     await world.idle()
     assert world.smarthost is not None and world.smarthost.received == []

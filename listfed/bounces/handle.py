@@ -28,7 +28,7 @@ def handle(session: Session, node: NodeSettings, mail: Incoming, now: float) -> 
     """Act on a message to -bounces; what happened, for the log."""
     if not is_bounce_like(mail.raw) and not _looks_like_a_bounce(mail):
         return "not a bounce (an automatic reply?): dropped"
-    verp = verp_recipient(mail.detail) if mail.detail else None
+    verp = verp_recipient(mail.detail) if mail.detail and node.verp != "never" else None
     if verp is not None:
         if failure_kind(mail.raw, verp) is Failure.TEMPORARY:
             return f"{verp}: temporary failure (delay), score unchanged"
@@ -39,7 +39,7 @@ def handle(session: Session, node: NodeSettings, mail: Incoming, now: float) -> 
         return f"{verp}: {said}"
     report = detect(mail.raw)
     if not report.recognised:
-        return "unrecognised bounce: " + owner.forward(session, node, mail, now)
+        return "unrecognised bounce: " + owner.forward(session, node, mail, now, null_sender=True)
     # The detectors can take a delay warning for a failure; the DSN fields and the
     # subject are asked again for each address before it counts.
     failed = {a for a in report.permanent if failure_kind(mail.raw, a) is Failure.PERMANENT}

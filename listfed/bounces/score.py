@@ -1,7 +1,7 @@
 """Bounce scores (SPEC §4, §9): a permanent failure raises a member's score by one, at
 most once per UTC day; at the list's threshold delivery is disabled and the member and
 the owners are told. A score with no bounce for `bounce_reset_after` goes back to 0, and
-mail from the member (a post, `set delivery regular`) re-enables delivery.
+mail from the member (a post, a confirmed `set delivery ...`) re-enables delivery.
 
 With `[delivery] verp = "probes"`, reaching the threshold sends a VERP probe first; the
 member is disabled only when the probe bounces too.
@@ -80,7 +80,7 @@ def _disable(
         lst,
         address,
         f"Delivery from {lst.address} paused",
-        templates.render(templates.DISABLED, lst, address),
+        templates.render(templates.DISABLED, lst, address, mode=row.delivery),
         now,
         per_hour,
     )

@@ -38,10 +38,7 @@ class RoutedTransport:
             return await self.default.send(envelope_from, recipients, data)
         result = SendResult()
         for where, rcpts in groups.items():
-            part = await self._transport(where).send(envelope_from, rcpts, data)
-            result.accepted.extend(part.accepted)
-            result.temporary.update(part.temporary)
-            result.permanent.update(part.permanent)
+            result.merge(await self._transport(where).send(envelope_from, rcpts, data))
         return result
 
     def _transport(self, where: tuple[str, int] | None) -> Transport:

@@ -25,6 +25,17 @@ class SendResult:
     accepted: list[str] = field(default_factory=list)
     temporary: dict[str, str] = field(default_factory=dict)
     permanent: dict[str, str] = field(default_factory=dict)
+    # Permanent failures that were about the recipient itself (a 5xx to its RCPT): these
+    # count as bounces. A refused transaction (MAIL FROM, DATA: a filter, our size, our
+    # configuration) says nothing about the members, so it is not in here.
+    refused: set[str] = field(default_factory=set)
+
+    def merge(self, other: SendResult) -> None:
+        """Add the outcome of another transaction of the same batch."""
+        self.accepted.extend(other.accepted)
+        self.temporary.update(other.temporary)
+        self.permanent.update(other.permanent)
+        self.refused |= other.refused
 
     def all_failed(self, recipients: list[str], error: str, permanent: bool) -> SendResult:
         target = self.permanent if permanent else self.temporary
@@ -106,6 +117,8 @@ class SmtpTransport:
 def _classify(result: SendResult, rcpt: str, code: int, message: str) -> None:
     target = result.permanent if 500 <= code < 600 else result.temporary
     target[rcpt] = f"{code} {message}"
+    if 500 <= code < 600:
+        result.refused.add(rcpt)
 
 
 class MaildirTransport:

@@ -168,7 +168,7 @@ class Deliverer:
                 ),
                 {"e": error[:500], "id": batch.rows[address]},
             )
-            if self.failed is not None:
+            if self.failed is not None and address in result.refused:
                 self.failed(s, batch.outgoing_id, address, error, outcome.kind)
         if outcome.kind == "relay":
             _ledger(conn, outcome)
@@ -276,12 +276,8 @@ class Deliverer:
             return await transport.send(letter.envelope_from, to, letter.data)
         merged = SendResult()
         for address in to:
-            one = await transport.send(
-                verp_address(letter.envelope_from, address), [address], letter.data
-            )
-            merged.accepted += one.accepted
-            merged.temporary.update(one.temporary)
-            merged.permanent.update(one.permanent)
+            verp = verp_address(letter.envelope_from, address)
+            merged.merge(await transport.send(verp, [address], letter.data))
         return merged
 
     async def _finish(self, batch: Batch, letter: Letter, result: SendResult) -> None:

@@ -13,7 +13,7 @@ import time
 from sqlmodel import Session
 
 from listfed.bounces import score
-from listfed.listinfo import DeliveryMode, ListInfo
+from listfed.listinfo import DeliveryMode, ListInfo, Role
 from listfed.ops import lists, members
 from listfed.post import NodeSettings
 from listfed.robots import replies, templates, tokens
@@ -51,6 +51,8 @@ def ask(
     do); the line for the requester's reply, which never tells whether it is a member."""
     is_member = members.find(session, lst.id, address) is not None
     nothing = is_member if action is Action.SUBSCRIBE else not is_member
+    if action not in (Action.SUBSCRIBE, Action.UNSUBSCRIBE):  # delivery: members only
+        nothing = not is_member
     if nothing and requester.lower() == address.lower():
         state = "subscribed already" if is_member else "not subscribed"
         return f"{address} is {state}; nothing was changed."
@@ -76,36 +78,57 @@ def ask(
             templates.CONFIRM,
             lst,
             address,
-            action=action.value,
-            direction="to" if action is Action.SUBSCRIBE else "from",
+            action=templates.render(_wording(action), lst, address),
             token=token,
             expires=expires,
         )
         confirm = lst.sub_address(f"confirm+{token}")
         _send(session, node, lst, address, f"confirm {token}", body, now, sender=confirm)
         log.info("%s: %s of %s asked, token sent", lst.address, action.value, address)
-    return f"A request to {action.value} has been sent to {address} for confirmation."
+    what = action.value if action in (Action.SUBSCRIBE, Action.UNSUBSCRIBE) else "change delivery"
+    return f"A request to {what} has been sent to {address} for confirmation."
 
 
-def confirm(session: Session, node: NodeSettings, token: str, now: float) -> str:
-    """Carry out a confirmed request; the line that says what happened."""
+def _wording(action: Action) -> str:
+    """What the confirmation request asks, after "asked to"."""
+    if action is Action.SUBSCRIBE:
+        return "subscribe $address to $list"
+    if action is Action.UNSUBSCRIBE:
+        return "unsubscribe $address from $list"
+    return f"change the delivery of $list to $address to {action.value.split()[-1]}"
+
+
+def confirm(session: Session, node: NodeSettings, token: str, now: float) -> tuple[str, bool]:
+    """Carry out a confirmed request: the line that says what happened, and whether the
+    address was already written to about it (welcome, goodbye)."""
     try:
         row = tokens.redeem(session, node.secret, token, now)
     except tokens.TokenRefused as exc:
-        return f"Not confirmed: {exc}."
+        return f"Not confirmed: {exc}.", False
     lst = lists.by_id(session, row.list_id)
+    action = Action(row.action)
+    if action not in (Action.SUBSCRIBE, Action.UNSUBSCRIBE):
+        mode = DeliveryMode(action.value.split()[-1])
+        return set_delivery(session, lst, row.address, mode), False
     if row.action == Action.SUBSCRIBE.value:
         added = members.add(session, lst.address, [row.address])
         if not added.added:
-            return f"{row.address} is subscribed to {lst.address} already."
+            return f"{row.address} is subscribed to {lst.address} already.", False
         if row.name:  # set apart: a display name needs no quoting or encoding here
             members.set_value(session, lst.address, row.address, "name", row.name)
         welcome(session, node, lst, added.added[0], now)
         log.info("%s: %s subscribed (confirmed)", lst.address, row.address)
-        return f"{added.added[0]} is now subscribed to {lst.address}."
+        return f"{added.added[0]} is now subscribed to {lst.address}.", True
     member = members.find(session, lst.id, row.address)
     if member is None:
-        return f"{row.address} is not subscribed to {lst.address}."
+        return f"{row.address} is not subscribed to {lst.address}.", False
+    owners = members.with_role(session, lst.id, Role.OWNER)
+    if member.role == Role.OWNER.value and len(owners) == 1:
+        return (
+            f"Not done: {member.display_address} is the last owner of {lst.address}; "
+            "an admin can remove it (listfed members remove) after naming another owner.",
+            False,
+        )
     address = member.display_address
     members.remove(session, lst.address, [address])
     text = lst.goodbye_message or templates.GOODBYE
@@ -119,7 +142,7 @@ def confirm(session: Session, node: NodeSettings, token: str, now: float) -> str
         now,
     )
     log.info("%s: %s unsubscribed (confirmed)", lst.address, address)
-    return f"{address} has been unsubscribed from {lst.address}."
+    return f"{address} has been unsubscribed from {lst.address}.", True
 
 
 def welcome(session: Session, node: NodeSettings, lst: ListInfo, address: str, now: float) -> bool:
@@ -137,11 +160,16 @@ def welcome(session: Session, node: NodeSettings, lst: ListInfo, address: str, n
 
 
 def set_delivery(session: Session, lst: ListInfo, address: str, mode: DeliveryMode) -> str:
-    """A member's own delivery change; `regular` also lifts a pause caused by bounces."""
+    """A member's own (confirmed) delivery change; it also lifts a pause caused by
+    bounces, since the confirmation shows that mail reaches the address again."""
     row = members.find(session, lst.id, address)
     if row is None:
         return f"{address} is not a member of {lst.address}; nothing was changed."
     members.set_value(session, lst.address, address, "delivery", mode.value)
-    resumed = mode is DeliveryMode.REGULAR and score.reenable(session, lst, address)
+    resumed = score.reenable(session, lst, address)
     extra = " Delivery, paused after bounces, has resumed." if resumed else ""
-    return f"Delivery for {address} is now {mode.value}.{extra}"
+    return f"Delivery for {row.display_address} is now {mode.value}.{extra}"
+
+
+def delivery_action(mode: DeliveryMode) -> Action:
+    return Action(f"delivery {mode.value}")

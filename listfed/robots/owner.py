@@ -18,16 +18,18 @@ from listfed.post import Incoming, NodeSettings
 MARK = b"X-Listfed-Owner:"
 
 
-def forward(session: Session, node: NodeSettings, mail: Incoming, now: float) -> str:
-    """Queue `mail` for every owner of its list; what happened, for the log."""
+def forward(
+    session: Session, node: NodeSettings, mail: Incoming, now: float, *, null_sender: bool = False
+) -> str:
+    """Queue `mail` for every owner of its list; what happened, for the log. Bounces are
+    forwarded with a null envelope sender (`null_sender`), so nothing can bounce back."""
     lst = mail.lst
-    if MARK.lower() in mail.raw.lower():
+    if MARK.lower() + b" " + lst.address.encode().lower() in mail.raw.lower():
         return "already forwarded once (X-Listfed-Owner): dropped to avoid a loop"
     owners = members.with_role(session, lst.id, Role.OWNER)
     if not owners:
         return "the list has no owners: dropped"
     data = MARK + b" " + lst.address.encode() + b"\r\n" + mail.raw
-    outbox.enqueue(
-        session, data, lst.bounces_address, owners, lst.id, "owner", mail.message.message_id
-    )
+    envelope = "" if null_sender else lst.bounces_address
+    outbox.enqueue(session, data, envelope, owners, lst.id, "owner", mail.message.message_id)
     return f"forwarded to {len(owners)} owner(s)"

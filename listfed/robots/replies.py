@@ -20,15 +20,22 @@ from listfed.listinfo import ListInfo
 log = logging.getLogger("listfed.robots")
 
 
+def mailbox(address: str) -> str:
+    """The key of the limit: ``Ann+x@Example.org`` and ``ann@example.org`` are one inbox."""
+    local, _, domain = address.lower().rpartition("@")
+    return f"{local.partition('+')[0]}@{domain}"
+
+
 def allowed(session: Session, address: str, now: float, per_hour: int) -> bool:
     """May the robots write to `address` now? If so, count this message."""
+    key = mailbox(address)
     recent = session.connection().execute(
         text("SELECT COUNT(*) FROM robot_reply WHERE address = :a AND sent > :t"),
-        {"a": address.lower(), "t": now - 3600},
+        {"a": key, "t": now - 3600},
     )
     if int(recent.scalar_one()) >= per_hour:
         return False
-    session.add(RobotReply(address=address.lower(), sent=now))
+    session.add(RobotReply(address=key, sent=now))
     return True
 
 

@@ -12,6 +12,7 @@ from sqlmodel import Session
 from listfed.addresses import Kind, normalise
 from listfed.errors import InvalidAddress
 from listfed.listinfo import DeliveryMode
+from listfed.ops import members
 from listfed.post import Incoming, NodeSettings
 from listfed.robots import actions, replies, templates
 from listfed.robots.commands import Command, Reading, Verb, read_commands
@@ -30,8 +31,8 @@ def reply_address(mail: Incoming) -> str | None:
 
 def handle(session: Session, node: NodeSettings, mail: Incoming, now: float) -> str:
     """Act on a message to a robot address; what happened, for the log."""
-    if mail.message.auto_submitted or mail.lst.list_id in mail.message.list_ids:
-        return "automatic or list mail: not answered"
+    if mail.message.auto_submitted or mail.message.list_ids:
+        return "automatic or list mail (it has a List-Id): not answered"
     who = reply_address(mail)
     if who is None:
         return "no valid From or envelope sender to answer: dropped"
@@ -42,8 +43,8 @@ def handle(session: Session, node: NodeSettings, mail: Incoming, now: float) -> 
     if mail.kind == Kind.LEAVE.value:
         return actions.ask(session, node, mail.lst, Action.UNSUBSCRIBE, who, now)
     if mail.kind == Kind.CONFIRM.value:
-        said = actions.confirm(session, node, mail.detail, now)
-        if said.startswith("Not confirmed"):
+        said, told = actions.confirm(session, node, mail.detail, now)
+        if not told:
             _reply(session, node, mail, who, f"{said}\n\n{_help_hint(mail)}\n", now)
         return said
     return _commands(session, node, mail, who, now)
@@ -73,11 +74,20 @@ def _run(
     if c.verb is Verb.HELP:
         return templates.render(templates.HELP, lst, who)
     if c.verb is Verb.CONFIRM:
-        return actions.confirm(session, node, c.args[0], now)
+        return actions.confirm(session, node, c.args[0], now)[0]
     if c.verb is Verb.SET:
-        return actions.set_delivery(session, lst, who, DeliveryMode(c.args[1]))
+        # Confirmed like a subscription: a forged From must not silence a member.
+        mode = DeliveryMode(c.args[1])
+        row = members.find(session, lst.id, who)
+        if row is not None and row.delivery == mode.value and not row.delivery_disabled:
+            return f"Delivery for {row.display_address} is {mode.value} already."
+        return actions.ask(session, node, lst, actions.delivery_action(mode), who, now)
     action = Action.SUBSCRIBE if c.verb is Verb.SUBSCRIBE else Action.UNSUBSCRIBE
     target = c.args[0] if c.args else who
+    # Asking for someone else costs the requester too: no flooding third parties.
+    other = target.lower() != who.lower()
+    if other and not replies.allowed(session, who, now, node.members.replies_per_hour):
+        return "Not done: too many requests from you in the last hour."
     name = mail.message.sender_name if target.lower() == who.lower() else ""
     return actions.ask(session, node, lst, action, target, now, name, requester=who)
 

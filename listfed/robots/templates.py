@@ -29,7 +29,7 @@ If this was a mistake, you can join again by writing to $join.
 """
 
 CONFIRM = """\
-Someone, probably you, asked to $action $address $direction $list.
+Someone, probably you, asked to $action.
 
 To confirm, just reply to this message, keeping the subject; or send a message to
 $request whose first line is:
@@ -72,7 +72,8 @@ DISABLED = """\
 Mail from $list to $address has failed repeatedly, so delivery to you is now
 paused. You are still a member.
 
-To resume, send "set delivery regular" to $request, or post to the list.
+To resume, post to the list, or send "set delivery $mode" to $request and
+reply to the confirmation we send you.
 """
 
 OWNER_DISABLED = """\

@@ -28,6 +28,9 @@ _MAC_BYTES = 15  # 24 base32 characters
 class Action(StrEnum):
     SUBSCRIBE = "subscribe"
     UNSUBSCRIBE = "unsubscribe"
+    REGULAR = "delivery regular"  # a member's own delivery change
+    DIGEST = "delivery digest"
+    NOMAIL = "delivery nomail"
 
 
 class TokenRefused(ListfedError):
