@@ -397,3 +397,12 @@ async def test_mail_from_another_list_is_not_answered(world: World) -> None:
     await world.send(mail(request, "help", extra="List-Id: <other.example.com>\r\n"), request)
     await world.idle()
     assert world.smarthost is not None and world.smarthost.received == []
+
+
+async def test_a_non_member_asking_to_change_delivery_is_told_so(world: World) -> None:
+    world.make_list(TEAM)
+    request = f"team-request@{DOMAIN}"
+    await world.send(mail(request, "set delivery digest"), request)
+    await world.idle()
+    [reply] = to(world, DAVE)
+    assert "dave@example.net is not subscribed; nothing was changed." in text_of(reply)

@@ -81,7 +81,8 @@ def _run(
         row = members.find(session, lst.id, who)
         if row is not None and row.delivery == mode.value and not row.delivery_disabled:
             return f"Delivery for {row.display_address} is {mode.value} already."
-        return actions.ask(session, node, lst, actions.delivery_action(mode), who, now)
+        action = actions.delivery_action(mode)
+        return actions.ask(session, node, lst, action, who, now, requester=who)
     action = Action.SUBSCRIBE if c.verb is Verb.SUBSCRIBE else Action.UNSUBSCRIBE
     target = c.args[0] if c.args else who
     # Asking for someone else costs the requester too: no flooding third parties.
