@@ -62,14 +62,19 @@ class Runner:
         self.clock = clock
         self.wake = asyncio.Event()
 
-    def _post(self, s: Session, item: QueueItem, known: dict[int, ListInfo]) -> Post:
+    @staticmethod
+    def _list(s: Session, item: QueueItem, known: dict[int, ListInfo]) -> ListInfo:
+        """The item's list, read once per chunk."""
         assert item.list_id is not None
-        assert item.id is not None
         if item.list_id not in known:
             known[item.list_id] = lists.by_id(s, item.list_id)
+        return known[item.list_id]
+
+    def _post(self, s: Session, item: QueueItem, known: dict[int, ListInfo]) -> Post:
+        assert item.id is not None
         return make_post(
             item.id,
-            known[item.list_id],
+            self._list(s, item, known),
             item.raw,
             item.mail_from,
             self.node.name,
@@ -79,14 +84,11 @@ class Runner:
         )
 
     def _robot(self, s: Session, item: QueueItem, known: dict[int, ListInfo]) -> None:
-        assert item.list_id is not None
         assert item.id is not None
-        if item.list_id not in known:
-            known[item.list_id] = lists.by_id(s, item.list_id)
         mail = Incoming(
             queue_id=item.id,
             kind=item.kind,
-            lst=known[item.list_id],
+            lst=self._list(s, item, known),
             raw=item.raw,
             mail_from=item.mail_from,
             detail=item.detail,

@@ -73,7 +73,6 @@ def _disable(
     row.delivery_disabled = True
     row.disabled_by = "bounces"
     session.add(row)
-    per_hour = node.members.replies_per_hour
     address = row.display_address
     replies.send(
         session,
@@ -82,7 +81,7 @@ def _disable(
         f"Delivery from {lst.address} paused",
         templates.render(templates.DISABLED, lst, address, mode=row.delivery),
         now,
-        per_hour,
+        node,
     )
     for owner in members.with_role(session, lst.id, Role.OWNER):
         replies.send(
@@ -98,7 +97,7 @@ def _disable(
                 threshold=str(lst.bounce_threshold),
             ),
             now,
-            per_hour,
+            node,
             sender=lst.sub_address("owner"),
         )
     log.warning("%s: delivery to %s disabled (%s)", lst.address, address, why)

@@ -57,6 +57,11 @@ def collect(session: Session, node: NodeSettings, post: Post) -> None:
         send(session, post.lst, post.received)
 
 
+def _build(lst: ListInfo, issue: int, posts: list[bytes], now: float) -> bytes:
+    build = plain_digest if lst.digest_format is DigestFormat.PLAIN else mime_digest
+    return build(lst, issue, posts, datetime.fromtimestamp(now, UTC))
+
+
 def send(session: Session, lst: ListInfo, now: float) -> int:
     """Send `lst`'s pending digest to its digest members; how many posts it held."""
     conn = session.connection()
@@ -80,8 +85,7 @@ def send(session: Session, lst: ListInfo, now: float) -> int:
             {"l": lst.id},
         ).scalar_one()
     )  # fmt: skip
-    build = plain_digest if lst.digest_format is DigestFormat.PLAIN else mime_digest
-    data = build(lst, issue, [bytes(r[1]) for r in rows], datetime.fromtimestamp(now, UTC))
+    data = _build(lst, issue, [bytes(r[1]) for r in rows], now)
     outbox.enqueue(session, data, lst.bounces_address, to, lst.id, "digest")
     log.info("%s: digest issue %d, %d posts, to %d members", lst.address, issue, len(rows), len(to))
     return len(rows)
@@ -101,8 +105,7 @@ def send_to_leaver(session: Session, lst: ListInfo, address: str, now: float) ->
         text("SELECT digest_issue FROM mlist WHERE id = :l"), {"l": lst.id}
     )
     issue = int(row.scalar_one()) + 1  # the issue the others will get these posts in
-    build = plain_digest if lst.digest_format is DigestFormat.PLAIN else mime_digest
-    data = build(lst, issue, [bytes(r[0]) for r in rows], datetime.fromtimestamp(now, UTC))
+    data = _build(lst, issue, [bytes(r[0]) for r in rows], now)
     outbox.enqueue(session, data, lst.bounces_address, [address], lst.id, "digest")
     return len(rows)
 

@@ -22,21 +22,6 @@ from listfed.robots.tokens import Action
 log = logging.getLogger("listfed.robots")
 
 
-def _send(
-    session: Session,
-    node: NodeSettings,
-    lst: ListInfo,
-    to: str,
-    subject: str,
-    body: str,
-    now: float,
-    sender: str = "",
-) -> bool:
-    return replies.send(
-        session, lst, to, subject, body, now, node.members.replies_per_hour, sender=sender
-    )
-
-
 def ask(
     session: Session,
     node: NodeSettings,
@@ -50,22 +35,21 @@ def ask(
     """Write to `address` asking it to confirm `action` (or saying there is nothing to
     do); the line for the requester's reply, which never tells whether it is a member."""
     is_member = members.find(session, lst.id, address) is not None
+    # Nothing to do: subscribing a member, or anything else for a non-member.
     nothing = is_member if action is Action.SUBSCRIBE else not is_member
-    if action not in (Action.SUBSCRIBE, Action.UNSUBSCRIBE):  # delivery: members only
-        nothing = not is_member
     if nothing and requester.lower() == address.lower():
         state = "subscribed already" if is_member else "not subscribed"
         return f"{address} is {state}; nothing was changed."
     if nothing:
         text = templates.ALREADY_MEMBER if is_member else templates.NOT_MEMBER
-        _send(
+        replies.send(
             session,
-            node,
             lst,
             address,
             f"Your request to {lst.address}",
             templates.render(text, lst, address),
             now,
+            node,
         )
     else:
         token = tokens.issue(
@@ -83,9 +67,9 @@ def ask(
             expires=expires,
         )
         confirm = lst.sub_address(f"confirm+{token}")
-        _send(session, node, lst, address, f"confirm {token}", body, now, sender=confirm)
+        replies.send(session, lst, address, f"confirm {token}", body, now, node, sender=confirm)
         log.info("%s: %s of %s asked, token sent", lst.address, action.value, address)
-    what = action.value if action in (Action.SUBSCRIBE, Action.UNSUBSCRIBE) else "change delivery"
+    what = action.value if action.mode is None else "change delivery"
     return f"A request to {what} has been sent to {address} for confirmation."
 
 
@@ -95,7 +79,8 @@ def _wording(action: Action) -> str:
         return "subscribe $address to $list"
     if action is Action.UNSUBSCRIBE:
         return "unsubscribe $address from $list"
-    return f"change the delivery of $list to $address to {action.value.split()[-1]}"
+    assert action.mode is not None
+    return f"change the delivery of $list to $address to {action.mode.value}"
 
 
 def confirm(session: Session, node: NodeSettings, token: str, now: float) -> tuple[str, bool]:
@@ -106,9 +91,8 @@ def confirm(session: Session, node: NodeSettings, token: str, now: float) -> tup
     except tokens.TokenRefused as exc:
         return f"Not confirmed: {exc}.", False
     lst = lists.by_id(session, row.list_id)
-    action = Action(row.action)
-    if action not in (Action.SUBSCRIBE, Action.UNSUBSCRIBE):
-        mode = DeliveryMode(action.value.split()[-1])
+    mode = Action(row.action).mode
+    if mode is not None:
         return set_delivery(session, lst, row.address, mode), False
     if row.action == Action.SUBSCRIBE.value:
         added = members.add(session, lst.address, [row.address])
@@ -132,15 +116,8 @@ def confirm(session: Session, node: NodeSettings, token: str, now: float) -> tup
     address = member.display_address
     members.remove(session, lst.address, [address])
     text = lst.goodbye_message or templates.GOODBYE
-    _send(
-        session,
-        node,
-        lst,
-        address,
-        f"Goodbye from {lst.address}",
-        templates.render(text, lst, address),
-        now,
-    )
+    body = templates.render(text, lst, address)
+    replies.send(session, lst, address, f"Goodbye from {lst.address}", body, now, node)
     log.info("%s: %s unsubscribed (confirmed)", lst.address, address)
     return f"{address} has been unsubscribed from {lst.address}.", True
 
@@ -148,15 +125,8 @@ def confirm(session: Session, node: NodeSettings, token: str, now: float) -> tup
 def welcome(session: Session, node: NodeSettings, lst: ListInfo, address: str, now: float) -> bool:
     """Send the list's welcome (its own text, or the default) to a new member."""
     text = lst.welcome_message or templates.WELCOME
-    return _send(
-        session,
-        node,
-        lst,
-        address,
-        f"Welcome to {lst.address}",
-        templates.render(text, lst, address),
-        now,
-    )
+    body = templates.render(text, lst, address)
+    return replies.send(session, lst, address, f"Welcome to {lst.address}", body, now, node)
 
 
 def set_delivery(session: Session, lst: ListInfo, address: str, mode: DeliveryMode) -> str:
@@ -169,7 +139,3 @@ def set_delivery(session: Session, lst: ListInfo, address: str, mode: DeliveryMo
     resumed = score.reenable(session, lst, address)
     extra = " Delivery, paused after bounces, has resumed." if resumed else ""
     return f"Delivery for {row.display_address} is now {mode.value}.{extra}"
-
-
-def delivery_action(mode: DeliveryMode) -> Action:
-    return Action(f"delivery {mode.value}")

@@ -16,6 +16,7 @@ from listfed.db.models import RobotReply
 from listfed.delivery import outbox
 from listfed.delivery.notices import notice
 from listfed.listinfo import ListInfo
+from listfed.post import NodeSettings
 
 log = logging.getLogger("listfed.robots")
 
@@ -46,13 +47,14 @@ def send(
     subject: str,
     body: str,
     now: float,
-    per_hour: int,
+    node: NodeSettings,
     *,
     sender: str = "",
     in_reply_to: str = "",
     kind: str = "notice",
 ) -> bool:
     """Queue one robot message to `to`, unless the rate limit says no; was it queued?"""
+    per_hour = node.members.replies_per_hour
     if not allowed(session, to, now, per_hour):
         log.warning(
             "%s: not writing to %s: %d robot messages in the last hour", lst.address, to, per_hour

@@ -81,15 +81,14 @@ def _run(
         row = members.find(session, lst.id, who)
         if row is not None and row.delivery == mode.value and not row.delivery_disabled:
             return f"Delivery for {row.display_address} is {mode.value} already."
-        action = actions.delivery_action(mode)
-        return actions.ask(session, node, lst, action, who, now, requester=who)
+        return actions.ask(session, node, lst, Action.delivery(mode), who, now, requester=who)
     action = Action.SUBSCRIBE if c.verb is Verb.SUBSCRIBE else Action.UNSUBSCRIBE
     target = c.args[0] if c.args else who
     # Asking for someone else costs the requester too: no flooding third parties.
     other = target.lower() != who.lower()
     if other and not replies.allowed(session, who, now, node.members.replies_per_hour):
         return "Not done: too many requests from you in the last hour."
-    name = mail.message.sender_name if target.lower() == who.lower() else ""
+    name = "" if other else mail.message.sender_name
     return actions.ask(session, node, lst, action, target, now, name, requester=who)
 
 
@@ -119,6 +118,6 @@ def _reply(
         subject,
         body,
         now,
-        node.members.replies_per_hour,
+        node,
         in_reply_to=mail.message.message_id,
     )

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 
 from listfed.db.models import Token
 from listfed.errors import ListfedError
-from listfed.listinfo import ListInfo
+from listfed.listinfo import DeliveryMode, ListInfo
 
 _NONCE_BYTES = 10  # 16 base32 characters
 _MAC_BYTES = 15  # 24 base32 characters
@@ -31,6 +31,16 @@ class Action(StrEnum):
     REGULAR = "delivery regular"  # a member's own delivery change
     DIGEST = "delivery digest"
     NOMAIL = "delivery nomail"
+
+    @classmethod
+    def delivery(cls, mode: DeliveryMode) -> Action:
+        return cls(f"delivery {mode.value}")
+
+    @property
+    def mode(self) -> DeliveryMode | None:
+        """The delivery mode a delivery change confirms; None for (un)subscribing."""
+        word = self.value.removeprefix("delivery ")
+        return DeliveryMode(word) if word != self.value else None
 
 
 class TokenRefused(ListfedError):
