@@ -67,7 +67,7 @@ class ListInfo:
     archive: bool = True
     visibility: Visibility = Visibility.PUBLIC
     max_message_size: int = 0  # 0: the node's [smtp] max_message_size
-    reply_to: str = "none"
+    reply_to: str = "none"  # none | list | explicit ADDR
     dmarc: str = "munge"
     bounce_threshold: int = 5
     digest_size: int = 30 * 1024
@@ -75,6 +75,13 @@ class ListInfo:
     digest_format: DigestFormat = DigestFormat.MIME
     welcome_message: str = ""  # "": the default text (robots/templates.py)
     goodbye_message: str = ""
+    emergency: bool = False  # hold every post
+    accept_these_nonmembers: tuple[str, ...] = ()  # address, glob (*@domain) or ^regex
+    hold_types: tuple[str, ...] = ()  # MIME types that hold a post: type/subtype, type/*
+    dmarc_always: tuple[str, ...] = ()  # From domains always mitigated
+    dmarc_never: tuple[str, ...] = ()  # From domains never mitigated
+    hold_expiry: float = 14 * 86400.0  # 0: held posts wait for ever
+    reply_to_override: bool = False  # replace the poster's own Reply-To
 
     @property
     def address(self) -> str:
@@ -99,3 +106,9 @@ class ListInfo:
         if self.subject_prefix is None:
             return f"[{self.local}]"
         return self.subject_prefix
+
+    @property
+    def reply_to_address(self) -> str:
+        """The explicit Reply-To address ("" unless reply_to is "explicit ADDR")."""
+        word, _, rest = self.reply_to.partition(" ")
+        return rest.strip() if word == "explicit" else ""

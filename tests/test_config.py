@@ -23,7 +23,7 @@ from listfed.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "listfed.example.toml"
 SECTIONS = {
-    *("node", "smtp", "delivery", "archive", "storage", "dns", "members"),
+    *("node", "smtp", "delivery", "archive", "storage", "dns", "members", "dkim"),
     *("peer", "route", "bridge"),
 }
 
@@ -374,3 +374,30 @@ def test_example_documents_every_key() -> None:
     keys |= {"list", "foreign", "address", "imap", "username", "password", "post_as", "smtp"}
     for key in keys:
         assert re.search(rf"^#?{key} = ", text, re.MULTILINE), key
+
+
+def test_dkim_key_from_a_file(tmp_path: Path) -> None:
+    pem = "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n"
+    (tmp_path / "dkim.pem").write_text(pem)
+    data = {"dkim": {"private_key": "file:dkim.pem", "selector": "s2026"}}
+    config = parse_config(data, tmp_path, {})
+    assert config.dkim.enabled and config.dkim.private_key == pem.strip()
+    assert (config.dkim.selector, config.dkim.arc, config.dkim.domains) == ("s2026", True, ())
+
+
+@pytest.mark.parametrize(
+    ("dkim", "key"),
+    [
+        ({"private_key": "file:missing.pem"}, "dkim.private_key"),
+        ({"private_key": "not a key"}, "dkim.private_key"),
+        ({"domains": ["elsewhere.example"]}, "dkim.domains[0]"),
+        ({"selector": "two words"}, "dkim.selector"),
+        ({"sign": True}, "dkim.sign"),
+    ],
+)
+def test_bad_dkim_settings_name_their_key(
+    tmp_path: Path, dkim: dict[str, object], key: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"dkim": dkim}, tmp_path, {})
+    assert caught.value.key == key

@@ -11,6 +11,7 @@ from typing import Protocol, TypeVar
 from listfed.config.sections import (
     _bridge,
     _delivery,
+    _dkim,
     _fields,
     _members,
     _node,
@@ -73,7 +74,7 @@ def parse_config(
     )
     sub = {
         name: top.data.get(name, {})
-        for name in ("node", "smtp", "delivery", "archive", "storage", "dns", "members")
+        for name in ("node", "smtp", "delivery", "archive", "storage", "dns", "members", "dkim")
     }
     archive = _Table(sub["archive"], "archive", _fields(ArchiveConfig))
     storage = _Table(sub["storage"], "storage", _fields(StorageConfig))
@@ -91,6 +92,7 @@ def parse_config(
         storage=StorageConfig(storage.get("busy_timeout", _duration, StorageConfig.busy_timeout)),
         dns=DnsConfig(dns.get("nameservers", lambda v, k: _items(v, k, nameservers), ())),
         members=_members(sub["members"]),
+        dkim=_dkim(sub["dkim"], env, base_dir, node.domains),
         peers=peers,
         routes=_unique(tuple(_route(v, p, node.domains) for v, p in top.array("route")), "route"),
         bridges=_unique(

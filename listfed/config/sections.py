@@ -12,6 +12,7 @@ from typing import Any
 from listfed.config.settings import (
     BridgeConfig,
     DeliveryConfig,
+    DkimConfig,
     MembersConfig,
     NodeConfig,
     PeerConfig,
@@ -143,6 +144,29 @@ def _members(value: object) -> MembersConfig:
         confirm_expiry=t.get("confirm_expiry", _period, d.confirm_expiry),
         replies_per_hour=t.get("replies_per_hour", _count, d.replies_per_hour),
         bounce_reset_after=t.get("bounce_reset_after", _period, d.bounce_reset_after),
+    )
+
+
+def _dkim(
+    value: object, env: Mapping[str, str], base_dir: Path, domains: tuple[str, ...]
+) -> DkimConfig:
+    t = _Table(value, "dkim", _fields(DkimConfig))
+    key = t.get("private_key", _str, "")
+    pem = resolve_secret(key, t.key("private_key"), env, base_dir) if key else ""
+    if key and "PRIVATE KEY-----" not in pem:
+        raise ConfigError(
+            "expected a PEM private key (BEGIN ... PRIVATE KEY)", key=t.key("private_key")
+        )
+    none: tuple[str, ...] = ()
+    signing = t.get("domains", lambda v, k: _items(v, k, _domain), none)
+    for i, domain in enumerate(signing):
+        if domain not in domains:
+            raise ConfigError(f"{domain} is not one of [node] domains", key=f"dkim.domains[{i}]")
+    return DkimConfig(
+        selector=t.get("selector", _token, DkimConfig.selector),
+        private_key=pem,
+        domains=signing,
+        arc=t.get("arc", _bool, DkimConfig.arc),
     )
 
 

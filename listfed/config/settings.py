@@ -75,6 +75,23 @@ class DnsConfig:
 
 
 @dataclass(frozen=True)
+class DkimConfig:
+    """[dkim]: signing what the node sends (DKIM) and sealing posts it changes (ARC).
+
+    private_key is the PEM text itself (already read from `file:`/`env:`); "" means off.
+    """
+
+    selector: str = "listfed"
+    private_key: str = ""
+    domains: tuple[str, ...] = ()  # signing domains; () means all of [node] domains
+    arc: bool = True
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.private_key)
+
+
+@dataclass(frozen=True)
 class PeerConfig:
     """One [[peer]]: a node we share an HMAC secret with (already resolved)."""
 
@@ -126,6 +143,7 @@ class Config:
     storage: StorageConfig
     members: MembersConfig
     dns: DnsConfig
+    dkim: DkimConfig
     peers: tuple[PeerConfig, ...]
     routes: tuple[RouteConfig, ...]
     bridges: tuple[BridgeConfig, ...]

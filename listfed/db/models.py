@@ -38,6 +38,14 @@ class MailingList(SQLModel, table=True):
     digest_issue: int = 0  # the number of the last digest sent
     welcome_message: str = ""  # "" : the default text
     goodbye_message: str = ""
+    # Moderation, DMARC and reply-to (schema v4)
+    emergency: bool = False  # hold every post, whoever sends it
+    accept_these_nonmembers: str = ""  # addresses, *@domain globs or ^regexes, one per line
+    hold_types: str = ""  # MIME types (type/subtype, type/*) that hold a post
+    dmarc_always: str = ""  # From domains always mitigated, whatever they publish
+    dmarc_never: str = ""  # From domains never mitigated
+    hold_expiry: float = 14 * 86400.0  # a held post is dropped (poster told) after this
+    reply_to_override: bool = False  # true: replace a Reply-To the poster set
 
 
 class Member(SQLModel, table=True):
@@ -57,6 +65,7 @@ class Member(SQLModel, table=True):
     last_bounce: float = 0.0  # when the score last rose (at most once per UTC day)
     probe_sent: float = 0.0  # verp = "probes": when a probe went out for this member
     disabled_by: str = ""  # why delivery_disabled: "bounces" | "admin" ("" when enabled)
+    moderated: bool = False  # this member's posts wait for a moderator (schema v4)
 
 
 class QueueItem(SQLModel, table=True):
@@ -91,6 +100,7 @@ class Held(SQLModel, table=True):
     reason: str
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     received: float
+    expires: float = 0.0  # dropped by housekeeping after this (schema v4); 0: never
 
 
 class ArchivedMessage(SQLModel, table=True):

@@ -92,7 +92,24 @@ def _v3(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_digest_item_list_id ON digest_item (list_id)")
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
+def _v4(conn: Connection) -> None:
+    """Moderation by email, posting limits, DMARC and reply-to settings."""
+    for column in (
+        "emergency BOOLEAN NOT NULL DEFAULT 0",
+        "accept_these_nonmembers VARCHAR NOT NULL DEFAULT ''",
+        "hold_types VARCHAR NOT NULL DEFAULT ''",
+        "dmarc_always VARCHAR NOT NULL DEFAULT ''",
+        "dmarc_never VARCHAR NOT NULL DEFAULT ''",
+        "hold_expiry FLOAT NOT NULL DEFAULT 1209600",
+        "reply_to_override BOOLEAN NOT NULL DEFAULT 0",
+    ):
+        conn.exec_driver_sql(f"ALTER TABLE mlist ADD COLUMN {column}")
+    conn.exec_driver_sql("ALTER TABLE member ADD COLUMN moderated BOOLEAN NOT NULL DEFAULT 0")
+    conn.exec_driver_sql("ALTER TABLE held ADD COLUMN expires FLOAT NOT NULL DEFAULT 0")
+    conn.exec_driver_sql("UPDATE held SET expires = received + 1209600")
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -20,6 +20,7 @@ from listfed.listinfo import (
     Policy,
     Visibility,
 )
+from listfed.ops import list_values
 from listfed.units import parse_size
 
 _RESERVED_SUFFIXES = ("-request", "-join", "-leave", "-owner", "-bounces", "-confirm")
@@ -47,6 +48,13 @@ def to_info(row: MailingList) -> ListInfo:
         digest_format=DigestFormat(row.digest_format),
         welcome_message=row.welcome_message,
         goodbye_message=row.goodbye_message,
+        emergency=row.emergency,
+        accept_these_nonmembers=list_values.items(row.accept_these_nonmembers),
+        hold_types=list_values.items(row.hold_types),
+        dmarc_always=list_values.items(row.dmarc_always),
+        dmarc_never=list_values.items(row.dmarc_never),
+        hold_expiry=row.hold_expiry,
+        reply_to_override=row.reply_to_override,
     )
 
 
@@ -175,7 +183,8 @@ SETTINGS: dict[str, Any] = {
     "archive": parse_bool,
     "visibility": _choice(*[v.value for v in Visibility]),
     "max_message_size": _size,
-    "reply_to": str,
+    "reply_to": list_values.reply_to,
+    "reply_to_override": parse_bool,
     "dmarc": _choice("munge", "wrap", "none"),
     "bounce_threshold": _positive,
     "digest_size": _size,
@@ -183,6 +192,12 @@ SETTINGS: dict[str, Any] = {
     "digest_format": _choice(*[f.value for f in DigestFormat]),
     "welcome_message": _text_block,
     "goodbye_message": _text_block,
+    "emergency": parse_bool,
+    "accept_these_nonmembers": list_values.patterns,
+    "hold_types": list_values.mime_types,
+    "dmarc_always": list_values.domains,
+    "dmarc_never": list_values.domains,
+    "hold_expiry": list_values.duration,
 }
 
 
@@ -222,4 +237,11 @@ def describe(info: ListInfo, members: int) -> dict[str, Any]:
         "digest_format": plain.digest_format.value,
         "welcome_message": plain.welcome_message,
         "goodbye_message": plain.goodbye_message,
+        "emergency": plain.emergency,
+        "accept_these_nonmembers": list(plain.accept_these_nonmembers),
+        "hold_types": list(plain.hold_types),
+        "dmarc_always": list(plain.dmarc_always),
+        "dmarc_never": list(plain.dmarc_never),
+        "hold_expiry": plain.hold_expiry,
+        "reply_to_override": plain.reply_to_override,
     }

@@ -145,6 +145,8 @@ def set_value(session: Session, list_address: str, address: str, key: str, value
         row.delivery = mode
     elif key == "name":
         row.name = value
+    elif key == "moderated":
+        row.moderated = lists.parse_bool(value)
     elif key == "delivery_disabled":
         row.delivery_disabled = lists.parse_bool(value)
         row.disabled_by = "admin" if row.delivery_disabled else ""
@@ -153,7 +155,8 @@ def set_value(session: Session, list_address: str, address: str, key: str, value
             row.probe_sent = 0.0
     else:
         raise UsageError(
-            f"unknown member setting {key!r}; known: delivery, delivery_disabled, name, role"
+            f"unknown member setting {key!r}; known: delivery, delivery_disabled, moderated, name, "
+            "role"
         )
     session.add(row)
     session.flush()
@@ -178,4 +181,5 @@ def describe(row: Member) -> dict[str, Any]:
         "bounce_score": row.bounce_score,
         "delivery_disabled": row.delivery_disabled,
         "last_failure": row.last_failure,
+        "moderated": row.moderated,
     }

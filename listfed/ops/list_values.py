@@ -1,0 +1,100 @@
+"""How the list settings of moderation, DMARC and reply-to are typed and stored.
+
+Each reader takes the text an admin typed on the command line and returns what is
+stored, or raises UsageError saying what was expected. Lists of items are typed
+separated by spaces or commas and stored one per line.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+
+from listfed.addresses import split_address
+from listfed.errors import InvalidAddress, UsageError
+from listfed.units import parse_duration
+
+_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/(\*|[a-z0-9][a-z0-9!#$&^_.+-]*)")
+_DOMAIN = re.compile(r"(?=.{1,253}\Z)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9-]+")
+
+
+def items(stored: str) -> tuple[str, ...]:
+    """The stored one-per-line text as a tuple."""
+    return tuple(line for line in stored.splitlines() if line.strip())
+
+
+def _split(value: str) -> list[str]:
+    return [word for word in re.split(r"[\s,]+", value.strip()) if word]
+
+
+def patterns(value: str) -> str:
+    """Addresses, globs such as *@example.org, or ^regular expressions."""
+    found = []
+    for word in _split(value):
+        if word.startswith("^"):
+            try:
+                re.compile(word, re.IGNORECASE)
+            except re.error as exc:
+                raise UsageError(f"{word!r} is not a valid regular expression: {exc}") from None
+        elif "*" not in word and "?" not in word:
+            try:
+                split_address(word)
+            except InvalidAddress:
+                raise UsageError(
+                    f"{word!r} is not an address, a glob such as *@example.org, "
+                    "or a ^regular expression"
+                ) from None
+        found.append(word)
+    return "\n".join(found)
+
+
+def matches(pattern: str, address: str) -> bool:
+    """Does `address` match one accept_these_nonmembers entry (case-insensitively)?"""
+    address = address.lower()
+    if pattern.startswith("^"):
+        try:
+            return re.search(pattern, address, re.IGNORECASE) is not None
+        except re.error:  # stored before validation existed: never matches
+            return False
+    return fnmatch.fnmatchcase(address, pattern.lower())
+
+
+def mime_types(value: str) -> str:
+    found = []
+    for word in _split(value.lower()):
+        if not _TYPE.fullmatch(word):
+            raise UsageError(f"{word!r} is not a MIME type such as application/zip or image/*")
+        found.append(word)
+    return "\n".join(found)
+
+
+def domains(value: str) -> str:
+    found = []
+    for word in _split(value.lower()):
+        word = word.rstrip(".")
+        if not _DOMAIN.fullmatch(word) or "." not in word:
+            raise UsageError(f"{word!r} is not a domain such as example.org")
+        found.append(word)
+    return "\n".join(found)
+
+
+def reply_to(value: str) -> str:
+    """none | list | explicit ADDR."""
+    word, _, rest = value.strip().partition(" ")
+    if word in ("none", "list") and not rest.strip():
+        return word
+    if word == "explicit" and rest.strip():
+        try:
+            split_address(rest.strip())
+        except InvalidAddress:
+            raise UsageError(f"{rest.strip()!r} is not a valid mail address") from None
+        return f"explicit {rest.strip()}"
+    raise UsageError(f"expected none, list or 'explicit ADDRESS', not {value!r}")
+
+
+def duration(value: str) -> float:
+    """A duration such as 14d; 0 means never."""
+    try:
+        return parse_duration(value.strip() if value.strip() != "0" else 0)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
