@@ -1,6 +1,7 @@
 """The daemon's own clock work, so that no cron is needed: digests whose period has run
-out are sent, bounce scores that went quiet are reset, spent tokens and reply counts are
-forgotten. One pass a minute, or sooner when a digest falls due.
+out are sent, bounce scores that went quiet are reset, held posts past their expiry are
+dropped, spent tokens and reply counts are forgotten. One pass a minute, or sooner when
+a digest falls due.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from listfed.bounces import score
 from listfed.db.engine import Database
 from listfed.digests import collect
 from listfed.errors import ListfedError
+from listfed.moderation import expire as held
 from listfed.post import NodeSettings
 from listfed.robots import replies, tokens
 from listfed.wakeup import first_of
@@ -42,9 +44,10 @@ class Housekeeper:
             ready, later = collect.due(s, now)
             sent = sum(collect.send(s, lst, now) for lst in ready)
             score.decay(s, now, self.node().members.bounce_reset_after)
+            expired = held.expire(s, self.node(), now)
             tokens.purge(s, now)
             replies.purge(s, now)
-        if sent:
+        if sent or expired:
             self.delivered()
         return later
 

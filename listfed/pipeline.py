@@ -1,8 +1,6 @@
 """What happens to a post, in order. One screen: rules judge, the first verdict decides,
 handlers act. Everything runs in the one transaction that consumes the queue item, so a
 crash anywhere leaves the item to be processed again and nothing half-done.
-
-Later issues add stages here: DMARC and moderation notices (after policy).
 """
 
 from __future__ import annotations
@@ -15,12 +13,12 @@ from sqlmodel import Session
 from listfed import checks, policy
 from listfed.archive import store as archive
 from listfed.bounces import score
-from listfed.db.models import Held
 from listfed.delivery import outbox
 from listfed.delivery.decorate import decorate
 from listfed.delivery.notices import notice
 from listfed.digests import collect
 from listfed.federation import inbound, outbound
+from listfed.moderation import hold
 from listfed.post import Decision, NodeSettings, Post, Verdict
 
 log = logging.getLogger("listfed.pipeline")
@@ -31,22 +29,6 @@ Action = Callable[[Session, NodeSettings, Post], None]
 
 def _decorate(session: Session, node: NodeSettings, post: Post) -> None:
     post.outgoing_data = decorate(post.raw, post.lst, base_url=node.base_url)
-
-
-def _hold(session: Session, node: NodeSettings, post: Post) -> None:
-    assert post.verdict is not None
-    session.add(
-        Held(
-            list_id=post.lst.id,
-            mail_from=post.mail_from,
-            sender=post.message.sender,
-            subject=post.message.subject,
-            message_id=post.message.message_id,
-            reason=post.verdict.reason,
-            raw=post.raw,
-            received=post.received,
-        )
-    )
 
 
 def _reject(session: Session, node: NodeSettings, post: Post) -> None:
@@ -81,7 +63,9 @@ def _nothing(session: Session, node: NodeSettings, post: Post) -> None:
 RULES: list[tuple[str, Rule]] = [
     ("loop", checks.loop),
     ("duplicate", checks.duplicate),
+    ("emergency", policy.emergency),
     ("size", policy.size),
+    ("content", policy.content_types),
     ("relay", inbound.trusted),
     ("policy", policy.posting),
 ]
@@ -97,7 +81,7 @@ ACCEPTED: list[tuple[str, Action]] = [
 
 HANDLERS: dict[Decision, list[tuple[str, Action]]] = {
     Decision.ACCEPT: ACCEPTED,
-    Decision.HOLD: [("re-enable", _reenable), ("hold", _hold)],
+    Decision.HOLD: [("re-enable", _reenable), ("hold", hold.hold)],
     Decision.REJECT: [("reject", _reject)],
     Decision.DISCARD: [("discard", _nothing)],
     Decision.DROP: [("drop", _nothing)],

@@ -1,11 +1,17 @@
-"""Who may post (SPEC §3.3): judges with a reason, decides nothing else."""
+"""Who may post, and what may be posted (SPEC §3.3): rules that judge with a reason and
+decide nothing else. A moderator's approval passes all of them."""
 
 from __future__ import annotations
+
+import email
+import email.policy
+from email.message import Message
 
 from sqlmodel import Session
 
 from listfed.listinfo import NonmemberAction, Policy, Role
-from listfed.ops.members import member_role
+from listfed.ops import list_values
+from listfed.ops.members import find as find_member
 from listfed.post import Decision, NodeSettings, Post, Verdict
 
 _NONMEMBER = {
@@ -13,6 +19,14 @@ _NONMEMBER = {
     NonmemberAction.REJECT: Decision.REJECT,
     NonmemberAction.DISCARD: Decision.DISCARD,
 }
+MAX_PARTS = 1000  # MIME parts looked at; a post with more is held for a human to look
+
+
+def emergency(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
+    """Emergency moderation: every post waits, members', relays' and all."""
+    if post.lst.emergency and not post.approved:
+        return Verdict(Decision.HOLD, "emergency moderation: every post waits for a moderator")
+    return None
 
 
 def posting(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
@@ -21,10 +35,9 @@ def posting(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
         return Verdict(Decision.ACCEPT, "approved by a moderator")
     lst = post.lst
     sender = post.message.sender or post.mail_from
-    role = member_role(session, lst.id, sender) if sender else None
+    member = find_member(session, lst.id, sender) if sender else None
+    role = Role(member.role) if member is not None else None
     who = sender or "an unknown sender"
-    if lst.policy is Policy.OPEN:
-        return Verdict(Decision.ACCEPT, "open list")
     if lst.policy is Policy.MODERATED:
         return Verdict(Decision.HOLD, "the list is moderated: every post waits for a moderator")
     if lst.policy is Policy.ANNOUNCE:
@@ -34,8 +47,14 @@ def posting(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
             Decision.HOLD,
             f"announce list: {who} is not an owner or moderator, so the post waits",
         )
-    if role is not None:
+    if member is not None and member.moderated:
+        return Verdict(Decision.HOLD, f"{who} is a member whose posts are moderated")
+    if lst.policy is Policy.OPEN:
+        return Verdict(Decision.ACCEPT, "open list")
+    if member is not None:
         return Verdict(Decision.ACCEPT, f"{who} is a member")
+    if sender and any(list_values.matches(p, sender) for p in lst.accept_these_nonmembers):
+        return Verdict(Decision.ACCEPT, f"{who} is on the list's accept_these_nonmembers")
     action = _NONMEMBER[lst.nonmember_action]
     return Verdict(action, f"{who} is not a member of {lst.address}")
 
@@ -48,3 +67,38 @@ def size(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
     return Verdict(
         Decision.HOLD, f"the message is {len(post.raw)} bytes, over this list's limit of {limit}"
     )
+
+
+def content_types(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
+    """A part of a type in the list's hold_types (e.g. application/x-msdownload, video/*)
+    holds the post, wherever it is nested, forwarded messages included."""
+    held = post.lst.hold_types
+    if post.approved or not held:
+        return None
+    found = part_types(post.raw)
+    if found is None:
+        return Verdict(Decision.HOLD, f"the message has over {MAX_PARTS} MIME parts")
+    for kind in found:
+        major = kind.partition("/")[0]
+        if kind in held or f"{major}/*" in held:
+            return Verdict(Decision.HOLD, f"the message contains a {kind} part")
+    return None
+
+
+def part_types(raw: bytes) -> list[str] | None:
+    """Every MIME part's content type, depth first; None past MAX_PARTS."""
+    try:
+        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    except Exception:  # deep nesting overflows the parser: not readable, so held
+        return None
+    found: list[str] = []
+    stack: list[Message] = [msg]
+    while stack:  # iterative: no recursion on user data
+        part = stack.pop()
+        found.append(part.get_content_type())
+        if len(found) > MAX_PARTS:
+            return None
+        payload = part.get_payload()
+        if isinstance(payload, list):
+            stack.extend(p for p in reversed(payload) if isinstance(p, Message))
+    return found

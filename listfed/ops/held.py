@@ -12,7 +12,8 @@ from listfed.db.models import Held, QueueItem
 from listfed.delivery import outbox
 from listfed.delivery.notices import notice
 from listfed.errors import NotFound
-from listfed.ops import lists
+from listfed.listinfo import ListInfo
+from listfed.ops import list_values, lists, members
 
 
 def all_held(session: Session, list_address: str | None = None) -> list[tuple[Held, str]]:
@@ -49,6 +50,26 @@ def approve(session: Session, held_id: int) -> QueueItem:
     return item
 
 
+def accept(session: Session, lst: ListInfo, address: str) -> str:
+    """Let `address` post without moderation: a member loses its moderation flag, a
+    non-member joins accept_these_nonmembers. What was done, in one line."""
+    if not address:
+        return "the post has no sender address to accept"
+    member = members.find(session, lst.id, address)
+    if member is not None:
+        if not member.moderated:
+            return f"{member.display_address} is a member whose posts are not moderated"
+        member.moderated = False
+        session.add(member)
+        return f"{member.display_address}'s posts are no longer moderated"
+    if any(list_values.matches(p, address) for p in lst.accept_these_nonmembers):
+        return f"{address} is on the accept list already"
+    row = lists.find_row(session, lst.address)
+    row.accept_these_nonmembers = "\n".join([*lst.accept_these_nonmembers, address.lower()])
+    session.add(row)
+    return f"{address} added to the list's accept_these_nonmembers"
+
+
 def reject(session: Session, held_id: int, reason: str = "") -> Held:
     """Remove the post and tell its sender why (unless it came from a robot)."""
     row = get(session, held_id)
@@ -82,4 +103,7 @@ def describe(row: Held, list_address: str) -> dict[str, Any]:
         "reason": row.reason,
         "received": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(row.received)),
         "message_id": row.message_id,
+        "expires": (
+            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(row.expires)) if row.expires else ""
+        ),
     }

@@ -86,6 +86,9 @@ def _wording(action: Action) -> str:
 def confirm(session: Session, node: NodeSettings, token: str, now: float) -> tuple[str, bool]:
     """Carry out a confirmed request: the line that says what happened, and whether the
     address was already written to about it (welcome, goodbye)."""
+    pending = tokens.peek(session, token)
+    if pending is not None and pending.action == Action.MODERATE.value:
+        return "Not confirmed: this code is for a held post; reply to its notice.", False
     try:
         row = tokens.redeem(session, node.secret, token, now)
     except tokens.TokenRefused as exc:

@@ -88,6 +88,29 @@ def read_commands(raw: bytes, limit: int = 20) -> Reading:
     return _read(_subject(msg), body, limit)
 
 
+def reply_line(raw: bytes) -> str:
+    """What a reply says, in one line (SPEC §9, moderation by email): its first body
+    line that is not quoted or an attribution, reading no further than a signature;
+    when the body has none, its Subject. Never raises."""
+    try:
+        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    except Exception:
+        return ""
+    lines = [line for line in map(_collapse, _body(msg).splitlines()) if line]
+    i = 0
+    while i < len(lines):
+        line, nxt = lines[i], lines[i + 1] if i + 1 < len(lines) else ""
+        if line == "--":  # "-- ", collapsed: the signature starts
+            break
+        if _wrapped_attribution(line, nxt) and not _is_attribution(line):
+            i += 2
+            continue
+        if not line.startswith(">") and not _is_attribution(line):
+            return line[:MAX_LINE]
+        i += 1
+    return _subject(msg)[:MAX_LINE]
+
+
 def _read(subject: str, body: list[str], limit: int) -> Reading:
     """Apply the reading rules to the subject and the non-blank body lines."""
     commands: list[Command] = []

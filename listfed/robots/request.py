@@ -12,9 +12,10 @@ from sqlmodel import Session
 from listfed.addresses import Kind, normalise
 from listfed.errors import InvalidAddress
 from listfed.listinfo import DeliveryMode
+from listfed.moderation import decide
 from listfed.ops import members
 from listfed.post import Incoming, NodeSettings
-from listfed.robots import actions, replies, templates
+from listfed.robots import actions, replies, templates, tokens
 from listfed.robots.commands import Command, Reading, Verb, read_commands
 from listfed.robots.tokens import Action
 
@@ -43,6 +44,8 @@ def handle(session: Session, node: NodeSettings, mail: Incoming, now: float) -> 
     if mail.kind == Kind.LEAVE.value:
         return actions.ask(session, node, mail.lst, Action.UNSUBSCRIBE, who, now)
     if mail.kind == Kind.CONFIRM.value:
+        if decide.is_moderation(tokens.peek(session, mail.detail)):
+            return decide.by_email(session, node, mail, who, now)
         said, told = actions.confirm(session, node, mail.detail, now)
         if not told:
             _reply(session, node, mail, who, f"{said}\n\n{_help_hint(mail)}\n", now)

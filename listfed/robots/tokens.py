@@ -31,6 +31,7 @@ class Action(StrEnum):
     REGULAR = "delivery regular"  # a member's own delivery change
     DIGEST = "delivery digest"
     NOMAIL = "delivery nomail"
+    MODERATE = "moderate"  # a held post; the token's address is "held:ID"
 
     @classmethod
     def delivery(cls, mode: DeliveryMode) -> Action:
@@ -41,6 +42,11 @@ class Action(StrEnum):
         """The delivery mode a delivery change confirms; None for (un)subscribing."""
         word = self.value.removeprefix("delivery ")
         return DeliveryMode(word) if word != self.value else None
+
+
+def held_key(held_id: int) -> str:
+    """What a moderation token is bound to, in place of an address."""
+    return f"held:{held_id}"
 
 
 class TokenRefused(ListfedError):
@@ -88,10 +94,15 @@ def issue(
     return token
 
 
+def peek(session: Session, token: str) -> Token | None:
+    """The row of a token, if there is one, without checking or using it."""
+    return session.exec(select(Token).where(Token.token == token.strip().lower())).first()
+
+
 def redeem(session: Session, secret: str, token: str, now: float) -> Token:
     """Use a token once: its row, marked used; TokenRefused says why it cannot be used."""
     value = token.strip().lower()
-    row = session.exec(select(Token).where(Token.token == value)).first()
+    row = peek(session, value)
     if row is None:
         raise TokenRefused("this confirmation code is unknown (mistyped, or already revoked)")
     nonce, mac = value[: len(value) - 24], value[len(value) - 24 :]
