@@ -252,3 +252,31 @@ def test_digest_settings_and_send(node_dir: Path) -> None:
     assert "at least 1" in run("lists", "set", TEAM, "bounce_threshold", "0", code=2)
     assert run("digests", "send").strip() == "no digest pending"
     assert "no list" in run("digests", "send", f"nope@{DOMAIN}", code=1)
+
+
+def test_held_approve_always_accepts_the_sender(node_dir: Path) -> None:
+    import time
+
+    from listfed.db.engine import Database
+    from listfed.db.models import Held
+
+    run("lists", "create", TEAM)
+    db = Database(node_dir / "var" / "listfed.db")
+    with db.write() as s:
+        s.add(
+            Held(
+                list_id=1,
+                mail_from="p@partner.example",
+                sender="P@Partner.example",
+                subject="hi",
+                message_id="h@x",
+                reason="not a member",
+                raw=b"Subject: hi\r\n\r\nbody\r\n",
+                received=time.time(),
+            )
+        )
+    db.close()
+    out = run("held", "approve", "1", "--always")
+    assert "added to the list's accept_these_nonmembers" in out
+    shown = json.loads(run("lists", "show", TEAM, "--json"))
+    assert shown["accept_these_nonmembers"] == ["p@partner.example"]

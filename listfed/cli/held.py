@@ -9,6 +9,7 @@ import typer
 from listfed.cli.base import JsonOption, emit, new_app, state, table
 from listfed.message import parse
 from listfed.ops import held
+from listfed.ops.lists import by_id
 
 app = new_app("Posts waiting for a moderator: list, show, approve, reject, discard.")
 
@@ -45,8 +46,6 @@ def show(ctx: typer.Context, held_id: Id, as_json: bool = JsonOption) -> None:
     """Show a held post: why it waits, its headers and the start of its body."""
     with state(ctx).read() as s:
         row = held.get(s, held_id)
-        from listfed.ops.lists import by_id
-
         data = held.describe(row, by_id(s, row.list_id).address)
         body = parse(row.raw).body_text
     data["body_start"] = body[:2000]
@@ -60,11 +59,26 @@ def show(ctx: typer.Context, held_id: Id, as_json: bool = JsonOption) -> None:
 
 
 @app.command()
-def approve(ctx: typer.Context, held_id: Id) -> None:
+def approve(
+    ctx: typer.Context,
+    held_id: Id,
+    always: Annotated[
+        bool,
+        typer.Option(
+            "--always",
+            help="Also let the sender post without moderation from now on (a member loses "
+            "its moderation flag; a non-member joins accept_these_nonmembers).",
+        ),
+    ] = False,
+) -> None:
     """Let the post through to the list (the running daemon delivers it)."""
     with state(ctx).write() as s:
+        row = held.get(s, held_id)
+        also = held.accept(s, by_id(s, row.list_id), row.sender or row.mail_from) if always else ""
         item = held.approve(s, held_id)
     typer.echo(f"approved {held_id}: queued as q{item.id}")
+    if also:
+        typer.echo(also)
 
 
 @app.command()

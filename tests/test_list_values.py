@@ -1,0 +1,73 @@
+"""The list settings of moderation, DMARC and reply-to, as an admin types them."""
+
+from __future__ import annotations
+
+import pytest
+
+from listfed.errors import UsageError
+from listfed.ops import list_values
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("a@x.org, *@partner.example ^news-.*$", "a@x.org\n*@partner.example\n^news-.*$"),
+        ("", ""),
+    ],
+)
+def test_patterns_are_stored_one_per_line(typed: str, stored: str) -> None:
+    assert list_values.patterns(typed) == stored
+    assert list_values.items(stored) == (tuple(stored.split("\n")) if stored else ())
+
+
+@pytest.mark.parametrize("typed", ["not-an-address", "^(unclosed", "a@@b"])
+def test_bad_patterns_say_what_was_expected(typed: str) -> None:
+    with pytest.raises(UsageError):
+        list_values.patterns(typed)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "address", "matched"),
+    [
+        ("*@partner.example", "Ann@Partner.Example", True),
+        ("*@partner.example", "ann@evil-partner.example", False),
+        ("ann@x.org", "ANN@x.org", True),
+        ("^news-\\d+@wire\\.example$", "news-12@wire.example", True),
+        ("^news-\\d+@wire\\.example$", "news-x@wire.example", False),
+        ("^(broken", "a@b.c", False),  # stored before it was checked: never matches
+    ],
+)
+def test_matching_is_case_insensitive(pattern: str, address: str, matched: bool) -> None:
+    assert list_values.matches(pattern, address) is matched
+
+
+def test_mime_types_and_domains() -> None:
+    assert list_values.mime_types("Application/ZIP image/*") == "application/zip\nimage/*"
+    assert list_values.domains("Example.ORG. yahoo.com") == "example.org\nyahoo.com"
+    for bad in ("zip", "application/", "*/*"):
+        with pytest.raises(UsageError):
+            list_values.mime_types(bad)
+    for bad in ("localhost", "exa mple.org,", "-x.org!"):
+        with pytest.raises(UsageError):
+            list_values.domains(bad)
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [("none", "none"), ("list", "list"), ("explicit  chair@x.org ", "explicit chair@x.org")],
+)
+def test_reply_to(typed: str, stored: str) -> None:
+    assert list_values.reply_to(typed) == stored
+
+
+@pytest.mark.parametrize("typed", ["", "poster", "explicit", "explicit nobody", "list x@y.org"])
+def test_bad_reply_to(typed: str) -> None:
+    with pytest.raises(UsageError, match=r"none, list or 'explicit ADDRESS'|not a valid"):
+        list_values.reply_to(typed)
+
+
+def test_durations() -> None:
+    assert list_values.duration("14d") == 14 * 86400
+    assert list_values.duration("0") == 0
+    with pytest.raises(UsageError):
+        list_values.duration("soon")
