@@ -17,6 +17,8 @@ from listfed.delivery import outbox
 from listfed.delivery.decorate import decorate
 from listfed.delivery.notices import notice
 from listfed.digests import collect
+from listfed.dmarc import mitigation as dmarc
+from listfed.dmarc.mitigation import from_domain
 from listfed.federation import inbound, outbound
 from listfed.moderation import hold
 from listfed.post import Decision, NodeSettings, Post, Verdict
@@ -28,7 +30,18 @@ Action = Callable[[Session, NodeSettings, Post], None]
 
 
 def _decorate(session: Session, node: NodeSettings, post: Post) -> None:
-    post.outgoing_data = decorate(post.raw, post.lst, base_url=node.base_url)
+    domain = post.facts.dmarc.domain if post.facts.dmarc else from_domain(post.raw)
+    mitigation = dmarc.decide(post.lst, domain, post.facts.dmarc, node.domains)
+    if mitigation.mode:
+        post.reasons.append(f"dmarc: {mitigation.mode} ({mitigation.reason})")
+        log.info("%s: DMARC %s: %s", post.log_prefix(), mitigation.mode, mitigation.reason)
+    post.outgoing_data = decorate(
+        post.raw,
+        post.lst,
+        base_url=node.base_url,
+        dmarc=mitigation.mode,
+        auth=post.facts.auth,
+    )
 
 
 def _reject(session: Session, node: NodeSettings, post: Post) -> None:

@@ -8,6 +8,7 @@ from enum import StrEnum
 from listfed.config.settings import MembersConfig, PeerConfig, RouteConfig
 from listfed.listinfo import ListInfo
 from listfed.message import ParsedMessage, parse
+from listfed.precheck import Facts
 
 
 class Decision(StrEnum):
@@ -64,6 +65,7 @@ class Post:
     reasons: list[str] = field(default_factory=list)
     thread_id: str = ""
     outgoing_data: bytes = b""
+    facts: Facts = field(default_factory=Facts)  # DMARC and arrival auth, looked up before
 
     def log_prefix(self) -> str:
         return f"<{self.message.message_id}> q{self.queue_id} {self.lst.address}"

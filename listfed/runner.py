@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -27,6 +28,7 @@ from listfed.listinfo import ListInfo
 from listfed.message import parse
 from listfed.ops import lists
 from listfed.post import Incoming, NodeSettings, Post, make_post
+from listfed.precheck import Facts, Prechecks
 from listfed.robots import owner, request
 from listfed.wakeup import first_of
 
@@ -55,11 +57,13 @@ class Runner:
         node: NodeSettings,
         delivered: Callable[[], None],
         clock: Callable[[], float] = time.time,
+        prechecks: Prechecks | None = None,
     ) -> None:
         self.db = db
         self.node = node
         self.delivered = delivered  # wakes the delivery worker
         self.clock = clock
+        self.prechecks = prechecks or Prechecks(None, None)
         self.wake = asyncio.Event()
 
     @staticmethod
@@ -70,9 +74,11 @@ class Runner:
             known[item.list_id] = lists.by_id(s, item.list_id)
         return known[item.list_id]
 
-    def _post(self, s: Session, item: QueueItem, known: dict[int, ListInfo]) -> Post:
+    def _post(
+        self, s: Session, item: QueueItem, known: dict[int, ListInfo], facts: dict[int, Facts]
+    ) -> Post:
         assert item.id is not None
-        return make_post(
+        post = make_post(
             item.id,
             self._list(s, item, known),
             item.raw,
@@ -82,6 +88,8 @@ class Runner:
             approved=item.approved,
             origin=item.origin,
         )
+        post.facts = facts.get(item.id, Facts())
+        return post
 
     def _robot(self, s: Session, item: QueueItem, known: dict[int, ListInfo]) -> None:
         assert item.id is not None
@@ -98,25 +106,44 @@ class Runner:
         said = ROBOTS[item.kind](s, self.node, mail, self.clock())
         logging.getLogger("listfed.robots").info("%s: %s", mail.log_prefix(), said)
 
-    def process_due(self, limit: int = CHUNK) -> int:
-        """Run up to `limit` due posts through the pipeline; how many were taken."""
+    def _due(self, limit: int) -> Any:
+        return (
+            select(QueueItem)
+            .where(
+                QueueItem.state == "new",
+                col(QueueItem.kind).in_(HANDLED_KINDS),
+                QueueItem.next_attempt <= self.clock(),
+            )
+            .order_by(col(QueueItem.id))
+            .limit(limit)
+        )
+
+    def peek(self, limit: int = CHUNK) -> dict[int, tuple[bytes, bool]]:
+        """The posts `process_due` will take next: id -> raw bytes, and whether their list
+        mitigates DMARC (so that the From domain's policy matters)."""
+        with self.db.read() as s:
+            items = [i for i in s.exec(self._due(limit)) if i.kind == Kind.POST.value]
+            known: dict[int, ListInfo] = {}
+            return {
+                item.id: (item.raw, self._list(s, item, known).dmarc != "none")
+                for item in items
+                if item.id is not None
+            }
+
+    def process_due(self, limit: int = CHUNK, facts: dict[int, Facts] | None = None) -> int:
+        """Run up to `limit` due items through the pipeline or their robot; how many were
+        taken. A post not in `facts` (it came after the peek) waits for the next pass."""
         with self.db.write() as s:
-            items = s.exec(
-                select(QueueItem)
-                .where(
-                    QueueItem.state == "new",
-                    col(QueueItem.kind).in_(HANDLED_KINDS),
-                    QueueItem.next_attempt <= self.clock(),
-                )
-                .order_by(col(QueueItem.id))
-                .limit(limit)
-            ).all()
+            items = s.exec(self._due(limit)).all()
+            if facts is not None:
+                items = [i for i in items if i.kind != Kind.POST.value or i.id in facts]
             known: dict[int, ListInfo] = {}
             for item in items:
                 try:
                     with s.begin_nested():
                         if item.kind == Kind.POST.value:
-                            pipeline.run(s, self.node, self._post(s, item, known))
+                            post = self._post(s, item, known, facts or {})
+                            pipeline.run(s, self.node, post)
                         else:
                             self._robot(s, item, known)
                         s.delete(item)
@@ -142,7 +169,9 @@ class Runner:
         while not stop.is_set():
             self.wake.clear()
             try:
-                count = await self.db.run(self.process_due)
+                posts = await self.db.run(self.peek)
+                facts = await self.prechecks.all(posts)
+                count = await self.db.run(self.process_due, CHUNK, facts)
             except ListfedError as exc:  # the database is busy or broken: try again later
                 log.error("cannot run the pipeline now: %s", exc)
                 count = 0

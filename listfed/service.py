@@ -24,12 +24,14 @@ from listfed.db.engine import Database
 from listfed.db.schema import upgrade
 from listfed.delivery.routing import RoutedTransport
 from listfed.delivery.transport import MaildirTransport, SmtpTransport, Transport
-from listfed.delivery.worker import Deliverer
+from listfed.delivery.worker import Deliverer, Letter
+from listfed.dns import txt_lookup
 from listfed.errors import ListfedError
 from listfed.federation.check import check as check_routes
 from listfed.federation.check import lists_in
 from listfed.housekeeping import Housekeeper
 from listfed.intake import IntakeHandler
+from listfed.mailauth import prechecks, signer
 from listfed.ops import lists
 from listfed.ops.node import node_secret
 from listfed.post import NodeSettings
@@ -109,6 +111,8 @@ class Node:
         self.secret = node_secret(config)
         self.stop_event = asyncio.Event()
         self.clock = clock
+        dnsfunc = txt_lookup(config.dns.nameservers)
+        self.signer = signer(config, dnsfunc)
         self.deliverer = Deliverer(
             self.db,
             transports(config, lambda: self.runner.node),
@@ -117,9 +121,14 @@ class Node:
             clock,
             failed=self._delivery_failed,
             verp=lambda: self.runner.node.verp == "always",
+            sign=self._sign if self.signer is not None else None,
         )
         self.runner = Runner(
-            self.db, node_settings(config, self.secret), self.deliverer.wake.set, clock
+            self.db,
+            node_settings(config, self.secret),
+            self.deliverer.wake.set,
+            clock,
+            prechecks(config, dnsfunc, sealing=self.signer is not None and config.dkim.arc),
         )
         self.housekeeper = Housekeeper(
             self.db, lambda: self.runner.node, self.deliverer.wake.set, clock
@@ -132,6 +141,11 @@ class Node:
         self.server: asyncio.Server | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self._checks: set[asyncio.Task[None]] = set()
+
+    def _sign(self, letter: Letter) -> bytes:
+        """DKIM for everything; an ARC seal too on posts, which the list has changed."""
+        assert self.signer is not None
+        return self.signer.sign(letter.data, letter.envelope_from, seal=letter.kind == "post")
 
     def _delivery_failed(
         self, session: Any, outgoing_id: int, address: str, error: str, kind: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -24,6 +24,7 @@ from listfed.ops import lists, members
 from listfed.ops.node import prepare
 from listfed.runner import HANDLED_KINDS
 from listfed.service import Node
+from tests.dnsstub import StubDns, quiet
 
 DOMAIN = "lists.example.org"
 
@@ -91,6 +92,7 @@ def make_config(tmp_path: Path, smarthost_port: int | None, **sections: dict[str
             else "maildir:var/outbox",
             "retry": ["1s", "1s", "1s"],
         },
+        "dns": {"nameservers": [quiet()]},
     }
     for name, values in sections.items():
         data.setdefault(name, {}).update(values)
@@ -194,3 +196,10 @@ def post(
         f"From: Alice <{sender}>\r\nTo: {to}\r\nSubject: {subject}\r\n{mid}"
         f"Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n{extra}\r\n{body}"
     ).encode()
+
+
+@pytest.fixture
+def dns_stub() -> Iterator[StubDns]:
+    """A stub DNS server on 127.0.0.1, for `[dns] nameservers = [stub.address]`."""
+    with StubDns() as stub:
+        yield stub

@@ -17,6 +17,7 @@ from listfed.listinfo import Policy
 from listfed.ops.node import prepare
 from listfed.service import Node
 from tests.conftest import RecordingSmarthost, World
+from tests.dnsstub import quiet
 
 
 def node_name(short: str) -> str:
@@ -57,6 +58,7 @@ class Fed:
         return {
             "node": {"name": node_name(short), "domains": [domain_of(short)], "data_dir": "var"},
             "smtp": {"listen": f"127.0.0.1:{self.ports[short]}"},
+            "dns": {"nameservers": [quiet()]},
             "delivery": {
                 "smarthost": f"smtp://127.0.0.1:{self.smarthost.port}",
                 "retry": ["1s", "1s", "1s", "1s", "1s"],

@@ -13,6 +13,7 @@ from pathlib import Path
 import aiosmtplib
 
 from tests.conftest import DOMAIN, RecordingSmarthost, post
+from tests.dnsstub import quiet
 
 TEAM = f"team@{DOMAIN}"
 
@@ -78,6 +79,7 @@ async def setup_node(tmp_path: Path, smarthost_port: int, members: int) -> tuple
         f'[smtp]\nlisten = "127.0.0.1:{port}"\n'
         f'[delivery]\nsmarthost = "smtp://127.0.0.1:{smarthost_port}"\n'
         f'recipients_per_transaction = 10\nconnections = 2\nretry = ["1s", "1s", "1s"]\n'
+        f'[dns]\nnameservers = ["{quiet()}"]\n'
     )
     await cli(config, "init")
     await cli(config, "lists", "create", TEAM, "--policy", "open")

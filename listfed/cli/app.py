@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from listfed.cli import digests, held, lists, members, peers, queue, routes
+from listfed.cli import digests, doctor, held, lists, members, peers, queue, routes
 from listfed.cli.base import State, new_app, state
 from listfed.config import load_config
 from listfed.ops import node
@@ -24,6 +24,7 @@ app.add_typer(queue.app, name="queue")
 app.add_typer(routes.app, name="routes")
 app.add_typer(peers.app, name="peers")
 app.add_typer(digests.app, name="digests")
+app.command("doctor")(doctor.doctor)
 
 
 @app.callback()

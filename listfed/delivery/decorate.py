@@ -13,7 +13,8 @@ import logging
 import re
 import secrets
 
-from listfed.delivery.rawmail import RawMessage, crlf, encode_words
+from listfed.delivery import rewrite
+from listfed.delivery.rawmail import RawMessage, crlf, encode_words, fold
 from listfed.listinfo import ListInfo
 
 log = logging.getLogger("listfed.delivery")
@@ -30,12 +31,31 @@ _CHARSET = re.compile(r';\s*charset\s*=\s*(?:"[^"]*"|[^;\s]*)', re.IGNORECASE)
 _NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
 
 
-def decorate(raw: bytes, lst: ListInfo, *, base_url: str = "", archive_url: str = "") -> bytes:
-    """The bytes every member of `lst` receives for the accepted post `raw`."""
-    msg = RawMessage.parse(raw)
+def decorate(
+    raw: bytes,
+    lst: ListInfo,
+    *,
+    base_url: str = "",
+    archive_url: str = "",
+    dmarc: str = "",
+    auth: str = "",
+) -> bytes:
+    """The bytes every member of `lst` receives for the accepted post `raw`.
+
+    `dmarc` is the DMARC mitigation decided for this post ("", "munge" or "wrap");
+    `auth` an Authentication-Results value to add (what ARC sealing records)."""
+    msg = _wrapped(raw, lst) if dmarc == "wrap" else RawMessage.parse(raw)
     for name in REPLACED:
         msg.remove(name)
-    for step in (_prefix_subject, _add_footer):
+    if auth:
+        _authenticated(msg, auth)
+    sender = rewrite.munge if dmarc == "munge" else rewrite.reply_to
+    steps = (
+        (_prefix_subject, _add_footer)
+        if dmarc == "wrap"
+        else (sender, _prefix_subject, _add_footer)
+    )
+    for step in steps:
         saved = (list(msg.fields), msg.body)
         try:
             step(msg, lst)
@@ -44,6 +64,30 @@ def decorate(raw: bytes, lst: ListInfo, *, base_url: str = "", archive_url: str 
             log.exception("%s: %s skipped for a post", lst.address, step.__name__)
     _add_list_headers(msg, lst, archive_url)
     return msg.to_bytes()
+
+
+def _wrapped(raw: bytes, lst: ListInfo) -> RawMessage:
+    try:
+        return rewrite.wrap(raw, lst)
+    except Exception:  # a bug must cost the mitigation, never the post
+        log.exception("%s: wrapping a post failed; it goes out as it came", lst.address)
+        return RawMessage.parse(raw)
+
+
+def _authenticated(msg: RawMessage, auth: str) -> None:
+    """Our Authentication-Results on top, and any that claims to be ours removed: a
+    sender could otherwise forge what our ARC seal vouches for (RFC 8601 §5)."""
+    ours = auth.partition(";")[0].strip().lower()
+    kept = []
+    for name, raw in msg.fields:
+        if name.lower() == "authentication-results":
+            value = raw.partition(b":")[2].decode("ascii", "replace").strip()
+            claimed = value.partition(";")[0].split()
+            if claimed and claimed[0].lower() == ours:
+                continue
+        kept.append((name, raw))
+    msg.fields = kept
+    msg.fields.insert(0, ("Authentication-Results", fold("Authentication-Results", auth)))
 
 
 def list_headers(lst: ListInfo, archive_url: str = "") -> list[tuple[str, str]]:

@@ -17,7 +17,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection, text
 from sqlmodel import Session
@@ -101,8 +101,10 @@ class Deliverer:
         clock: Callable[[], float] = time.time,
         failed: Failed | None = None,
         verp: Callable[[], bool] = lambda: False,
+        sign: Callable[[Letter], bytes] | None = None,
     ) -> None:
         self.db = db
+        self.sign = sign  # DKIM (and ARC): once per message, in a worker thread
         self.failed = failed
         self.verp = verp
         self.transports = transports
@@ -247,6 +249,8 @@ class Deliverer:
             loaded = await self.db.run(self._load, outgoing_id)
             if loaded is None:
                 return None
+            if self.sign is not None:
+                loaded = replace(loaded, data=await asyncio.to_thread(self.sign, loaded))
             self._data[outgoing_id] = loaded
             while len(self._data) > 32:
                 self._data.popitem(last=False)

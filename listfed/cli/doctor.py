@@ -1,0 +1,49 @@
+"""`listfed doctor`: the records to publish as zone-file lines (or JSON), then the checks."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import typer
+
+from listfed.cli.base import JsonOption, emit, state
+from listfed.ops.doctor import Record, Report, examine
+
+MAX_STRING = 255  # a DNS character-string; longer TXT values are several of them
+
+
+def doctor(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """Print the DNS records each hosted domain needs, and check this node locally.
+
+    Exits 1 when a check finds a problem.
+    """
+    report = examine(state(ctx).config)
+    data = {
+        "records": [asdict(r) for r in report.records],
+        "notes": [asdict(n) for n in report.notes],
+        "checks": [asdict(c) for c in report.checks],
+    }
+    emit(as_json, data, lambda: render(report))
+    if not report.healthy:
+        raise typer.Exit(1)
+
+
+def render(report: Report) -> str:
+    lines = [f"; {n.text}" for n in report.notes if not n.domain]
+    for domain in dict.fromkeys(r.domain for r in report.records):
+        lines += ["", f"; --- {domain}"]
+        for record in report.records:
+            if record.domain == domain:
+                lines += [f"; {record.comment}", zone_line(record)]
+        lines += [f"; {n.text}" for n in report.notes if n.domain == domain]
+    lines.append("")
+    lines += [f"{'ok' if c.ok else 'problem'}: {c.what}" for c in report.checks]
+    return "\n".join(lines).lstrip("\n")
+
+
+def zone_line(record: Record) -> str:
+    """`NAME IN TXT "..." "..."`: quoted strings of at most 255 characters each."""
+    value = record.value
+    chunks = [value[i : i + MAX_STRING] for i in range(0, len(value), MAX_STRING)] or [""]
+    quoted = ('"' + c.replace("\\", "\\\\").replace('"', '\\"') + '"' for c in chunks)
+    return f"{record.name} IN {record.type} " + " ".join(quoted)

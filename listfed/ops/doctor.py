@@ -1,0 +1,139 @@
+"""`listfed doctor`: the DNS records a node's domains need, and what can be checked locally.
+
+Nothing here touches the network or changes a file: the advice is built from the config
+alone, and the checks only look at what exists (no database is opened, since opening
+one upgrades its schema). The CLI renders the result as zone-file lines or JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from listfed.config import Config
+from listfed.delivery.dkim import key_bits, load_key, public_key_record
+from listfed.errors import ConfigError
+from listfed.ops.node import secret_path
+
+KEYGEN = "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out dkim.pem"
+DKIM_OFF = (
+    f"DKIM signing is off. To turn it on: `{KEYGEN}`, then in the config "
+    '[dkim] private_key = "file:dkim.pem", and run `listfed doctor` again'
+)
+SPF = "SPF: a suggestion; list your smarthost's IPs (ip4:... ip6:...) or include: its own"
+DMARC = "v=DMARC1; p=none; rua=mailto:postmaster@{}"
+DMARC_WHY = "DMARC: a start; read the reports, then tighten p= to quarantine or reject"
+MX = "MX: {}'s MX must point at the host where listfed (or Postfix before it) receives mail"
+
+
+@dataclass(frozen=True)
+class Record:
+    """A DNS record to publish; value is the TXT text before any splitting or quoting."""
+
+    domain: str
+    name: str
+    type: str
+    value: str
+    purpose: str
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class Note:
+    """Advice that is no record (MX, how to turn DKIM on); domain "" is the whole node."""
+
+    domain: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    what: str
+
+
+@dataclass(frozen=True)
+class Report:
+    records: list[Record]
+    notes: list[Note]
+    checks: list[Check]
+
+    @property
+    def healthy(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+
+def examine(config: Config) -> Report:
+    """Everything `doctor` says, gathered without side effects."""
+    dkim_record, dkim_check = _dkim(config)
+    signing = config.dkim.domains or config.node.domains
+    records: list[Record] = []
+    notes = [] if dkim_record else [Note("", DKIM_OFF)]
+    for domain in config.node.domains:
+        if dkim_record and domain in signing:
+            name = f"{config.dkim.selector}._domainkey.{domain}."
+            why = f"DKIM: the public key that signs {domain}'s mail"
+            records.append(Record(domain, name, "TXT", dkim_record, "dkim", why))
+        records += [
+            Record(domain, f"{domain}.", "TXT", "v=spf1 a mx ~all", "spf", SPF),
+            Record(domain, f"_dmarc.{domain}.", "TXT", DMARC.format(domain), "dmarc", DMARC_WHY),
+        ]
+        notes.append(Note(domain, MX.format(domain)))
+    return Report(records, notes, [*_checks(config), dkim_check])
+
+
+def _dkim(config: Config) -> tuple[str | None, Check]:
+    if not config.dkim.enabled:
+        return None, Check(True, "DKIM signing is off: no [dkim] private_key (see above)")
+    try:
+        key = load_key(config.dkim.private_key)
+    except ConfigError as exc:
+        return None, Check(False, f"the DKIM key cannot be used: {exc}")
+    bits = key_bits(key)
+    advice = "" if bits >= 2048 else "; 2048 bits are recommended"
+    return public_key_record(key), Check(True, f"the DKIM key is usable (RSA, {bits} bits{advice})")
+
+
+def _checks(config: Config) -> list[Check]:
+    where = str(config.path) if config.path else "the built-in defaults"
+    data, init = config.node.data_dir, "run `listfed init`"
+    database, secret = data / "listfed.db", secret_path(config)
+    checks = [
+        Check(True, f"the config loads ({where})"),
+        Check(True, f"the data dir is {data}")
+        if data.is_dir()
+        else Check(False, f"no data dir at {data}: {init}"),
+        _database(database, init),
+    ]
+    try:
+        usable = len(secret.read_text().strip()) >= 16
+        state = "exists" if usable else "is too short (16 characters at least)"
+        checks.append(Check(usable, f"the node secret {secret} {state}"))
+    except OSError as exc:
+        checks.append(
+            Check(False, f"cannot read the node secret {secret} ({exc.strerror}): {init}")
+        )
+    out = config.delivery
+    if out.smtp_host:
+        checks.append(
+            Check(True, f"mail goes out through the smarthost {out.smtp_host}:{out.smtp_port}")
+        )
+    else:
+        checks.append(
+            Check(
+                True,
+                f"mail goes into the maildir {out.maildir} (set [delivery] smarthost to send it)",
+            )
+        )
+    return checks
+
+
+def _database(path: Path, init: str) -> Check:
+    try:
+        with path.open("rb") as fh:
+            header = fh.read(16)
+    except OSError:
+        return Check(False, f"no database at {path}: {init}")
+    if header != b"SQLite format 3\x00":
+        return Check(False, f"{path} is not an SQLite database")
+    return Check(True, f"the database is {path}")

@@ -1,0 +1,52 @@
+"""What the pipeline needs from the network about a post, fetched before its database
+transaction so that no DNS wait ever holds the database thread: the From domain's DMARC
+policy, and, when the node ARC-seals, how the post authenticated on arrival (DKIM and
+ARC verification, in a worker thread: dkimpy is synchronous)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from listfed.dmarc.lookup import DmarcLookup, DmarcResult
+from listfed.dmarc.mitigation import from_domain
+
+log = logging.getLogger("listfed.pipeline")
+
+# (raw message) -> the value of an Authentication-Results field
+Authenticate = Callable[[bytes], str]
+
+
+@dataclass(frozen=True)
+class Facts:
+    dmarc: DmarcResult | None = None  # None: the post has no From domain to look up
+    auth: str = ""  # Authentication-Results value; "" when the node does not seal
+
+
+class Prechecks:
+    def __init__(self, dmarc: DmarcLookup | None, authenticate: Authenticate | None) -> None:
+        self.dmarc = dmarc
+        self.authenticate = authenticate
+
+    async def facts(self, raw: bytes, dmarc: bool = True) -> Facts:
+        """Never raises: what cannot be found out is left out (DMARC then mitigates).
+        With `dmarc` false (the list never mitigates) no policy is looked up."""
+        found: DmarcResult | None = None
+        auth = ""
+        try:
+            domain = from_domain(raw) if dmarc else ""
+            if domain and self.dmarc is not None:
+                found = await self.dmarc.check(domain)
+            if self.authenticate is not None:
+                auth = await asyncio.to_thread(self.authenticate, raw)
+        except Exception:  # a bug here must not stop the queue: the post goes on without
+            log.exception("checks before the pipeline failed for a post")
+        return Facts(found, auth)
+
+    async def all(self, posts: dict[int, tuple[bytes, bool]]) -> dict[int, Facts]:
+        """Facts for each queue id (raw, mitigating list?), looked up side by side."""
+        ids = list(posts)
+        found = await asyncio.gather(*(self.facts(*posts[i]) for i in ids))
+        return dict(zip(ids, found, strict=True))

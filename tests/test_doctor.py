@@ -1,0 +1,144 @@
+"""`listfed doctor` as an admin uses it: records to paste into a zone, checks that point
+at what is missing, and a DKIM record that really verifies what the node signs."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import dkim
+import pytest
+from typer.testing import CliRunner
+
+from listfed.cli.app import app
+from listfed.delivery.dkim import MailSigner, load_key
+from tests.test_dkim import MESSAGE, rsa
+
+DOMAIN = "lists.example.org"
+SECOND = "news.example.org"
+
+
+@pytest.fixture(scope="module")
+def pem(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return rsa(tmp_path_factory.mktemp("doctor"), "dkim.pem", bits=2048)
+
+
+@pytest.fixture
+def node_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LISTFED_CONFIG", raising=False)
+    args = ["init", "--name", "node.example.org", "--domain", DOMAIN, "--domain", SECOND]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    return tmp_path
+
+
+def with_key(node_dir: Path, pem: str, *extra: str) -> None:
+    (node_dir / "dkim.pem").write_text(pem)
+    lines = ["", "[dkim]", 'private_key = "file:dkim.pem"', 'selector = "s2026"', *extra]
+    with (node_dir / "listfed.toml").open("a") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+def doctor(*args: str, code: int = 0) -> str:
+    result = CliRunner().invoke(app, ["doctor", *args])
+    assert result.exit_code == code, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stdout + result.stderr
+    return result.stdout
+
+
+def txt(out: str, name: str) -> str:
+    """The value of the zone line for `name`, its quoted strings joined as DNS does."""
+    [line] = [line for line in out.splitlines() if line.startswith(f"{name} IN TXT ")]
+    strings = re.findall(r'"((?:[^"\\]|\\.)*)"', line)
+    assert all(len(s) <= 255 for s in strings)
+    return "".join(strings)
+
+
+def test_the_printed_dkim_record_verifies_what_the_node_signs(node_dir: Path, pem: str) -> None:
+    with_key(node_dir, pem)
+    out = doctor()
+    name = f"s2026._domainkey.{DOMAIN}."
+    record = txt(out, name)
+    assert record.startswith("v=DKIM1; k=rsa; p=")
+    assert len(record) > 255  # a 2048-bit key needs two strings in one record
+    # p= is the public half of the configured key, as openssl itself writes it
+    public = subprocess.run(
+        ["openssl", "pkey", "-pubout", "-outform", "DER", "-in", "dkim.pem"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert base64.b64decode(record.split("p=")[1]) == public
+    signer = MailSigner("s2026", load_key(pem), (DOMAIN,), "node.example.org")
+    signed = signer.sign(MESSAGE, f"team-bounces@{DOMAIN}")
+    zone = {name.encode(): record.encode()}
+    assert dkim.verify(signed, dnsfunc=lambda n, timeout=5: zone.get(n))
+    assert "ok: the DKIM key is usable (RSA, 2048 bits)" in out
+
+
+def test_records_for_every_domain_dkim_only_where_signing(node_dir: Path, pem: str) -> None:
+    with_key(node_dir, pem, f'domains = ["{SECOND}"]')
+    out = doctor()
+    assert f"s2026._domainkey.{SECOND}. IN TXT" in out
+    assert f"._domainkey.{DOMAIN}." not in out
+    for domain in (DOMAIN, SECOND):
+        assert txt(out, f"{domain}.") == "v=spf1 a mx ~all"
+        assert txt(out, f"_dmarc.{domain}.") == f"v=DMARC1; p=none; rua=mailto:postmaster@{domain}"
+        assert f"; MX: {domain}'s MX must point at the host where listfed" in out
+    assert "smarthost's IPs" in out
+
+
+def test_without_a_key_the_advice_works_as_printed(node_dir: Path) -> None:
+    out = doctor()
+    assert "_domainkey" not in out
+    assert "DKIM signing is off" in out
+    [command] = re.findall(r"`(openssl [^`]+)`", out)
+    [setting] = re.findall(r'\[dkim\] private_key = "file:dkim.pem"', out)
+    subprocess.run(shlex.split(command), check=True, capture_output=True)
+    with (node_dir / "listfed.toml").open("a") as fh:
+        fh.write("\n[dkim]\n" + setting.removeprefix("[dkim] ") + "\n")
+    assert txt(doctor(), f"listfed._domainkey.{DOMAIN}.").startswith("v=DKIM1; k=rsa; p=")
+
+
+def test_json_shape(node_dir: Path, pem: str) -> None:
+    with_key(node_dir, pem)
+    data = json.loads(doctor("--json"))
+    assert {"records", "checks"} <= set(data)
+    purposes = [(r["domain"], r["purpose"]) for r in data["records"]]
+    assert purposes == [(d, p) for d in (DOMAIN, SECOND) for p in ("dkim", "spf", "dmarc")]
+    for record in data["records"]:
+        assert {"domain", "name", "type", "value", "purpose"} <= set(record)
+        assert record["type"] == "TXT" and record["name"].endswith(f"{record['domain']}.")
+    assert data["checks"] and all(c["ok"] is True for c in data["checks"])
+    assert all(isinstance(c["what"], str) for c in data["checks"])
+
+
+def test_a_missing_database_is_a_problem(node_dir: Path) -> None:
+    (node_dir / "var" / "listfed.db").unlink()
+    out = doctor(code=1)
+    assert f"problem: no database at {node_dir / 'var' / 'listfed.db'}: run `listfed init`" in out
+    assert "ok: the config loads" in out
+    checks = json.loads(doctor("--json", code=1))["checks"]
+    assert [c["ok"] for c in checks].count(False) == 1
+
+
+def test_a_key_dkimpy_cannot_use_is_a_problem(node_dir: Path) -> None:
+    with_key(node_dir, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+    out = doctor(code=1)
+    assert "problem: the DKIM key cannot be used: dkim.private_key: not an RSA private key" in out
+    assert "_domainkey" not in out
+
+
+def test_missing_secret_and_the_delivery_route(node_dir: Path) -> None:
+    assert "ok: mail goes into the maildir" in doctor()
+    (node_dir / "var" / "node.secret").unlink()
+    config = node_dir / "listfed.toml"
+    config.write_text(
+        re.sub(r"smarthost = .*", 'smarthost = "smtp://127.0.0.1:2525"', config.read_text())
+    )
+    out = doctor(code=1)
+    assert "problem: cannot read the node secret" in out
+    assert "ok: mail goes out through the smarthost 127.0.0.1:2525" in out
