@@ -30,7 +30,7 @@ def signer(config: Config, dnsfunc: Callable[..., bytes | None]) -> MailSigner |
 
 def prechecks(config: Config, dnsfunc: Callable[..., bytes | None], *, sealing: bool) -> Prechecks:
     """DMARC lookups for every post; arrival authentication only when ARC seals."""
-    lookup = DmarcLookup(make_resolver(config.dns.nameservers))
+    lookup = DmarcLookup(make_resolver(config.dns.nameservers, config.dns.timeout))
     name = config.node.name
 
     def authenticate(raw: bytes) -> str:

@@ -111,7 +111,7 @@ class Node:
         self.secret = node_secret(config)
         self.stop_event = asyncio.Event()
         self.clock = clock
-        dnsfunc = txt_lookup(config.dns.nameservers)
+        dnsfunc = txt_lookup(config.dns.nameservers, config.dns.timeout)
         self.signer = signer(config, dnsfunc)
         self.deliverer = Deliverer(
             self.db,

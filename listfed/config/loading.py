@@ -90,7 +90,10 @@ def parse_config(
         delivery=_delivery(sub["delivery"], base_dir),
         archive=ArchiveConfig(archive.get("enabled", _bool, ArchiveConfig.enabled)),
         storage=StorageConfig(storage.get("busy_timeout", _duration, StorageConfig.busy_timeout)),
-        dns=DnsConfig(dns.get("nameservers", lambda v, k: _items(v, k, nameservers), ())),
+        dns=DnsConfig(
+            dns.get("nameservers", lambda v, k: _items(v, k, nameservers), ()),
+            dns.get("timeout", _duration, DnsConfig.timeout),
+        ),
         members=_members(sub["members"]),
         dkim=_dkim(sub["dkim"], env, base_dir, node.domains),
         peers=peers,

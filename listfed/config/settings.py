@@ -72,6 +72,7 @@ class DnsConfig:
     """[dns]: resolvers to use instead of the system's ("IP" or "IP:port")."""
 
     nameservers: tuple[str, ...] = ()
+    timeout: float = 5.0  # one lookup, all nameservers together
 
 
 @dataclass(frozen=True)
