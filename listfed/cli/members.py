@@ -129,7 +129,9 @@ def set_(
     ctx: typer.Context,
     list_address: ListArg,
     address: Annotated[str, typer.Argument(help="The member's address.")],
-    key: Annotated[str, typer.Argument(help="role, delivery, delivery_disabled, moderated or name.")],
+    key: Annotated[
+        str, typer.Argument(help="role, delivery, delivery_disabled, moderated or name.")
+    ],
     value: Annotated[str, typer.Argument(help="The new value.")],
 ) -> None:
     """Change one setting of a member."""
