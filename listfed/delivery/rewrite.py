@@ -172,8 +172,11 @@ def _display(name: str) -> str:
 
 
 def _via(author: _Mailbox, lst: ListInfo) -> str:
-    """``"Name via LIST" <LIST@DOMAIN>``, Name falling back to the author's address."""
-    return f"{_phrase(f'{author.name or author.address} via {lst.local}')} <{lst.address}>"
+    """``"Name via LIST" <LIST@DOMAIN>``. Without a name, the author's address written
+    "ann at example.org": an address-like display name is what spam filters score as
+    spoofing (rspamd's SPOOF_DISPLAY_NAME), as Mailman also found."""
+    name = author.name or author.address.replace("@", " at ")
+    return f"{_phrase(f'{name} via {lst.local}')} <{lst.address}>"
 
 
 def _phrase(text: str) -> str:
