@@ -234,7 +234,7 @@ async def test_held_posts_expire_and_a_member_is_told(
         told = to(world, "alice@example.net")[-1]
         assert "nobody decided" in text_of(told)
         await reply(world, notice, "approve")
-        assert "decided already" in answer(world)
+        assert "expired, undecided" in answer(world)
         assert posts_to(world, "bob@example.net") == []
 
 

@@ -75,7 +75,8 @@ def by_email(session: Session, node: NodeSettings, mail: Incoming, who: str, now
         return f"held {held_id}: reply not understood, help sent"
     post = session.get(Held, held_id)
     if post is None:
-        said = f"Nothing was done: held post {held_id} has been decided already."
+        gone = "expired, undecided" if now > row.expires else "been decided already"
+        said = f"Nothing was done: held post {held_id} has {gone}."
         _answer(session, node, mail, who, said + "\n", now)
         return f"held {held_id}: decided already"
     try:
