@@ -41,6 +41,7 @@ def _decorate(session: Session, node: NodeSettings, post: Post) -> None:
         base_url=node.base_url,
         dmarc=mitigation.mode,
         auth=post.facts.auth,
+        authserv_id=node.name,
     )
 
 

@@ -29,6 +29,7 @@ _IDENTITY = frozenset({"", "7bit", "8bit", "binary"})
 _PARAM = re.compile(r';\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
 _CHARSET = re.compile(r';\s*charset\s*=\s*(?:"[^"]*"|[^;\s]*)', re.IGNORECASE)
 _NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
+_COMMENT = re.compile(r"\((?:[^()\\]|\\.)*\)")
 
 
 def decorate(
@@ -39,16 +40,17 @@ def decorate(
     archive_url: str = "",
     dmarc: str = "",
     auth: str = "",
+    authserv_id: str = "",
 ) -> bytes:
     """The bytes every member of `lst` receives for the accepted post `raw`.
 
     `dmarc` is the DMARC mitigation decided for this post ("", "munge" or "wrap");
-    `auth` an Authentication-Results value to add (what ARC sealing records)."""
+    `auth` an Authentication-Results value to add (what ARC sealing records), and
+    `authserv_id` the node's name, under which nobody else may write one."""
     msg = _wrapped(raw, lst) if dmarc == "wrap" else RawMessage.parse(raw)
     for name in REPLACED:
         msg.remove(name)
-    if auth:
-        _authenticated(msg, auth)
+    _authenticated(msg, authserv_id, auth)
     sender = rewrite.munge if dmarc == "munge" else rewrite.reply_to
     steps = (
         (_prefix_subject, _add_footer)
@@ -74,20 +76,31 @@ def _wrapped(raw: bytes, lst: ListInfo) -> RawMessage:
         return RawMessage.parse(raw)
 
 
-def _authenticated(msg: RawMessage, auth: str) -> None:
-    """Our Authentication-Results on top, and any that claims to be ours removed: a
-    sender could otherwise forge what our ARC seal vouches for (RFC 8601 §5)."""
-    ours = auth.partition(";")[0].strip().lower()
-    kept = []
-    for name, raw in msg.fields:
-        if name.lower() == "authentication-results":
-            value = raw.partition(b":")[2].decode("ascii", "replace").strip()
-            claimed = value.partition(";")[0].split()
-            if claimed and claimed[0].lower() == ours:
-                continue
-        kept.append((name, raw))
-    msg.fields = kept
-    msg.fields.insert(0, ("Authentication-Results", fold("Authentication-Results", auth)))
+def _authenticated(msg: RawMessage, authserv_id: str, auth: str) -> None:
+    """Drop every Authentication-Results that claims to be ours: a sender could forge
+    one, and members' filters (and our own ARC seal) would believe it (RFC 8601 §5).
+    Then put ours, if any, on top."""
+    ours = authserv_id.strip().lower()
+    if ours:
+        msg.fields = [
+            (name, raw)
+            for name, raw in msg.fields
+            if name.lower() != "authentication-results" or _authserv_id(raw) != ours
+        ]
+    if auth:
+        msg.fields.insert(0, ("Authentication-Results", fold("Authentication-Results", auth)))
+
+
+def _authserv_id(raw: bytes) -> str:
+    """The authserv-id of a raw Authentication-Results field, comments skipped."""
+    value = raw.partition(b":")[2].decode("ascii", "replace")
+    while True:  # innermost comments first; each pass removes at least one
+        stripped = _COMMENT.sub(" ", value)
+        if stripped == value:
+            break
+        value = stripped
+    words = value.partition(";")[0].split()
+    return words[0].lower() if words else ""
 
 
 def list_headers(lst: ListInfo, archive_url: str = "") -> list[tuple[str, str]]:
