@@ -36,4 +36,5 @@ def prechecks(config: Config, dnsfunc: Callable[..., bytes | None], *, sealing: 
     def authenticate(raw: bytes) -> str:
         return authentication_results(raw, name, dnsfunc)
 
-    return Prechecks(lookup, authenticate if sealing else None)
+    deadline = 3 * config.dns.timeout
+    return Prechecks(lookup, authenticate if sealing else None, deadline)

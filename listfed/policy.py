@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from email.message import Message
 
 from sqlmodel import Session
@@ -40,20 +41,25 @@ def posting(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
     who = sender or "an unknown sender"
     if lst.policy is Policy.MODERATED:
         return Verdict(Decision.HOLD, "the list is moderated: every post waits for a moderator")
+    if member is not None and member.moderated:
+        return Verdict(Decision.HOLD, f"{who} is a member whose posts are moderated")
+    listed = bool(sender) and any(
+        list_values.matches(p, sender) for p in lst.accept_these_nonmembers
+    )
     if lst.policy is Policy.ANNOUNCE:
         if role in (Role.OWNER, Role.MODERATOR):
             return Verdict(Decision.ACCEPT, f"{who} is a {role} of an announce list")
+        if listed:  # SPEC §3.3: owners, moderators and listed posters
+            return Verdict(Decision.ACCEPT, f"{who} is a listed poster of an announce list")
         return Verdict(
             Decision.HOLD,
-            f"announce list: {who} is not an owner or moderator, so the post waits",
+            f"announce list: {who} is not an owner, moderator or listed poster, so the post waits",
         )
-    if member is not None and member.moderated:
-        return Verdict(Decision.HOLD, f"{who} is a member whose posts are moderated")
     if lst.policy is Policy.OPEN:
         return Verdict(Decision.ACCEPT, "open list")
     if member is not None:
         return Verdict(Decision.ACCEPT, f"{who} is a member")
-    if sender and any(list_values.matches(p, sender) for p in lst.accept_these_nonmembers):
+    if listed:
         return Verdict(Decision.ACCEPT, f"{who} is on the list's accept_these_nonmembers")
     action = _NONMEMBER[lst.nonmember_action]
     return Verdict(action, f"{who} is not a member of {lst.address}")
@@ -85,6 +91,19 @@ def content_types(session: Session, node: NodeSettings, post: Post) -> Verdict |
     return None
 
 
+_TYPE = re.compile(r"\s*(?:\([^()]*\)\s*)*([!#$%&'*+.^_`|~0-9a-z-]+/[!#$%&'*+.^_`|~0-9a-z-]+)")
+
+
+def _declared_type(part: Message) -> str:
+    """The type a part declares, comments skipped; a malformed one is kept as written
+    (lower-case), since mail programs may still show the part as an attachment."""
+    value = str(part.get("Content-Type", "") or "").lower()
+    match = _TYPE.match(value)
+    if match:
+        return match.group(1)
+    return value.split(";", 1)[0].strip() or part.get_content_type()
+
+
 def part_types(raw: bytes) -> list[str] | None:
     """Every MIME part's content type, depth first; None past MAX_PARTS."""
     try:
@@ -95,7 +114,7 @@ def part_types(raw: bytes) -> list[str] | None:
     stack: list[Message] = [msg]
     while stack:  # iterative: no recursion on user data
         part = stack.pop()
-        found.append(part.get_content_type())
+        found.append(_declared_type(part))
         if len(found) > MAX_PARTS:
             return None
         payload = part.get_payload()

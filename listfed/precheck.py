@@ -26,9 +26,15 @@ class Facts:
 
 
 class Prechecks:
-    def __init__(self, dmarc: DmarcLookup | None, authenticate: Authenticate | None) -> None:
+    def __init__(
+        self,
+        dmarc: DmarcLookup | None,
+        authenticate: Authenticate | None,
+        deadline: float = 15.0,
+    ) -> None:
         self.dmarc = dmarc
         self.authenticate = authenticate
+        self.deadline = deadline  # for one post's arrival checks, all signatures together
 
     async def facts(self, raw: bytes, dmarc: bool = True) -> Facts:
         """Never raises: what cannot be found out is left out (DMARC then mitigates).
@@ -40,7 +46,13 @@ class Prechecks:
             if domain and self.dmarc is not None:
                 found = await self.dmarc.check(domain)
             if self.authenticate is not None:
-                auth = await asyncio.to_thread(self.authenticate, raw)
+                auth = await asyncio.wait_for(
+                    asyncio.to_thread(self.authenticate, raw), self.deadline
+                )
+        except TimeoutError:  # the post goes on without an ARC seal rather than wait
+            log.warning(
+                "arrival checks took over %.0f s: the post is not ARC-sealed", self.deadline
+            )
         except Exception:  # a bug here must not stop the queue: the post goes on without
             log.exception("checks before the pipeline failed for a post")
         return Facts(found, auth)

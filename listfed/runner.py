@@ -121,14 +121,18 @@ class Runner:
     def peek(self, limit: int = CHUNK) -> dict[int, tuple[bytes, bool]]:
         """The posts `process_due` will take next: id -> raw bytes, and whether their list
         mitigates DMARC (so that the From domain's policy matters)."""
+        found: dict[int, tuple[bytes, bool]] = {}
         with self.db.read() as s:
-            items = [i for i in s.exec(self._due(limit)) if i.kind == Kind.POST.value]
             known: dict[int, ListInfo] = {}
-            return {
-                item.id: (item.raw, self._list(s, item, known).dmarc != "none")
-                for item in items
-                if item.id is not None
-            }
+            for item in s.exec(self._due(limit)):
+                if item.id is None or item.kind != Kind.POST.value:
+                    continue
+                try:
+                    mitigating = self._list(s, item, known).dmarc != "none"
+                except Exception:  # process_due fails this item alone, as for any bug
+                    mitigating = False
+                found[item.id] = (item.raw, mitigating)
+        return found
 
     def process_due(self, limit: int = CHUNK, facts: dict[int, Facts] | None = None) -> int:
         """Run up to `limit` due items through the pipeline or their robot; how many were
@@ -174,6 +178,9 @@ class Runner:
                 count = await self.db.run(self.process_due, CHUNK, facts)
             except ListfedError as exc:  # the database is busy or broken: try again later
                 log.error("cannot run the pipeline now: %s", exc)
+                count = 0
+            except Exception:  # a bug must not stop every list until a restart
+                log.exception("pipeline pass failed")
                 count = 0
             if count:
                 self.delivered()

@@ -211,6 +211,8 @@ FORGED = {
     "version": f"Authentication-Results: {NODE} 1; dkim=pass header.d=bank.example\r\n",
     "folded": f"Authentication-Results:\r\n\t{NODE};\r\n dkim=pass header.d=bank.example\r\n",
     "comment": f"Authentication-Results: (ok) {NODE}; dkim=pass header.d=bank.example\r\n",
+    "nbsp": f"Authentication-Results: \u00a0{NODE}; dkim=pass header.d=bank.example\r\n",
+    "emsp": f"Authentication-Results: \u2003{NODE}; dkim=pass header.d=bank.example\r\n",
 }
 
 

@@ -400,3 +400,20 @@ async def test_a_later_post_is_not_mistaken_for_an_earlier_one(world: World) -> 
     assert world.smarthost is not None
     subjects = [m.message["Subject"] for _, m in world.smarthost.deliveries()]
     assert subjects == ["[team] First", "[team] Second"]
+
+
+async def test_one_list_that_cannot_be_read_does_not_stop_the_others(world: World) -> None:
+    from sqlalchemy import text
+
+    world.make_list(f"broken@{DOMAIN}", Policy.OPEN, people=["bob@example.net"])
+    world.make_list(f"fine@{DOMAIN}", Policy.OPEN, people=["bob@example.net"])
+    with world.write() as s:  # e.g. a value written by a later version, or by hand
+        s.connection().execute(text("UPDATE mlist SET policy = 'bogus' WHERE local = 'broken'"))
+    await world.send(post(to=f"broken@{DOMAIN}", message_id="<a@x>"), f"broken@{DOMAIN}")
+    await world.send(post(to=f"fine@{DOMAIN}", message_id="<b@x>"), f"fine@{DOMAIN}")
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        assert world.smarthost is not None
+        if world.smarthost.received:
+            break
+    assert [m.message["Message-ID"] for m in world.smarthost.received] == ["<b@x>"]

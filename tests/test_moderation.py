@@ -281,3 +281,46 @@ async def test_emergency_moderation_holds_even_members(world: World) -> None:
         held.approve(s, row.id or 0)
     await world.idle()
     assert len(posts_to(world, "bob@example.net")) == 1
+
+
+async def test_a_late_reply_never_acts_on_a_later_post_with_the_same_id(world: World) -> None:
+    """Held ids can be reused; the codes of a post decided elsewhere are spent with it."""
+    other = f"other@{DOMAIN}"
+    setup(world)
+    world.make_list(other, Policy.MEMBERS, people=["carol@example.net"])
+    notice = await notice_for(world, post(sender=STRANGER, subject="first"), STRANGER)
+    for to_list in (TEAM, other):  # the same list, then another list
+        [row] = held_rows(world)
+        with world.write() as s:
+            held.discard(s, row.id or 0)  # decided on the command line
+        spam = "spam@bad.example"
+        await world.send(post(sender=spam, to=to_list, message_id=f"<s@{to_list}>"), to_list, spam)
+        await world.idle()
+        [again] = held_rows(world)
+        assert again.id == row.id  # the id was given again
+        await reply(world, notice, "approve")  # a late reply to the first post's notice
+        assert "Nothing was done" in answer(world)
+        assert posts_to(world, "alice@example.net") == posts_to(world, "carol@example.net") == []
+
+
+async def test_approve_always_of_a_glob_like_sender_accepts_only_that_address(
+    world: World,
+) -> None:
+    setup(world)
+    notice = await notice_for(world, post(sender="*@*", subject="hi"), "x@bad.example")
+    await reply(world, notice, "approve always")
+    await world.send(post(sender=STRANGER, message_id="<m2@x>"), TEAM, STRANGER)
+    await world.send(post(sender="*@*", message_id="<m3@x>"), TEAM, "x@bad.example")
+    await world.idle()
+    assert [r.sender for r in held_rows(world)] == [STRANGER]
+    assert "<m3@x>" in [m["Message-ID"] for m in posts_to(world, "alice@example.net")]
+
+
+async def test_approve_always_on_an_announce_list_makes_a_listed_poster(world: World) -> None:
+    setup(world, Policy.ANNOUNCE)
+    notice = await notice_for(world, post(sender=STRANGER), STRANGER)
+    await reply(world, notice, "approve always")
+    await world.send(post(sender=STRANGER, message_id="<m2@x>"), TEAM, STRANGER)
+    await world.idle()
+    assert held_rows(world) == []
+    assert len(posts_to(world, "bob@example.net")) == 2

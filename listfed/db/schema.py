@@ -105,8 +105,8 @@ def _v4(conn: Connection) -> None:
     ):
         conn.exec_driver_sql(f"ALTER TABLE mlist ADD COLUMN {column}")
     conn.exec_driver_sql("ALTER TABLE member ADD COLUMN moderated BOOLEAN NOT NULL DEFAULT 0")
+    # posts held before v4 keep waiting (0: no expiry); none of them had a notice either
     conn.exec_driver_sql("ALTER TABLE held ADD COLUMN expires FLOAT NOT NULL DEFAULT 0")
-    conn.exec_driver_sql("UPDATE held SET expires = received + 1209600")
 
 
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]

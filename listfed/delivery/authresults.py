@@ -24,10 +24,12 @@ DnsFunc = Callable[..., bytes | None]
 ARC_FIELDS = frozenset((b"arc-seal", b"arc-message-signature", b"arc-authentication-results"))
 _SAFE = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._-]*")  # what we copy from d= and s= into ours
 _TIMEOUT = 5
+MAX_SIGNATURES = 5  # each costs a DNS lookup: a post cannot make us do hundreds
 
 
 def authentication_results(raw: bytes, authserv_id: str, dnsfunc: DnsFunc, dmarc: str = "") -> str:
     """`authserv_id; dkim=... ; arc=...; dmarc=...` for the message as it arrived."""
+    dnsfunc = _remembering(dnsfunc)
     results: list[str] = []
     try:
         names = [name.lower() for name, _value in dkim.DKIM(raw).headers]
@@ -36,13 +38,26 @@ def authentication_results(raw: bytes, authserv_id: str, dnsfunc: DnsFunc, dmarc
         names = []
         results.append("dkim=permerror" if b"dkim-signature" in raw.lower() else "dkim=none")
     else:
-        count = names.count(b"dkim-signature")
+        count = min(names.count(b"dkim-signature"), MAX_SIGNATURES)
         results += [_dkim_result(raw, i, dnsfunc) for i in range(count)] or ["dkim=none"]
     if ARC_FIELDS.intersection(names):
         results.append("arc=" + _arc_result(raw, dnsfunc))
     if dmarc.strip():
         results.append("dmarc=" + " ".join(dmarc.split()))  # never a line break in ours
     return "; ".join([authserv_id, *results])
+
+
+def _remembering(dnsfunc: DnsFunc) -> DnsFunc:
+    """`dnsfunc` asked at most once per name for one message: a post repeating one
+    signature many times costs one lookup (and one timeout), not one each."""
+    seen: dict[bytes | str, bytes | None] = {}
+
+    def lookup(name: bytes | str, *args: object, **kwargs: object) -> bytes | None:
+        if name not in seen:
+            seen[name] = dnsfunc(name, *args, **kwargs)
+        return seen[name]
+
+    return lookup
 
 
 def _dkim_result(raw: bytes, index: int, dnsfunc: DnsFunc) -> str:

@@ -85,15 +85,23 @@ def _authenticated(msg: RawMessage, authserv_id: str, auth: str) -> None:
         msg.fields = [
             (name, raw)
             for name, raw in msg.fields
-            if name.lower() != "authentication-results" or _authserv_id(raw) != ours
+            if name.lower() != "authentication-results" or not _claims(raw, ours)
         ]
     if auth:
         msg.fields.insert(0, ("Authentication-Results", fold("Authentication-Results", auth)))
 
 
+def _claims(raw: bytes, ours: str) -> bool:
+    """Does this Authentication-Results field speak in our name? Read as dkimpy reads
+    it (UTF-8, Unicode spaces), and, to be safe, any field naming us before its first
+    semicolon counts, whatever else surrounds the name."""
+    head = raw.partition(b":")[2].decode("utf-8", "replace").partition(";")[0]
+    return _authserv_id(raw) == ours or ours in head.lower()
+
+
 def _authserv_id(raw: bytes) -> str:
     """The authserv-id of a raw Authentication-Results field, comments skipped."""
-    value = raw.partition(b":")[2].decode("ascii", "replace")
+    value = raw.partition(b":")[2].decode("utf-8", "replace")
     while True:  # innermost comments first; each pass removes at least one
         stripped = _COMMENT.sub(" ", value)
         if stripped == value:

@@ -74,6 +74,8 @@ def by_email(session: Session, node: NodeSettings, mail: Incoming, who: str, now
         _answer(session, node, mail, who, HELP.format(line=line or "(nothing)"), now)
         return f"held {held_id}: reply not understood, help sent"
     post = session.get(Held, held_id)
+    if post is not None and not post.list_id == row.list_id == mail.lst.id:
+        post = None  # a code of another list's post: nothing of this list to decide
     if post is None:
         gone = "expired, undecided" if now > row.expires else "been decided already"
         said = f"Nothing was done: held post {held_id} has {gone}."

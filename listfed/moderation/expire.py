@@ -9,6 +9,7 @@ import logging
 from sqlmodel import Session, col, select
 
 from listfed.db.models import Held
+from listfed.ops import held as held_ops
 from listfed.ops import lists, members
 from listfed.post import NodeSettings
 from listfed.robots import replies
@@ -42,5 +43,5 @@ def expire(session: Session, node: NodeSettings, now: float) -> int:
         log.info(
             "<%s> %s: held %s expired after %d day(s)", row.message_id, lst.address, row.id, days
         )
-        session.delete(row)
+        held_ops.remove(session, row)
     return len(rows)

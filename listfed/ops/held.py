@@ -14,6 +14,7 @@ from listfed.delivery.notices import notice
 from listfed.errors import NotFound
 from listfed.listinfo import ListInfo
 from listfed.ops import list_values, lists, members
+from listfed.robots import tokens
 
 
 def all_held(session: Session, list_address: str | None = None) -> list[tuple[Held, str]]:
@@ -28,6 +29,14 @@ def get(session: Session, held_id: int) -> Held:
     if row is None:
         raise NotFound(f"no held message {held_id}")
     return row
+
+
+def remove(session: Session, row: Held) -> None:
+    """Take a post out of the hold queue; the codes mailed for it are spent with it, so
+    that a late reply can never act on a later post given the same id."""
+    assert row.id is not None
+    tokens.spend(session, tokens.held_key(row.id), time.time())
+    session.delete(row)
 
 
 def approve(session: Session, held_id: int) -> QueueItem:
@@ -45,7 +54,7 @@ def approve(session: Session, held_id: int) -> QueueItem:
         approved=True,
     )
     session.add(item)
-    session.delete(row)
+    remove(session, row)
     session.flush()
     return item
 
@@ -56,16 +65,15 @@ def accept(session: Session, lst: ListInfo, address: str) -> str:
     if not address:
         return "the post has no sender address to accept"
     member = members.find(session, lst.id, address)
-    if member is not None:
-        if not member.moderated:
-            return f"{member.display_address} is a member whose posts are not moderated"
+    if member is not None and member.moderated:
         member.moderated = False
         session.add(member)
         return f"{member.display_address}'s posts are no longer moderated"
     if any(list_values.matches(p, address) for p in lst.accept_these_nonmembers):
         return f"{address} is on the accept list already"
     row = lists.find_row(session, lst.address)
-    row.accept_these_nonmembers = "\n".join([*lst.accept_these_nonmembers, address.lower()])
+    entry = list_values.literal(address.lower())
+    row.accept_these_nonmembers = "\n".join([*lst.accept_these_nonmembers, entry])
     session.add(row)
     return f"{address} added to the list's accept_these_nonmembers"
 
@@ -83,13 +91,13 @@ def reject(session: Session, held_id: int, reason: str = "") -> Held:
         )
         data = notice(lst, to, f"Rejected: {row.subject}"[:200], text, row.message_id)
         outbox.enqueue(session, data, lst.bounces_address, [to], lst.id, "notice")
-    session.delete(row)
+    remove(session, row)
     return row
 
 
 def discard(session: Session, held_id: int) -> Held:
     row = get(session, held_id)
-    session.delete(row)
+    remove(session, row)
     return row
 
 

@@ -14,6 +14,7 @@ from listfed.addresses import split_address
 from listfed.errors import InvalidAddress, UsageError
 from listfed.units import parse_duration
 
+MAX_ADDRESS = 254  # RFC 5321's limit on a path
 _TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/(\*|[a-z0-9][a-z0-9!#$&^_.+-]*)")
 _DOMAIN = re.compile(r"(?=.{1,253}\Z)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9-]+")
 
@@ -27,10 +28,19 @@ def _split(value: str) -> list[str]:
     return [word for word in re.split(r"[\s,]+", value.strip()) if word]
 
 
+def literal(address: str) -> str:
+    """An accept-list entry that matches exactly this address, even one with glob or
+    regex characters in it (`*` and `?` are valid in a local part)."""
+    if any(c in address for c in "*?[^"):
+        return "^" + re.escape(address) + "$"
+    return address
+
+
 def patterns(value: str) -> str:
-    """Addresses, globs such as *@example.org, or ^regular expressions."""
+    """Addresses, globs such as *@example.org, or ^regular expressions; separated by
+    whitespace only, since a regular expression may contain commas."""
     found = []
-    for word in _split(value):
+    for word in value.split():
         if word.startswith("^"):
             try:
                 re.compile(word, re.IGNORECASE)
@@ -50,7 +60,7 @@ def patterns(value: str) -> str:
 
 def matches(pattern: str, address: str) -> bool:
     """Does `address` match one accept_these_nonmembers entry (case-insensitively)?"""
-    address = address.lower()
+    address = address.lower()[:MAX_ADDRESS]  # bounds the work of a badly written regex
     if pattern.startswith("^"):
         try:
             return re.search(pattern, address, re.IGNORECASE) is not None

@@ -119,6 +119,14 @@ def redeem(session: Session, secret: str, token: str, now: float) -> Token:
     return row
 
 
+def spend(session: Session, address: str, now: float) -> None:
+    """Mark every token bound to `address` (e.g. a held post's key) as used: the thing it
+    was for is gone, and its id may be given to something else later."""
+    session.connection().execute(
+        text("UPDATE token SET used = :t WHERE address = :a AND used = 0"), {"t": now, "a": address}
+    )
+
+
 def purge(session: Session, now: float, keep: float = 30 * 86400.0) -> int:
     """Forget tokens that expired more than `keep` seconds ago."""
     result = session.connection().execute(
