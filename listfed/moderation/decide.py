@@ -67,11 +67,14 @@ def by_email(session: Session, node: NodeSettings, mail: Incoming, who: str, now
     """Act on a moderator's reply; what happened, for the log."""
     row = tokens.peek(session, mail.detail)
     assert row is not None
+    owner = mail.lst.sub_address("owner")  # answers come from the owners' address
     held_id = int(row.address.removeprefix("held:"))
     line = reply_line(mail.raw)
     decision = read_decision(line)
     if decision is None:
-        _answer(session, node, mail, who, HELP.format(line=line or "(nothing)"), now)
+        replies.answer(
+            session, node, mail, who, HELP.format(line=line or "(nothing)"), now, sender=owner
+        )
         return f"held {held_id}: reply not understood, help sent"
     post = session.get(Held, held_id)
     if post is not None and not post.list_id == row.list_id == mail.lst.id:
@@ -79,16 +82,16 @@ def by_email(session: Session, node: NodeSettings, mail: Incoming, who: str, now
     if post is None:
         gone = "expired, undecided" if now > row.expires else "been decided already"
         said = f"Nothing was done: held post {held_id} has {gone}."
-        _answer(session, node, mail, who, said + "\n", now)
+        replies.answer(session, node, mail, who, said + "\n", now, sender=owner)
         return f"held {held_id}: decided already"
     try:
         tokens.redeem(session, node.secret, mail.detail, now)
     except tokens.TokenRefused as exc:
-        _answer(session, node, mail, who, f"Nothing was done: {exc}.\n", now)
+        replies.answer(session, node, mail, who, f"Nothing was done: {exc}.\n", now, sender=owner)
         return f"held {held_id}: {exc}"
     said = _act(session, post, decision)
     log.info("%s: held %s %s by mail from %s", mail.lst.address, held_id, decision.verb, who)
-    _answer(session, node, mail, who, said + "\n", now)
+    replies.answer(session, node, mail, who, said + "\n", now, sender=owner)
     return f"held {held_id}: {decision.verb} by {who}"
 
 
@@ -108,22 +111,3 @@ def _act(session: Session, post: Held, decision: Decision) -> str:
         return f"Rejected {what}; {told}."
     held_ops.discard(session, post.id)
     return f"Discarded {what}."
-
-
-def _answer(
-    session: Session, node: NodeSettings, mail: Incoming, who: str, body: str, now: float
-) -> None:
-    subject = mail.message.subject or "moderation"
-    if not subject.lower().startswith("re:"):
-        subject = f"Re: {subject}"
-    replies.send(
-        session,
-        mail.lst,
-        who,
-        subject,
-        body,
-        now,
-        node,
-        sender=mail.lst.sub_address("owner"),
-        in_reply_to=mail.message.message_id,
-    )

@@ -16,7 +16,7 @@ from listfed.db.models import RobotReply
 from listfed.delivery import outbox
 from listfed.delivery.notices import notice
 from listfed.listinfo import ListInfo
-from listfed.post import NodeSettings
+from listfed.post import Incoming, NodeSettings
 
 log = logging.getLogger("listfed.robots")
 
@@ -73,6 +73,33 @@ def send(
     )
     outbox.enqueue(session, data, lst.bounces_address, [to], lst.id, kind, mid)
     return True
+
+
+def answer(
+    session: Session,
+    node: NodeSettings,
+    mail: Incoming,
+    who: str,
+    body: str,
+    now: float,
+    *,
+    sender: str = "",
+) -> bool:
+    """Answer a message to one of the list's robot addresses, as a reply to it."""
+    subject = mail.message.subject or f"Your message to {mail.lst.sub_address(mail.kind)}"
+    if not subject.lower().startswith("re:"):
+        subject = f"Re: {subject}"
+    return send(
+        session,
+        mail.lst,
+        who,
+        subject,
+        body,
+        now,
+        node,
+        sender=sender,
+        in_reply_to=mail.message.message_id,
+    )
 
 
 def purge(session: Session, now: float) -> None:

@@ -48,7 +48,7 @@ def handle(session: Session, node: NodeSettings, mail: Incoming, now: float) -> 
             return decide.by_email(session, node, mail, who, now)
         said, told = actions.confirm(session, node, mail.detail, now)
         if not told:
-            _reply(session, node, mail, who, f"{said}\n\n{_help_hint(mail)}\n", now)
+            replies.answer(session, node, mail, who, f"{said}\n\n{_help_hint(mail)}\n", now)
         return said
     return _commands(session, node, mail, who, now)
 
@@ -56,7 +56,9 @@ def handle(session: Session, node: NodeSettings, mail: Incoming, now: float) -> 
 def _commands(session: Session, node: NodeSettings, mail: Incoming, who: str, now: float) -> str:
     reading = read_commands(mail.raw)
     if not reading.commands:
-        _reply(session, node, mail, who, templates.render(templates.HELP, mail.lst, who), now)
+        replies.answer(
+            session, node, mail, who, templates.render(templates.HELP, mail.lst, who), now
+        )
         return "no commands: help sent"
     done = [_run(session, node, mail, who, c, now) for c in reading.commands]
     lines = [f"Results of your message to {mail.lst.sub_address('request')}:", ""]
@@ -64,7 +66,7 @@ def _commands(session: Session, node: NodeSettings, mail: Incoming, who: str, no
         lines += [f"> {command.line}", said, ""]
     lines += _not_understood(reading)
     lines.append(_help_hint(mail))
-    _reply(session, node, mail, who, "\n".join(lines) + "\n", now)
+    replies.answer(session, node, mail, who, "\n".join(lines) + "\n", now)
     return f"{len(done)} command(s) done"
 
 
@@ -106,21 +108,3 @@ def _not_understood(reading: Reading) -> list[str]:
 
 def _help_hint(mail: Incoming) -> str:
     return f'Write "help" to {mail.lst.sub_address("request")} for the list of commands.'
-
-
-def _reply(
-    session: Session, node: NodeSettings, mail: Incoming, who: str, body: str, now: float
-) -> None:
-    subject = mail.message.subject or f"Your message to {mail.lst.sub_address(mail.kind)}"
-    if not subject.lower().startswith("re:"):
-        subject = f"Re: {subject}"
-    replies.send(
-        session,
-        mail.lst,
-        who,
-        subject,
-        body,
-        now,
-        node,
-        in_reply_to=mail.message.message_id,
-    )
