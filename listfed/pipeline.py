@@ -18,7 +18,6 @@ from listfed.delivery.decorate import decorate
 from listfed.delivery.notices import notice
 from listfed.digests import collect
 from listfed.dmarc import mitigation as dmarc
-from listfed.dmarc.mitigation import from_domain
 from listfed.federation import inbound, outbound
 from listfed.moderation import hold
 from listfed.post import Decision, NodeSettings, Post, Verdict
@@ -30,7 +29,8 @@ Action = Callable[[Session, NodeSettings, Post], None]
 
 
 def _decorate(session: Session, node: NodeSettings, post: Post) -> None:
-    domain = post.facts.dmarc.domain if post.facts.dmarc else from_domain(post.raw)
+    # the looked-up domain, else the one the parse already found (no second header read)
+    domain = post.facts.dmarc.domain if post.facts.dmarc else post.message.sender.rpartition("@")[2]
     mitigation = dmarc.decide(post.lst, domain, post.facts.dmarc, node.domains)
     if mitigation.mode:
         post.reasons.append(f"dmarc: {mitigation.mode} ({mitigation.reason})")

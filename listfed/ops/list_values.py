@@ -11,12 +11,12 @@ import fnmatch
 import re
 
 from listfed.addresses import split_address
+from listfed.dmarc.lookup import ascii_domain
 from listfed.errors import InvalidAddress, UsageError
 from listfed.units import parse_duration
 
 MAX_ADDRESS = 254  # RFC 5321's limit on a path
 _TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/(\*|[a-z0-9][a-z0-9!#$&^_.+-]*)")
-_DOMAIN = re.compile(r"(?=.{1,253}\Z)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9-]+")
 
 
 def items(stored: str) -> tuple[str, ...]:
@@ -79,12 +79,13 @@ def mime_types(value: str) -> str:
 
 
 def domains(value: str) -> str:
+    """Mail domains, stored in the form DMARC lookups compare (lower case, IDNA)."""
     found = []
-    for word in _split(value.lower()):
-        word = word.rstrip(".")
-        if not _DOMAIN.fullmatch(word) or "." not in word:
+    for word in _split(value):
+        name = ascii_domain(word)
+        if name is None or "." not in name:
             raise UsageError(f"{word!r} is not a domain such as example.org")
-        found.append(word)
+        found.append(name)
     return "\n".join(found)
 
 
