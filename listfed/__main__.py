@@ -1,5 +1,5 @@
 """``python -m listfed``: the same as the ``listfed`` command."""
 
-from listfed.cli.app import main
+from listfed.cli.main import main
 
 main()

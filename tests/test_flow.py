@@ -11,6 +11,7 @@ import aiosmtplib
 import pytest
 from sqlmodel import select
 
+from listfed.archive.rawstore import unpack
 from listfed.db.models import ArchivedMessage, Held, Member, OutboxEntry, QueueItem
 from listfed.listinfo import Policy
 from listfed.ops import held
@@ -53,7 +54,7 @@ async def test_post_is_archived_with_its_fields(world: World) -> None:
         "Minutes",
     )
     assert "minutes are attached" in row.body_text
-    assert b"Subject: Minutes" in row.raw  # the raw bytes as received, undecorated
+    assert b"Subject: Minutes" in unpack(row.raw)  # the bytes as received, undecorated
 
 
 async def test_reply_keeps_a_single_prefix(world: World) -> None:

@@ -1,51 +1,30 @@
-"""Storing an accepted post in the archive table."""
+"""Storing an accepted post in the archive, and the thread a post belongs to."""
 
 from __future__ import annotations
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from listfed.db.models import ArchivedMessage
+from listfed.archive import record, threads
+from listfed.db.engine import sqlite_of
 from listfed.post import NodeSettings, Post
 
 
 def thread_of(session: Session, list_id: int, post: Post) -> str:
-    """The thread a post joins: that of the nearest archived parent, else its own id.
-
-    A first cut: full JWZ threading with placeholders comes with the archive issue and
-    can be rebuilt from the raw messages.
-    """
-    parents = [post.message.in_reply_to, *reversed(post.message.references)]
-    parents = [p for p in parents if p]
-    if parents:
-        rows = session.exec(
-            select(ArchivedMessage.message_id, ArchivedMessage.thread_id).where(
-                ArchivedMessage.list_id == list_id, col(ArchivedMessage.message_id).in_(parents)
-            )
-        ).all()
-        found = dict(rows)
-        for parent in parents:
-            if parent in found:
-                return found[parent]
-    return post.message.message_id
+    """The thread the post joins (or would join, when it is not archived)."""
+    msg = post.message
+    return threads.predict(
+        sqlite_of(session), list_id, msg.message_id, msg.references, msg.in_reply_to, msg.subject
+    )
 
 
 def store(session: Session, node: NodeSettings, post: Post) -> None:
     """Archive the post unless the node or the list turned the archive off."""
-    post.thread_id = thread_of(session, post.lst.id, post)
     if not (node.archive_enabled and post.lst.archive):
+        post.thread_id = thread_of(session, post.lst.id, post)
         return
-    msg = post.message
-    session.add(
-        ArchivedMessage(
-            list_id=post.lst.id,
-            message_id=msg.message_id,
-            thread_id=post.thread_id,
-            sender=msg.sender,
-            sender_name=msg.sender_name,
-            date=msg.date or post.received,
-            subject=msg.subject,
-            body_text=msg.body_text,
-            raw=post.raw,
-            received=post.received,
-        )
-    )
+    conn = sqlite_of(session)
+    item = record.prepare(post.raw, node.name, post.message.message_id, post.received)
+    placed = record.add(conn, post.lst.id, item, post.received)
+    if placed is None:  # archived already (the duplicate rule lets nothing through twice)
+        placed = threads.thread_of(conn, post.lst.id, post.message.message_id) or ""
+    post.thread_id = placed or post.message.message_id

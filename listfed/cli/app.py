@@ -10,13 +10,14 @@ from typing import Annotated
 
 import typer
 
-from listfed.cli import digests, doctor, held, lists, members, peers, queue, routes
-from listfed.cli.base import State, new_app, state
+from listfed.cli import archive, digests, doctor, held, lists, members, peers, queue, routes
+from listfed.cli.base import new_app, state
+from listfed.cli.root import HELP, root
 from listfed.config import load_config
 from listfed.ops import node
 from listfed.service import Node
 
-app = new_app("listfed: mailing lists and committees of correspondence, in one process.")
+app = new_app(HELP)
 app.add_typer(lists.app, name="lists")
 app.add_typer(members.app, name="members")
 app.add_typer(held.app, name="held")
@@ -24,24 +25,11 @@ app.add_typer(queue.app, name="queue")
 app.add_typer(routes.app, name="routes")
 app.add_typer(peers.app, name="peers")
 app.add_typer(digests.app, name="digests")
+app.add_typer(archive.app, name="archive")
 app.command("doctor")(doctor.doctor)
 
 
-@app.callback()
-def root(
-    ctx: typer.Context,
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config",
-            "-c",
-            help="Config file (else $LISTFED_CONFIG, ./listfed.toml, "
-            "/etc/listfed/listfed.toml, else built-in defaults).",
-        ),
-    ] = None,
-) -> None:
-    """Global options."""
-    ctx.obj = State(config_path=config)
+app.callback()(root)
 
 
 @app.command()
@@ -87,4 +75,7 @@ def serve(ctx: typer.Context) -> None:
 
 
 def main() -> None:
-    app()
+    """Kept for `python -m listfed` and old entry points: the quick path lives in main.py."""
+    from listfed.cli.main import main as entry
+
+    entry()

@@ -10,15 +10,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from sqlmodel import Session
 
 from listfed.config import Config, load_config
-from listfed.db.engine import Database
-from listfed.db.schema import upgrade
 from listfed.errors import ListfedError
+
+if TYPE_CHECKING:  # the database layer is imported when a command needs it: a quick
+    from sqlmodel import Session  # `archive search` must not pay for SQLAlchemy
+
+    from listfed.db.engine import Database
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -84,12 +86,19 @@ class State:
             self._config = load_config(self.config_path, dict(os.environ), Path.cwd())
         return self._config
 
-    @contextmanager
-    def database(self) -> Iterator[Database]:
+    @property
+    def database_path(self) -> Path:
         path = self.config.node.data_dir / "listfed.db"
         if not path.exists():
             raise ListfedError(f"no database at {path}: run `listfed init` first")
-        db = Database(path, self.config.storage.busy_timeout)
+        return path
+
+    @contextmanager
+    def database(self) -> Iterator[Database]:
+        from listfed.db.engine import Database
+        from listfed.db.schema import upgrade
+
+        db = Database(self.database_path, self.config.storage.busy_timeout)
         try:
             upgrade(db)
             yield db

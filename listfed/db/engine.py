@@ -89,3 +89,11 @@ class Database:
             self._executor = None
         self.writer.dispose()
         self.reader.dispose()
+
+
+def sqlite_of(session: Session) -> sqlite3.Connection:
+    """The sqlite3 connection under a session, inside the session's own transaction:
+    for the hot paths (archive, import) that use plain statements."""
+    dbapi = session.connection().connection.dbapi_connection
+    assert isinstance(dbapi, sqlite3.Connection)
+    return dbapi

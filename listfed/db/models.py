@@ -108,7 +108,7 @@ class ArchivedMessage(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("list_id", "message_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    list_id: int = Field(foreign_key="mlist.id", index=True, ondelete="CASCADE")
+    list_id: int = Field(foreign_key="mlist.id", ondelete="CASCADE")
     message_id: str = Field(index=True)
     thread_id: str = Field(index=True)
     sender: str = ""
@@ -116,8 +116,10 @@ class ArchivedMessage(SQLModel, table=True):
     date: float
     subject: str = ""
     body_text: str = ""
-    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # zlib (archive/rawstore)
     received: float
+    attachments: str = ""  # schema v5: file names, for the index
+    size: int = 0  # the message's length uncompressed
 
 
 class Outgoing(SQLModel, table=True):

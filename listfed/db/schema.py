@@ -10,9 +10,13 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, text
 
-from listfed.db import models  # noqa: F401  (registers the tables)
+from listfed.db import (
+    models,  # noqa: F401  (registers the tables)
+    version,
+)
 from listfed.db.engine import Database
 from listfed.db.schema_v1 import V1
+from listfed.db.schema_v5 import ARCHIVE_COLUMNS, V5
 from listfed.errors import StorageError
 
 
@@ -109,8 +113,32 @@ def _v4(conn: Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE held ADD COLUMN expires FLOAT NOT NULL DEFAULT 0")
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
+def _v5(conn: Connection) -> None:
+    """The archive's full-text index and thread forest; archived bytes compressed.
+    The text columns and threads of what is archived already are derived again."""
+    from listfed.archive import rawstore, reindex
+
+    for statement in ARCHIVE_COLUMNS:
+        conn.exec_driver_sql(statement)
+    db = conn.connection.dbapi_connection
+    assert db is not None
+    last = 0
+    while rows := db.execute(
+        "SELECT id, raw FROM archive WHERE id > ? ORDER BY id LIMIT 500", (last,)
+    ).fetchall():
+        db.executemany(
+            "UPDATE archive SET raw = ?, size = ? WHERE id = ?",
+            [(rawstore.pack(raw), len(raw), rid) for rid, raw in rows],
+        )
+        last = rows[-1][0]
+    for statement in V5:
+        conn.exec_driver_sql(statement)
+    reindex.everything(db)  # type: ignore[arg-type]
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
 SCHEMA_VERSION = len(MIGRATIONS)
+assert SCHEMA_VERSION == version.SCHEMA_VERSION
 
 
 def current_version(conn: Connection) -> int:

@@ -1,0 +1,37 @@
+"""`archive export`: a list's archive as one mboxrd file, oldest first.
+
+Written beside the target and renamed into place, so a failed export never leaves half a
+file under the name asked for. Each message is written as it was archived, byte for byte.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from listfed.archive import rawstore
+from listfed.archive.mbox import write_entry
+from listfed.errors import ListfedError
+
+_ROWS = "SELECT sender, date, raw FROM archive WHERE list_id = ? ORDER BY date, id"
+
+
+def export_mbox(conn: sqlite3.Connection, list_id: int, target: Path) -> int:
+    """Write the list's archive to `target`; returns how many messages were written."""
+    partial = target.with_name(f".{target.name}.partial")
+    count = 0
+    try:
+        with partial.open("wb") as out:
+            cursor = conn.execute(_ROWS, (list_id,))
+            while rows := cursor.fetchmany(200):
+                for sender, date, blob in rows:
+                    write_entry(out, rawstore.unpack(blob), sender, date)
+                    count += 1
+            out.flush()
+            os.fsync(out.fileno())
+        partial.replace(target)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise ListfedError(f"cannot write {target}: {exc.strerror or exc}") from None
+    return count

@@ -1,0 +1,111 @@
+"""`archive import`: an mbox into a list's archive, resumable and safe to run again.
+
+Reading the file, parsing and compressing happen in worker processes (parsing is most of
+the cost, and a machine has more than one core); this process only writes, a batch per
+transaction, so an interrupted import keeps what it committed and a second run adds only
+what is missing (by Message-ID; a message without one gets an id derived from its bytes).
+Damaged entries are reported and skipped; they never stop the import.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sqlite3
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from listfed.archive import record
+from listfed.archive.mbox import Entry, read_mbox
+
+BATCH = 250
+PARALLEL_ABOVE = 2 * 1024 * 1024  # bytes of mbox; smaller files are read in-process
+
+Job = list[tuple[int, bytes, float | None]]  # number, raw, envelope date
+
+
+@dataclass
+class ImportReport:
+    read: int = 0
+    added: int = 0
+    present: int = 0  # archived already (same Message-ID on this list)
+    damaged: list[tuple[int, str]] = field(default_factory=list)  # entry number, why
+
+
+Progress = Callable[[ImportReport], None]
+
+
+def _prepare(node: str, job: Job) -> list[record.Prepared]:
+    return [record.prepare(raw, node, fallback_date=date) for _n, raw, date in job]
+
+
+def _jobs(entries: Iterable[Entry], report: ImportReport) -> Iterator[Job]:
+    job: Job = []
+    for entry in entries:
+        report.read += 1
+        if entry.error:
+            report.damaged.append((entry.number, entry.error))
+            continue
+        job.append((entry.number, entry.raw, entry.envelope_date))
+        if len(job) >= BATCH:
+            yield job
+            job = []
+    if job:
+        yield job
+
+
+def _write(
+    conn: sqlite3.Connection, list_id: int, items: list[record.Prepared], report: ImportReport
+) -> None:
+    now = time.time()
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for item in items:
+            if record.add(conn, list_id, item, now) is None:
+                report.present += 1
+            else:
+                report.added += 1
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def import_mbox(
+    conn: sqlite3.Connection,
+    list_id: int,
+    path: Path,
+    node: str,
+    progress: Progress | None = None,
+    workers: int | None = None,
+) -> ImportReport:
+    """Import every readable entry of the mbox at `path` into the list's archive."""
+    report = ImportReport()
+    jobs = _jobs(read_mbox(path), report)
+    if workers is None:
+        big = path.stat().st_size > PARALLEL_ABOVE
+        workers = min(2, os.cpu_count() or 1) if big else 0
+    if workers <= 0:
+        for job in jobs:
+            _write(conn, list_id, _prepare(node, job), report)
+            if progress is not None:
+                progress(report)
+        return report
+    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        pending: deque[Future[list[record.Prepared]]] = deque()
+        for job in jobs:
+            pending.append(pool.submit(_prepare, node, job))
+            if len(pending) > 2 * workers:  # bounded: memory holds a few batches at most
+                _write(conn, list_id, pending.popleft().result(), report)
+                if progress is not None:
+                    progress(report)
+        while pending:
+            _write(conn, list_id, pending.popleft().result(), report)
+            if progress is not None:
+                progress(report)
+    return report

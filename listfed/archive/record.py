@@ -1,0 +1,83 @@
+"""Putting one message into a list's archive: its row, its index entry, its thread.
+
+The same two steps serve live posts, mbox imports and reindexing. `prepare` is the
+expensive, database-free part (parsing, text extraction, compression) and may run in
+another process; `add` is a few indexed statements on the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from dataclasses import dataclass
+
+from listfed.archive import rawstore, threads
+from listfed.archive.text import Extract, extract
+
+_INSERT = (
+    "INSERT INTO archive (list_id, message_id, thread_id, sender, sender_name, date, "
+    "subject, body_text, attachments, size, raw, received) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_EXISTS = "SELECT 1 FROM archive WHERE list_id = ? AND message_id = ?"
+_RELABEL_ARCHIVE = "UPDATE archive SET thread_id = ? WHERE list_id = ? AND message_id = ?"
+_RELABEL_RELAYS = "UPDATE relay SET thread_id = ? WHERE list_id = ? AND message_id = ?"
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What the archive needs of a message, computed without the database."""
+
+    message_id: str
+    extract: Extract
+    packed: bytes
+    size: int
+    date: float | None  # the Date header, else the fallback given
+
+
+def derived_message_id(raw: bytes, node: str) -> str:
+    """A stable id for a message that has none: the same bytes always get the same id."""
+    return f"{hashlib.sha256(raw).hexdigest()[:32]}@{node}"
+
+
+def prepare(
+    raw: bytes, node: str, message_id: str = "", fallback_date: float | None = None
+) -> Prepared:
+    """Read and compress a message; `message_id` overrides the one in its header."""
+    ex = extract(raw)
+    mid = message_id or ex.message_id or derived_message_id(raw, node)
+    date = ex.date if ex.date is not None else fallback_date
+    return Prepared(mid, ex, rawstore.pack(raw), len(raw), date)
+
+
+def add(conn: sqlite3.Connection, list_id: int, item: Prepared, received: float) -> str | None:
+    """Archive the message on the list; its thread id, or None when it was there already."""
+    if conn.execute(_EXISTS, (list_id, item.message_id)).fetchone() is not None:
+        return None
+    ex = item.extract
+    date = item.date if item.date is not None else received
+    placed = threads.place(
+        conn, list_id, item.message_id, ex.references, ex.in_reply_to, ex.subject, date
+    )
+    conn.execute(
+        _INSERT,
+        (
+            list_id,
+            item.message_id,
+            placed.thread_id,
+            ex.sender,
+            ex.sender_name,
+            date,
+            ex.subject,
+            ex.body_text,
+            ex.attachments,
+            item.size,
+            item.packed,
+            received,
+        ),
+    )
+    if placed.relabelled:
+        changes = [(th, list_id, mid) for mid, th in placed.relabelled.items()]
+        conn.executemany(_RELABEL_ARCHIVE, changes)
+        conn.executemany(_RELABEL_RELAYS, changes)
+    return placed.thread_id

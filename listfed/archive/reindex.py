@@ -1,0 +1,94 @@
+"""Deriving the archive's text, index and threads again from the raw messages.
+
+The raw bytes are the truth; everything else in the archive can be rebuilt from them
+(`listfed archive reindex`, and the schema upgrade that brought the index). One
+transaction, owned by the caller: it holds the write lock until it is done.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from listfed.archive import rawstore, threads
+from listfed.archive.text import extract
+
+_UPDATE_TRIGGER = "archive_fts_update"
+_ROWS = (
+    "SELECT id, message_id, raw, date FROM archive WHERE list_id = ? AND id > ? "
+    "ORDER BY id LIMIT 500"
+)
+_SET_TEXT = (
+    "UPDATE archive SET sender = ?, sender_name = ?, subject = ?, body_text = ?, "
+    "attachments = ?, size = ? WHERE id = ?"
+)
+_SET_THREAD = "UPDATE archive SET thread_id = ? WHERE list_id = ? AND message_id = ?"
+_RELAYS = (
+    "UPDATE relay SET thread_id = (SELECT a.thread_id FROM archive a "
+    "WHERE a.list_id = relay.list_id AND a.message_id = relay.message_id) "
+    "WHERE EXISTS (SELECT 1 FROM archive a "
+    "WHERE a.list_id = relay.list_id AND a.message_id = relay.message_id)"
+)
+
+Progress = Callable[[int], None]
+
+
+def everything(conn: sqlite3.Connection, progress: Progress | None = None) -> int:
+    """Re-extract every archived message's text, rebuild the index and every list's
+    threads. Returns how many messages were read."""
+    (trigger,) = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (_UPDATE_TRIGGER,)
+    ).fetchone()
+    conn.execute(f"DROP TRIGGER {_UPDATE_TRIGGER}")  # the index is rebuilt whole below
+    done = 0
+    lists = [r[0] for r in conn.execute("SELECT DISTINCT list_id FROM archive ORDER BY 1")]
+    forests = {}
+    for list_id in lists:
+        forests[list_id] = _texts(conn, list_id, progress, done)
+        done += len(forests[list_id])
+    conn.execute(trigger)
+    conn.execute("INSERT INTO archive_fts(archive_fts) VALUES ('rebuild')")
+    for list_id, entries in forests.items():
+        _rethread(conn, list_id, entries)
+    conn.execute(_RELAYS)
+    return done
+
+
+Entry = tuple[
+    float, int, str, tuple[str, ...], str, str
+]  # date, id, message-id, refs, irt, subject
+
+
+def _texts(
+    conn: sqlite3.Connection, list_id: int, progress: Progress | None, done: int
+) -> list[Entry]:
+    """Extract the list's messages again; what threading needs of each is returned."""
+    entries: list[Entry] = []
+    last = 0
+    while True:
+        rows = conn.execute(_ROWS, (list_id, last)).fetchall()
+        if not rows:
+            return entries
+        changes = []
+        for rid, mid, blob, date in rows:
+            raw = rawstore.unpack(blob)
+            ex = extract(raw)
+            changes.append(
+                (ex.sender, ex.sender_name, ex.subject, ex.body_text, ex.attachments, len(raw), rid)
+            )
+            entries.append((date, rid, mid, ex.references, ex.in_reply_to, ex.subject))
+        conn.executemany(_SET_TEXT, changes)
+        last = rows[-1][0]
+        if progress is not None:
+            progress(done + len(entries))
+
+
+def _rethread(conn: sqlite3.Connection, list_id: int, entries: list[Entry]) -> None:
+    """Build the list's thread forest again, placing its messages in date order."""
+    threads.forget(conn, list_id)
+    final: dict[str, str] = {}
+    for date, _rid, mid, refs, irt, subject in sorted(entries):
+        placed = threads.place(conn, list_id, mid, refs, irt, subject, date)
+        final[mid] = placed.thread_id
+        final.update(placed.relabelled)
+    conn.executemany(_SET_THREAD, [(th, list_id, mid) for mid, th in final.items()])

@@ -1,0 +1,207 @@
+"""`listfed archive ...`: search, threads, one message, mbox export and import, reindex.
+
+Imported on its own for a quick `archive search` (see cli/main.py): nothing here may
+import the SQLAlchemy layer at module level.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from listfed.archive import opendb, render
+from listfed.archive import search as searching
+from listfed.cli.base import JsonOption, State, emit, new_app, state
+from listfed.errors import ListfedError, NotFound, UsageError
+
+app = new_app("The archive: search it, read threads, export and import mbox files.")
+
+ListOption = Annotated[
+    str | None, typer.Option("--list", "-l", help="Only this list (LIST@DOMAIN).")
+]
+MessageId = Annotated[str, typer.Argument(help="A Message-ID, with or without <>.")]
+
+
+@contextmanager
+def _connection(st: State, readonly: bool) -> Iterator[sqlite3.Connection]:
+    path = st.database_path
+    timeout = st.config.storage.busy_timeout
+    conn = opendb.connect(path, timeout, readonly)
+    if not opendb.is_current(conn):  # an older database: the usual path upgrades it once
+        conn.close()
+        with st.database():
+            pass
+        conn = opendb.connect(path, timeout, readonly)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def _list_id(conn: sqlite3.Connection, address: str) -> int:
+    local, at, domain = address.strip().lower().rpartition("@")
+    if not at or not local or not domain:
+        raise UsageError(f"{address!r} is not a list address (LIST@DOMAIN)")
+    row = conn.execute(
+        "SELECT id FROM mlist WHERE local = ? AND domain = ?", (local, domain)
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no list {local}@{domain}")
+    return int(row[0])
+
+
+def _locate(conn: sqlite3.Connection, message_id: str, lst: str | None) -> tuple[int, str]:
+    """The list and thread of an archived message; the first list when it is on several."""
+    mid = message_id.strip().strip("<>").strip()
+    sql = (
+        "SELECT a.list_id, a.thread_id, m.local || '@' || m.domain FROM archive a "
+        "JOIN mlist m ON m.id = a.list_id WHERE a.message_id = ?"
+    )
+    params: tuple[object, ...] = (mid,)
+    if lst:
+        sql += " AND a.list_id = ?"
+        params = (mid, _list_id(conn, lst))
+    rows = conn.execute(sql + " ORDER BY a.list_id", params).fetchall()
+    if not rows:
+        raise NotFound(f"no archived message <{mid}>" + (f" on {lst}" if lst else ""))
+    if len(rows) > 1:
+        others = ", ".join(r[2] for r in rows[1:])
+        typer.echo(f"<{mid}> is also on {others}; showing {rows[0][2]} (see --list)", err=True)
+    return int(rows[0][0]), str(rows[0][1])
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    query: Annotated[
+        str,
+        typer.Argument(
+            help='Words, "phrases", OR, -word, from:, list:, subject:, after:YYYY-MM-DD, '
+            "before:YYYY-MM-DD."
+        ),
+    ],
+    list_address: ListOption = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 20,
+    as_json: bool = JsonOption,
+) -> None:
+    """Search the archive; best matches first (bm25, then newest)."""
+    with _connection(state(ctx), readonly=True) as conn:
+        if list_address:
+            _list_id(conn, list_address)
+        hits = searching.search(conn, query, list_address, limit)
+    emit(as_json, [render.hit_json(h) for h in hits], lambda: render.hits_text(hits))
+
+
+@app.command()
+def thread(
+    ctx: typer.Context,
+    message_id: MessageId,
+    list_address: ListOption = None,
+    as_json: bool = JsonOption,
+) -> None:
+    """Print the thread a message belongs to, as a tree."""
+    from listfed.archive import threads
+
+    with _connection(state(ctx), readonly=True) as conn:
+        list_id, thread_id = _locate(conn, message_id, list_address)
+        roots = threads.tree(conn, list_id, thread_id)
+        ids = [n.message_id for n, _d, _l in render._walk(roots)]
+        meta = render.metadata(conn, list_id, ids)
+    focus = message_id.strip().strip("<>").strip()
+    emit(as_json, render.tree_json(roots, meta), lambda: render.tree_text(roots, meta, focus))
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    message_id: MessageId,
+    list_address: ListOption = None,
+    raw: Annotated[bool, typer.Option("--raw", help="The message exactly as archived.")] = False,
+    as_json: bool = JsonOption,
+) -> None:
+    """Show one archived message: its headers, text and any defects found in it."""
+    from listfed.archive import display
+
+    with _connection(state(ctx), readonly=True) as conn:
+        list_id, _thread = _locate(conn, message_id, list_address)
+        shown = display.load(conn, list_id, message_id.strip().strip("<>").strip())
+    if raw:
+        sys.stdout.buffer.write(shown.raw)
+        sys.stdout.buffer.flush()
+        return
+    emit(as_json, shown.as_json(), shown.as_text)
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    list_address: Annotated[str, typer.Argument(help="The list (LIST@DOMAIN).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The mbox file to write.")],
+) -> None:
+    """Write a list's archive to an mbox file (mboxrd), oldest first."""
+    from listfed.archive.export import export_mbox
+
+    with _connection(state(ctx), readonly=True) as conn:
+        count = export_mbox(conn, _list_id(conn, list_address), output)
+    typer.echo(f"wrote {count} message(s) to {output}")
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    list_address: Annotated[str, typer.Argument(help="The list (LIST@DOMAIN).")],
+    mbox: Annotated[
+        Path,
+        typer.Argument(
+            help="An mbox file (.gz too): mbox, mboxrd, Mailman 2 pipermail, HyperKitty exports."
+        ),
+    ],
+) -> None:
+    """Import an mbox into a list's archive; messages already there are skipped."""
+    from listfed.archive.importer import import_mbox
+    from listfed.cli.progress import Meter
+
+    st = state(ctx)
+    with _connection(st, readonly=False) as conn:
+        list_id = _list_id(conn, list_address)
+        if not mbox.is_file():
+            raise ListfedError(f"cannot read {mbox}: no such file")
+        meter = Meter(sys.stderr)
+        report = import_mbox(conn, list_id, mbox, st.config.node.name, meter.update)
+        meter.done()
+    for number, why in report.damaged[:50]:
+        typer.echo(f"entry {number}: skipped: {why}", err=True)
+    if len(report.damaged) > 50:
+        typer.echo(f"... and {len(report.damaged) - 50} more damaged entries", err=True)
+    typer.echo(
+        f"{report.read} read, {report.added} added, {report.present} already archived, "
+        f"{len(report.damaged)} damaged (skipped)"
+    )
+
+
+@app.command()
+def reindex(ctx: typer.Context) -> None:
+    """Rebuild the search index and the threads from the archived messages.
+
+    Holds the database's write lock until done: mail arriving meanwhile is deferred
+    (senders retry)."""
+    from listfed.archive import reindex as rebuild
+    from listfed.cli.progress import Meter
+
+    with _connection(state(ctx), readonly=False) as conn:
+        meter = Meter(sys.stderr)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            count = rebuild.everything(conn, meter.count)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        meter.done()
+    typer.echo(f"reindexed {count} message(s)")
