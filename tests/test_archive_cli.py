@@ -321,7 +321,8 @@ def test_the_installed_command_searches_without_loading_the_database_layer(
         "from listfed.cli.main import main\n"
         "sys.argv = ['listfed', 'archive', 'search', 'tenants', '--json']\n"
         "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
-        "print('LOADED' if 'sqlalchemy' in sys.modules else 'LIGHT', code, file=sys.stderr)\n"
+        "heavy = {'sqlalchemy', 'pydantic'} & set(sys.modules)\n"
+        "print('LOADED' if heavy else 'LIGHT', code, file=sys.stderr)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
@@ -338,3 +339,45 @@ def test_the_installed_command_searches_without_loading_the_database_layer(
     assert bad.returncode == 1
     assert bad.stderr.startswith("listfed: bad query")
     assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["archive", "search", "friday"],
+        ["archive", "search", "friday", "--json", "--limit", "1"],
+        ["archive", "search", "-l", TEAM, "tenants OR budget"],
+        ["archive", "search", "--", "-friday subject:rent"],
+        ["archive", "search", '"unclosed'],
+        ["archive", "search", "friday", "--list", "team"],
+        ["archive", "search", "friday", "--list", f"nope@{DOMAIN}"],
+    ],
+)
+def test_the_quick_search_answers_as_the_full_command_line_does(
+    node_dir: Path, args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from listfed.cli import quick
+
+    imported(node_dir)
+    full = CliRunner().invoke(app, ["--config", "listfed.toml", *args])
+    capsys.readouterr()
+    code = quick.search(["-c", "listfed.toml", *args])
+    out, err = capsys.readouterr()
+    assert (code, out, err) == (full.exit_code, full.stdout, full.stderr)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["archive", "search", "--help"],
+        ["archive", "search", "friday", "--limit", "0"],
+        ["archive", "search", "friday", "--limti", "3"],
+        ["archive", "search"],
+        ["archive", "thread", "x@y"],
+        ["lists", "ls"],
+    ],
+)
+def test_anything_else_is_left_to_the_full_command_line(args: list[str]) -> None:
+    from listfed.cli import quick
+
+    assert quick.search(args) is None

@@ -90,8 +90,15 @@ def search(
     limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 20,
     as_json: bool = JsonOption,
 ) -> None:
-    """Search the archive; best matches first (bm25, then newest)."""
-    with _connection(state(ctx), readonly=True) as conn:
+    """Search the archive; best matches first (bm25, then newest).
+
+    A query that starts with a minus goes after `--`: search -- '-draft minutes'."""
+    run_search(state(ctx), query, list_address, limit, as_json)
+
+
+def run_search(st: State, query: str, list_address: str | None, limit: int, as_json: bool) -> None:
+    """The search command's work (cli/quick.py calls it too, without typer's parsing)."""
+    with _connection(st, readonly=True) as conn:
         if list_address:
             _list_id(conn, list_address)
         hits = searching.search(conn, query, list_address, limit)
