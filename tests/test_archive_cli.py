@@ -381,3 +381,43 @@ def test_anything_else_is_left_to_the_full_command_line(args: list[str]) -> None
     from listfed.cli import quick
 
     assert quick.search(args) is None
+
+
+def test_after_an_import_live_archiving_indexes_row_by_row_again(node_dir: Path) -> None:
+    import sqlite3
+
+    from listfed.archive import record
+
+    imported(node_dir)
+    db = sqlite3.connect(node_dir / "var" / "listfed.db", isolation_level=None)
+    assert db.execute("SELECT COUNT(*) FROM meta WHERE key = 'archive_fts_batch'").fetchone() == (
+        0,
+    )
+    (list_id,) = db.execute("SELECT id FROM mlist WHERE local = 'team'").fetchone()
+    db.execute("BEGIN IMMEDIATE")
+    item = record.prepare(message("live@x", "Live", "a zeppelin arrives\n"), "node.example.org")
+    record.add(db, list_id, item, 0.0)
+    db.execute("COMMIT")
+    db.close()
+    assert ids("zeppelin") == ["live@x"]
+    # each message is in the index once, however many times it was imported
+    assert "0 added" in run("archive", "import", TEAM, str(node_dir / "team.mbox"))
+    assert ids("friday") and len(ids("friday")) == 2
+
+
+def test_conditions_that_keep_few_of_the_best_matches_still_find_theirs(node_dir: Path) -> None:
+    crowd = [
+        message(
+            f"a{i}@x",
+            f"Strike strike {i}",
+            "strike " * 5,
+            date=f"Mon, 04 Mar 2024 10:{i % 60:02d}:00 +0000",
+        )
+        for i in range(260)
+    ]
+    run("archive", "import", TEAM, str(_write(node_dir, crowd, "crowd.mbox")))
+    few = [message(f"b{i}@x", f"Notes {i}", "one strike mentioned once\n") for i in range(3)]
+    run("archive", "import", OTHER, str(_write(node_dir, few, "few.mbox")))
+    assert sorted(ids(f"strike list:{OTHER}")) == ["b0@x", "b1@x", "b2@x"]
+    assert sorted(ids("strike", "--list", OTHER)) == ["b0@x", "b1@x", "b2@x"]
+    assert len(ids("strike", "--limit", "300")) == 263

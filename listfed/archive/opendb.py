@@ -13,6 +13,8 @@ from pathlib import Path
 from listfed.db.version import SCHEMA_VERSION
 from listfed.errors import StorageError
 
+MMAP = 1 << 30
+
 
 def schema_version(conn: sqlite3.Connection) -> int:
     try:
@@ -30,11 +32,15 @@ def connect(path: Path, busy_timeout: float, readonly: bool = False) -> sqlite3.
             conn = sqlite3.connect(
                 f"file:{path}?mode=ro", uri=True, timeout=busy_timeout, isolation_level=None
             )
+            conn.execute(f"PRAGMA mmap_size={MMAP}")  # a big index read from the page cache
         else:
             conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute(
+            f"PRAGMA mmap_size={MMAP}"
+        )  # reads of a big index straight from the page cache
         conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
     except sqlite3.Error as exc:
         raise StorageError(f"cannot open {path}: {exc}") from None

@@ -1,7 +1,8 @@
 """Answering `archive search`: a parsed query run against the index, best first.
 
 Ranked by bm25 (a hit in the subject weighs most, then the author, then the text), then
-newest first; each hit carries a snippet with the matched words marked.
+newest first; each hit carries a snippet with the matched words marked. Errors in the
+SQL are never the user's: a malformed query is refused by the parser before.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from listfed.archive.query import QueryError, compile_query
 from listfed.errors import StorageError
 
 MARK = ("**", "**")  # around matched words in snippets (text and JSON alike)
-_WEIGHTS = "5.0, 2.0, 2.0, 1.0, 1.0"  # subject, sender, sender_name, body_text, attachments
+MARGIN = 200  # leaders ranked beyond the limit, for ties at the cut (see _ranked)
+# The weights of bm25 (subject, sender, sender_name, body_text, attachments) are the
+# index's `rank` setting, made by schema v5.
 _COLUMNS = (
     "a.message_id, m.local || '@' || m.domain, a.sender, a.sender_name, a.subject, a.date, "
     "a.thread_id, m.visibility"
@@ -47,33 +50,90 @@ def search(
         where.append("m.local || '@' || m.domain = :list_address")
         params["list_address"] = list_address.lower()
     params["limit"] = max(1, limit)
-    # Only our own constants and the compiler's conditions are spliced into the SQL; every
-    # value the user typed is a bound parameter.
-    if compiled.match is not None:
-        params["match"] = compiled.match
-        sql = (
-            f"SELECT {_COLUMNS}, {_SNIPPET} "  # noqa: S608
-            "FROM archive_fts JOIN archive a ON a.id = archive_fts.rowid "
-            "JOIN mlist m ON m.id = a.list_id "
-            f"WHERE archive_fts MATCH :match{_and(where)} "
-            f"ORDER BY bm25(archive_fts, {_WEIGHTS}), a.date DESC LIMIT :limit"
-        )
-    else:
-        sql = (
-            f"SELECT {_COLUMNS}, substr(a.body_text, 1, 160) "  # noqa: S608
-            "FROM archive a JOIN mlist m ON m.id = a.list_id "
-            f"WHERE 1{_and(where)} ORDER BY a.date DESC LIMIT :limit"
-        )
     try:
-        rows = conn.execute(sql, params).fetchall()
+        if compiled.match is None:
+            return _by_date(conn, where, params)
+        params["match"] = compiled.match
+        ranked = _ranked(conn, where, params)
+        snippets = _snippets(conn, compiled.match, [rowid for rowid, _row in ranked])
     except sqlite3.OperationalError as exc:
         if "fts5" in str(exc):  # the compiler escapes everything; should it miss a case
             raise QueryError(f"bad query: {query!r} could not be searched") from None
         raise StorageError(f"searching the archive failed: {exc}") from None
-    return [
-        Hit(str(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], " ".join(str(r[8]).split()))
-        for r in rows
-    ]
+    return [_hit(row, snippets.get(rowid, "")) for rowid, row in ranked]
+
+
+def _hit(row: tuple[object, ...], snippet: str) -> Hit:
+    mid, lst, sender, name, subject, date, thread_id, visibility = row
+    return Hit(
+        str(mid),
+        str(lst),
+        str(sender),
+        str(name),
+        str(subject),
+        float(date),  # type: ignore[arg-type]
+        str(thread_id),
+        str(visibility),
+        " ".join(snippet.split()),
+    )
+
+
+# Only our own constants and the compiler's conditions are spliced into the SQL below;
+# every value the user typed is a bound parameter.
+
+
+def _ranked(
+    conn: sqlite3.Connection, where: list[str], params: dict[str, object]
+) -> list[tuple[int, tuple[object, ...]]]:
+    """Best first: bm25 (the index's `rank`), then newest. FTS5 ranks alone and only the
+    leaders are joined to their rows (a common word matches most of an archive; joining
+    every match to read its date costs more than the ranking). When the conditions keep
+    `limit` of the leaders, those are exactly the best that meet them; else (and for date
+    ranges, which usually keep few) every match is judged. Leaders are taken
+    with a margin, so that ties at the cut keep their order by date unless more than
+    `MARGIN` messages score exactly alike."""
+    leaders = (
+        "SELECT rowid, rank FROM archive_fts WHERE archive_fts MATCH :match "
+        "ORDER BY rank LIMIT :leaders"
+    )
+    sql = (
+        f"SELECT a.id, {_COLUMNS} FROM ({leaders}) AS top "  # noqa: S608
+        "JOIN archive a ON a.id = top.rowid JOIN mlist m ON m.id = a.list_id "
+        f"WHERE 1{_and(where)} ORDER BY top.rank, a.date DESC LIMIT :limit"
+    )
+    limit = int(str(params["limit"]))
+    if not any("a.date" in c for c in where):  # dates usually keep few: judge every match
+        found = [(r[0], r[1:]) for r in conn.execute(sql, {**params, "leaders": limit + MARGIN})]
+        if len(found) >= limit or not where:
+            return found
+    sql = (
+        f"SELECT a.id, {_COLUMNS} FROM archive_fts "  # noqa: S608
+        "JOIN archive a ON a.id = archive_fts.rowid JOIN mlist m ON m.id = a.list_id "
+        f"WHERE archive_fts MATCH :match{_and(where)} "
+        "ORDER BY archive_fts.rank, a.date DESC LIMIT :limit"
+    )
+    return [(r[0], r[1:]) for r in conn.execute(sql, params)]
+
+
+def _snippets(conn: sqlite3.Connection, match: str, rowids: list[int]) -> dict[int, str]:
+    """Snippets for the hits only (making one reads and tokenises the message's text)."""
+    if not rowids:
+        return {}
+    marks = ",".join("?" * len(rowids))
+    sql = (
+        f"SELECT rowid, {_SNIPPET} FROM archive_fts "  # noqa: S608
+        f"WHERE archive_fts MATCH ? AND rowid IN ({marks})"
+    )
+    return {int(r[0]): str(r[1]) for r in conn.execute(sql, (match, *rowids))}
+
+
+def _by_date(conn: sqlite3.Connection, where: list[str], params: dict[str, object]) -> list[Hit]:
+    sql = (
+        f"SELECT {_COLUMNS}, substr(a.body_text, 1, 160) "  # noqa: S608
+        "FROM archive a JOIN mlist m ON m.id = a.list_id "
+        f"WHERE 1{_and(where)} ORDER BY a.date DESC LIMIT :limit"
+    )
+    return [_hit(r[:8], str(r[8])) for r in conn.execute(sql, params)]
 
 
 def _and(conditions: list[str]) -> str:

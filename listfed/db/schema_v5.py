@@ -3,7 +3,8 @@
 - `archive.raw` holds the message zlib-compressed from v5 on (see archive/rawstore.py);
   `size` is the uncompressed length, `attachments` the file names the index sees.
 - `archive_fts` is an external-content FTS5 index over the archive's text columns, kept
-  in step by triggers (an update of thread_id alone does not touch it).
+  in step by triggers (an update of thread_id alone does not touch it; an import fills
+  it a batch at a time instead, see archive/importer.py), ranked by weighted bm25.
 - `thread_node` is each list's JWZ thread forest, placeholders included.
 """
 
@@ -19,7 +20,12 @@ V5: tuple[str, ...] = (
     """CREATE VIRTUAL TABLE archive_fts USING fts5(
         subject, sender, sender_name, body_text, attachments,
         content='archive', content_rowid='id', tokenize='unicode61 remove_diacritics 2')""",
-    """CREATE TRIGGER archive_fts_insert AFTER INSERT ON archive BEGIN
+    # bm25 weights: a match in the subject counts most, then the author, then the text
+    "INSERT INTO archive_fts(archive_fts, rank) VALUES ('rank', 'bm25(5.0, 2.0, 2.0, 1.0, 1.0)')",
+    # An import fills the index once per batch (much cheaper than row by row): it sets
+    # this meta key inside its own transaction, so no other writer ever sees it set.
+    """CREATE TRIGGER archive_fts_insert AFTER INSERT ON archive
+    WHEN NOT EXISTS (SELECT 1 FROM meta WHERE key = 'archive_fts_batch') BEGIN
         INSERT INTO archive_fts(rowid, subject, sender, sender_name, body_text, attachments)
         VALUES (new.id, new.subject, new.sender, new.sender_name, new.body_text,
                 new.attachments);
