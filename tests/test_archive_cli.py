@@ -346,7 +346,8 @@ def test_the_installed_command_searches_without_loading_the_database_layer(
     [
         ["archive", "search", "friday"],
         ["archive", "search", "friday", "--json", "--limit", "1"],
-        ["archive", "search", "-l", TEAM, "tenants OR budget"],
+        ["archive", "search", "--list", TEAM, "tenants OR budget"],
+        ["archive", "search", "-friday subject:rent"],
         ["archive", "search", "--", "-friday subject:rent"],
         ["archive", "search", '"unclosed'],
         ["archive", "search", "friday", "--list", "team"],
@@ -372,6 +373,7 @@ def test_the_quick_search_answers_as_the_full_command_line_does(
         ["archive", "search", "--help"],
         ["archive", "search", "friday", "--limit", "0"],
         ["archive", "search", "friday", "--limti", "3"],
+        ["archive", "search", "friday", "--limit", "²"],
         ["archive", "search"],
         ["archive", "thread", "x@y"],
         ["lists", "ls"],

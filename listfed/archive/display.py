@@ -13,14 +13,17 @@ from typing import Any
 
 from listfed.archive import rawstore
 from listfed.archive.render import iso, short_date, who
-from listfed.archive.text import extract
+from listfed.archive.text import extract, too_deep_for_the_email_package
 
 _ROW = (
     "SELECT a.message_id, m.local || '@' || m.domain, a.sender, a.sender_name, a.subject, "
     "a.date, a.thread_id, a.raw, m.visibility FROM archive a JOIN mlist m ON m.id = a.list_id "
     "WHERE a.list_id = ? AND a.message_id = ?"
 )
-_CHILDREN = "SELECT message_id FROM thread_node WHERE list_id = ? AND parent = ? ORDER BY date"
+_CHILDREN = (
+    "SELECT message_id FROM thread_node WHERE list_id = ? AND parent = ? AND archived "
+    "ORDER BY date"
+)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,8 @@ class Shown:
 
 def mime_defects(raw: bytes) -> list[str]:
     """mail-parser's defect report (it logs what it cannot handle: kept quiet here)."""
+    if too_deep_for_the_email_package(raw):
+        return []  # our own reading has reported "MIME nested too deeply" already
     import mailparser
 
     logging.getLogger("mailparser").setLevel(logging.CRITICAL)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import sqlite3
 import time
 from collections import deque
@@ -37,6 +38,7 @@ class ImportReport:
 
 
 Progress = Callable[[ImportReport], None]
+_IGNORE_INTERRUPT = (signal.SIGINT, signal.SIG_IGN)
 
 
 def _prepare(node: str, job: Job) -> list[record.Prepared]:
@@ -109,16 +111,25 @@ def import_mbox(
                 progress(report)
         return report
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    # Workers ignore Ctrl-C: the interrupt is this process's to handle (what was
+    # committed stays; a second run finishes), not a traceback per worker.
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=signal.signal, initargs=_IGNORE_INTERRUPT
+    ) as pool:
         pending: deque[Future[list[record.Prepared]]] = deque()
-        for job in jobs:
-            pending.append(pool.submit(_prepare, node, job))
-            if len(pending) > 2 * workers:  # bounded: memory holds a few batches at most
+        try:
+            for job in jobs:
+                pending.append(pool.submit(_prepare, node, job))
+                if len(pending) > 2 * workers:  # bounded: memory holds a few batches at most
+                    _write(conn, list_id, pending.popleft().result(), report)
+                    if progress is not None:
+                        progress(report)
+            while pending:
                 _write(conn, list_id, pending.popleft().result(), report)
                 if progress is not None:
                     progress(report)
-        while pending:
-            _write(conn, list_id, pending.popleft().result(), report)
-            if progress is not None:
-                progress(report)
+        except BaseException:
+            for future in pending:  # nothing more to parse: stop as soon as may be
+                future.cancel()
+            raise
     return report

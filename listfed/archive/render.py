@@ -113,9 +113,18 @@ def tree_text(roots: list[TreeNode], meta: dict[str, Meta], focus: str) -> str:
     return "\n".join(lines)
 
 
-def node_json(message_id: str, m: Meta | None) -> dict[str, Any]:
-    if m is None:
-        return {"message_id": message_id, "archived": False, "children": []}
+def node_json(message_id: str, m: Meta | None, lst: str = "") -> dict[str, Any]:
+    if m is None:  # a placeholder: replies name it, the archive does not have it
+        return {
+            "message_id": message_id,
+            "list": lst,
+            "from": "",
+            "from_name": "",
+            "subject": "",
+            "date": None,
+            "archived": False,
+            "children": [],
+        }
     return {
         "message_id": message_id,
         "list": m.list,
@@ -128,12 +137,12 @@ def node_json(message_id: str, m: Meta | None) -> dict[str, Any]:
     }
 
 
-def tree_json(roots: list[TreeNode], meta: dict[str, Meta]) -> list[dict[str, Any]]:
+def tree_json(roots: list[TreeNode], meta: dict[str, Meta], lst: str) -> list[dict[str, Any]]:
     top: list[dict[str, Any]] = []
     holders: list[list[dict[str, Any]]] = [top]  # children lists by depth, capped
     for node, depth, _lasts in _walk(roots):
         level = min(depth, MAX_JSON_DEPTH)
-        item = node_json(node.message_id, meta.get(node.message_id))
+        item = node_json(node.message_id, meta.get(node.message_id), lst)
         del holders[level + 1 :]
         holders[level].append(item)
         holders.append(item["children"] if level < MAX_JSON_DEPTH else holders[level])

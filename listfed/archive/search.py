@@ -14,7 +14,7 @@ from listfed.archive.query import QueryError, compile_query
 from listfed.errors import StorageError
 
 MARK = ("**", "**")  # around matched words in snippets (text and JSON alike)
-MARGIN = 200  # leaders ranked beyond the limit, for ties at the cut (see _ranked)
+MARGIN = 200  # leaders ranked beyond the limit (see _ranked)
 # The weights of bm25 (subject, sender, sender_name, body_text, attachments) are the
 # index's `rank` setting, made by schema v5.
 _COLUMNS = (
@@ -88,23 +88,13 @@ def _ranked(
     """Best first: bm25 (the index's `rank`), then newest. FTS5 ranks alone and only the
     leaders are joined to their rows (a common word matches most of an archive; joining
     every match to read its date costs more than the ranking). When the conditions keep
-    `limit` of the leaders, those are exactly the best that meet them; else (and for date
-    ranges, which usually keep few) every match is judged. Leaders are taken
-    with a margin, so that ties at the cut keep their order by date unless more than
-    `MARGIN` messages score exactly alike."""
-    leaders = (
-        "SELECT rowid, rank FROM archive_fts WHERE archive_fts MATCH :match "
-        "ORDER BY rank LIMIT :leaders"
-    )
-    sql = (
-        f"SELECT a.id, {_COLUMNS} FROM ({leaders}) AS top "  # noqa: S608
-        "JOIN archive a ON a.id = top.rowid JOIN mlist m ON m.id = a.list_id "
-        f"WHERE 1{_and(where)} ORDER BY top.rank, a.date DESC LIMIT :limit"
-    )
+    `limit` of the leaders and the scores at the cut differ, those are exactly the best
+    that meet them; else (and for date ranges, which usually keep few) every match is
+    judged."""
     limit = int(str(params["limit"]))
     if not any("a.date" in c for c in where):  # dates usually keep few: judge every match
-        found = [(r[0], r[1:]) for r in conn.execute(sql, {**params, "leaders": limit + MARGIN})]
-        if len(found) >= limit or not where:
+        found = _leaders(conn, where, params, limit)
+        if found is not None:
             return found
     sql = (
         f"SELECT a.id, {_COLUMNS} FROM archive_fts "  # noqa: S608
@@ -113,6 +103,36 @@ def _ranked(
         "ORDER BY archive_fts.rank, a.date DESC LIMIT :limit"
     )
     return [(r[0], r[1:]) for r in conn.execute(sql, params)]
+
+
+def _leaders(
+    conn: sqlite3.Connection, where: list[str], params: dict[str, object], limit: int
+) -> list[tuple[int, tuple[object, ...]]] | None:
+    """The best by rank among the index's leaders, or None when the leaders cannot tell
+    (the conditions keep too few of them, or equal scores run past the cut)."""
+    wanted = limit + MARGIN
+    lead = conn.execute(
+        "SELECT rowid, rank FROM archive_fts WHERE archive_fts MATCH ? ORDER BY rank LIMIT ?",
+        (params["match"], wanted),
+    ).fetchall()
+    if not lead:
+        return []
+    rank = {int(rowid): float(r) for rowid, r in lead}
+    named: dict[str, object] = {f"r{i}": rowid for i, rowid in enumerate(rank)}
+    sql = (
+        f"SELECT a.id, {_COLUMNS} FROM archive a JOIN mlist m ON m.id = a.list_id "  # noqa: S608
+        f"WHERE a.id IN ({','.join(':' + name for name in named)}){_and(where)}"
+    )
+    named.update({k: v for k, v in params.items() if k not in ("match", "limit")})
+    rows = sorted(
+        ((int(r[0]), r[1:]) for r in conn.execute(sql, named)),
+        key=lambda item: (rank[item[0]], -float(str(item[1][5]))),
+    )
+    if len(lead) < wanted:  # every match is among them
+        return rows[:limit]
+    if len(rows) >= limit and rank[rows[limit - 1][0]] < float(lead[-1][1]):
+        return rows[:limit]
+    return None
 
 
 def _snippets(conn: sqlite3.Connection, match: str, rowids: list[int]) -> dict[int, str]:

@@ -75,7 +75,7 @@ def _extract(raw: bytes, fast: bool) -> Extract:
     msg: Message | None = None
     if top is None or top.ctype.startswith(_CONTAINERS):
         depth = _mime_depth(raw)
-        if depth > MAX_DEPTH or depth * raw.count(b"\n") > _MAX_DEPTH_LINES:
+        if too_deep_for_the_email_package(raw, depth):
             # The email package tests every line against every open boundary: nesting
             # like this would take it minutes. The body is indexed as it stands.
             defects.append(f"MIME nested too deeply ({depth} levels)")
@@ -118,6 +118,13 @@ _MIME_MARKS = re.compile(
     rb'boundary\*?\d*\*?[ \t]*=[ \t]*(?:"([^"\r\n]*)"|([^\s;"]+))|^--([^\r\n]+)--[ \t]*\r?$',
     re.IGNORECASE | re.MULTILINE,
 )
+
+
+def too_deep_for_the_email_package(raw: bytes, depth: int | None = None) -> bool:
+    """Whether parsing this with the email package (or anything built on it, such as
+    mail-parser) would take seconds to minutes: deep nesting times many lines."""
+    depth = _mime_depth(raw) if depth is None else depth
+    return depth > MAX_DEPTH or depth * raw.count(b"\n") > _MAX_DEPTH_LINES
 
 
 def _mime_depth(raw: bytes) -> int:

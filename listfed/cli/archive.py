@@ -22,9 +22,7 @@ from listfed.errors import ListfedError, NotFound, UsageError
 
 app = new_app("The archive: search it, read threads, export and import mbox files.")
 
-ListOption = Annotated[
-    str | None, typer.Option("--list", "-l", help="Only this list (LIST@DOMAIN).")
-]
+ListOption = Annotated[str | None, typer.Option("--list", help="Only this list (LIST@DOMAIN).")]
 MessageId = Annotated[str, typer.Argument(help="A Message-ID, with or without <>.")]
 
 
@@ -56,7 +54,7 @@ def _list_id(conn: sqlite3.Connection, address: str) -> int:
     return int(row[0])
 
 
-def _locate(conn: sqlite3.Connection, message_id: str, lst: str | None) -> tuple[int, str]:
+def _locate(conn: sqlite3.Connection, message_id: str, lst: str | None) -> tuple[int, str, str]:
     """The list and thread of an archived message; the first list when it is on several."""
     mid = message_id.strip().strip("<>").strip()
     sql = (
@@ -73,10 +71,11 @@ def _locate(conn: sqlite3.Connection, message_id: str, lst: str | None) -> tuple
     if len(rows) > 1:
         others = ", ".join(r[2] for r in rows[1:])
         typer.echo(f"<{mid}> is also on {others}; showing {rows[0][2]} (see --list)", err=True)
-    return int(rows[0][0]), str(rows[0][1])
+    return int(rows[0][0]), str(rows[0][1]), str(rows[0][2])
 
 
-@app.command()
+# A query may start with a minus ("-draft minutes"): an unknown option is the query.
+@app.command(context_settings={"ignore_unknown_options": True})
 def search(
     ctx: typer.Context,
     query: Annotated[
@@ -90,9 +89,7 @@ def search(
     limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 20,
     as_json: bool = JsonOption,
 ) -> None:
-    """Search the archive; best matches first (bm25, then newest).
-
-    A query that starts with a minus goes after `--`: search -- '-draft minutes'."""
+    """Search the archive; best matches first (bm25, then newest)."""
     run_search(state(ctx), query, list_address, limit, as_json)
 
 
@@ -116,12 +113,16 @@ def thread(
     from listfed.archive import threads
 
     with _connection(state(ctx), readonly=True) as conn:
-        list_id, thread_id = _locate(conn, message_id, list_address)
+        list_id, thread_id, on_list = _locate(conn, message_id, list_address)
         roots = threads.tree(conn, list_id, thread_id)
         ids = [n.message_id for n, _d, _l in render._walk(roots)]
         meta = render.metadata(conn, list_id, ids)
     focus = message_id.strip().strip("<>").strip()
-    emit(as_json, render.tree_json(roots, meta), lambda: render.tree_text(roots, meta, focus))
+    emit(
+        as_json,
+        render.tree_json(roots, meta, on_list),
+        lambda: render.tree_text(roots, meta, focus),
+    )
 
 
 @app.command()
@@ -136,7 +137,7 @@ def show(
     from listfed.archive import display
 
     with _connection(state(ctx), readonly=True) as conn:
-        list_id, _thread = _locate(conn, message_id, list_address)
+        list_id, _thread, _list = _locate(conn, message_id, list_address)
         shown = display.load(conn, list_id, message_id.strip().strip("<>").strip())
     if raw:
         sys.stdout.buffer.write(shown.raw)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-_VALUE = {"--list", "-l", "--limit"}
+_VALUE = {"--list", "--limit"}
 
 
 def _parse(argv: list[str]) -> tuple[Path | None, str, str | None, int, bool] | None:
@@ -36,11 +36,15 @@ def _parse(argv: list[str]) -> tuple[Path | None, str, str | None, int, bool] | 
         elif word == "--json":
             as_json = True
         elif word in _VALUE and rest:
-            options["--list" if word == "-l" else word] = rest.pop(0)
-        else:
+            options[word] = rest.pop(0)
+        elif word.startswith("--"):
             return None
+        else:  # "-draft minutes": a query that excludes a word, as the full command reads it
+            if query is not None:
+                return None
+            query = word
     limit = options.get("--limit", "20")
-    if query is None or not limit.isdigit() or not 1 <= int(limit) <= 1000:
+    if query is None or not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= 1000:
         return None
     return config, query, options.get("--list"), int(limit), as_json
 
