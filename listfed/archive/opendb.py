@@ -38,9 +38,6 @@ def connect(path: Path, busy_timeout: float, readonly: bool = False) -> sqlite3.
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute(
-            f"PRAGMA mmap_size={MMAP}"
-        )  # reads of a big index straight from the page cache
         conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
     except sqlite3.Error as exc:
         raise StorageError(f"cannot open {path}: {exc}") from None
