@@ -21,8 +21,7 @@ _ROW = (
     "WHERE a.list_id = ? AND a.message_id = ?"
 )
 _CHILDREN = (
-    "SELECT message_id FROM thread_node WHERE list_id = ? AND parent = ? AND archived "
-    "ORDER BY date"
+    "SELECT message_id FROM thread_node WHERE list_id = ? AND parent = ? AND archived ORDER BY date"
 )
 
 
