@@ -6,8 +6,6 @@ logs. Unknown charsets, broken MIME and 8-bit headers degrade to a best effort.
 
 from __future__ import annotations
 
-import email
-import email.policy
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -15,6 +13,7 @@ from email.header import decode_header
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
 
+from listfed import mimeparse
 from listfed.delivery.rawmail import RawMessage
 
 TRACE_HEADER = "X-Listfed-Trace"
@@ -121,7 +120,7 @@ def _traces(raw: bytes) -> tuple[str, ...]:
 
 def parse(raw: bytes, mail_from: str = "", node: str = "localhost") -> ParsedMessage:
     """Read what the pipeline needs. A missing Message-ID gets a stable one from the bytes."""
-    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    msg = mimeparse.parse(raw)
     mid = normalise_message_id(str(msg.get("Message-ID", "")))
     generated = not mid
     if generated:

@@ -10,6 +10,7 @@ from email.message import Message
 
 from sqlmodel import Session
 
+from listfed import mimeparse
 from listfed.listinfo import NonmemberAction, Policy, Role
 from listfed.ops import list_values
 from listfed.ops.members import find as find_member
@@ -106,6 +107,8 @@ def _declared_type(part: Message) -> str:
 
 def part_types(raw: bytes) -> list[str] | None:
     """Every MIME part's content type, depth first; None past MAX_PARTS."""
+    if mimeparse.too_deep(raw):  # the email package would take minutes: not read, held
+        return None
     try:
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)
     except Exception:  # deep nesting overflows the parser: not readable, so held

@@ -13,7 +13,8 @@ from typing import Any
 
 from listfed.archive import rawstore
 from listfed.archive.render import iso, short_date, who
-from listfed.archive.text import extract, too_deep_for_the_email_package
+from listfed.archive.text import extract
+from listfed.mimeparse import too_deep
 
 _ROW = (
     "SELECT a.message_id, m.local || '@' || m.domain, a.sender, a.sender_name, a.subject, "
@@ -74,7 +75,7 @@ class Shown:
 
 def mime_defects(raw: bytes) -> list[str]:
     """mail-parser's defect report (it logs what it cannot handle: kept quiet here)."""
-    if too_deep_for_the_email_package(raw):
+    if too_deep(raw):
         return []  # our own reading has reported "MIME nested too deeply" already
     import mailparser
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import re
 from dataclasses import dataclass
 from email.message import Message
 
@@ -18,13 +17,12 @@ from listfed.archive import headers
 from listfed.archive.decoding import decode_bytes, decode_cte, decode_words
 from listfed.archive.htmltext import html_to_text
 from listfed.message import normalise_message_id
+from listfed.mimeparse import mime_depth, too_deep
 
 MAX_BODY = 200_000  # characters of body_text
 MAX_NAMES = 100  # attachment names
 MAX_PARTS = 1_000  # MIME parts looked at
 MAX_DEFECTS = 50
-MAX_DEPTH = 20  # nested multiparts the email package is given
-_MAX_DEPTH_LINES = 3_000_000  # nesting × lines: about half a second of its time
 _MAX_PAYLOAD = 4_000_000  # encoded bytes of the chosen part that are decoded
 
 
@@ -74,8 +72,8 @@ def _extract(raw: bytes, fast: bool) -> Extract:
     top = _describe(fields, early) if fields is not None and fast else None
     msg: Message | None = None
     if top is None or top.ctype.startswith(_CONTAINERS):
-        depth = _mime_depth(raw)
-        if too_deep_for_the_email_package(raw, depth):
+        depth = mime_depth(raw)
+        if too_deep(raw, depth):
             # The email package tests every line against every open boundary: nesting
             # like this would take it minutes. The body is indexed as it stands.
             defects.append(f"MIME nested too deeply ({depth} levels)")
@@ -114,34 +112,6 @@ def _extract(raw: bytes, fast: bool) -> Extract:
 
 
 _CONTAINERS = ("multipart/", "message/")
-_MIME_MARKS = re.compile(
-    rb'boundary\*?\d*\*?[ \t]*=[ \t]*(?:"([^"\r\n]*)"|([^\s;"]+))|^--([^\r\n]+)--[ \t]*\r?$',
-    re.IGNORECASE | re.MULTILINE,
-)
-
-
-def too_deep_for_the_email_package(raw: bytes, depth: int | None = None) -> bool:
-    """Whether parsing this with the email package (or anything built on it, such as
-    mail-parser) would take seconds to minutes: deep nesting times many lines."""
-    depth = _mime_depth(raw) if depth is None else depth
-    return depth > MAX_DEPTH or depth * raw.count(b"\n") > _MAX_DEPTH_LINES
-
-
-def _mime_depth(raw: bytes) -> int:
-    """How many multipart boundaries are open at once, at most (an estimate that errs
-    high); 0 when too few are declared to matter."""
-    if raw.lower().count(b"boundary") <= MAX_DEPTH:  # cheap, and the usual answer
-        return 0
-    open_: list[bytes] = []
-    deepest = 0
-    for match in _MIME_MARKS.finditer(raw):
-        declared = match.group(1) if match.group(1) is not None else match.group(2)
-        if declared is not None:
-            open_.append(declared)
-            deepest = max(deepest, len(open_))
-        elif match.group(3) in open_:
-            del open_[open_.index(match.group(3)) :]
-    return deepest
 
 
 def _describe(fields: headers.Fields, defects: list[str]) -> _Part:

@@ -8,8 +8,6 @@ known, but was it a delay notice or a real failure?
 
 from __future__ import annotations
 
-import email
-import email.policy
 import logging
 import re
 from collections.abc import Iterable, Iterator
@@ -21,6 +19,7 @@ from enum import StrEnum
 
 from flufl.bounce import all_failures
 
+from listfed import mimeparse
 from listfed.addresses import normalise
 from listfed.errors import InvalidAddress
 
@@ -54,7 +53,7 @@ EMPTY = BounceReport(frozenset(), frozenset())
 
 
 def _parse(raw: bytes) -> Message:
-    return email.message_from_bytes(raw, policy=email.policy.compat32)
+    return mimeparse.parse(raw)
 
 
 def _clean(addresses: Iterable[bytes | str]) -> frozenset[str]:

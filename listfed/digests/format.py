@@ -9,8 +9,6 @@ Neither builder raises on bad posts; an unreadable post is listed as well as it 
 from __future__ import annotations
 
 import binascii
-import email
-import email.policy
 import re
 import secrets
 import textwrap
@@ -19,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime, getaddresses, make_msgid
 
+from listfed import mimeparse
 from listfed.delivery.decorate import list_headers
 from listfed.delivery.rawmail import RawMessage, crlf, decode_words, to_text
 from listfed.listinfo import ListInfo
@@ -148,7 +147,7 @@ def _oneline(text: str) -> str:
 
 def _text_of(raw: bytes) -> str:
     try:
-        return body_text(email.message_from_bytes(raw, policy=email.policy.compat32))
+        return body_text(mimeparse.parse(raw))
     except Exception:  # broken MIME: the post is listed, its text is lost
         return ""
 

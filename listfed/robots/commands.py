@@ -6,14 +6,13 @@ signature, a quote or its attribution, a closing word, or the first line we cann
 
 from __future__ import annotations
 
-import email
-import email.policy
 import html
 import re
 from dataclasses import dataclass
 from email.message import Message
 from enum import StrEnum
 
+from listfed import mimeparse
 from listfed.addresses import normalise
 from listfed.errors import InvalidAddress
 from listfed.message import decode_text
@@ -81,7 +80,7 @@ _INVISIBLE = str.maketrans({"\ufeff": " ", "\u200b": " "})  # BOMs and zero-widt
 def read_commands(raw: bytes, limit: int = 20) -> Reading:
     """The commands in a message to -request; never raises, whatever the bytes."""
     try:
-        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+        msg = mimeparse.parse(raw)
     except Exception:  # lenient, but deep multipart nesting hits the recursion limit
         return Reading((), (), 0)
     body = [line for line in map(_collapse, _body(msg).splitlines()) if line]
@@ -93,7 +92,7 @@ def reply_line(raw: bytes) -> str:
     line that is not quoted or an attribution, reading no further than a signature;
     when the body has none, its Subject. Never raises."""
     try:
-        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+        msg = mimeparse.parse(raw)
     except Exception:
         return ""
     lines = [line for line in map(_collapse, _body(msg).splitlines()) if line]
