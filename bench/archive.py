@@ -43,6 +43,7 @@ from fanout import (
     _package,
     _short,
     calibrate,
+    git_commit,
     machine,
     system_busy,
     wait_until_quiet,
@@ -138,23 +139,8 @@ def _fold(word: str) -> str:
 
 
 def git_revision() -> str:
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-        dirty = subprocess.run(
-            ["git", "-C", str(HERE.parent), "status", "--porcelain", "listfed"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return "?"
-    rev = head.stdout.strip() or "?"
-    return rev + (" + uncommitted changes in listfed/" if dirty.stdout.strip() else "")
+    rev, dirty = git_commit(HERE.parent / "listfed")
+    return (rev or "?") + (" + uncommitted changes in listfed/" if dirty else "")
 
 
 def listfed(config: Path, *args: str, timeout: float = 300.0) -> subprocess.CompletedProcess[str]:

@@ -171,6 +171,29 @@ def fsync_ms(rounds: int = 21) -> float:
     return 1000 * sorted(times)[rounds // 2]
 
 
+def git_commit(path: Path) -> tuple[str, bool]:
+    """The short commit of the checkout holding `path` ("" if none) and whether `path`
+    has uncommitted changes."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(path), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(path), "status", "--porcelain", "."],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "", False
+    if head.returncode != 0:
+        return "", False
+    return head.stdout.strip(), bool(dirty.stdout.strip())
+
+
 def source_digest() -> str:
     """Which listfed was measured: a digest of its .py files (the tree may be uncommitted)."""
     try:
@@ -185,26 +208,8 @@ def source_digest() -> str:
         h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
     newest = max((f.stat().st_mtime for f in files), default=0)
     when = dt.datetime.fromtimestamp(newest, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    commit = ""
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "."],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-        if head.returncode == 0:
-            commit = f"git {head.stdout.strip()}" + (
-                " + uncommitted changes, " if dirty.stdout.strip() else ", "
-            )
-    except (OSError, subprocess.TimeoutExpired):
-        pass
+    rev, dirty = git_commit(root)
+    commit = f"git {rev}" + (" + uncommitted changes, " if dirty else ", ") if rev else ""
     return f"{commit}sha256:{h.hexdigest()[:12]} ({len(files)} files, newest {when}) in {root}"
 
 

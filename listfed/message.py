@@ -118,13 +118,19 @@ def _traces(raw: bytes) -> tuple[str, ...]:
     return tuple(" ".join(v.split()) for v in RawMessage.parse(raw).get_all(TRACE_HEADER))
 
 
+def derived_message_id(raw: bytes, node: str) -> str:
+    """A stable id for a message that has none: the same bytes always get the same id
+    (the pipeline, and an archive import of the same message, agree on it)."""
+    return f"{hashlib.sha256(raw).hexdigest()[:32]}@{node}"
+
+
 def parse(raw: bytes, mail_from: str = "", node: str = "localhost") -> ParsedMessage:
     """Read what the pipeline needs. A missing Message-ID gets a stable one from the bytes."""
     msg = mimeparse.parse(raw)
     mid = normalise_message_id(str(msg.get("Message-ID", "")))
     generated = not mid
     if generated:
-        mid = f"{hashlib.sha256(raw).hexdigest()[:32]}@{node}"
+        mid = derived_message_id(raw, node)
     try:
         addrs = getaddresses([str(msg.get("From", ""))])
     except Exception:  # getaddresses can choke on adversarial input

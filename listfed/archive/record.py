@@ -7,12 +7,12 @@ another process; `add` is a few indexed statements on the caller's transaction.
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 from dataclasses import dataclass
 
 from listfed.archive import rawstore, threads
 from listfed.archive.text import Extract, extract
+from listfed.message import derived_message_id
 
 _INSERT = (
     "INSERT INTO archive (list_id, message_id, thread_id, sender, sender_name, date, "
@@ -20,7 +20,7 @@ _INSERT = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _EXISTS = "SELECT 1 FROM archive WHERE list_id = ? AND message_id = ?"
-_RELABEL_ARCHIVE = "UPDATE archive SET thread_id = ? WHERE list_id = ? AND message_id = ?"
+RELABEL_ARCHIVE = "UPDATE archive SET thread_id = ? WHERE list_id = ? AND message_id = ?"
 _RELABEL_RELAYS = "UPDATE relay SET thread_id = ? WHERE list_id = ? AND message_id = ?"
 
 
@@ -33,11 +33,6 @@ class Prepared:
     packed: bytes
     size: int
     date: float | None  # the Date header, else the fallback given
-
-
-def derived_message_id(raw: bytes, node: str) -> str:
-    """A stable id for a message that has none: the same bytes always get the same id."""
-    return f"{hashlib.sha256(raw).hexdigest()[:32]}@{node}"
 
 
 def prepare(
@@ -78,6 +73,6 @@ def add(conn: sqlite3.Connection, list_id: int, item: Prepared, received: float)
     )
     if placed.relabelled:
         changes = [(th, list_id, mid) for mid, th in placed.relabelled.items()]
-        conn.executemany(_RELABEL_ARCHIVE, changes)
+        conn.executemany(RELABEL_ARCHIVE, changes)
         conn.executemany(_RELABEL_RELAYS, changes)
     return placed.thread_id

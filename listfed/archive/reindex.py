@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from listfed.archive import rawstore, threads
+from listfed.archive import rawstore, record, threads
 from listfed.archive.text import extract
 
 _UPDATE_TRIGGER = "archive_fts_update"
@@ -22,7 +22,6 @@ _SET_TEXT = (
     "UPDATE archive SET sender = ?, sender_name = ?, subject = ?, body_text = ?, "
     "attachments = ?, size = ? WHERE id = ?"
 )
-_SET_THREAD = "UPDATE archive SET thread_id = ? WHERE list_id = ? AND message_id = ?"
 _RELAYS = (
     "UPDATE relay SET thread_id = (SELECT a.thread_id FROM archive a "
     "WHERE a.list_id = relay.list_id AND a.message_id = relay.message_id) "
@@ -91,4 +90,4 @@ def _rethread(conn: sqlite3.Connection, list_id: int, entries: list[Entry]) -> N
         placed = threads.place(conn, list_id, mid, refs, irt, subject, date)
         final[mid] = placed.thread_id
         final.update(placed.relabelled)
-    conn.executemany(_SET_THREAD, [(th, list_id, mid) for mid, th in final.items()])
+    conn.executemany(record.RELABEL_ARCHIVE, [(th, list_id, mid) for mid, th in final.items()])

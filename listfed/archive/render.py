@@ -79,7 +79,7 @@ def metadata(conn: sqlite3.Connection, list_id: int, ids: Iterable[str]) -> dict
     return found
 
 
-def _walk(roots: list[TreeNode]) -> Iterable[tuple[TreeNode, int, list[bool]]]:
+def walk(roots: list[TreeNode]) -> Iterable[tuple[TreeNode, int, list[bool]]]:
     """Depth-first, iteratively: each node with its depth and, per ancestor level,
     whether that ancestor was the last of its siblings (for drawing the tree)."""
     stack: list[tuple[TreeNode, int, list[bool]]] = [
@@ -95,7 +95,7 @@ def _walk(roots: list[TreeNode]) -> Iterable[tuple[TreeNode, int, list[bool]]]:
 
 def tree_text(roots: list[TreeNode], meta: dict[str, Meta], focus: str) -> str:
     lines = []
-    for node, depth, lasts in _walk(roots):
+    for node, depth, lasts in walk(roots):
         shown = lasts[-MAX_TEXT_INDENT:] if depth >= MAX_TEXT_INDENT else lasts
         prefix = "".join("   " if last else "│  " for last in shown[1:-1])
         if depth:
@@ -140,7 +140,7 @@ def node_json(message_id: str, m: Meta | None, lst: str = "") -> dict[str, Any]:
 def tree_json(roots: list[TreeNode], meta: dict[str, Meta], lst: str) -> list[dict[str, Any]]:
     top: list[dict[str, Any]] = []
     holders: list[list[dict[str, Any]]] = [top]  # children lists by depth, capped
-    for node, depth, _lasts in _walk(roots):
+    for node, depth, _lasts in walk(roots):
         level = min(depth, MAX_JSON_DEPTH)
         item = node_json(node.message_id, meta.get(node.message_id), lst)
         del holders[level + 1 :]

@@ -115,7 +115,7 @@ def thread(
     with _connection(state(ctx), readonly=True) as conn:
         list_id, thread_id, on_list = _locate(conn, message_id, list_address)
         roots = threads.tree(conn, list_id, thread_id)
-        ids = [n.message_id for n, _d, _l in render._walk(roots)]
+        ids = [n.message_id for n, _d, _l in render.walk(roots)]
         meta = render.metadata(conn, list_id, ids)
     focus = message_id.strip().strip("<>").strip()
     emit(
