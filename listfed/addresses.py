@@ -7,7 +7,7 @@ in one place. Which lists exist is asked through a callable, so this stays pure.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -29,9 +29,10 @@ class Kind(StrEnum):
     OWNER = "owner"
     BOUNCES = "bounces"
     CONFIRM = "confirm"
+    BRIDGE = "bridge"  # an SMTP bridge's address: what a foreign list sends us
 
 
-_SUFFIXES = {k.value: k for k in Kind if k is not Kind.POST}
+_SUFFIXES = {k.value: k for k in Kind if k not in (Kind.POST, Kind.BRIDGE)}
 _WITH_DETAIL = {Kind.BOUNCES, Kind.CONFIRM}
 
 
@@ -88,9 +89,13 @@ class Resolution:
 
 
 def resolve(
-    address: str, domains: Collection[str], list_exists: Callable[[str, str], bool]
+    address: str,
+    domains: Collection[str],
+    list_exists: Callable[[str, str], bool],
+    bridges: Mapping[str, tuple[str, str]] | None = None,
 ) -> Resolution:
-    """Decide an RCPT: a Recipient with 250, or a refusal that names why."""
+    """Decide an RCPT: a Recipient with 250, or a refusal that names why. `bridges` maps
+    an SMTP bridge's address (lower-cased) to (its local list's address, its name)."""
     try:
         # VERP (LIST-bounces+USER=HOST) and token addresses outgrow RFC 5321's 64 octets;
         # MTAs pass them on, so we take them too.
@@ -99,6 +104,14 @@ def resolve(
         return Resolution(None, "553 5.1.3 Bad recipient address syntax")
     if domain not in domains:
         return Resolution(None, "550 5.7.1 Relaying denied: we do not host that domain")
+    bridge = (bridges or {}).get(f"{local.lower()}@{domain}")
+    if bridge is not None:
+        list_local, _, list_domain = bridge[0].rpartition("@")
+        if list_exists(list_local, list_domain):
+            return Resolution(
+                Recipient(list_local, list_domain, Kind.BRIDGE, bridge[1]), "250 2.1.5 OK"
+            )
+        return Resolution(None, "550 5.1.1 This bridge's list does not exist here")
     for recipient in candidates(local, domain):
         if list_exists(recipient.list_local, domain):
             return Resolution(recipient, "250 2.1.5 OK")

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from listfed import checks, policy
 from listfed.archive import store as archive
 from listfed.bounces import score
+from listfed.bridges import echoes
 from listfed.delivery import outbox
 from listfed.delivery.decorate import decorate
 from listfed.delivery.notices import notice
@@ -75,6 +76,7 @@ def _nothing(session: Session, node: NodeSettings, post: Post) -> None:
 
 
 RULES: list[tuple[str, Rule]] = [
+    ("echo", echoes.rule),
     ("loop", checks.loop),
     ("duplicate", checks.duplicate),
     ("emergency", policy.emergency),

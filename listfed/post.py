@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from listfed.config.settings import MembersConfig, PeerConfig, RouteConfig
+from listfed.config.settings import BridgeConfig, MembersConfig, PeerConfig, RouteConfig
 from listfed.listinfo import ListInfo
 from listfed.message import ParsedMessage, parse
 from listfed.precheck import Facts
@@ -37,6 +37,7 @@ class NodeSettings:
     signature_max_age: float = 7 * 86400.0
     peers: tuple[PeerConfig, ...] = ()
     routes: tuple[RouteConfig, ...] = ()
+    bridges: tuple[BridgeConfig, ...] = ()
     secret: str = ""  # the node secret: HMAC key of confirmation tokens
     members: MembersConfig = field(default_factory=MembersConfig)
     verp: str = "never"  # never | probes | always
@@ -45,6 +46,13 @@ class NodeSettings:
         """The peer hosting `address`'s domain, whose secret signs relays to it."""
         domain = address.rpartition("@")[2].lower()
         return next((p for p in self.peers if domain in p.domains), None)
+
+    def bridge(self, name: str) -> BridgeConfig | None:
+        return next((b for b in self.bridges if b.name == name), None)
+
+    def bridge_addresses(self) -> dict[str, tuple[str, str]]:
+        """SMTP bridges' addresses -> (local list, bridge name), as addresses.resolve wants."""
+        return {b.address.lower(): (b.list, b.name) for b in self.bridges if b.address}
 
     def hosts(self, address: str) -> bool:
         return address.rpartition("@")[2].lower() in self.domains
@@ -59,7 +67,7 @@ class Post:
     message: ParsedMessage
     received: float
     approved: bool = False
-    origin: str = ""  # "route:NAME": relayed here by a route of this node
+    origin: str = ""  # "route:NAME" / "bridge:NAME": relayed here by a route, a bridge
     relay_from: str = ""  # set when trusted as a relay: the list it left from
     verdict: Verdict | None = None
     reasons: list[str] = field(default_factory=list)

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 from listfed import pipeline
 from listfed.addresses import Kind
 from listfed.bounces import handle as bounces
+from listfed.bridges import inbox as bridge_inbox
 from listfed.db.engine import Database
 from listfed.db.models import QueueItem
 from listfed.errors import ListfedError
@@ -46,6 +47,7 @@ ROBOTS: dict[str, Robot] = {
     Kind.CONFIRM.value: request.handle,
     Kind.OWNER.value: owner.forward,
     Kind.BOUNCES.value: bounces.handle,
+    Kind.BRIDGE.value: bridge_inbox.handle,
 }
 HANDLED_KINDS = (Kind.POST.value, *ROBOTS)
 

@@ -19,6 +19,7 @@ from aiosmtpd.smtp import SMTP
 
 from listfed.addresses import Resolution, resolve
 from listfed.bounces.handle import delivery_failed
+from listfed.bridges.watchers import Timing, Watchers
 from listfed.config import Config
 from listfed.db.engine import Database
 from listfed.db.schema import upgrade
@@ -55,6 +56,7 @@ def node_settings(config: Config, secret: str = "") -> NodeSettings:
         signature_max_age=config.node.signature_max_age,
         peers=config.peers,
         routes=config.routes,
+        bridges=config.bridges,
         secret=secret,
         members=config.members,
         verp=config.delivery.verp,
@@ -104,7 +106,12 @@ def _session_class(base: type[Any], sessions: set[Any], limit: int) -> type[Any]
 class Node:
     """One running listfed node."""
 
-    def __init__(self, config: Config, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        config: Config,
+        clock: Callable[[], float] = time.time,
+        imap_timing: Timing | None = None,
+    ) -> None:
         self.config = config
         config.node.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(database_path(config), config.storage.busy_timeout)
@@ -134,6 +141,9 @@ class Node:
             self.db, lambda: self.runner.node, self.deliverer.wake.set, clock
         )
         self.spool = Spool(self.db)
+        self.bridges = Watchers(
+            self.db, lambda: self.runner.node, lambda _count: self.runner.wake.set(), imap_timing
+        )
         self.handler = IntakeHandler(
             self._resolve, self.spool.store, self.runner.wake.set, config.smtp.lmtp, clock
         )
@@ -163,7 +173,8 @@ class Node:
                     found[f"{local}@{domain}"] = list_id
                 return list_id is not None
 
-            res = resolve(address, self.config.node.domains, exists)
+            node = self.runner.node
+            res = resolve(address, node.domains, exists, node.bridge_addresses())
         if res.recipient is None:
             return res, None
         return res, found[res.recipient.list_address]
@@ -199,6 +210,7 @@ class Node:
             asyncio.create_task(self.deliverer.run(self.stop_event)),
             asyncio.create_task(self.housekeeper.run(self.stop_event)),
         ]
+        self.bridges.apply(self.config.bridges)
         host, port = self.server.sockets[0].getsockname()[:2]
         log.info("listening on %s:%s (%s)", host, port, "LMTP" if smtp.lmtp else "SMTP")
         return host, port
@@ -216,17 +228,19 @@ class Node:
             if session.transport is not None:
                 session.transport.close()
         self.stop_event.set()
+        await self.bridges.stop()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         self.db.close()
         log.info("stopped")
 
     def reload(self, config: Config) -> None:
-        """Apply a re-read config: routes, peers, [members], verp, delivery retry steps and
-        batch size change live; sessions and queued mail are untouched."""
+        """Apply a re-read config: routes, peers, bridges, [members], verp, delivery retry
+        steps and batch size change live; sessions and queued mail are untouched."""
         self.deliverer.retry = config.delivery.retry
         self.deliverer.per_transaction = config.delivery.recipients_per_transaction
         self.runner.node = node_settings(config, self.secret)
         self.config = config
+        self.bridges.apply(config.bridges)
         log.info("configuration reloaded from %s", config.path)
         task = asyncio.get_running_loop().create_task(self._check_routes())
         self._checks.add(task)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ import pytest
 from aiosmtpd.smtp import SMTP
 from sqlmodel import func, select
 
+from listfed.bridges.watchers import Timing
 from listfed.config import Config, parse_config
 from listfed.db.models import OutboxEntry, QueueItem
 from listfed.listinfo import Policy, Role
@@ -82,7 +84,7 @@ async def smarthost() -> AsyncIterator[RecordingSmarthost]:
     server.close()
 
 
-def make_config(tmp_path: Path, smarthost_port: int | None, **sections: dict[str, Any]) -> Config:
+def make_config(tmp_path: Path, smarthost_port: int | None, **sections: Any) -> Config:
     data: dict[str, Any] = {
         "node": {"name": "node.example.org", "domains": [DOMAIN], "data_dir": "var"},
         "smtp": {"listen": "127.0.0.1:0"},
@@ -95,7 +97,10 @@ def make_config(tmp_path: Path, smarthost_port: int | None, **sections: dict[str
         "dns": {"nameservers": [quiet()]},
     }
     for name, values in sections.items():
-        data.setdefault(name, {}).update(values)
+        if isinstance(values, list):  # an array of tables: [[route]], [[bridge]]
+            data[name] = values
+        else:
+            data.setdefault(name, {}).update(values)
     return parse_config(data, tmp_path, {}, None)
 
 
@@ -164,12 +169,14 @@ async def running_world(
     tmp_path: Path,
     smarthost: RecordingSmarthost,
     clock: Callable[[], float] | None = None,
-    **sections: dict[str, Any],
+    imap_timing: Timing | None = None,
+    **sections: Any,
 ) -> AsyncIterator[World]:
-    """A started node with these config sections over the defaults; stopped afterwards."""
+    """A started node with these config sections over the defaults; stopped afterwards.
+    A section given as a list is an array of tables (``bridge=[{...}]``)."""
     config = make_config(tmp_path, smarthost.port, **sections)
     prepare(config)
-    node = Node(config) if clock is None else Node(config, clock)
+    node = Node(config, clock or time.time, imap_timing)
     host, port = await node.start()
     try:
         yield World(node, host, port, smarthost)

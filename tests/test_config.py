@@ -30,11 +30,11 @@ SECTIONS = {
 PEER = '[[peer]]\nname = "nyc"\nnode = "lists.nyc.example"\nsecret = "s3cret"\n'
 ROUTE = '[[route]]\nname = "r"\nfrom = "a@localhost"\nto = ["b@y.example"]\n'
 SMTP_BRIDGE = (
-    '[[bridge]]\nname = "b"\nlist = "a@x.example"\nforeign = "f@y.example"\n'
-    'address = "br@x.example"\n'
+    '[[bridge]]\nname = "b"\nlist = "a@localhost"\nforeign = "f@y.example"\n'
+    'address = "br@localhost"\n'
 )
 IMAP_BRIDGE = (
-    '[[bridge]]\nname = "i"\nlist = "a@x.example"\nforeign = "f@y.example"\n'
+    '[[bridge]]\nname = "i"\nlist = "a@localhost"\nforeign = "f@y.example"\n'
     'imap = "imaps://imap.example:993/INBOX"\nusername = "me@y.example"\npassword = "pw"\n'
 )
 
@@ -210,7 +210,7 @@ def test_routes_and_bridges() -> None:
     assert (route.name, route.from_, route.to) == ("r", "a@localhost", ("b@y.example",))
     assert route.match == {"subject_tag": "national", "header": {"List-Id": "^<a\\."}, "any": False}
     assert (route.follow_thread, route.prefix, route.forward) == (False, None, True)
-    assert (config.bridges[0].address, config.bridges[0].imap) == ("br@x.example", None)
+    assert (config.bridges[0].address, config.bridges[0].imap) == ("br@localhost", None)
     assert config.bridges[1].imap == "imaps://imap.example:993/INBOX"
     assert config.bridges[1].username == "me@y.example"
 
@@ -301,10 +301,10 @@ def test_config_is_frozen() -> None:
         (ROUTE + 'match = { header = { Subject = "(" } }\n', "route[0].match.header.Subject"),
         (ROUTE + "match = { header = { Subject = 1 } }\n", "route[0].match.header.Subject"),
         (ROUTE + 'match = { header = { "Bad Name" = "x" } }\n', "route[0].match.header.Bad Name"),
-        (SMTP_BRIDGE.replace('address = "br@x.example"\n', ""), "bridge[0]"),
+        (SMTP_BRIDGE.replace('address = "br@localhost"\n', ""), "bridge[0]"),
         (SMTP_BRIDGE + 'imap = "imap://imap.example/INBOX"\n', "bridge[0].imap"),
         (SMTP_BRIDGE + 'username = "me"\n', "bridge[0].username"),
-        (SMTP_BRIDGE.replace('"a@x.example"', '"not-an-address"'), "bridge[0].list"),
+        (SMTP_BRIDGE.replace('"a@localhost"', '"not-an-address"'), "bridge[0].list"),
         (SMTP_BRIDGE.replace('name = "b"\n', ""), "bridge[0].name"),
         (SMTP_BRIDGE + SMTP_BRIDGE, "bridge[1].name"),
         (IMAP_BRIDGE.replace('password = "pw"\n', ""), "bridge[0].password"),

@@ -99,7 +99,8 @@ def parse_config(
         peers=peers,
         routes=_unique(tuple(_route(v, p, node.domains) for v, p in top.array("route")), "route"),
         bridges=_unique(
-            tuple(_bridge(v, p, env, base_dir) for v, p in top.array("bridge")), "bridge"
+            tuple(_bridge(v, p, env, base_dir, node.domains) for v, p in top.array("bridge")),
+            "bridge",
         ),
         path=path,
     )

@@ -222,13 +222,31 @@ def _route(value: object, path: str, domains: tuple[str, ...]) -> RouteConfig:
     )
 
 
-def _bridge(value: object, path: str, env: Mapping[str, str], base_dir: Path) -> BridgeConfig:
-    t = _Table(value, path, _fields(BridgeConfig))
+def _bridge(
+    value: object, path: str, env: Mapping[str, str], base_dir: Path, domains: tuple[str, ...]
+) -> BridgeConfig:
+    t = _Table(value, path, _fields(BridgeConfig, "smtp_host", "smtp_port"))
     name, local, foreign = (
         t.need("name", _text),
-        t.need("list", _address),
-        t.need("foreign", _address),
+        _lower_domain(t.need("list", _address)),
+        _lower_domain(t.need("foreign", _address)),
     )
+    _hosted(local, domains, f"bridge {name!r}: the list", t.key("list"))
+    if foreign.casefold() == local.casefold():
+        raise ConfigError(f"bridge {name!r} bridges {local} to itself", key=t.key("foreign"))
+    empty: Mapping[str, object] = MappingProxyType({})
+    if foreign.rpartition("@")[2] in domains:
+        raise ConfigError(
+            f"bridge {name!r}: {foreign} is at a domain this node hosts: use a [[route]]",
+            key=t.key("foreign"),
+        )
+    common: dict[str, Any] = {
+        "name": name,
+        "list": local,
+        "foreign": foreign,
+        "match": t.get("match", _match, empty),
+        "direction": t.get("direction", _choice(("both", "in", "out")), BridgeConfig.direction),
+    }
     address, imap = t.get("address", _address, None), t.get("imap", _checked(_imap_url), None)
     if address is not None and imap is not None:
         raise ConfigError("an SMTP bridge (address) cannot also be an IMAP one", key=t.key("imap"))
@@ -236,19 +254,49 @@ def _bridge(value: object, path: str, env: Mapping[str, str], base_dir: Path) ->
         for key in ("username", "password", "post_as", "smtp"):
             if key in t.data:
                 raise ConfigError("only IMAP bridges (with imap = ...) take this", key=t.key(key))
-        return BridgeConfig(name=name, list=local, foreign=foreign, address=address)
+        address = _lower_domain(address)
+        _hosted(address, domains, f"bridge {name!r}: the address", t.key("address"))
+        return BridgeConfig(address=address, **common)
     if imap is None:
         raise ConfigError("set either address (SMTP bridge) or imap (IMAP bridge)", key=path)
+    username = t.need("username", _text)
+    post_as = t.get("post_as", _address, None)
+    if post_as is None and "@" in username:
+        post_as = _address(username, t.key("username"))
+    if post_as is None and common["direction"] != "in":
+        raise ConfigError(
+            "set post_as: the subscribed address that relays go out as", key=t.key("post_as")
+        )
+    smtp = t.get("smtp", _checked(_smtp_url), None)
+    host, port = _smtp_url(smtp) if smtp is not None else (None, None)
     return BridgeConfig(
-        name=name,
-        list=local,
-        foreign=foreign,
         imap=imap,
-        username=t.need("username", _text),
+        username=username,
         password=resolve_secret(t.need("password", _text), t.key("password"), env, base_dir),
-        post_as=t.get("post_as", _address, None),
-        smtp=t.get("smtp", _checked(_smtp_url), None),
+        post_as=post_as,
+        smtp=smtp,
+        smtp_host=host,
+        smtp_port=port,
+        **common,
     )
+
+
+def _hosted(address: str, domains: tuple[str, ...], what: str, key: str) -> None:
+    if address.rpartition("@")[2] not in domains:
+        hosted = ", ".join(domains)
+        raise ConfigError(
+            f"{what} {address} is not at a domain this node hosts ({hosted})", key=key
+        )
+
+
+def _choice(allowed: tuple[str, ...]) -> Any:
+    def read(value: object, key: str) -> str:
+        text = _str(value, key)
+        if text not in allowed:
+            raise ConfigError(f"expected one of {', '.join(allowed)}, got {text!r}", key=key)
+        return text
+
+    return read
 
 
 def _fields(cls: type[Any], *skip: str) -> tuple[str, ...]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -120,7 +120,10 @@ class RouteConfig:
 
 @dataclass(frozen=True)
 class BridgeConfig:
-    """One [[bridge]]: SMTP when address is set, IMAP when imap is set."""
+    """One [[bridge]]: SMTP when address is set, IMAP when imap is set.
+
+    `match` chooses the local posts that go out (the route conditions; empty: every post);
+    `direction` is both, in (only take the foreign list's posts) or out (only send)."""
 
     name: str
     list: str
@@ -131,6 +134,23 @@ class BridgeConfig:
     password: str | None = None
     post_as: str | None = None
     smtp: str | None = None
+    smtp_host: str | None = None  # smtp, read
+    smtp_port: int | None = None
+    match: Mapping[str, object] = field(default_factory=dict)
+    direction: str = "both"
+
+    @property
+    def identity(self) -> str:
+        """The subscribed address: envelope sender and From of what goes out."""
+        return self.address or self.post_as or self.username or ""
+
+    @property
+    def takes_in(self) -> bool:
+        return self.direction in ("both", "in")
+
+    @property
+    def sends_out(self) -> bool:
+        return self.direction in ("both", "out")
 
 
 @dataclass(frozen=True)

@@ -215,3 +215,36 @@ class DigestItem(SQLModel, table=True):
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     size: int
     created: float
+
+
+class BridgeState(SQLModel, table=True):
+    """One bridge's health and, for an IMAP bridge, its cursor in the mailbox (schema v6).
+    The cursor moves in the transaction that queues what it covers."""
+
+    __tablename__ = "bridge_state"
+
+    name: str = Field(primary_key=True)
+    uidvalidity: int = 0
+    last_uid: int = 0
+    state: str = ""  # connected | idle | polling | disconnected | error ("" : never ran)
+    last_error: str = ""
+    last_error_at: float = 0.0
+    last_message: float = 0.0  # when a message of the foreign list was last taken
+    taken: int = 0  # messages of the foreign list taken in, ever
+    sent: int = 0  # local posts sent out to the foreign list, ever
+    updated: float = 0.0
+
+
+class BridgeSent(SQLModel, table=True):
+    """The fingerprint of a post as a bridge sent it, to know it when it comes back."""
+
+    __tablename__ = "bridge_sent"
+
+    id: int | None = Field(default=None, primary_key=True)
+    bridge: str
+    key: str  # bridges/echo.py Fingerprint.key: date and bare subject
+    author: str
+    body_len: int
+    body_hash: str
+    message_id: str
+    created: float

@@ -136,7 +136,25 @@ def _v5(conn: Connection) -> None:
     reindex.everything(db)  # type: ignore[arg-type]
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(conn: Connection) -> None:
+    """Bridges: each bridge's IMAP cursor and health, and what it sent (echo fingerprints)."""
+    conn.exec_driver_sql(
+        "CREATE TABLE bridge_state (name VARCHAR NOT NULL, uidvalidity INTEGER NOT NULL, "
+        "last_uid INTEGER NOT NULL, state VARCHAR NOT NULL, last_error VARCHAR NOT NULL, "
+        "last_error_at FLOAT NOT NULL, last_message FLOAT NOT NULL, taken INTEGER NOT NULL, "
+        "sent INTEGER NOT NULL, updated FLOAT NOT NULL, PRIMARY KEY (name))"
+    )
+    conn.exec_driver_sql(
+        "CREATE TABLE bridge_sent (id INTEGER NOT NULL, bridge VARCHAR NOT NULL, "
+        "key VARCHAR NOT NULL, author VARCHAR NOT NULL, body_len INTEGER NOT NULL, "
+        "body_hash VARCHAR NOT NULL, message_id VARCHAR NOT NULL, created FLOAT NOT NULL, "
+        "PRIMARY KEY (id))"
+    )
+    conn.exec_driver_sql("CREATE INDEX ix_bridge_sent_key ON bridge_sent (bridge, key)")
+    conn.exec_driver_sql("CREATE INDEX ix_bridge_sent_created ON bridge_sent (created)")
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 SCHEMA_VERSION = len(MIGRATIONS)
 assert SCHEMA_VERSION == version.SCHEMA_VERSION
 

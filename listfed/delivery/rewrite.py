@@ -71,6 +71,28 @@ def munge(msg: RawMessage, lst: ListInfo) -> None:
     _credit(msg, lst, author)
 
 
+def as_subscriber(msg: RawMessage, address: str, label: str) -> None:
+    """For a bridge: From becomes ``"Name via LABEL" <ADDRESS>``, the address subscribed
+    to the foreign list (which checks its members by From); the author goes to Reply-To
+    unless the poster set one. Sender goes: it would name someone else again."""
+    author = _author(msg)
+    msg.remove("Sender")
+    if author is None:
+        _put(msg, "From", address)
+        return
+    if author.address.lower() == address.lower():
+        return
+    name = author.name or author.address.replace("@", " at ")
+    _put(msg, "From", f"{_phrase(f'{name} via {label}')} <{address}>")
+    if not _mailboxes(msg.get_all("Reply-To")):
+        _put(msg, "Reply-To", str(author))
+
+
+def put(msg: RawMessage, name: str, value: str) -> None:
+    """Set a field to a value that is ready to write (addresses stay as they are)."""
+    _put(msg, name, value)
+
+
 def wrap(raw: bytes, lst: ListInfo) -> RawMessage:
     """A new message From the list (as `munge`) whose body is the post, byte for byte, as
     message/rfc822: the post's own DKIM signature still verifies inside."""

@@ -6,46 +6,52 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from listfed.config.settings import BridgeConfig
 from listfed.delivery.transport import SendResult, SmtpTransport, Transport
 from listfed.post import NodeSettings
 
+Where = tuple[str, int, str]  # host, port, bridge name ("" for a peer)
+
 
 class RoutedTransport:
-    """One sender's transport: its default one, plus one connection per direct peer.
+    """One sender's transport: its default one, plus one connection per direct peer and
+    per IMAP bridge with its own `smtp` server.
 
-    Which peers are direct is read from the node's settings at each send, so a reload
-    applies at once."""
+    Which peers and bridges are direct is read from the node's settings at each send,
+    so a reload applies at once."""
 
     def __init__(self, default: Transport, settings: Callable[[], NodeSettings]) -> None:
         self.default = default
         self.settings = settings
-        self._direct: dict[tuple[str, int], SmtpTransport] = {}
+        self._direct: dict[Where, SmtpTransport] = {}
 
     async def send(self, envelope_from: str, recipients: list[str], data: bytes) -> SendResult:
         node = self.settings()
-        if not any(p.smtp_host for p in node.peers):  # member deliveries: no per-rcpt work
-            return await self.default.send(envelope_from, recipients, data)
-        groups: dict[tuple[str, int] | None, list[str]] = {}
+        direct = [b for b in node.bridges if b.smtp_host and b.identity == envelope_from]
+        if not direct and not any(p.smtp_host for p in node.peers):
+            return await self.default.send(envelope_from, recipients, data)  # member mail
+        groups: dict[Where | None, list[str]] = {}
         for rcpt in recipients:
-            peer = node.peer_for(rcpt)
-            where = (
-                None
-                if peer is None or not peer.smtp_host
-                else (peer.smtp_host, peer.smtp_port or 25)
-            )
-            groups.setdefault(where, []).append(rcpt)
+            groups.setdefault(_where(node, direct, rcpt), []).append(rcpt)
         if list(groups) == [None]:
             return await self.default.send(envelope_from, recipients, data)
         result = SendResult()
         for where, rcpts in groups.items():
-            result.merge(await self._transport(where).send(envelope_from, rcpts, data))
+            result.merge(await self._transport(node, where).send(envelope_from, rcpts, data))
         return result
 
-    def _transport(self, where: tuple[str, int] | None) -> Transport:
+    def _transport(self, node: NodeSettings, where: Where | None) -> Transport:
         if where is None:
             return self.default
         if where not in self._direct:
-            self._direct[where] = SmtpTransport(*where, label=f"peer {where[0]}:{where[1]}")
+            host, port, name = where
+            bridge = node.bridge(name) if name else None
+            if bridge is not None:
+                login = (bridge.username or "", bridge.password or "")
+                transport = SmtpTransport(host, port, label=f"bridge {name}", login=login)
+            else:
+                transport = SmtpTransport(host, port, label=f"peer {host}:{port}")
+            self._direct[where] = transport
         return self._direct[where]
 
     async def close(self) -> None:
@@ -53,3 +59,14 @@ class RoutedTransport:
         for transport in self._direct.values():
             await transport.close()
         self._direct.clear()
+
+
+def _where(node: NodeSettings, bridges: list[BridgeConfig], rcpt: str) -> Where | None:
+    """The direct server for one recipient: its bridge's `smtp`, its peer's, or None."""
+    for bridge in bridges:
+        if bridge.foreign.lower() == rcpt.lower() and bridge.smtp_host:
+            return (bridge.smtp_host, bridge.smtp_port or 25, bridge.name)
+    peer = node.peer_for(rcpt)
+    if peer is None or not peer.smtp_host:
+        return None
+    return (peer.smtp_host, peer.smtp_port or 25, "")

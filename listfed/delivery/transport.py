@@ -7,6 +7,7 @@ accepted, failed for now (retry) or failed for good (recorded on the member).
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import socket
 import time
@@ -66,19 +67,49 @@ class SmtpTransport:
     """One reused connection to the smarthost; a pool is several of these."""
 
     def __init__(
-        self, host: str, port: int, timeout: float = 60.0, label: str = "smarthost"
+        self,
+        host: str,
+        port: int,
+        timeout: float = 60.0,
+        label: str = "smarthost",
+        login: tuple[str, str] | None = None,
     ) -> None:
+        """`login`: (username, password) for a submission server (a bridge's `smtp`):
+        STARTTLS when offered, then AUTH when offered, never in clear text to a remote
+        host. Without it (the smarthost, peers) neither is tried."""
         self.host, self.port, self.timeout, self.label = host, port, timeout, label
+        self.login = login
         self._client: aiosmtplib.SMTP | None = None
 
     async def _connected(self) -> aiosmtplib.SMTP:
         if self._client is None or not self._client.is_connected:
             client = aiosmtplib.SMTP(
-                hostname=self.host, port=self.port, timeout=self.timeout, start_tls=False
+                hostname=self.host,
+                port=self.port,
+                timeout=self.timeout,
+                start_tls=None if self.login else False,
             )
             await client.connect()
+            try:
+                await self._authenticate(client)
+            except BaseException:
+                client.close()
+                raise
             self._client = client
         return self._client
+
+    async def _authenticate(self, client: aiosmtplib.SMTP) -> None:
+        if self.login is None:
+            return
+        await client.ehlo()
+        if not client.supports_extension("auth"):
+            return  # the server takes mail without it (a local relay)
+        secure = client.get_transport_info("sslcontext") is not None
+        if not secure and not _loopback(self.host):
+            raise aiosmtplib.SMTPException(
+                f"{self.host} offers AUTH without TLS: the password is not sent in clear"
+            )
+        await client.login(*self.login)
 
     async def send(self, envelope_from: str, recipients: list[str], data: bytes) -> SendResult:
         result = SendResult()
@@ -112,6 +143,13 @@ class SmtpTransport:
                 await asyncio.wait_for(client.quit(), 5)
             except (aiosmtplib.SMTPException, OSError, TimeoutError):
                 client.close()
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _classify(result: SendResult, rcpt: str, code: int, message: str) -> None:

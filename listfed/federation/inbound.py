@@ -66,6 +66,8 @@ def trusted(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
     hop = trace.last_hop(post.message.traces)
     if post.origin.startswith("route:") and hop is not None:
         who = f"relayed from {hop.list} by {post.origin} of this node"
+    elif post.origin.startswith("bridge:") and hop is not None:
+        who = f"a post of {hop.list}, taken in by {post.origin.replace(':', ' ', 1)} of this node"
     elif post.message.signatures:
         peer = _signed_by(node, post)
         if peer is None or hop is None:

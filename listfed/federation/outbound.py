@@ -11,6 +11,8 @@ import time
 from sqlalchemy import text
 from sqlmodel import Session
 
+from listfed.bridges import outgoing as bridges_out
+from listfed.bridges.outgoing import bridge_of
 from listfed.config.settings import RouteConfig
 from listfed.delivery import outbox
 from listfed.delivery.rawmail import RawMessage
@@ -109,7 +111,11 @@ def relay(session: Session, node: NodeSettings, post: Post) -> None:
             copies[route.name] = relayed_copy(post, route, node)
         msg = copies[route.name]
         outgoing_id = None
-        if node.hosts(target):
+        bridge = bridge_of(node, route)
+        if bridge is not None:
+            outgoing_id = bridges_out.send(session, post, bridge, msg)
+            outcome = "pending"
+        elif node.hosts(target):
             outcome = _to_local_list(session, post, route, target, msg.to_bytes())
         else:
             peer = node.peer_for(target)

@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, text
 from sqlmodel import Session
 
 from listfed.archive.store import thread_of
+from listfed.bridges.outgoing import routes as bridge_routes
 from listfed.config.settings import RouteConfig
 from listfed.delivery.rawmail import RawMessage
 from listfed.federation import matching, trace
@@ -36,7 +37,9 @@ class Hop:
 
 
 def routes_from(node: NodeSettings, address: str) -> list[RouteConfig]:
-    return [r for r in node.routes if r.from_.casefold() == address.casefold()]
+    """The routes and sending bridges (bridges/outgoing.py) that leave from `address`."""
+    every = [*node.routes, *bridge_routes(node)]
+    return [r for r in every if r.from_.casefold() == address.casefold()]
 
 
 def _headers(raw: bytes) -> matching.Headers:

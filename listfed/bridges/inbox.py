@@ -1,0 +1,123 @@
+"""What reaches the local list through a bridge.
+
+A post of the foreign list is queued as a post on the bridge's local list, with origin
+``bridge:NAME`` (trusted as a relay from the foreign list, see federation/inbound.py) and
+a trace entry ``NODE FOREIGN`` that says this node took it from the foreign list: routes
+then never send it back there. Anything else sent to an SMTP bridge's address (the
+foreign list's confirmation requests, welcomes, reminders) goes to the local list's
+owners, never to the list; an IMAP bridge leaves such mail in the mailbox.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+
+from sqlalchemy import text
+from sqlmodel import Session
+
+from listfed.bridges import foreign, state
+from listfed.bridges.imapwatch import Cursor, Fetched
+from listfed.config.settings import BridgeConfig
+from listfed.delivery.rawmail import RawMessage
+from listfed.errors import ListfedError
+from listfed.federation.trace import TRACE_HEADER, TraceEntry
+from listfed.message import normalise_message_id
+from listfed.ops import lists
+from listfed.post import Incoming, NodeSettings
+from listfed.robots import owner
+
+log = logging.getLogger("listfed.bridges")
+
+ORIGIN = "bridge:"
+NOTE_HEADER = "X-Listfed-Bridge"
+_QUEUE = text(
+    "INSERT INTO queue (kind, list_id, rcpt, detail, mail_from, message_id, raw, received, "
+    "approved, state, attempts, next_attempt, last_error, origin) VALUES ('post', :l, :r, "
+    "'', '', :m, :raw, :c, 0, 'new', 0, 0, '', :o)"
+)
+
+
+def queue_post(
+    session: Session, node: NodeSettings, bridge: BridgeConfig, list_id: int, raw: bytes
+) -> None:
+    """Queue a foreign list's post on the bridge's list, with this hop's trace. No
+    envelope sender: nothing the local list says about it goes to the foreign list."""
+    msg = RawMessage.parse(raw)
+    msg.append(TRACE_HEADER, TraceEntry(node.name, bridge.foreign).format())
+    mid = normalise_message_id(msg.get("Message-ID") or "")
+    session.connection().execute(
+        _QUEUE,
+        {
+            "l": list_id,
+            "r": bridge.list,
+            "m": mid,
+            "raw": msg.to_bytes(),
+            "c": time.time(),
+            "o": f"{ORIGIN}{bridge.name}",
+        },
+    )
+
+
+def handle(session: Session, node: NodeSettings, mail: Incoming, now: float) -> str:
+    """The robot of an SMTP bridge's address (queue kind "bridge", detail = its name)."""
+    bridge = node.bridge(mail.detail)
+    if bridge is None:
+        return _to_owners(session, node, mail, now, f"bridge {mail.detail} is not configured now")
+    judged = foreign.judge(mail.raw, bridge.foreign)
+    if not judged.post:
+        return _to_owners(
+            session, node, mail, now, f"not a post of {bridge.foreign}: {judged.reason}"
+        )
+    if not bridge.takes_in:
+        return f"bridge {bridge.name}: a post of {bridge.foreign}, not taken (direction = out)"
+    queue_post(session, node, bridge, mail.lst.id, mail.raw)
+    state.taken(session, bridge.name, 1, now)
+    return f"bridge {bridge.name}: queued on {bridge.list} ({judged.reason})"
+
+
+def _to_owners(session: Session, node: NodeSettings, mail: Incoming, now: float, why: str) -> str:
+    note = f"{NOTE_HEADER}: {mail.detail}; not posted: {' '.join(why.split())[:300]}\r\n"
+    said = owner.forward(
+        session,
+        node,
+        dataclasses.replace(mail, raw=note.encode("ascii", "replace") + mail.raw),
+        now,
+    )
+    return f"{why}: {said}"
+
+
+def take(
+    session: Session,
+    node: NodeSettings,
+    bridge: BridgeConfig,
+    at: Cursor,
+    fetched: list[Fetched],
+    now: float,
+) -> int:
+    """An IMAP bridge's batch, with the cursor after it, in the caller's transaction: the
+    foreign list's posts are queued, the rest left in the mailbox. Messages at or below a
+    cursor that someone else (`listfed bridges sync`) already stored are not taken again.
+    Returns how many posts were queued."""
+    local, _, domain = bridge.list.rpartition("@")
+    list_id = lists.id_of(session.connection(), local.lower(), domain.lower())
+    if list_id is None:
+        raise ListfedError(f"bridge {bridge.name}: the list {bridge.list} does not exist")
+    stored = state.cursor(session, bridge.name)
+    floor = stored.last_uid if stored and stored.uidvalidity == at.uidvalidity else 0
+    count = 0
+    for item in fetched:
+        if item.uid <= floor:
+            continue
+        judged = foreign.judge(item.raw, bridge.foreign)
+        if not judged.post:
+            log.info("bridge %s: UID %s left alone: %s", bridge.name, item.uid, judged.reason)
+        elif bridge.takes_in:
+            queue_post(session, node, bridge, list_id, item.raw)
+            count += 1
+    if at.last_uid > floor or floor == 0:
+        state.set_cursor(session, bridge.name, at, now)
+    if count:
+        state.taken(session, bridge.name, count, now)
+    return count

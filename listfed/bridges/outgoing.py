@@ -1,0 +1,77 @@
+"""A local post going out through a bridge: the subscribed address speaks for it.
+
+Each bridge that sends is a route from its list to the foreign list (`as_route`), so
+the planner (federation/plan.py) decides with the same reasons as for routes: the
+bridge's `match` (default: every post), the trace (a post that came from the foreign
+list, or went there already, never goes again), the hop limit and forward=no.
+
+The copy is the relayed copy of federation/outbound.py (original Message-ID, References
+and body; this hop's trace) with: From the bridge's address ("Name via LIST"), the author
+in Reply-To, To the foreign list (lists that insist on being named accept it), the
+author's DKIM signatures removed (From changed: they would fail), a Date always. Its
+fingerprint is recorded, so that the copy the foreign list sends back is known.
+"""
+
+from __future__ import annotations
+
+import time
+from email.utils import formatdate
+from types import MappingProxyType
+
+from sqlmodel import Session
+
+from listfed.bridges import echoes, state
+from listfed.bridges.inbox import ORIGIN
+from listfed.config.settings import BridgeConfig, RouteConfig
+from listfed.delivery import outbox, rewrite
+from listfed.delivery.rawmail import RawMessage
+from listfed.post import NodeSettings, Post
+
+_EVERYTHING = MappingProxyType({"any": True})
+
+
+def as_route(bridge: BridgeConfig) -> RouteConfig:
+    return RouteConfig(
+        name=f"{ORIGIN}{bridge.name}",
+        from_=bridge.list,
+        to=(bridge.foreign,),
+        match=bridge.match or _EVERYTHING,
+    )
+
+
+def routes(node: NodeSettings) -> list[RouteConfig]:
+    return [as_route(b) for b in node.bridges if b.sends_out]
+
+
+def bridge_of(node: NodeSettings, route: RouteConfig) -> BridgeConfig | None:
+    """The bridge a route of `routes()` stands for; None for a [[route]]."""
+    if not route.name.startswith(ORIGIN):
+        return None
+    return node.bridge(route.name.removeprefix(ORIGIN))
+
+
+def copy(msg: RawMessage, bridge: BridgeConfig, post: Post) -> bytes:
+    out = RawMessage(list(msg.fields), msg.body)
+    rewrite.as_subscriber(out, bridge.identity, post.lst.local)
+    rewrite.put(out, "To", bridge.foreign)
+    out.remove("DKIM-Signature")
+    if not out.get_all("Date"):
+        out.append("Date", formatdate(time.time()))
+    return out.to_bytes()
+
+
+def send(session: Session, post: Post, bridge: BridgeConfig, msg: RawMessage) -> int:
+    """Queue the copy for the foreign list; the outgoing id."""
+    data = copy(msg, bridge, post)
+    now = time.time()
+    echoes.record(session, bridge.name, data, post.message.message_id, now)
+    state.sent(session, bridge.name, now)
+    return outbox.enqueue(
+        session,
+        data,
+        bridge.identity,
+        [bridge.foreign],
+        post.lst.id,
+        "relay",
+        post.message.message_id,
+    )
