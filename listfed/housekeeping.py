@@ -1,7 +1,7 @@
 """The daemon's own clock work, so that no cron is needed: digests whose period has run
 out are sent, bounce scores that went quiet are reset, held posts past their expiry are
-dropped, spent tokens and reply counts are forgotten. One pass a minute, or sooner when
-a digest falls due.
+dropped; spent tokens, reply counts and old bridge fingerprints are forgotten. One pass
+a minute, or sooner when a digest falls due.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from listfed.bounces import score
+from listfed.bridges import echoes
 from listfed.db.engine import Database
 from listfed.digests import collect
 from listfed.errors import ListfedError
@@ -47,6 +48,7 @@ class Housekeeper:
             expired = held.expire(s, self.node(), now)
             tokens.purge(s, now)
             replies.purge(s, now)
+            echoes.purge(s, now)
         if sent or expired:
             self.delivered()
         return later

@@ -16,8 +16,8 @@ from enum import StrEnum
 from sqlmodel import Session
 
 from listfed import checks
-from listfed.addresses import split_address
-from listfed.config.settings import RouteConfig
+from listfed.addresses import candidates, split_address
+from listfed.config.settings import BridgeConfig, RouteConfig
 from listfed.delivery.rawmail import RawMessage
 from listfed.errors import InvalidAddress
 from listfed.federation.plan import Hop, plan
@@ -91,7 +91,30 @@ def check(node: NodeSettings, list_exists: ListExists) -> Report:
                 edges.setdefault(route.from_.lower(), []).append(target.lower())
         _relays(node, route, reaches, report)
     report.info.extend(cycles(edges))
+    for bridge in node.bridges:
+        _bridge(bridge, list_exists, report)
     return report
+
+
+def _bridge(bridge: BridgeConfig, list_exists: ListExists, report: Report) -> None:
+    name = f"bridge {bridge.name}"
+    if not list_exists(bridge.list):
+        report.errors.append(
+            f"{name}: the list {bridge.list} does not exist here "
+            f"(`listfed lists create {bridge.list}` makes it)"
+        )
+    if bridge.address is not None:
+        local, _, domain = bridge.address.rpartition("@")
+        readings = [r.list_address for r in candidates(local, domain)]
+        if any(list_exists(a) for a in readings):
+            report.errors.append(
+                f"{name}: its address {bridge.address} is also a list's address here; "
+                "the bridge takes that mail, the list never sees it"
+            )
+        how = f"by its address {bridge.address}"
+    else:
+        how = f"by the mailbox {bridge.imap}, sending as {bridge.identity or '(nobody)'}"
+    report.info.append(f"{name}: {bridge.list} <-> {bridge.foreign} {how} ({bridge.direction})")
 
 
 def _target(
