@@ -122,4 +122,6 @@ class Incoming:
     message: ParsedMessage
 
     def log_prefix(self) -> str:
-        return f"<{self.message.message_id}> q{self.queue_id} {self.lst.sub_address(self.kind)}"
+        bridge = self.kind == "bridge"  # the address of the bridge named by detail
+        where = f"bridge {self.detail}" if bridge else self.lst.sub_address(self.kind)
+        return f"<{self.message.message_id}> q{self.queue_id} {where}"

@@ -23,6 +23,7 @@ from listfed.errors import ListfedError
 from listfed.post import NodeSettings
 
 log = logging.getLogger("listfed.bridges")
+WARNINGS = frozenset({"error", "skipped", "uidvalidity changed"})  # ImapWatcher's events
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,13 @@ def watcher_for(
     timing: Timing,
     notes: set[asyncio.Task[None]],
     taken: Callable[[int], None] = lambda count: None,
+    *,
+    states: bool = True,
 ) -> ImapWatcher:
     """A watcher whose cursor and deliveries live in `db`; `taken(count)` after each
-    batch that queued posts (the daemon wakes its pipeline). Its state changes are
-    written in the background by tasks kept in `notes` (await them before closing)."""
+    batch that queued posts (the daemon wakes its pipeline). Its errors and warnings, and
+    with `states` its connection state (the daemon's, not a one-off pass's), are written
+    in the background by tasks kept in `notes` (await them before closing)."""
     name = bridge.name
 
     def load() -> Cursor | None:
@@ -72,11 +76,17 @@ def watcher_for(
             taken(count)
 
     def record(what: str, detail: str) -> None:
+        warning = what in WARNINGS
+        if not warning and not states:
+            return
+
         def write() -> None:
             with db.write() as s:
                 now = time.time()
-                if what == "error":
-                    state.set_error(s, name, detail, now)
+                if warning:
+                    state.set_error(
+                        s, name, detail if what == "error" else f"{what}: {detail}", now
+                    )
                 else:
                     state.set_state(s, name, what, now)
 

@@ -10,7 +10,18 @@ from typing import Annotated
 
 import typer
 
-from listfed.cli import archive, digests, doctor, held, lists, members, peers, queue, routes
+from listfed.cli import (
+    archive,
+    bridges,
+    digests,
+    doctor,
+    held,
+    lists,
+    members,
+    peers,
+    queue,
+    routes,
+)
 from listfed.cli.base import new_app, state
 from listfed.cli.root import HELP, root
 from listfed.config import load_config
@@ -24,6 +35,7 @@ app.add_typer(held.app, name="held")
 app.add_typer(queue.app, name="queue")
 app.add_typer(routes.app, name="routes")
 app.add_typer(peers.app, name="peers")
+app.add_typer(bridges.app, name="bridges")
 app.add_typer(digests.app, name="digests")
 app.add_typer(archive.app, name="archive")
 app.command("doctor")(doctor.doctor)

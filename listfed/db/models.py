@@ -226,8 +226,8 @@ class BridgeState(SQLModel, table=True):
     name: str = Field(primary_key=True)
     uidvalidity: int = 0
     last_uid: int = 0
-    state: str = ""  # connected | idle | polling | disconnected | error ("" : never ran)
-    last_error: str = ""
+    state: str = ""  # IMAP: connected | idle | polling | disconnected ("" : never ran)
+    last_error: str = ""  # also "skipped: ..." and "uidvalidity changed: ..." warnings
     last_error_at: float = 0.0
     last_message: float = 0.0  # when a message of the foreign list was last taken
     taken: int = 0  # messages of the foreign list taken in, ever

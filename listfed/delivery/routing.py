@@ -23,7 +23,7 @@ class RoutedTransport:
     def __init__(self, default: Transport, settings: Callable[[], NodeSettings]) -> None:
         self.default = default
         self.settings = settings
-        self._direct: dict[Where, SmtpTransport] = {}
+        self._direct: dict[tuple[Where, tuple[str, str] | None], SmtpTransport] = {}
 
     async def send(self, envelope_from: str, recipients: list[str], data: bytes) -> SendResult:
         node = self.settings()
@@ -43,16 +43,17 @@ class RoutedTransport:
     def _transport(self, node: NodeSettings, where: Where | None) -> Transport:
         if where is None:
             return self.default
-        if where not in self._direct:
-            host, port, name = where
-            bridge = node.bridge(name) if name else None
-            if bridge is not None:
-                login = (bridge.username or "", bridge.password or "")
+        host, port, name = where
+        bridge = node.bridge(name) if name else None
+        login = None if bridge is None else (bridge.username or "", bridge.password or "")
+        key = (where, login)  # a reload that changes the login gets a new connection
+        if key not in self._direct:
+            if login is not None:
                 transport = SmtpTransport(host, port, label=f"bridge {name}", login=login)
             else:
                 transport = SmtpTransport(host, port, label=f"peer {host}:{port}")
-            self._direct[where] = transport
-        return self._direct[where]
+            self._direct[key] = transport
+        return self._direct[key]
 
     async def close(self) -> None:
         await self.default.close()
