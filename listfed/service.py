@@ -228,7 +228,7 @@ class Node:
             if session.transport is not None:
                 session.transport.close()
         self.stop_event.set()
-        await self.bridges.stop()
+        await self.bridges.stop(max(0.5, min(5.0, deadline - time.monotonic())))
         await asyncio.gather(*self.tasks, return_exceptions=True)
         self.db.close()
         log.info("stopped")

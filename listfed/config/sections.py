@@ -9,6 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from listfed.addresses import candidates
 from listfed.config.settings import (
     BridgeConfig,
     DeliveryConfig,
@@ -228,7 +229,7 @@ def _bridge(
     t = _Table(value, path, _fields(BridgeConfig, "smtp_host", "smtp_port"))
     name, local, foreign = (
         t.need("name", _text),
-        _lower_domain(t.need("list", _address)),
+        t.need("list", _address).lower(),  # list names are stored lower-case
         _lower_domain(t.need("foreign", _address)),
     )
     _hosted(local, domains, f"bridge {name!r}: the list", t.key("list"))
@@ -256,6 +257,13 @@ def _bridge(
                 raise ConfigError("only IMAP bridges (with imap = ...) take this", key=t.key(key))
         address = _lower_domain(address)
         _hosted(address, domains, f"bridge {name!r}: the address", t.key("address"))
+        a_local, _, a_domain = address.rpartition("@")
+        if any(r.list_address == local for r in candidates(a_local, a_domain)):
+            raise ConfigError(
+                f"bridge {name!r}: {address} is an address of its own list {local}: "
+                "the bridge needs an address of its own",
+                key=t.key("address"),
+            )
         return BridgeConfig(address=address, **common)
     if imap is None:
         raise ConfigError("set either address (SMTP bridge) or imap (IMAP bridge)", key=path)
