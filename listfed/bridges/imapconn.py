@@ -15,6 +15,7 @@ ImapError (ListfedError, ConnectionError)   the server is unreachable, refused, 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import re
 import ssl
 import urllib.parse
@@ -32,6 +33,7 @@ DEFAULT_PORTS = {"imap": 143, "imaps": 993}
 # a body fetch may take this long per byte on top of the timeout (a slow link, 256 KiB/s)
 SECONDS_PER_BYTE = 1 / (256 * 1024)
 LOGOUT_TIMEOUT = 2.0
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 class ImapError(ListfedError, ConnectionError):
@@ -171,12 +173,16 @@ class ImapConnection:
         self.uidvalidity = 0
         self.can_idle = False
 
-    async def new_uids(self, after: int) -> list[int]:
-        """UIDs above `after`, in order. (`n:*` always names the newest message, even
-        below n, hence the filter.) SEARCH answers in one line; a big FETCH would not,
-        and aioimaplib recurses once per line of a read."""
+    async def new_uids(self, after: int, since: datetime.date | None = None) -> list[int]:
+        """UIDs above `after`, in order; with `since`, only messages that arrived in the
+        mailbox on that day or later (INTERNALDATE). (`n:*` always names the newest
+        message, even below n, hence the filter.) SEARCH answers in one line; a big FETCH
+        would not, and aioimaplib recurses once per line of a read."""
         await self._call("NOOP", self._imap.noop())  # let the server show new mail
-        criteria = ("UID", f"{after + 1}:*")
+        criteria: tuple[str, ...] = ("UID", f"{after + 1}:*")
+        if since is not None:  # RFC 3501 date: 1-Jan-2026, English month names always
+            month = _MONTHS[since.month - 1]
+            criteria = (*criteria, "SINCE", f"{since.day}-{month}-{since.year}")
         response = await self._ok("UID SEARCH", self._imap.uid_search(*criteria, charset=None))
         return sorted(uid for uid in set(parse_search(response.lines)) if uid > after)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -101,6 +102,7 @@ class ImapWatcher:
         poll_interval: float = 60.0,
         on_state: Callable[[str, str], None] | None = None,
         max_message: int = MAX_MESSAGE,
+        history_days: int | None = 1,
     ) -> None:
         if not backoff or min(backoff) < 0:
             raise ValueError("backoff needs at least one delay, none negative")
@@ -113,6 +115,7 @@ class ImapWatcher:
         self._poll_interval = poll_interval
         self._on_state = on_state
         self._max_message = max_message
+        self._history_days = history_days
         self._conn: ImapConnection | None = None
         self.state = "disconnected"
 
@@ -137,6 +140,9 @@ class ImapWatcher:
             )
         delivered = 0
         uids = await conn.new_uids(cursor.last_uid)
+        history = await self._history(conn, uids) if stored is None and uids else []
+        if history:
+            uids = [u for u in uids if u not in set(history)]
         for start in range(0, len(uids), BATCH_COUNT):
             window = uids[start : start + BATCH_COUNT]
             sizes = await conn.sizes(window)
@@ -150,9 +156,30 @@ class ImapWatcher:
                 # an empty batch still moves the cursor (past skipped messages)
                 await self._deliver(cursor, messages)
                 delivered += len(messages)
-        if cursor != stored and not uids:
+        if history and cursor.last_uid < max(history):
+            cursor = Cursor(conn.uidvalidity, max(history))
+            await self._deliver(cursor, [])  # past the history, once
+        elif cursor != stored and not uids:
             await self._deliver(cursor, [])  # record a new UIDVALIDITY, once
         return delivered
+
+    async def _history(self, conn: ImapConnection, uids: list[int]) -> list[int]:
+        """On a new bridge's first pass, the messages that were in the mailbox before
+        the last `history_days` days: they are stepped over, not posted (a secretary's
+        own mailbox may hold years of the foreign list)."""
+        if self._history_days is None:
+            return []
+        day = datetime.datetime.now(datetime.UTC).date()
+        since = day - datetime.timedelta(days=self._history_days)
+        recent = set(await conn.new_uids(0, since=since))
+        old = [u for u in uids if u not in recent]
+        if old:
+            self._report(
+                "history",
+                f"{len(old)} message(s) that arrived before {since.isoformat()} stepped over:"
+                " a new bridge takes only recent mail",
+            )
+        return old
 
     async def run(self, stop: asyncio.Event) -> None:
         """Sync and wait for news until `stop` is set; errors are reported through
@@ -161,7 +188,11 @@ class ImapWatcher:
         try:
             while not stop.is_set():
                 try:
-                    await self.sync_once()
+                    # Mail that came during a pass may have been announced inside one of
+                    # its commands, where aioimaplib drops the EXISTS: IDLE would not
+                    # hear of it. So look again until a pass finds nothing new.
+                    while await self.sync_once() and not stop.is_set():
+                        pass
                     failures = 0
                     if not stop.is_set():
                         await self._wait(stop)

@@ -65,7 +65,7 @@ def handle(session: Session, node: NodeSettings, mail: Incoming, now: float) -> 
     bridge = node.bridge(mail.detail)
     if bridge is None:
         return _to_owners(session, node, mail, now, f"bridge {mail.detail} is not configured now")
-    judged = foreign.judge(mail.raw, bridge.foreign)
+    judged = foreign.judge(mail.raw, bridge.foreign, mail.mail_from)
     if not judged.post:
         return _to_owners(
             session, node, mail, now, f"not a post of {bridge.foreign}: {judged.reason}"
@@ -110,7 +110,7 @@ def take(
     for item in fetched:
         if item.uid <= floor:
             continue
-        judged = foreign.judge(item.raw, bridge.foreign)
+        judged = foreign.judge(item.raw, bridge.foreign, return_path=True)
         if not judged.post:
             log.info("bridge %s: UID %s left alone: %s", bridge.name, item.uid, judged.reason)
         elif bridge.takes_in:

@@ -24,6 +24,7 @@ from listfed.post import NodeSettings
 
 log = logging.getLogger("listfed.bridges")
 WARNINGS = frozenset({"error", "skipped", "uidvalidity changed"})  # ImapWatcher's events
+STATES = frozenset({"connected", "idle", "polling", "disconnected"})
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def watcher_for(
 
     def record(what: str, detail: str) -> None:
         warning = what in WARNINGS
-        if not warning and not states:
+        if not warning and not (states and what in STATES):
             return
 
         def write() -> None:

@@ -21,6 +21,7 @@ from listfed.config.sections import (
 )
 from listfed.config.settings import (
     ArchiveConfig,
+    BridgeConfig,
     Config,
     DnsConfig,
     PeerConfig,
@@ -47,6 +48,22 @@ def _unique(items: tuple[_N, ...], section: str) -> tuple[_N, ...]:
             where = f"{section}[{names.index(name)}]"
             raise ConfigError(f"duplicate name {name!r} (see {where})", key=f"{section}[{i}].name")
     return items
+
+
+def _distinct_addresses(bridges: tuple[BridgeConfig, ...]) -> tuple[BridgeConfig, ...]:
+    """An SMTP bridge's address is its own: mail to it is that bridge's alone."""
+    seen: dict[str, int] = {}
+    for i, bridge in enumerate(bridges):
+        if bridge.address is None:
+            continue
+        key = bridge.address.casefold()
+        if key in seen:
+            raise ConfigError(
+                f"{bridge.address} is already the address of bridge[{seen[key]}]",
+                key=f"bridge[{i}].address",
+            )
+        seen[key] = i
+    return bridges
 
 
 def _distinct_nodes(peers: tuple[PeerConfig, ...], own: str) -> None:
@@ -98,9 +115,11 @@ def parse_config(
         dkim=_dkim(sub["dkim"], env, base_dir, node.domains),
         peers=peers,
         routes=_unique(tuple(_route(v, p, node.domains) for v, p in top.array("route")), "route"),
-        bridges=_unique(
-            tuple(_bridge(v, p, env, base_dir, node.domains) for v, p in top.array("bridge")),
-            "bridge",
+        bridges=_distinct_addresses(
+            _unique(
+                tuple(_bridge(v, p, env, base_dir, node.domains) for v, p in top.array("bridge")),
+                "bridge",
+            )
         ),
         path=path,
     )

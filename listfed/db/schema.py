@@ -172,6 +172,9 @@ def current_version(conn: Connection) -> int:
 def upgrade(db: Database, migrations: list[Callable[[Connection], None]] | None = None) -> int:
     """Bring the database to the newest schema, one committed step at a time."""
     steps = MIGRATIONS if migrations is None else migrations
+    with db.read() as session:  # no write lock when there is nothing to do (the CLI reads
+        if current_version(session.connection()) == len(steps):  # beside a busy daemon)
+            return len(steps)
     with db.writer.connect() as conn:
         version = current_version(conn)
         conn.rollback()
