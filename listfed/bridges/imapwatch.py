@@ -6,6 +6,11 @@ taken only once `deliver(new_cursor, batch)` has returned. So a failed delivery 
 retried from the stored cursor (nothing skipped; the caller's Message-ID check absorbs a
 second delivery), and a new UIDVALIDITY means the mailbox is taken again from UID 1.
 
+The first pass without a stored cursor steps over what arrived in the mailbox before
+`history_days` (default: since yesterday), so that a mailbox with years of the foreign
+list does not post them all. After a pass that took mail it looks again at once (an
+EXISTS announced inside a command is lost in aioimaplib).
+
 Between passes the watcher waits in IDLE (renewed before `idle_renew`), or polls when the
 server has no IDLE; on any connection error it reconnects after the next `backoff` delay.
 """
@@ -142,7 +147,8 @@ class ImapWatcher:
         uids = await conn.new_uids(cursor.last_uid)
         history = await self._history(conn, uids) if stored is None and uids else []
         if history:
-            uids = [u for u in uids if u not in set(history)]
+            stepped = set(history)
+            uids = [u for u in uids if u not in stepped]
         for start in range(0, len(uids), BATCH_COUNT):
             window = uids[start : start + BATCH_COUNT]
             sizes = await conn.sizes(window)
