@@ -109,7 +109,12 @@ class SmtpTransport:
             raise aiosmtplib.SMTPException(
                 f"{self.host} offers AUTH without TLS: the password is not sent in clear"
             )
-        await client.login(*self.login)
+        try:
+            await client.login(*self.login)
+        except aiosmtplib.SMTPAuthenticationError as exc:  # our config: retry once mended
+            raise aiosmtplib.SMTPException(
+                f"{self.host} refused the login: {exc.code} {exc.message}"
+            ) from exc
 
     async def send(self, envelope_from: str, recipients: list[str], data: bytes) -> SendResult:
         result = SendResult()
