@@ -15,12 +15,9 @@ from sqlmodel import Session
 from listfed.bridges import echo
 from listfed.bridges.inbox import ORIGIN
 from listfed.federation import trace
+from listfed.federation.inbound import relayed_by
 from listfed.post import Decision, NodeSettings, Post, Verdict
 
-_RELAYED = text(
-    "SELECT 1 FROM relay WHERE list_id = :l AND message_id = :m AND target = :t "
-    "AND direction = 'out' LIMIT 1"
-)
 _SENT = text(
     "SELECT author, body_len, body_hash, message_id FROM bridge_sent "
     "WHERE bridge = :b AND key = :k ORDER BY id DESC LIMIT 50"
@@ -42,12 +39,11 @@ def rule(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
     mid = post.message.message_id
     if trace.names(post.message.traces, node.name, post.lst.address):
         return Verdict(Decision.DROP, f"echo: its trace shows it left {post.lst.address} here")
-    conn = session.connection()
-    key = {"l": post.lst.id, "m": mid, "t": came_from.lower()}
-    if came_from and conn.execute(_RELAYED, key).first() is not None:
+    if came_from and relayed_by(session, post.lst.id, mid, came_from) is not None:
         return Verdict(Decision.DROP, f"echo: <{mid}> was sent to {came_from} from this list")
     lookup = echo.lookup_key(post.raw)
-    for author, body_len, body_hash, sent_mid in conn.execute(_SENT, {"b": name, "k": lookup}):
+    found = session.connection().execute(_SENT, {"b": name, "k": lookup})
+    for author, body_len, body_hash, sent_mid in found:
         sent = echo.Fingerprint(lookup, author, body_len, body_hash)
         if echo.is_echo(sent, post.raw):
             return Verdict(

@@ -44,11 +44,7 @@ def judge(
     at the list's domain: mail sent to the bridge by anyone else is not the list's.
     `return_path`: take it from the Return-Path field the delivering server wrote (a
     mailbox), when there is one."""
-    head = raw[:_MAX_HEAD]
-    end = head.find(b"\n\n")
-    end2 = head.find(b"\r\n\r\n")
-    cut = min(x for x in (end, end2, len(head)) if x >= 0)
-    msg = RawMessage.parse(head[:cut] + b"\r\n\r\n")
+    msg = RawMessage.parse(raw[:_MAX_HEAD])  # the header block is what is read
     if return_path and envelope is None:
         envelope = msg.get("Return-Path")
     local, _, domain = foreign.lower().rpartition("@")

@@ -203,11 +203,7 @@ def _route(value: object, path: str, domains: tuple[str, ...]) -> RouteConfig:
     t = _Table(value, path, ("from", *_fields(RouteConfig, "from_")))
     name = t.need("name", _text)
     source = _lower_domain(t.need("from", _address))
-    if source.rpartition("@")[2] not in domains:
-        raise ConfigError(
-            f"route {name!r}: {source} is not at a domain this node hosts ({', '.join(domains)})",
-            key=t.key("from"),
-        )
+    _hosted(source, domains, f"route {name!r}:", t.key("from"))
     targets = _nonempty(t.need("to", lambda v, k: _items(v, k, _address)), t.key("to"))
     targets = tuple(dict.fromkeys(_lower_domain(a) for a in targets))
     if source.casefold() in (a.casefold() for a in targets):

@@ -53,7 +53,7 @@ def reply_to(msg: RawMessage, lst: ListInfo) -> None:
     (kept unless `reply_to_override`): the poster knows best where their replies go."""
     target = _target(msg, lst)
     if target is not None and not _theirs_stands(msg, lst):
-        _put(msg, "Reply-To", target)
+        put(msg, "Reply-To", target)
 
 
 def munge(msg: RawMessage, lst: ListInfo) -> None:
@@ -67,7 +67,7 @@ def munge(msg: RawMessage, lst: ListInfo) -> None:
     if author.address.lower() == lst.address.lower():  # already the list's (munged before)
         reply_to(msg, lst)
         return
-    _put(msg, "From", _via(author, lst))
+    put(msg, "From", _via(author, lst))
     _credit(msg, lst, author)
 
 
@@ -78,19 +78,14 @@ def as_subscriber(msg: RawMessage, address: str, label: str) -> None:
     author = _author(msg)
     msg.remove("Sender")
     if author is None:
-        _put(msg, "From", address)
+        put(msg, "From", address)
         return
     if author.address.lower() == address.lower():
         return
     name = author.name or author.address.replace("@", " at ")
-    _put(msg, "From", f"{_phrase(f'{name} via {label}')} <{address}>")
+    put(msg, "From", f"{_phrase(f'{name} via {label}')} <{address}>")
     if not _mailboxes(msg.get_all("Reply-To")):
-        _put(msg, "Reply-To", str(author))
-
-
-def put(msg: RawMessage, name: str, value: str) -> None:
-    """Set a field to a value that is ready to write (addresses stay as they are)."""
-    _put(msg, name, value)
+        put(msg, "Reply-To", str(author))
 
 
 def wrap(raw: bytes, lst: ListInfo) -> RawMessage:
@@ -120,7 +115,7 @@ def _credit(msg: RawMessage, lst: ListInfo, author: _Mailbox) -> None:
     else Cc (beside the list's Reply-To), so that reply-all still includes them."""
     target = _target(msg, lst)
     if not _theirs_stands(msg, lst):
-        _put(msg, "Reply-To", target or str(author))
+        put(msg, "Reply-To", target or str(author))
     if target is None:
         return
     reached = _mailboxes(msg.get_all("Reply-To") + msg.get_all("To") + msg.get_all("Cc"))
@@ -137,7 +132,7 @@ def _add_cc(msg: RawMessage, author: _Mailbox) -> None:
             rest = fold("Cc", str(author)).partition(b":")[2]  # b" ..." continues the field
             msg.fields[i] = (name, head + comma + b"\r\n" + rest)
             return
-    _put(msg, "Cc", str(author))
+    put(msg, "Cc", str(author))
 
 
 def _target(msg: RawMessage, lst: ListInfo) -> str | None:
@@ -208,7 +203,7 @@ def _phrase(text: str) -> str:
     return encode_words(text)
 
 
-def _put(msg: RawMessage, name: str, value: str) -> None:
+def put(msg: RawMessage, name: str, value: str) -> None:
     """`RawMessage.replace` for a value that is ready to write: unlike `replace`, an
     internationalised address (RFC 6532) stays UTF-8 instead of becoming encoded words."""
     key = name.lower()

@@ -17,6 +17,10 @@ from listfed.post import Decision, NodeSettings, Post, Verdict
 
 log = logging.getLogger("listfed.federation")
 
+_RELAYED_OUT = text(
+    "SELECT route FROM relay WHERE list_id = :l AND message_id = :m AND target = :t "
+    "AND direction = 'out' LIMIT 1"
+)
 _RECORD = text(
     "INSERT INTO relay (list_id, message_id, thread_id, route, target, direction, created, "
     "outcome, outgoing_id) VALUES (:l, :m, :th, :r, :t, :d, :c, :o, :g)"
@@ -79,6 +83,13 @@ def trusted(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
     if post.lst.policy is Policy.MODERATED:
         return Verdict(Decision.HOLD, f"the list is moderated: {who} waits for a moderator")
     return Verdict(Decision.ACCEPT, who)
+
+
+def relayed_by(session: Session, list_id: int, message_id: str, target: str) -> str | None:
+    """The route (or bridge route) that already sent this post from the list to `target`."""
+    key = {"l": list_id, "m": message_id, "t": target.lower()}
+    row = session.connection().execute(_RELAYED_OUT, key).first()
+    return None if row is None else str(row[0])
 
 
 def record(

@@ -16,16 +16,13 @@ from listfed.bridges.outgoing import routes as bridge_routes
 from listfed.config.settings import RouteConfig
 from listfed.delivery.rawmail import RawMessage
 from listfed.federation import matching, trace
+from listfed.federation.inbound import relayed_by
 from listfed.post import NodeSettings, Post
 
 _SHARED = text(
     "SELECT 1 FROM relay WHERE list_id = :l AND target = :t AND (direction = 'in' OR "
     "route = :r) AND (thread_id = :th OR message_id IN :refs) LIMIT 1"
 ).bindparams(bindparam("refs", expanding=True))
-_RELAYED = text(
-    "SELECT route FROM relay WHERE list_id = :l AND message_id = :m AND target = :t "
-    "AND direction = 'out' LIMIT 1"
-)
 
 
 @dataclass(frozen=True)
@@ -72,12 +69,6 @@ def _shared(session: Session, post: Post, route: RouteConfig, target: str) -> bo
     return row is not None
 
 
-def _relayed_by(session: Session, post: Post, target: str) -> str | None:
-    key = {"l": post.lst.id, "m": post.message.message_id, "t": target.lower()}
-    row = session.connection().execute(_RELAYED, key).first()
-    return None if row is None else str(row[0])
-
-
 def plan(session: Session, node: NodeSettings, post: Post) -> list[Hop]:
     routes = routes_from(node, post.lst.address)
     if not routes:
@@ -97,7 +88,9 @@ def plan(session: Session, node: NodeSettings, post: Post) -> list[Hop]:
         matched, why = matching.check(route, post.message, headers, [post.lst.prefix])
         for target in route.to:
             key = target.casefold()
-            earlier = chosen.get(key) or _relayed_by(session, post, target)
+            earlier = chosen.get(key) or relayed_by(
+                session, post.lst.id, post.message.message_id, target
+            )
             if stop is not None:
                 hops.append(Hop(route, target, False, stop))
             elif trace.visited(traces, target):
