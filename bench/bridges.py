@@ -1,6 +1,6 @@
 """What a bridge costs per message, on the pipeline's database thread: deciding whether
 mail is a post of the foreign list (bridges/foreign.py), fingerprinting a copy as it
-goes out, and checking an arrival against a fingerprint (bridges/echo.py).
+goes out, and checking an arrival against a fingerprint (bridges/fingerprint.py).
 
     python bench/bridges.py [--messages 2000] [--size 3000]
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from fanout import git_commit, machine, make_message
 
-from listfed.bridges import echo, foreign
+from listfed.bridges import fingerprint, foreign
 
 FOREIGN = "atl-coc@groups.example"
 
@@ -54,17 +54,17 @@ def main() -> None:
     rng = random.Random(1)
     sent = [make_message(n, rng, args.size) for n in range(args.messages)]
     back = [as_foreign(raw) for raw in sent]
-    prints = [echo.fingerprint(raw) for raw in sent]
+    prints = [fingerprint.fingerprint(raw) for raw in sent]
     pairs = dict(zip(back, prints, strict=True))
-    assert all(echo.is_echo(fp, raw) for raw, fp in pairs.items())
+    assert all(fingerprint.is_echo(fp, raw) for raw, fp in pairs.items())
     figures = {
         "judge (is it the foreign list's post?)": per_message(
             lambda raw: foreign.judge(raw, FOREIGN, "atl-coc-bounces@groups.example"), back
         ),
-        "fingerprint (a copy going out)": per_message(echo.fingerprint, sent),
-        "lookup key (an arrival)": per_message(echo.lookup_key, back),
+        "fingerprint (a copy going out)": per_message(fingerprint.fingerprint, sent),
+        "lookup key (an arrival)": per_message(fingerprint.lookup_key, back),
         "is_echo (an arrival against one fingerprint)": per_message(
-            lambda raw: echo.is_echo(pairs[raw], raw), back
+            lambda raw: fingerprint.is_echo(pairs[raw], raw), back
         ),
     }
     commit, dirty = git_commit(Path(__file__).resolve().parent.parent)

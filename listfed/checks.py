@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlmodel import Session
 
-from listfed.federation import trace
+from listfed.mail import trace
 from listfed.post import Decision, NodeSettings, Post, Verdict
 
 _ARCHIVED = text("SELECT 1 FROM archive WHERE list_id = :l AND message_id = :m")

@@ -13,7 +13,7 @@ from typing import Any
 from listfed.addresses import Resolution
 from listfed.db.models import QueueItem
 from listfed.errors import ListfedError
-from listfed.message import normalise_message_id
+from listfed.mail.message import normalise_message_id
 
 log = logging.getLogger("listfed.intake")
 

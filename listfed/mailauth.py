@@ -11,7 +11,7 @@ from listfed.delivery.authresults import authentication_results
 from listfed.delivery.dkim import MailSigner, load_key
 from listfed.dmarc.lookup import DmarcLookup
 from listfed.dns import make_resolver
-from listfed.precheck import Prechecks
+from listfed.lookups import Prechecks
 
 
 def signer(config: Config, dnsfunc: Callable[..., bytes | None]) -> MailSigner | None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from sqlmodel import Session
 
 from listfed import checks, policy
-from listfed.archive import store as archive
+from listfed.archive import stage as archive
 from listfed.bounces import score
 from listfed.bridges import echoes
 from listfed.delivery import outbox

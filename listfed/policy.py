@@ -10,8 +10,8 @@ from email.message import Message
 
 from sqlmodel import Session
 
-from listfed import mimeparse
 from listfed.listinfo import NonmemberAction, Policy, Role
+from listfed.mail import mimeparse
 from listfed.ops import list_values
 from listfed.ops.members import find as find_member
 from listfed.post import Decision, NodeSettings, Post, Verdict

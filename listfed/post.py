@@ -7,8 +7,8 @@ from enum import StrEnum
 
 from listfed.config.settings import BridgeConfig, MembersConfig, PeerConfig, RouteConfig
 from listfed.listinfo import ListInfo
-from listfed.message import ParsedMessage, parse
-from listfed.precheck import Facts
+from listfed.lookups import Facts
+from listfed.mail.message import ParsedMessage, parse
 
 
 class Decision(StrEnum):

@@ -26,6 +26,7 @@ from listfed.db.schema import upgrade
 from listfed.delivery.routing import RoutedTransport
 from listfed.delivery.transport import MaildirTransport, SmtpTransport, Transport
 from listfed.delivery.worker import Deliverer, Letter
+from listfed.dispatch import Dispatcher
 from listfed.dns import txt_lookup
 from listfed.errors import ListfedError
 from listfed.federation.check import check as check_routes
@@ -36,7 +37,6 @@ from listfed.mailauth import prechecks, signer
 from listfed.ops import lists
 from listfed.ops.node import node_secret
 from listfed.post import NodeSettings
-from listfed.runner import Runner
 from listfed.spool import Spool
 
 log = logging.getLogger("listfed.service")
@@ -122,15 +122,15 @@ class Node:
         self.signer = signer(config, dnsfunc)
         self.deliverer = Deliverer(
             self.db,
-            transports(config, lambda: self.runner.node),
+            transports(config, lambda: self.dispatcher.node),
             config.delivery.retry,
             config.delivery.recipients_per_transaction,
             clock,
             failed=self._delivery_failed,
-            verp=lambda: self.runner.node.verp == "always",
+            verp=lambda: self.dispatcher.node.verp == "always",
             sign=self._sign if self.signer is not None else None,
         )
-        self.runner = Runner(
+        self.dispatcher = Dispatcher(
             self.db,
             node_settings(config, self.secret),
             self.deliverer.wake.set,
@@ -138,14 +138,17 @@ class Node:
             prechecks(config, dnsfunc, sealing=self.signer is not None and config.dkim.arc),
         )
         self.housekeeper = Housekeeper(
-            self.db, lambda: self.runner.node, self.deliverer.wake.set, clock
+            self.db, lambda: self.dispatcher.node, self.deliverer.wake.set, clock
         )
         self.spool = Spool(self.db)
         self.bridges = Watchers(
-            self.db, lambda: self.runner.node, lambda _count: self.runner.wake.set(), imap_timing
+            self.db,
+            lambda: self.dispatcher.node,
+            lambda _count: self.dispatcher.wake.set(),
+            imap_timing,
         )
         self.handler = IntakeHandler(
-            self._resolve, self.spool.store, self.runner.wake.set, config.smtp.lmtp, clock
+            self._resolve, self.spool.store, self.dispatcher.wake.set, config.smtp.lmtp, clock
         )
         self.sessions: set[Any] = set()
         self.server: asyncio.Server | None = None
@@ -160,7 +163,9 @@ class Node:
     def _delivery_failed(
         self, session: Any, outgoing_id: int, address: str, error: str, kind: str
     ) -> None:
-        delivery_failed(session, self.runner.node, outgoing_id, address, error, kind, self.clock())
+        delivery_failed(
+            session, self.dispatcher.node, outgoing_id, address, error, kind, self.clock()
+        )
 
     def _resolve_sync(self, address: str) -> tuple[Resolution, int | None]:
         found: dict[str, int] = {}  # list address -> id, filled while resolving
@@ -173,7 +178,7 @@ class Node:
                     found[f"{local}@{domain}"] = list_id
                 return list_id is not None
 
-            node = self.runner.node
+            node = self.dispatcher.node
             res = resolve(address, node.domains, exists, node.bridge_addresses())
         if res.recipient is None:
             return res, None
@@ -206,7 +211,7 @@ class Node:
         except OSError as exc:
             raise ListfedError(f"cannot listen on {smtp.host}:{smtp.port}: {exc.strerror}") from exc
         self.tasks = [
-            asyncio.create_task(self.runner.run(self.stop_event)),
+            asyncio.create_task(self.dispatcher.run(self.stop_event)),
             asyncio.create_task(self.deliverer.run(self.stop_event)),
             asyncio.create_task(self.housekeeper.run(self.stop_event)),
         ]
@@ -238,7 +243,7 @@ class Node:
         steps and batch size change live; sessions and queued mail are untouched."""
         self.deliverer.retry = config.delivery.retry
         self.deliverer.per_transaction = config.delivery.recipients_per_transaction
-        self.runner.node = node_settings(config, self.secret)
+        self.dispatcher.node = node_settings(config, self.secret)
         self.config = config
         self.bridges.apply(config.bridges)
         log.info("configuration reloaded from %s", config.path)
@@ -251,7 +256,7 @@ class Node:
 
         def judge() -> list[str]:
             with self.db.read() as s:
-                return check_routes(self.runner.node, lists_in(s)).errors
+                return check_routes(self.dispatcher.node, lists_in(s)).errors
 
         try:
             errors = await self.db.run(judge)

@@ -21,10 +21,10 @@ from sqlmodel import func, select
 from listfed.bridges.watchers import Timing
 from listfed.config import Config, parse_config
 from listfed.db.models import OutboxEntry, QueueItem
+from listfed.dispatch import HANDLED_KINDS
 from listfed.listinfo import Policy, Role
 from listfed.ops import lists, members
 from listfed.ops.node import prepare
-from listfed.runner import HANDLED_KINDS
 from listfed.service import Node
 from tests.dnsstub import StubDns, quiet
 
@@ -135,7 +135,7 @@ class World:
         while await self.node.db.run(busy):
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError("the node did not become idle")
-            self.node.runner.wake.set()
+            self.node.dispatcher.wake.set()
             await asyncio.sleep(0.02)
         await asyncio.sleep(0.05)  # let the last sender record its batch
 

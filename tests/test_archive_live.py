@@ -8,8 +8,9 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from listfed.archive import opendb, rawstore
+from listfed.archive import opendb
 from listfed.archive.search import search
+from listfed.db import compressed
 from listfed.db.engine import Database
 from listfed.db.schema import MIGRATIONS, SCHEMA_VERSION, upgrade
 from listfed.listinfo import Policy
@@ -97,5 +98,5 @@ def test_an_older_database_gets_its_archive_indexed_and_compressed(tmp_path: Pat
     ]
     assert [h.thread_id for h in search(conn, "comments")] == ["old@x"]
     blob, size = conn.execute("SELECT raw, size FROM archive WHERE message_id = 'old@x'").fetchone()
-    assert rawstore.unpack(blob) == raw and size == len(raw)
+    assert compressed.unpack(blob) == raw and size == len(raw)
     conn.close()

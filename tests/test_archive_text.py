@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from listfed.archive.htmltext import html_to_text
-from listfed.archive.text import MAX_BODY, Extract, extract
+from listfed.mail.htmltext import html_to_text
+from listfed.mail.text import MAX_BODY, Extract, extract
 
 
 def _msg(headers: str, body: bytes | str = b"") -> bytes:

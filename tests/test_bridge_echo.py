@@ -11,8 +11,8 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from listfed.archive.text import extract
-from listfed.bridges.echo import Fingerprint, fingerprint, is_echo, lookup_key, normalise
+from listfed.bridges.fingerprint import Fingerprint, fingerprint, is_echo, lookup_key, normalise
+from listfed.mail.text import extract
 from tests.foreignlist import ForeignList
 
 LIST = "atl-coc@groups.example"

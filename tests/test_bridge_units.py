@@ -21,10 +21,10 @@ from listfed.bridges import foreign, outgoing
 from listfed.config import parse_config
 from listfed.config.settings import BridgeConfig
 from listfed.delivery import rewrite, transport
-from listfed.delivery.rawmail import RawMessage
 from listfed.delivery.transport import SmtpTransport
 from listfed.errors import ConfigError
 from listfed.federation.check import check
+from listfed.mail.rawmail import RawMessage
 from listfed.post import NodeSettings
 
 FOREIGN = "atl-coc@groups.example"

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from listfed.delivery.decorate import decorate
-from listfed.delivery.rawmail import RawMessage, crlf
 from listfed.listinfo import ListInfo
+from listfed.mail.rawmail import RawMessage, crlf
 
 FOOTER = "To leave the list, mail team-leave@example.org"
 LST = ListInfo(id=1, local="team", domain="example.org", description="Team talk", footer=FOOTER)

@@ -14,12 +14,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from listfed.config.settings import PeerConfig, RouteConfig
-from listfed.delivery.rawmail import RawMessage
-from listfed.federation import inbound, matching, signing, trace
+from listfed.federation import inbound, matching, signing
 from listfed.federation.outbound import relayed_copy, signed
-from listfed.federation.trace import TraceEntry, parse_entry
 from listfed.listinfo import ListInfo
-from listfed.message import ParsedMessage, parse
+from listfed.mail import trace
+from listfed.mail.message import ParsedMessage, parse
+from listfed.mail.rawmail import RawMessage
+from listfed.mail.trace import TraceEntry, parse_entry
 from listfed.post import Decision, NodeSettings, Post
 
 # --- signing -----------------------------------------------------------------------

@@ -11,7 +11,7 @@ import aiosmtplib
 import pytest
 from sqlmodel import select
 
-from listfed.archive.rawstore import unpack
+from listfed.db.compressed import unpack
 from listfed.db.models import ArchivedMessage, Held, Member, OutboxEntry, QueueItem
 from listfed.listinfo import Policy
 from listfed.ops import held
@@ -78,7 +78,7 @@ async def test_nonmember_post_is_held_then_approved_and_delivered(world: World) 
     assert "not a member" in row.reason and row.sender == "mallory@elsewhere.example"
     with world.node.db.write() as s:
         held.approve(s, row.id or 0)
-    world.node.runner.wake.set()
+    world.node.dispatcher.wake.set()
     await world.idle()
     assert sorted(r for r, _ in world.smarthost.deliveries()) == sorted(PEOPLE)
     with world.node.db.read() as s:
@@ -366,7 +366,7 @@ async def test_a_message_that_breaks_the_pipeline_fails_alone_then_is_set_aside(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from listfed import pipeline
-    from listfed.runner import MAX_ATTEMPTS
+    from listfed.dispatch import MAX_ATTEMPTS
 
     def explode(session, node, post):  # a bug that only this message triggers
         if post.message.subject == "poison":
@@ -375,12 +375,12 @@ async def test_a_message_that_breaks_the_pipeline_fails_alone_then_is_set_aside(
 
     monkeypatch.setattr(pipeline, "RULES", [("explode", explode), *pipeline.RULES])
     leap = itertools.count(10**12, 1000)
-    world.node.runner.clock = lambda: float(next(leap))  # every retry pause has passed
+    world.node.dispatcher.clock = lambda: float(next(leap))  # every retry pause has passed
     world.make_list(TEAM, Policy.OPEN, people=PEOPLE)
     await world.send(post(subject="poison", message_id="<p@x>"), TEAM)
     await world.send(post(subject="fine", message_id="<f@x>"), TEAM)
     for _ in range(MAX_ATTEMPTS):
-        world.node.runner.wake.set()
+        world.node.dispatcher.wake.set()
         await asyncio.sleep(0.1)
     await world.idle()
     assert world.smarthost is not None

@@ -3,9 +3,10 @@ the pipeline like any other, instead of holding the pipeline thread for a minute
 
 from __future__ import annotations
 
-from listfed import mimeparse, policy
+from listfed import policy
 from listfed.listinfo import Policy
-from listfed.message import parse
+from listfed.mail import mimeparse
+from listfed.mail.message import parse
 from tests.conftest import DOMAIN, World
 
 TEAM = f"team@{DOMAIN}"

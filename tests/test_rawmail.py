@@ -7,7 +7,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from listfed.delivery.rawmail import RawMessage, crlf, decode_words, encode_value, fold
+from listfed.mail.rawmail import RawMessage, crlf, decode_words, encode_value, fold
 
 RAW = (
     b"Received: from a\r\n\tby b; Mon, 1 Jan 2024 00:00:00 +0000\r\n"

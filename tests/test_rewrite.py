@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from listfed.delivery.rawmail import RawMessage, crlf
 from listfed.delivery.rewrite import munge, reply_to, wrap
 from listfed.listinfo import ListInfo
+from listfed.mail.rawmail import RawMessage, crlf
 
 LIST = "team@example.org"
 AUTHOR = "alice@example.com"

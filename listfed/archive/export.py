@@ -10,8 +10,8 @@ import os
 import sqlite3
 from pathlib import Path
 
-from listfed.archive import rawstore
 from listfed.archive.mbox import write_entry
+from listfed.db import compressed
 from listfed.errors import ListfedError
 
 _ROWS = "SELECT sender, date, raw FROM archive WHERE list_id = ? ORDER BY date, id"
@@ -26,7 +26,7 @@ def export_mbox(conn: sqlite3.Connection, list_id: int, target: Path) -> int:
             cursor = conn.execute(_ROWS, (list_id,))
             while rows := cursor.fetchmany(200):
                 for sender, date, blob in rows:
-                    write_entry(out, rawstore.unpack(blob), sender, date)
+                    write_entry(out, compressed.unpack(blob), sender, date)
                     count += 1
             out.flush()
             os.fsync(out.fileno())

@@ -10,9 +10,10 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from listfed.archive import rawstore, threads
-from listfed.archive.text import Extract, extract
-from listfed.message import derived_message_id
+from listfed.archive import threads
+from listfed.db import compressed
+from listfed.mail.message import derived_message_id
+from listfed.mail.text import Extract, extract
 
 _INSERT = (
     "INSERT INTO archive (list_id, message_id, thread_id, sender, sender_name, date, "
@@ -42,7 +43,7 @@ def prepare(
     ex = extract(raw)
     mid = message_id or ex.message_id or derived_message_id(raw, node)
     date = ex.date if ex.date is not None else fallback_date
-    return Prepared(mid, ex, rawstore.pack(raw), len(raw), date)
+    return Prepared(mid, ex, compressed.pack(raw), len(raw), date)
 
 
 def add(conn: sqlite3.Connection, list_id: int, item: Prepared, received: float) -> str | None:

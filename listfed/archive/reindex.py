@@ -10,8 +10,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from listfed.archive import rawstore, record, threads
-from listfed.archive.text import extract
+from listfed.archive import record, threads
+from listfed.db import compressed
+from listfed.mail.text import extract
 
 _UPDATE_TRIGGER = "archive_fts_update"
 _ROWS = (
@@ -70,7 +71,7 @@ def _texts(
             return entries
         changes = []
         for rid, mid, blob, date in rows:
-            raw = rawstore.unpack(blob)
+            raw = compressed.unpack(blob)
             ex = extract(raw)
             changes.append(
                 (ex.sender, ex.sender_name, ex.subject, ex.body_text, ex.attachments, len(raw), rid)

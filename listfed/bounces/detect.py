@@ -19,9 +19,9 @@ from enum import StrEnum
 
 from flufl.bounce import all_failures
 
-from listfed import mimeparse
 from listfed.addresses import normalise
 from listfed.errors import InvalidAddress
+from listfed.mail import mimeparse
 
 log = logging.getLogger("listfed.bounces")
 

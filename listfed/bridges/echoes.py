@@ -3,7 +3,7 @@ list sent back is not posted again (SPEC §5, DESIGN "bridges").
 
 It is known by, in turn: a trace entry of this list (the foreign list kept our header),
 its Message-ID in the relay ledger as sent to the foreign list, or its content: the
-fingerprint of what the bridge sent (bridges/echo.py) against the arrival, which the
+fingerprint of what the bridge sent (bridges/fingerprint.py) against the arrival, which the
 foreign list has changed (subject prefix, footer, From rewritten, Message-ID replaced).
 """
 
@@ -12,10 +12,10 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlmodel import Session
 
-from listfed.bridges import echo
+from listfed.bridges import fingerprint
 from listfed.bridges.inbox import ORIGIN
-from listfed.federation import trace
 from listfed.federation.inbound import relayed_by
+from listfed.mail import trace
 from listfed.post import Decision, NodeSettings, Post, Verdict
 
 _SENT = text(
@@ -41,11 +41,11 @@ def rule(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
         return Verdict(Decision.DROP, f"echo: its trace shows it left {post.lst.address} here")
     if came_from and relayed_by(session, post.lst.id, mid, came_from) is not None:
         return Verdict(Decision.DROP, f"echo: <{mid}> was sent to {came_from} from this list")
-    lookup = echo.lookup_key(post.raw)
+    lookup = fingerprint.lookup_key(post.raw)
     found = session.connection().execute(_SENT, {"b": name, "k": lookup})
     for author, body_len, body_hash, sent_mid in found:
-        sent = echo.Fingerprint(lookup, author, body_len, body_hash)
-        if echo.is_echo(sent, post.raw):
+        sent = fingerprint.Fingerprint(lookup, author, body_len, body_hash)
+        if fingerprint.is_echo(sent, post.raw):
             return Verdict(
                 Decision.DROP,
                 f"echo: bridge {name} sent this post (<{sent_mid}>) and "
@@ -56,7 +56,7 @@ def rule(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
 
 def record(session: Session, bridge: str, data: bytes, message_id: str, now: float) -> None:
     """Remember the fingerprint of exactly what the bridge sends."""
-    fp = echo.fingerprint(data)
+    fp = fingerprint.fingerprint(data)
     session.connection().execute(
         _RECORD,
         {

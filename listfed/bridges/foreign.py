@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from email.utils import getaddresses
 
-from listfed.delivery.rawmail import RawMessage
+from listfed.mail.rawmail import RawMessage
 
 _MAX_HEAD = 256 * 1024
 _MAX_FIELD = 8 * 1024

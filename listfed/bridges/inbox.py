@@ -20,10 +20,10 @@ from sqlmodel import Session
 from listfed.bridges import foreign, state
 from listfed.bridges.imapwatch import Cursor, Fetched
 from listfed.config.settings import BridgeConfig
-from listfed.delivery.rawmail import RawMessage
 from listfed.errors import ListfedError
-from listfed.federation.trace import TRACE_HEADER, TraceEntry
-from listfed.message import normalise_message_id
+from listfed.mail.message import normalise_message_id
+from listfed.mail.rawmail import RawMessage
+from listfed.mail.trace import TRACE_HEADER, TraceEntry
 from listfed.ops import lists
 from listfed.post import Incoming, NodeSettings
 from listfed.robots import owner

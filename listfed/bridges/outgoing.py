@@ -24,7 +24,7 @@ from listfed.bridges import echoes, state
 from listfed.bridges.inbox import ORIGIN
 from listfed.config.settings import BridgeConfig, RouteConfig
 from listfed.delivery import outbox, rewrite
-from listfed.delivery.rawmail import RawMessage
+from listfed.mail.rawmail import RawMessage
 from listfed.post import NodeSettings, Post
 
 _EVERYTHING = MappingProxyType({"any": True})

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from listfed.archive import opendb, render
+from listfed.archive import answers, opendb
 from listfed.archive import search as searching
 from listfed.cli.base import JsonOption, State, emit, new_app, state
 from listfed.errors import ListfedError, NotFound, UsageError
@@ -99,7 +99,7 @@ def run_search(st: State, query: str, list_address: str | None, limit: int, as_j
         if list_address:
             _list_id(conn, list_address)
         hits = searching.search(conn, query, list_address, limit)
-    emit(as_json, [render.hit_json(h) for h in hits], lambda: render.hits_text(hits))
+    emit(as_json, [answers.hit_json(h) for h in hits], lambda: answers.hits_text(hits))
 
 
 @app.command()
@@ -115,13 +115,13 @@ def thread(
     with _connection(state(ctx), readonly=True) as conn:
         list_id, thread_id, on_list = _locate(conn, message_id, list_address)
         roots = threads.tree(conn, list_id, thread_id)
-        ids = [n.message_id for n, _d, _l in render.walk(roots)]
-        meta = render.metadata(conn, list_id, ids)
+        ids = [n.message_id for n, _d, _l in answers.walk(roots)]
+        meta = answers.metadata(conn, list_id, ids)
     focus = message_id.strip().strip("<>").strip()
     emit(
         as_json,
-        render.tree_json(roots, meta, on_list),
-        lambda: render.tree_text(roots, meta, focus),
+        answers.tree_json(roots, meta, on_list),
+        lambda: answers.tree_text(roots, meta, focus),
     )
 
 
@@ -134,11 +134,11 @@ def show(
     as_json: bool = JsonOption,
 ) -> None:
     """Show one archived message: its headers, text and any defects found in it."""
-    from listfed.archive import display
+    from listfed.archive import show
 
     with _connection(state(ctx), readonly=True) as conn:
         list_id, _thread, _list = _locate(conn, message_id, list_address)
-        shown = display.load(conn, list_id, message_id.strip().strip("<>").strip())
+        shown = show.load(conn, list_id, message_id.strip().strip("<>").strip())
     if raw:
         sys.stdout.buffer.write(shown.raw)
         sys.stdout.buffer.flush()

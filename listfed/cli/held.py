@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from listfed.cli.base import JsonOption, emit, new_app, state, table
-from listfed.message import parse
+from listfed.mail.message import parse
 from listfed.ops import held
 from listfed.ops.lists import by_id
 

@@ -116,7 +116,7 @@ class ArchivedMessage(SQLModel, table=True):
     date: float
     subject: str = ""
     body_text: str = ""
-    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # zlib (archive/rawstore)
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # zlib (db/compressed)
     received: float
     attachments: str = ""  # schema v5: file names, for the index
     size: int = 0  # the message's length uncompressed
@@ -242,7 +242,7 @@ class BridgeSent(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     bridge: str
-    key: str  # bridges/echo.py Fingerprint.key: date and bare subject
+    key: str  # bridges/fingerprint.py Fingerprint.key: date and bare subject
     author: str
     body_len: int
     body_hash: str

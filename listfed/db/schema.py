@@ -116,7 +116,8 @@ def _v4(conn: Connection) -> None:
 def _v5(conn: Connection) -> None:
     """The archive's full-text index and thread forest; archived bytes compressed.
     The text columns and threads of what is archived already are derived again."""
-    from listfed.archive import rawstore, reindex
+    from listfed.archive import reindex
+    from listfed.db import compressed
 
     for statement in ARCHIVE_COLUMNS:
         conn.exec_driver_sql(statement)
@@ -128,7 +129,7 @@ def _v5(conn: Connection) -> None:
     ).fetchall():
         db.executemany(
             "UPDATE archive SET raw = ?, size = ? WHERE id = ?",
-            [(rawstore.pack(raw), len(raw), rid) for rid, raw in rows],
+            [(compressed.pack(raw), len(raw), rid) for rid, raw in rows],
         )
         last = rows[-1][0]
     for statement in V5:

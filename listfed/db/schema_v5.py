@@ -1,6 +1,6 @@
 """Schema version 5 as it shipped, frozen: the archive's search index and threads.
 
-- `archive.raw` holds the message zlib-compressed from v5 on (see archive/rawstore.py);
+- `archive.raw` holds the message zlib-compressed from v5 on (see db/compressed.py);
   `size` is the uncompressed length, `attachments` the file names the index sees.
 - `archive_fts` is an external-content FTS5 index over the archive's text columns, kept
   in step by triggers (an update of thread_id alone does not touch it; an import fills

@@ -14,8 +14,8 @@ import re
 import secrets
 
 from listfed.delivery import rewrite
-from listfed.delivery.rawmail import RawMessage, crlf, encode_words, fold
 from listfed.listinfo import ListInfo
+from listfed.mail.rawmail import RawMessage, crlf, encode_words, fold
 
 log = logging.getLogger("listfed.delivery")
 

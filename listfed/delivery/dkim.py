@@ -28,8 +28,8 @@ import dkim
 from dkim.crypto import parse_pem_private_key
 from dkim.util import parse_tag_value
 
-from listfed.delivery.rawmail import crlf
 from listfed.errors import ConfigError
+from listfed.mail.rawmail import crlf
 
 log = logging.getLogger("listfed.delivery")
 

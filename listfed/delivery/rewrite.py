@@ -21,8 +21,8 @@ import re
 from dataclasses import dataclass
 from email.utils import getaddresses
 
-from listfed.delivery.rawmail import RawMessage, crlf, decode_words, encode_words, fold, to_text
 from listfed.listinfo import ListInfo
+from listfed.mail.rawmail import RawMessage, crlf, decode_words, encode_words, fold, to_text
 
 log = logging.getLogger("listfed.delivery")
 

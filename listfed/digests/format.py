@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime, getaddresses, make_msgid
 
-from listfed import mimeparse
 from listfed.delivery.decorate import list_headers
-from listfed.delivery.rawmail import RawMessage, crlf, decode_words, to_text
 from listfed.listinfo import ListInfo
-from listfed.message import SIGNATURE_HEADER, TRACE_HEADER, body_text, normalise_message_id
+from listfed.mail import mimeparse
+from listfed.mail.message import SIGNATURE_HEADER, TRACE_HEADER, body_text, normalise_message_id
+from listfed.mail.rawmail import RawMessage, crlf, decode_words, to_text
 
 REMOVED = (
     "Received", "Return-Path", "X-Original-To", "Delivered-To", "DKIM-Signature",

@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.utils import getaddresses
 
-from listfed.delivery.rawmail import RawMessage
 from listfed.dmarc.lookup import DmarcResult
 from listfed.listinfo import ListInfo
+from listfed.mail.rawmail import RawMessage
 
 
 @dataclass(frozen=True)

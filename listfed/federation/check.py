@@ -18,10 +18,10 @@ from sqlmodel import Session
 from listfed import checks
 from listfed.addresses import candidates, split_address
 from listfed.config.settings import BridgeConfig, RouteConfig
-from listfed.delivery.rawmail import RawMessage
 from listfed.errors import InvalidAddress
 from listfed.federation.plan import Hop, plan
 from listfed.listinfo import ListInfo
+from listfed.mail.rawmail import RawMessage
 from listfed.ops import lists
 from listfed.post import NodeSettings, Post, make_post
 

@@ -10,9 +10,10 @@ import time
 from sqlalchemy import text
 from sqlmodel import Session
 
-from listfed.delivery.rawmail import RawMessage
-from listfed.federation import signing, trace
+from listfed.federation import signing
 from listfed.listinfo import Policy
+from listfed.mail import trace
+from listfed.mail.rawmail import RawMessage
 from listfed.post import Decision, NodeSettings, Post, Verdict
 
 log = logging.getLogger("listfed.federation")

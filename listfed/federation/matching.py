@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 
 from listfed.config.settings import RouteConfig
-from listfed.message import ParsedMessage
+from listfed.mail.message import ParsedMessage
 
 Headers = Callable[[str], list[str]]  # every decoded value of a header field
 

@@ -15,11 +15,11 @@ from listfed.bridges import outgoing as bridges_out
 from listfed.bridges.outgoing import bridge_of
 from listfed.config.settings import RouteConfig
 from listfed.delivery import outbox
-from listfed.delivery.rawmail import RawMessage
 from listfed.federation import signing
 from listfed.federation.inbound import record, record_arrival
 from listfed.federation.plan import plan
-from listfed.federation.trace import TRACE_HEADER, TraceEntry
+from listfed.mail.rawmail import RawMessage
+from listfed.mail.trace import TRACE_HEADER, TraceEntry
 from listfed.ops import lists
 from listfed.post import NodeSettings, Post
 

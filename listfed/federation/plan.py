@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, text
 from sqlmodel import Session
 
-from listfed.archive.store import thread_of
+from listfed.archive.stage import thread_of
 from listfed.bridges.outgoing import routes as bridge_routes
 from listfed.config.settings import RouteConfig
-from listfed.delivery.rawmail import RawMessage
-from listfed.federation import matching, trace
+from listfed.federation import matching
 from listfed.federation.inbound import relayed_by
+from listfed.mail import trace
+from listfed.mail.rawmail import RawMessage
 from listfed.post import NodeSettings, Post
 
 _SHARED = text(

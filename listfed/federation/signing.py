@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from listfed.message import SIGNATURE_HEADER
+from listfed.mail.message import SIGNATURE_HEADER
 
 __all__ = ["SIGNATURE_HEADER", "Checked", "sign", "verify"]
 

@@ -14,9 +14,9 @@ import secrets
 from datetime import UTC, datetime
 from email.utils import format_datetime, make_msgid
 
-from listfed.delivery.rawmail import RawMessage, crlf, encode_value
 from listfed.listinfo import ListInfo
-from listfed.message import ParsedMessage
+from listfed.mail.message import ParsedMessage
+from listfed.mail.rawmail import RawMessage, crlf, encode_value
 
 BODY_LINES = 25  # how much of the post the notice quotes
 BODY_CHARS = 2000

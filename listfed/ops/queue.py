@@ -9,9 +9,9 @@ from sqlalchemy import text, update
 from sqlmodel import Session, col, select
 
 from listfed.db.models import OutboxEntry, QueueItem
+from listfed.dispatch import HANDLED_KINDS
 from listfed.errors import NotFound
 from listfed.ops import lists
-from listfed.runner import HANDLED_KINDS
 
 
 def _when(ts: float) -> str:

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from email.message import Message
 from enum import StrEnum
 
-from listfed import mimeparse
 from listfed.addresses import normalise
 from listfed.errors import InvalidAddress
-from listfed.message import decode_text
+from listfed.mail import mimeparse
+from listfed.mail.message import decode_text
 
 MAX_LINE = 200  # how much of a line we echo in the reply
 

@@ -13,8 +13,8 @@ from email.header import decode_header
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
 
-from listfed import mimeparse
-from listfed.delivery.rawmail import RawMessage
+from listfed.mail import mimeparse
+from listfed.mail.rawmail import RawMessage
 
 TRACE_HEADER = "X-Listfed-Trace"
 SIGNATURE_HEADER = "X-Listfed-Signature"

@@ -26,10 +26,10 @@ from email import policy
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
 
-from listfed.archive import headers
-from listfed.archive.decoding import decode_8bit
-from listfed.archive.text import Extract, extract
 from listfed.archive.threadkeys import subject_key
+from listfed.mail import headers
+from listfed.mail.decoding import decode_8bit
+from listfed.mail.text import Extract, extract
 
 # Where lists put the original author once From names the list.
 AUTHOR_FIELDS = frozenset(

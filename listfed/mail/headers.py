@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from email.message import Message
 from email.utils import getaddresses, parsedate_tz
 
-from listfed.archive.decoding import decode_8bit, decode_bytes, decode_words
+from listfed.mail.decoding import decode_8bit, decode_bytes, decode_words
 
 Fields = dict[str, list[bytes]]  # lower-case name → raw (still folded) values, in order
 

@@ -13,11 +13,11 @@ import email.policy
 from dataclasses import dataclass
 from email.message import Message
 
-from listfed.archive import headers
-from listfed.archive.decoding import decode_bytes, decode_cte, decode_words
-from listfed.archive.htmltext import html_to_text
-from listfed.message import normalise_message_id
-from listfed.mimeparse import mime_depth, too_deep
+from listfed.mail import headers
+from listfed.mail.decoding import decode_bytes, decode_cte, decode_words
+from listfed.mail.htmltext import html_to_text
+from listfed.mail.message import normalise_message_id
+from listfed.mail.mimeparse import mime_depth, too_deep
 
 MAX_BODY = 200_000  # characters of body_text
 MAX_NAMES = 100  # attachment names

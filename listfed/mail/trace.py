@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from listfed.message import TRACE_HEADER
+from listfed.mail.message import TRACE_HEADER
 
 __all__ = ["TRACE_HEADER", "TraceEntry"]
 _ENTRY = re.compile(r"\s*(\S+)\s+(\S+@\S+?)\s*(?:;(.*))?", re.DOTALL)

@@ -11,10 +11,10 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from listfed.archive import rawstore
-from listfed.archive.render import iso, short_date, who
-from listfed.archive.text import extract
-from listfed.mimeparse import too_deep
+from listfed.archive.answers import iso, short_date, who
+from listfed.db import compressed
+from listfed.mail.mimeparse import too_deep
+from listfed.mail.text import extract
 
 _ROW = (
     "SELECT a.message_id, m.local || '@' || m.domain, a.sender, a.sender_name, a.subject, "
@@ -98,7 +98,7 @@ def load(conn: sqlite3.Connection, list_id: int, message_id: str) -> Shown:
 
         raise NotFound(f"no archived message <{message_id}>")
     mid, lst, sender, name, subject, date, thread_id, blob, visibility = row
-    raw = rawstore.unpack(blob)
+    raw = compressed.unpack(blob)
     ex = extract(raw)
     defects = list(dict.fromkeys([*ex.defects, *mime_defects(raw)]))
     children = [r[0] for r in conn.execute(_CHILDREN, (list_id, mid))]

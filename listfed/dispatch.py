@@ -26,10 +26,10 @@ from listfed.db.engine import Database
 from listfed.db.models import QueueItem
 from listfed.errors import ListfedError
 from listfed.listinfo import ListInfo
-from listfed.message import parse
+from listfed.lookups import Facts, Prechecks
+from listfed.mail.message import parse
 from listfed.ops import lists
 from listfed.post import Incoming, NodeSettings, Post, make_post
-from listfed.precheck import Facts, Prechecks
 from listfed.robots import owner, request
 from listfed.wakeup import first_of
 
@@ -52,7 +52,7 @@ ROBOTS: dict[str, Robot] = {
 HANDLED_KINDS = (Kind.POST.value, *ROBOTS)
 
 
-class Runner:
+class Dispatcher:
     def __init__(
         self,
         db: Database,
