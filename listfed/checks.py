@@ -5,11 +5,12 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlmodel import Session
 
+from listfed.context import NodeSettings
+from listfed.db import relays
 from listfed.mail import trace
-from listfed.post import Decision, NodeSettings, Post, Verdict
+from listfed.post import Decision, Post, Verdict
 
 _ARCHIVED = text("SELECT 1 FROM archive WHERE list_id = :l AND message_id = :m")
-_RELAYED = text("SELECT 1 FROM relay WHERE list_id = :l AND message_id = :m LIMIT 1")
 _HELD = text("SELECT id FROM held WHERE list_id = :l AND message_id = :m")
 
 
@@ -33,7 +34,7 @@ def duplicate(session: Session, node: NodeSettings, post: Post) -> Verdict | Non
     key = {"l": post.lst.id, "m": mid}
     if conn.execute(_ARCHIVED, key).first() is not None:
         return Verdict(Decision.DROP, f"duplicate: <{mid}> is already on this list")
-    if conn.execute(_RELAYED, key).first() is not None:  # lists without an archive
+    if relays.on_list(session, post.lst.id, mid):  # lists without an archive
         return Verdict(Decision.DROP, f"duplicate: <{mid}> has been relayed on this list")
     if not post.approved:
         held = conn.execute(_HELD, key).scalar()

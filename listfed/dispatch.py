@@ -22,15 +22,17 @@ from listfed import pipeline
 from listfed.addresses import Kind
 from listfed.bounces import handle as bounces
 from listfed.bridges import inbox as bridge_inbox
+from listfed.context import NodeSettings
+from listfed.db import lists
 from listfed.db.engine import Database
 from listfed.db.models import QueueItem
 from listfed.errors import ListfedError
 from listfed.listinfo import ListInfo
 from listfed.lookups import Facts, Prechecks
 from listfed.mail.message import parse
-from listfed.ops import lists
-from listfed.post import Incoming, NodeSettings, Post, make_post
-from listfed.robots import owner, request
+from listfed.notices import owners
+from listfed.post import Incoming, Origin, Post, make_post
+from listfed.robots import request
 from listfed.wakeup import first_of
 
 log = logging.getLogger("listfed.pipeline")
@@ -45,7 +47,7 @@ ROBOTS: dict[str, Robot] = {
     Kind.JOIN.value: request.handle,
     Kind.LEAVE.value: request.handle,
     Kind.CONFIRM.value: request.handle,
-    Kind.OWNER.value: owner.forward,
+    Kind.OWNER.value: owners.forward,
     Kind.BOUNCES.value: bounces.handle,
     Kind.BRIDGE.value: bridge_inbox.handle,
 }
@@ -88,7 +90,7 @@ class Dispatcher:
             self.node.name,
             item.received,
             approved=item.approved,
-            origin=item.origin,
+            origin=Origin.stored(item.origin),
         )
         post.facts = facts.get(item.id, Facts())
         return post

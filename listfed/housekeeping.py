@@ -11,14 +11,15 @@ import logging
 import time
 from collections.abc import Callable
 
+from listfed import tokens
 from listfed.bounces import score
 from listfed.bridges import echoes
+from listfed.context import NodeSettings
 from listfed.db.engine import Database
 from listfed.digests import collect
 from listfed.errors import ListfedError
 from listfed.moderation import expire as held
-from listfed.post import NodeSettings
-from listfed.robots import replies, tokens
+from listfed.notices import replies
 from listfed.wakeup import first_of
 
 log = logging.getLogger("listfed.housekeeping")

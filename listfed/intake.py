@@ -11,14 +11,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from listfed.addresses import Resolution
-from listfed.db.models import QueueItem
+from listfed.db.queue import NewItem
 from listfed.errors import ListfedError
 from listfed.mail.message import normalise_message_id
 
 log = logging.getLogger("listfed.intake")
 
 Resolver = Callable[[str], Awaitable[tuple[Resolution, int | None]]]
-Store = Callable[[list[QueueItem]], Awaitable[list[int]]]
+Store = Callable[[list[NewItem]], Awaitable[list[int]]]
 
 
 def _message_id(raw: bytes) -> str:
@@ -85,7 +85,7 @@ class IntakeHandler:
             items = []
             for address, (recipient, list_id) in zip(envelope.rcpt_tos, recipients, strict=True):
                 items.append(
-                    QueueItem(
+                    NewItem(
                         kind=recipient.kind.value,
                         list_id=list_id,
                         rcpt=address,

@@ -73,7 +73,7 @@ class ListInfo:
     digest_size: int = 30 * 1024
     digest_period: DigestPeriod = DigestPeriod.DAILY
     digest_format: DigestFormat = DigestFormat.MIME
-    welcome_message: str = ""  # "": the default text (robots/templates.py)
+    welcome_message: str = ""  # "": the default text (notices/templates.py)
     goodbye_message: str = ""
     emergency: bool = False  # hold every post
     accept_these_nonmembers: tuple[str, ...] = ()  # address, glob (*@domain) or ^regex

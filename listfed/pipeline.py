@@ -14,14 +14,15 @@ from listfed import checks, policy
 from listfed.archive import stage as archive
 from listfed.bounces import score
 from listfed.bridges import echoes
+from listfed.context import NodeSettings
 from listfed.delivery import outbox
 from listfed.delivery.decorate import decorate
-from listfed.delivery.notices import notice
 from listfed.digests import collect
 from listfed.dmarc import mitigation as dmarc
 from listfed.federation import inbound, outbound
 from listfed.moderation import hold
-from listfed.post import Decision, NodeSettings, Post, Verdict
+from listfed.notices.message import notice
+from listfed.post import Decision, Post, Verdict
 
 log = logging.getLogger("listfed.pipeline")
 
@@ -67,7 +68,7 @@ def _reject(session: Session, node: NodeSettings, post: Post) -> None:
 
 def _reenable(session: Session, node: NodeSettings, post: Post) -> None:
     """A member whose delivery bounces paused is evidently reachable again."""
-    if post.message.sender and not post.relay_from and not post.origin:
+    if post.message.sender and not post.relay_from and not post.origin.relayed:
         score.reenable(session, post.lst, post.message.sender)
 
 

@@ -10,11 +10,12 @@ from email.message import Message
 
 from sqlmodel import Session
 
+from listfed import listvalues
+from listfed.context import NodeSettings
+from listfed.db.members import find as find_member
 from listfed.listinfo import NonmemberAction, Policy, Role
 from listfed.mail import mimeparse
-from listfed.ops import list_values
-from listfed.ops.members import find as find_member
-from listfed.post import Decision, NodeSettings, Post, Verdict
+from listfed.post import Decision, Post, Verdict
 
 _NONMEMBER = {
     NonmemberAction.HOLD: Decision.HOLD,
@@ -45,7 +46,7 @@ def posting(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
     if member is not None and member.moderated:
         return Verdict(Decision.HOLD, f"{who} is a member whose posts are moderated")
     listed = bool(sender) and any(
-        list_values.matches(p, sender) for p in lst.accept_these_nonmembers
+        listvalues.matches(p, sender) for p in lst.accept_these_nonmembers
     )
     if lst.policy is Policy.ANNOUNCE:
         if role in (Role.OWNER, Role.MODERATOR):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from listfed.config.settings import BridgeConfig, MembersConfig, PeerConfig, RouteConfig
 from listfed.listinfo import ListInfo
 from listfed.lookups import Facts
 from listfed.mail.message import ParsedMessage, parse
@@ -25,37 +24,43 @@ class Verdict:
     reason: str  # for humans: `held show`, logs, the poster's notice
 
 
+class OriginKind(StrEnum):
+    SENDER = ""  # from its sender, by SMTP or LMTP
+    ROUTE = "route"  # relayed here by a route of this node
+    BRIDGE = "bridge"  # taken in from a foreign list by a bridge of this node
+
+
 @dataclass(frozen=True)
-class NodeSettings:
-    """The node-wide facts the stages need, taken from the config."""
+class Origin:
+    """Who put a post on its list's queue. Stored in the queue as "", "route:NAME" or
+    "bridge:NAME" (`str`); a route of a sending bridge is named the same way."""
 
-    name: str
-    hop_limit: int = 8
-    archive_enabled: bool = True
-    base_url: str = ""
-    domains: tuple[str, ...] = ()
-    signature_max_age: float = 7 * 86400.0
-    peers: tuple[PeerConfig, ...] = ()
-    routes: tuple[RouteConfig, ...] = ()
-    bridges: tuple[BridgeConfig, ...] = ()
-    secret: str = ""  # the node secret: HMAC key of confirmation tokens
-    members: MembersConfig = field(default_factory=MembersConfig)
-    verp: str = "never"  # never | probes | always
+    kind: OriginKind = OriginKind.SENDER
+    name: str = ""
 
-    def peer_for(self, address: str) -> PeerConfig | None:
-        """The peer hosting `address`'s domain, whose secret signs relays to it."""
-        domain = address.rpartition("@")[2].lower()
-        return next((p for p in self.peers if domain in p.domains), None)
+    @classmethod
+    def route(cls, name: str) -> Origin:
+        return cls(OriginKind.ROUTE, name)
 
-    def bridge(self, name: str) -> BridgeConfig | None:
-        return next((b for b in self.bridges if b.name == name), None)
+    @classmethod
+    def bridge(cls, name: str) -> Origin:
+        return cls(OriginKind.BRIDGE, name)
 
-    def bridge_addresses(self) -> dict[str, tuple[str, str]]:
-        """SMTP bridges' addresses -> (local list, bridge name), as addresses.resolve wants."""
-        return {b.address.lower(): (b.list, b.name) for b in self.bridges if b.address}
+    @classmethod
+    def stored(cls, value: str) -> Origin:
+        """The origin a stored value names; anything unknown is the sender's own post."""
+        kind, colon, name = value.partition(":")
+        if colon and kind in (OriginKind.ROUTE.value, OriginKind.BRIDGE.value):
+            return cls(OriginKind(kind), name)
+        return cls()
 
-    def hosts(self, address: str) -> bool:
-        return address.rpartition("@")[2].lower() in self.domains
+    @property
+    def relayed(self) -> bool:
+        """Relayed here by this node (a route or a bridge), not posted by its sender."""
+        return self.kind is not OriginKind.SENDER
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}:{self.name}" if self.relayed else ""
 
 
 @dataclass
@@ -67,7 +72,7 @@ class Post:
     message: ParsedMessage
     received: float
     approved: bool = False
-    origin: str = ""  # "route:NAME" / "bridge:NAME": relayed here by a route, a bridge
+    origin: Origin = field(default_factory=Origin)
     relay_from: str = ""  # set when trusted as a relay: the list it left from
     verdict: Verdict | None = None
     reasons: list[str] = field(default_factory=list)
@@ -88,7 +93,7 @@ def make_post(
     received: float,
     *,
     approved: bool = False,
-    origin: str = "",
+    origin: Origin | None = None,
 ) -> Post:
     """Read `raw` as a post on `lst`. A message without a Message-ID gets the generated
     one as a header, so that every copy, relay and archive entry carries the same id."""
@@ -103,7 +108,7 @@ def make_post(
         message=message,
         received=received,
         approved=approved,
-        origin=origin,
+        origin=origin or Origin(),
     )
 
 

@@ -21,22 +21,23 @@ from listfed.addresses import Resolution, resolve
 from listfed.bounces.handle import delivery_failed
 from listfed.bridges.watchers import Timing, Watchers
 from listfed.config import Config
+from listfed.context import NodeSettings
+from listfed.db import lists
 from listfed.db.engine import Database
-from listfed.db.schema import upgrade
 from listfed.delivery.routing import RoutedTransport
 from listfed.delivery.transport import MaildirTransport, SmtpTransport, Transport
 from listfed.delivery.worker import Deliverer, Letter
 from listfed.dispatch import Dispatcher
 from listfed.dns import txt_lookup
 from listfed.errors import ListfedError
+from listfed.federation import ledger
 from listfed.federation.check import check as check_routes
 from listfed.federation.check import lists_in
 from listfed.housekeeping import Housekeeper
 from listfed.intake import IntakeHandler
 from listfed.mailauth import prechecks, signer
-from listfed.ops import lists
+from listfed.migrations import upgrade
 from listfed.ops.node import node_secret
-from listfed.post import NodeSettings
 from listfed.spool import Spool
 
 log = logging.getLogger("listfed.service")
@@ -129,6 +130,7 @@ class Node:
             failed=self._delivery_failed,
             verp=lambda: self.dispatcher.node.verp == "always",
             sign=self._sign if self.signer is not None else None,
+            relayed=ledger.relay_outcome,
         )
         self.dispatcher = Dispatcher(
             self.db,

@@ -12,8 +12,8 @@ from listfed.archive import opendb
 from listfed.archive.search import search
 from listfed.db import compressed
 from listfed.db.engine import Database
-from listfed.db.schema import MIGRATIONS, SCHEMA_VERSION, upgrade
 from listfed.listinfo import Policy
+from listfed.migrations import MIGRATIONS, SCHEMA_VERSION, upgrade
 from tests.conftest import DOMAIN, World, post
 
 TEAM = f"team@{DOMAIN}"

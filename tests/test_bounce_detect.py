@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from listfed.addresses import Kind, candidates, normalise
 from listfed.bounces.detect import BounceReport, Failure, detect, failure_kind, is_bounce_like
-from listfed.bounces.verp import verp_address, verp_recipient
 from listfed.errors import InvalidAddress
+from listfed.verp import verp_address, verp_recipient
 
 DATA = Path(__file__).parent / "data" / "bounces"
 EXPECTED: dict[str, dict[str, Any]] = json.loads((DATA / "expected.json").read_text())

@@ -15,6 +15,8 @@ from typer.testing import CliRunner
 
 from listfed.bounces.detect import detect, is_bounce_like
 from listfed.cli.app import app
+from listfed.db import lists as stored_lists
+from listfed.db import members as stored_members
 from listfed.listinfo import Role
 from listfed.ops import lists, members
 from tests.conftest import DOMAIN, Received, RecordingSmarthost, World, post, running_world
@@ -71,7 +73,7 @@ def subjects(world: World, address: str) -> list[str]:
 
 def state(world: World, address: str) -> dict[str, Any]:
     with world.node.db.read() as s:
-        row = members.find(s, lists.get(s, TEAM).id, address)
+        row = stored_members.find(s, stored_lists.get(s, TEAM).id, address)
         assert row is not None, address
         return members.describe(row)
 

@@ -20,11 +20,12 @@ import aiosmtplib
 import pytest
 from sqlmodel import select
 
+from listfed.db import lists
 from listfed.db.models import ArchivedMessage, Held
 from listfed.errors import ConfigError
 from listfed.listinfo import Policy, Role
 from listfed.ops import held as held_ops
-from listfed.ops import lists, members
+from listfed.ops import members
 from tests.conftest import (
     DOMAIN,
     Received,

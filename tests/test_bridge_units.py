@@ -20,12 +20,12 @@ from listfed.addresses import Kind, resolve
 from listfed.bridges import foreign, outgoing
 from listfed.config import parse_config
 from listfed.config.settings import BridgeConfig
+from listfed.context import NodeSettings
 from listfed.delivery import rewrite, transport
 from listfed.delivery.transport import SmtpTransport
 from listfed.errors import ConfigError
 from listfed.federation.check import check
 from listfed.mail.rawmail import RawMessage
-from listfed.post import NodeSettings
 
 FOREIGN = "atl-coc@groups.example"
 HERE = "lists.example.org"

@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from listfed.config.settings import PeerConfig, RouteConfig
+from listfed.context import NodeSettings
 from listfed.federation import inbound, matching, signing
 from listfed.federation.outbound import relayed_copy, signed
 from listfed.listinfo import ListInfo
@@ -21,7 +22,7 @@ from listfed.mail import trace
 from listfed.mail.message import ParsedMessage, parse
 from listfed.mail.rawmail import RawMessage
 from listfed.mail.trace import TraceEntry, parse_entry
-from listfed.post import Decision, NodeSettings, Post
+from listfed.post import Decision, Post
 
 # --- signing -----------------------------------------------------------------------
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from listfed import listvalues
 from listfed.errors import UsageError
-from listfed.ops import list_values
 
 
 @pytest.mark.parametrize(
@@ -16,14 +16,14 @@ from listfed.ops import list_values
     ],
 )
 def test_patterns_are_stored_one_per_line(typed: str, stored: str) -> None:
-    assert list_values.patterns(typed) == stored
-    assert list_values.items(stored) == (tuple(stored.split("\n")) if stored else ())
+    assert listvalues.patterns(typed) == stored
+    assert listvalues.items(stored) == (tuple(stored.split("\n")) if stored else ())
 
 
 @pytest.mark.parametrize("typed", ["not-an-address", "^(unclosed", "a@@b"])
 def test_bad_patterns_say_what_was_expected(typed: str) -> None:
     with pytest.raises(UsageError):
-        list_values.patterns(typed)
+        listvalues.patterns(typed)
 
 
 @pytest.mark.parametrize(
@@ -38,18 +38,18 @@ def test_bad_patterns_say_what_was_expected(typed: str) -> None:
     ],
 )
 def test_matching_is_case_insensitive(pattern: str, address: str, matched: bool) -> None:
-    assert list_values.matches(pattern, address) is matched
+    assert listvalues.matches(pattern, address) is matched
 
 
 def test_mime_types_and_domains() -> None:
-    assert list_values.mime_types("Application/ZIP image/*") == "application/zip\nimage/*"
-    assert list_values.domains("Example.ORG. yahoo.com") == "example.org\nyahoo.com"
+    assert listvalues.mime_types("Application/ZIP image/*") == "application/zip\nimage/*"
+    assert listvalues.domains("Example.ORG. yahoo.com") == "example.org\nyahoo.com"
     for bad in ("zip", "application/", "*/*"):
         with pytest.raises(UsageError):
-            list_values.mime_types(bad)
+            listvalues.mime_types(bad)
     for bad in ("localhost", "exa mple.org,", "-x.org!"):
         with pytest.raises(UsageError):
-            list_values.domains(bad)
+            listvalues.domains(bad)
 
 
 @pytest.mark.parametrize(
@@ -57,17 +57,17 @@ def test_mime_types_and_domains() -> None:
     [("none", "none"), ("list", "list"), ("explicit  chair@x.org ", "explicit chair@x.org")],
 )
 def test_reply_to(typed: str, stored: str) -> None:
-    assert list_values.reply_to(typed) == stored
+    assert listvalues.reply_to(typed) == stored
 
 
 @pytest.mark.parametrize("typed", ["", "poster", "explicit", "explicit nobody", "list x@y.org"])
 def test_bad_reply_to(typed: str) -> None:
     with pytest.raises(UsageError, match=r"none, list or 'explicit ADDRESS'|not a valid"):
-        list_values.reply_to(typed)
+        listvalues.reply_to(typed)
 
 
 def test_durations() -> None:
-    assert list_values.duration("14d") == 14 * 86400
-    assert list_values.duration("0") == 0
+    assert listvalues.duration("14d") == 14 * 86400
+    assert listvalues.duration("0") == 0
     with pytest.raises(UsageError):
-        list_values.duration("soon")
+        listvalues.duration("soon")

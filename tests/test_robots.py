@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlmodel import select
 
+from listfed.db import members as stored_members
 from listfed.db.models import Member, Token
 from listfed.digests import collect
 from listfed.listinfo import Role
@@ -341,7 +342,7 @@ async def test_the_senders_name_and_case_are_kept(world: World) -> None:
     await world.send(mail(confirm, "Re: confirm", sender="Dave.K@example.net"), confirm)
     await world.idle()
     with world.node.db.read() as s:
-        row = members.find(s, 1, "dave.k@example.net")
+        row = stored_members.find(s, 1, "dave.k@example.net")
     assert row is not None
     assert (row.name, row.display_address) == ("Dävid K", "Dave.K@example.net")
 

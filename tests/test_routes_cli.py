@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from listfed.cli.app import app
 from listfed.config.settings import RouteConfig
+from listfed.context import NodeSettings
 from listfed.federation.check import check, cycles
-from listfed.post import NodeSettings
 
 HERE = "lists.example.org"
 TEAM, BOARD, QUIET = f"team@{HERE}", f"board@{HERE}", f"quiet@{HERE}"

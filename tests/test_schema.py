@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import Connection, text
 
 from listfed.db.engine import Database
-from listfed.db.schema import SCHEMA_VERSION, upgrade
 from listfed.errors import StorageError
+from listfed.migrations import SCHEMA_VERSION, upgrade
 from listfed.ops import lists
 
 
@@ -32,7 +32,7 @@ def test_an_older_database_is_upgraded_keeping_its_data(tmp_path: Path) -> None:
     def v2(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE mlist ADD COLUMN colour TEXT DEFAULT 'red'"))
 
-    from listfed.db.schema import MIGRATIONS
+    from listfed.migrations import MIGRATIONS
 
     assert upgrade(db, [*MIGRATIONS, v2]) == SCHEMA_VERSION + 1
     with db.read() as s:
@@ -65,7 +65,7 @@ def test_the_upgraded_schema_has_every_column_the_models_declare(tmp_path: Path)
 
 
 def test_a_version_1_database_with_queued_mail_gets_the_relay_ledger(tmp_path: Path) -> None:
-    from listfed.db.schema import MIGRATIONS
+    from listfed.migrations import MIGRATIONS
 
     db = Database(tmp_path / "a.db")
     assert upgrade(db, MIGRATIONS[:1]) == 1
@@ -88,7 +88,7 @@ def test_a_version_1_database_with_queued_mail_gets_the_relay_ledger(tmp_path: P
 def test_upgrading_keeps_queued_deliveries_and_never_reuses_outgoing_ids(
     tmp_path: Path,
 ) -> None:
-    from listfed.db.schema import MIGRATIONS
+    from listfed.migrations import MIGRATIONS
 
     db = Database(tmp_path / "a.db")
     upgrade(db, MIGRATIONS[:1])

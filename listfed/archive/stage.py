@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from listfed.archive import record, threads
+from listfed.context import NodeSettings
 from listfed.db.engine import sqlite_of
-from listfed.post import NodeSettings, Post
+from listfed.post import Post
 
 
 def thread_of(session: Session, list_id: int, post: Post) -> str:

@@ -3,7 +3,7 @@
 A VERP address (LIST-bounces+USER=HOST@DOMAIN) names the member with no parsing; the
 bounce is only read to tell a delay from a failure. Other bounces go through the
 flufl.bounce detectors. What nobody can attribute goes to the owners (once: see
-robots/owner.py), except automatic replies, which are not bounces and are dropped.
+notices/owners.py), except automatic replies, which are not bounces and are dropped.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from sqlmodel import Session
 
 from listfed.bounces import score
 from listfed.bounces.detect import Failure, detect, failure_kind, is_bounce_like
-from listfed.bounces.verp import verp_recipient
-from listfed.ops import lists
-from listfed.post import Incoming, NodeSettings
-from listfed.robots import owner
+from listfed.context import NodeSettings
+from listfed.db import lists
+from listfed.notices import owners
+from listfed.post import Incoming
+from listfed.verp import verp_recipient
 
 log = logging.getLogger("listfed.bounces")
 
@@ -39,7 +40,7 @@ def handle(session: Session, node: NodeSettings, mail: Incoming, now: float) -> 
         return f"{verp}: {said}"
     report = detect(mail.raw)
     if not report.recognised:
-        return "unrecognised bounce: " + owner.forward(session, node, mail, now, null_sender=True)
+        return "unrecognised bounce: " + owners.forward(session, node, mail, now, null_sender=True)
     # The detectors can take a delay warning for a failure; the DSN fields and the
     # subject are asked again for each address before it counts.
     failed = {a for a in report.permanent if failure_kind(mail.raw, a) is Failure.PERMANENT}

@@ -14,14 +14,14 @@ import logging
 from sqlalchemy import text
 from sqlmodel import Session
 
-from listfed.bounces.verp import verp_address
+from listfed.context import NodeSettings
+from listfed.db import members
 from listfed.db.models import Member
 from listfed.delivery import outbox
-from listfed.delivery.notices import notice
 from listfed.listinfo import ListInfo, Role
-from listfed.ops import members
-from listfed.post import NodeSettings
-from listfed.robots import replies, templates
+from listfed.notices import replies, templates
+from listfed.notices.message import notice
+from listfed.verp import verp_address
 
 log = logging.getLogger("listfed.bounces")
 

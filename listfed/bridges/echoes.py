@@ -13,10 +13,10 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from listfed.bridges import fingerprint
-from listfed.bridges.inbox import ORIGIN
-from listfed.federation.inbound import relayed_by
+from listfed.context import NodeSettings
+from listfed.db.relays import relayed_by
 from listfed.mail import trace
-from listfed.post import Decision, NodeSettings, Post, Verdict
+from listfed.post import Decision, OriginKind, Post, Verdict
 
 _SENT = text(
     "SELECT author, body_len, body_hash, message_id FROM bridge_sent "
@@ -31,9 +31,9 @@ KEEP = 60 * 86400.0  # a post that comes back later than this is taken as new
 
 
 def rule(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
-    if not post.origin.startswith(ORIGIN):
+    if post.origin.kind is not OriginKind.BRIDGE:
         return None
-    name = post.origin.removeprefix(ORIGIN)
+    name = post.origin.name
     bridge = node.bridge(name)
     came_from = bridge.foreign if bridge else ""
     mid = post.message.message_id

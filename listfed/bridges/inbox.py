@@ -14,29 +14,25 @@ import dataclasses
 import logging
 import time
 
-from sqlalchemy import text
 from sqlmodel import Session
 
+from listfed.addresses import Kind
 from listfed.bridges import foreign, state
 from listfed.bridges.imapwatch import Cursor, Fetched
 from listfed.config.settings import BridgeConfig
+from listfed.context import NodeSettings
+from listfed.db import lists, queue
+from listfed.db.queue import NewItem
 from listfed.errors import ListfedError
 from listfed.mail.message import normalise_message_id
 from listfed.mail.rawmail import RawMessage
 from listfed.mail.trace import TRACE_HEADER, TraceEntry
-from listfed.ops import lists
-from listfed.post import Incoming, NodeSettings
-from listfed.robots import owner
+from listfed.notices import owners
+from listfed.post import Incoming, Origin
 
 log = logging.getLogger("listfed.bridges")
 
-ORIGIN = "bridge:"
 NOTE_HEADER = "X-Listfed-Bridge"
-_QUEUE = text(
-    "INSERT INTO queue (kind, list_id, rcpt, detail, mail_from, message_id, raw, received, "
-    "approved, state, attempts, next_attempt, last_error, origin) VALUES ('post', :l, :r, "
-    "'', '', :m, :raw, :c, 0, 'new', 0, 0, '', :o)"
-)
 
 
 def queue_post(
@@ -47,17 +43,16 @@ def queue_post(
     msg = RawMessage.parse(raw)
     msg.append(TRACE_HEADER, TraceEntry(node.name, bridge.foreign).format())
     mid = normalise_message_id(msg.get("Message-ID") or "")
-    session.connection().execute(
-        _QUEUE,
-        {
-            "l": list_id,
-            "r": bridge.list,
-            "m": mid,
-            "raw": msg.to_bytes(),
-            "c": time.time(),
-            "o": f"{ORIGIN}{bridge.name}",
-        },
+    item = NewItem(
+        kind=Kind.POST.value,
+        list_id=list_id,
+        rcpt=bridge.list,
+        raw=msg.to_bytes(),
+        received=time.time(),
+        message_id=mid,
+        origin=str(Origin.bridge(bridge.name)),
     )
+    queue.insert(session, [item])
 
 
 def handle(session: Session, node: NodeSettings, mail: Incoming, now: float) -> str:
@@ -79,7 +74,7 @@ def handle(session: Session, node: NodeSettings, mail: Incoming, now: float) -> 
 
 def _to_owners(session: Session, node: NodeSettings, mail: Incoming, now: float, why: str) -> str:
     note = f"{NOTE_HEADER}: {mail.detail}; not posted: {' '.join(why.split())[:300]}\r\n"
-    said = owner.forward(
+    said = owners.forward(
         session,
         node,
         dataclasses.replace(mail, raw=note.encode("ascii", "replace") + mail.raw),

@@ -21,18 +21,18 @@ from types import MappingProxyType
 from sqlmodel import Session
 
 from listfed.bridges import echoes, state
-from listfed.bridges.inbox import ORIGIN
 from listfed.config.settings import BridgeConfig, RouteConfig
+from listfed.context import NodeSettings
 from listfed.delivery import outbox, rewrite
 from listfed.mail.rawmail import RawMessage
-from listfed.post import NodeSettings, Post
+from listfed.post import Origin, OriginKind, Post
 
 _EVERYTHING = MappingProxyType({"any": True})
 
 
 def as_route(bridge: BridgeConfig) -> RouteConfig:
     return RouteConfig(
-        name=f"{ORIGIN}{bridge.name}",
+        name=str(Origin.bridge(bridge.name)),
         from_=bridge.list,
         to=(bridge.foreign,),
         match=bridge.match or _EVERYTHING,
@@ -45,9 +45,8 @@ def routes(node: NodeSettings) -> list[RouteConfig]:
 
 def bridge_of(node: NodeSettings, route: RouteConfig) -> BridgeConfig | None:
     """The bridge a route of `routes()` stands for; None for a [[route]]."""
-    if not route.name.startswith(ORIGIN):
-        return None
-    return node.bridge(route.name.removeprefix(ORIGIN))
+    origin = Origin.stored(route.name)
+    return node.bridge(origin.name) if origin.kind is OriginKind.BRIDGE else None
 
 
 def copy(msg: RawMessage, bridge: BridgeConfig, post: Post) -> bytes:

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from listfed.bridges import inbox, state
 from listfed.bridges.imapwatch import Cursor, Fetched, ImapTarget, ImapWatcher, parse_imap_url
 from listfed.config.settings import BridgeConfig
+from listfed.context import NodeSettings
 from listfed.db.engine import Database
 from listfed.errors import ListfedError
-from listfed.post import NodeSettings
 
 log = logging.getLogger("listfed.bridges")
 WARNINGS = frozenset({"error", "skipped", "uidvalidity changed"})  # ImapWatcher's events

@@ -96,7 +96,7 @@ class State:
     @contextmanager
     def database(self) -> Iterator[Database]:
         from listfed.db.engine import Database
-        from listfed.db.schema import upgrade
+        from listfed.migrations import upgrade
 
         db = Database(self.database_path, self.config.storage.busy_timeout)
         try:

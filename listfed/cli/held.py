@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 
 from listfed.cli.base import JsonOption, emit, new_app, state, table
+from listfed.db.lists import by_id
 from listfed.mail.message import parse
 from listfed.ops import held
-from listfed.ops.lists import by_id
 
 app = new_app("Posts waiting for a moderator: list, show, approve, reject, discard.")
 
@@ -73,12 +73,10 @@ def approve(
 ) -> None:
     """Let the post through to the list (the running daemon delivers it)."""
     with state(ctx).write() as s:
-        row = held.get(s, held_id)
-        also = held.accept(s, by_id(s, row.list_id), row.sender or row.mail_from) if always else ""
-        item = held.approve(s, held_id)
-    typer.echo(f"approved {held_id}: queued as q{item.id}")
-    if also:
-        typer.echo(also)
+        approval = held.approve(s, held_id, always=always)
+    typer.echo(f"approved {held_id}: queued as q{approval.queue_id}")
+    if approval.also:
+        typer.echo(approval.also)
 
 
 @app.command()

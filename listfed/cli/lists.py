@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from listfed.cli.base import JsonOption, emit, new_app, state, table
+from listfed.db import lists as stored_lists
 from listfed.errors import UsageError
 from listfed.listinfo import Policy, Role
 from listfed.ops import lists, members
@@ -42,7 +43,7 @@ def create(
 def ls(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """List every list with its policy and member count."""
     with state(ctx).read() as s:
-        found = lists.all_lists(s)
+        found = stored_lists.all_lists(s)
     data = [lists.describe(info, count) for info, count in found]
     emit(
         as_json,
@@ -61,8 +62,8 @@ def ls(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 def show(ctx: typer.Context, address: Address, as_json: bool = JsonOption) -> None:
     """Show a list's settings."""
     with state(ctx).read() as s:
-        info = lists.get(s, address)
-        data = lists.describe(info, lists.member_count(s, info.id))
+        info = stored_lists.get(s, address)
+        data = lists.describe(info, stored_lists.member_count(s, info.id))
     emit(as_json, data, lambda: "\n".join(f"{k}: {v}" for k, v in data.items()))
 
 

@@ -9,8 +9,10 @@ from typing import Annotated
 import typer
 
 from listfed.cli.base import JsonOption, emit, new_app, state, table
+from listfed.db import lists
+from listfed.db import members as stored_members
 from listfed.listinfo import DeliveryMode, Role
-from listfed.ops import lists, members
+from listfed.ops import members
 from listfed.ops.node import node_secret
 from listfed.robots import actions
 from listfed.service import node_settings
@@ -100,7 +102,7 @@ def remove(
 def ls(ctx: typer.Context, list_address: ListArg, as_json: bool = JsonOption) -> None:
     """List the members with role, delivery and bounce state."""
     with state(ctx).read() as s:
-        data = [members.describe(m) for m in members.all_members(s, list_address)]
+        data = [members.describe(m) for m in stored_members.all_members(s, list_address)]
     emit(
         as_json,
         data,

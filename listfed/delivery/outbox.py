@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from sqlalchemy import text
 from sqlmodel import Session
 
+from listfed.context import NodeSettings
 from listfed.listinfo import DeliveryMode
-from listfed.post import NodeSettings, Post
+from listfed.post import Post
 
 
 def enqueue(

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from listfed.config.settings import BridgeConfig
+from listfed.context import NodeSettings
 from listfed.delivery.transport import SendResult, SmtpTransport, Transport
-from listfed.post import NodeSettings
 
 Where = tuple[str, int, str]  # host, port, bridge name ("" for a peer)
 

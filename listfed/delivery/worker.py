@@ -22,11 +22,11 @@ from dataclasses import dataclass, replace
 from sqlalchemy import Connection, text
 from sqlmodel import Session
 
-from listfed.bounces.verp import verp_address
 from listfed.db.engine import Database
 from listfed.delivery.transport import SendResult, Transport
 from listfed.errors import ListfedError
 from listfed.groupcommit import GroupCommit
+from listfed.verp import verp_address
 from listfed.wakeup import first_of
 
 log = logging.getLogger("listfed.delivery")
@@ -36,6 +36,8 @@ VERP_KINDS = ("post", "digest")  # what `[delivery] verp = "always"` sends one b
 
 # (session, outgoing id, address, error, kind): a recipient refused for good
 Failed = Callable[[Session, int, str, str, str], None]
+# (session, outgoing id, outcome): where a relay went, told to whoever keeps the ledger
+Relayed = Callable[[Session, int, str], None]
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,8 @@ _NEXT = text(
 )
 
 
-def _ledger(conn: Connection, outcome: Outcome) -> None:
-    """A relay has one recipient: its outcome is the ledger row's."""
+def _relay_outcome(outcome: Outcome) -> str:
+    """A relay has one recipient: its outcome, in the words of the relay ledger."""
     result = outcome.result
     if result.accepted:
         said = "sent"
@@ -85,10 +87,7 @@ def _ledger(conn: Connection, outcome: Outcome) -> None:
         said = "failed: " + next(iter(result.permanent.values()))
     else:
         said = "retrying: " + next(iter(result.temporary.values()), "")
-    conn.execute(
-        text("UPDATE relay SET outcome = :s WHERE outgoing_id = :o"),
-        {"s": said[:500], "o": outcome.batch.outgoing_id},
-    )
+    return said
 
 
 class Deliverer:
@@ -102,10 +101,12 @@ class Deliverer:
         failed: Failed | None = None,
         verp: Callable[[], bool] = lambda: False,
         sign: Callable[[Letter], bytes] | None = None,
+        relayed: Relayed | None = None,
     ) -> None:
         self.db = db
         self.sign = sign  # DKIM (and ARC): once per message, in a worker thread
         self.failed = failed
+        self.relayed = relayed
         self.verp = verp
         self.transports = transports
         self.retry = retry
@@ -172,8 +173,8 @@ class Deliverer:
             )
             if self.failed is not None and address in result.refused:
                 self.failed(s, batch.outgoing_id, address, error, outcome.kind)
-        if outcome.kind == "relay":
-            _ledger(conn, outcome)
+        if outcome.kind == "relay" and self.relayed is not None:
+            self.relayed(s, batch.outgoing_id, _relay_outcome(outcome))
         conn.execute(
             text(
                 "DELETE FROM outgoing WHERE id = :o AND NOT EXISTS "

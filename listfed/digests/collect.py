@@ -11,12 +11,13 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlmodel import Session
 
+from listfed.context import NodeSettings
+from listfed.db import lists
 from listfed.db.models import DigestItem
 from listfed.delivery import outbox
 from listfed.digests.format import mime_digest, plain_digest
 from listfed.listinfo import DeliveryMode, DigestFormat, ListInfo
-from listfed.ops import lists
-from listfed.post import NodeSettings, Post
+from listfed.post import Post
 
 log = logging.getLogger("listfed.digests")
 

@@ -18,12 +18,13 @@ from sqlmodel import Session
 from listfed import checks
 from listfed.addresses import candidates, split_address
 from listfed.config.settings import BridgeConfig, RouteConfig
+from listfed.context import NodeSettings
+from listfed.db import lists
 from listfed.errors import InvalidAddress
 from listfed.federation.plan import Hop, plan
 from listfed.listinfo import ListInfo
 from listfed.mail.rawmail import RawMessage
-from listfed.ops import lists
-from listfed.post import NodeSettings, Post, make_post
+from listfed.post import Post, make_post
 
 MAX_CYCLES = 20  # a dense graph has very many; the first few make the point
 

@@ -7,25 +7,16 @@ from __future__ import annotations
 import logging
 import time
 
-from sqlalchemy import text
 from sqlmodel import Session
 
+from listfed.context import NodeSettings
 from listfed.federation import signing
 from listfed.listinfo import Policy
 from listfed.mail import trace
 from listfed.mail.rawmail import RawMessage
-from listfed.post import Decision, NodeSettings, Post, Verdict
+from listfed.post import Decision, OriginKind, Post, Verdict
 
 log = logging.getLogger("listfed.federation")
-
-_RELAYED_OUT = text(
-    "SELECT route FROM relay WHERE list_id = :l AND message_id = :m AND target = :t "
-    "AND direction = 'out' LIMIT 1"
-)
-_RECORD = text(
-    "INSERT INTO relay (list_id, message_id, thread_id, route, target, direction, created, "
-    "outcome, outgoing_id) VALUES (:l, :m, :th, :r, :t, :d, :c, :o, :g)"
-)
 
 
 def _signed_by(node: NodeSettings, post: Post) -> str | None:
@@ -69,10 +60,10 @@ def trusted(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
     if post.approved:
         return None
     hop = trace.last_hop(post.message.traces)
-    if post.origin.startswith("route:") and hop is not None:
+    if post.origin.kind is OriginKind.ROUTE and hop is not None:
         who = f"relayed from {hop.list} by {post.origin} of this node"
-    elif post.origin.startswith("bridge:") and hop is not None:
-        who = f"a post of {hop.list}, taken in by {post.origin.replace(':', ' ', 1)} of this node"
+    elif post.origin.kind is OriginKind.BRIDGE and hop is not None:
+        who = f"a post of {hop.list}, taken in by bridge {post.origin.name} of this node"
     elif post.message.signatures:
         peer = _signed_by(node, post)
         if peer is None or hop is None:
@@ -84,42 +75,3 @@ def trusted(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
     if post.lst.policy is Policy.MODERATED:
         return Verdict(Decision.HOLD, f"the list is moderated: {who} waits for a moderator")
     return Verdict(Decision.ACCEPT, who)
-
-
-def relayed_by(session: Session, list_id: int, message_id: str, target: str) -> str | None:
-    """The route (or bridge route) that already sent this post from the list to `target`."""
-    key = {"l": list_id, "m": message_id, "t": target.lower()}
-    row = session.connection().execute(_RELAYED_OUT, key).first()
-    return None if row is None else str(row[0])
-
-
-def record(
-    session: Session,
-    post: Post,
-    target: str,
-    direction: str,
-    outcome: str,
-    route: str = "",
-    outgoing_id: int | None = None,
-) -> None:
-    """One row of the relay ledger."""
-    session.connection().execute(
-        _RECORD,
-        {
-            "l": post.lst.id,
-            "m": post.message.message_id,
-            "th": post.thread_id or post.message.message_id,
-            "r": route,
-            "t": target.lower(),
-            "d": direction,
-            "c": time.time(),
-            "o": outcome,
-            "g": outgoing_id,
-        },
-    )
-
-
-def record_arrival(session: Session, node: NodeSettings, post: Post) -> None:
-    """An accepted trusted relay shares its thread with the list it came from."""
-    if post.relay_from:
-        record(session, post, post.relay_from, "in", "received")

@@ -8,28 +8,24 @@ from __future__ import annotations
 import logging
 import time
 
-from sqlalchemy import text
 from sqlmodel import Session
 
+from listfed.addresses import Kind
 from listfed.bridges import outgoing as bridges_out
 from listfed.bridges.outgoing import bridge_of
 from listfed.config.settings import RouteConfig
+from listfed.context import NodeSettings
+from listfed.db import lists, queue
+from listfed.db.queue import NewItem
 from listfed.delivery import outbox
 from listfed.federation import signing
-from listfed.federation.inbound import record, record_arrival
+from listfed.federation.ledger import record, record_arrival
 from listfed.federation.plan import plan
 from listfed.mail.rawmail import RawMessage
 from listfed.mail.trace import TRACE_HEADER, TraceEntry
-from listfed.ops import lists
-from listfed.post import NodeSettings, Post
+from listfed.post import Origin, Post
 
 log = logging.getLogger("listfed.federation")
-
-_LOCAL = text(
-    "INSERT INTO queue (kind, list_id, rcpt, detail, mail_from, message_id, raw, received, "
-    "approved, state, attempts, next_attempt, last_error, origin) VALUES ('post', :l, :r, "
-    "'', :f, :m, :raw, :c, 0, 'new', 0, 0, '', :o)"
-)
 
 
 def relayed_copy(post: Post, route: RouteConfig, node: NodeSettings) -> RawMessage:
@@ -77,18 +73,17 @@ def _to_local_list(
     if list_id is None:
         log.warning("%s route %s: %s is not a list here", post.log_prefix(), route.name, target)
         return f"failed: {target} is not a list on this node"
-    session.connection().execute(
-        _LOCAL,
-        {
-            "l": list_id,
-            "r": target,
-            "f": post.lst.bounces_address,
-            "m": post.message.message_id,
-            "raw": data,
-            "c": time.time(),
-            "o": f"route:{route.name}",
-        },
+    item = NewItem(
+        kind=Kind.POST.value,
+        list_id=list_id,
+        rcpt=target,
+        raw=data,
+        received=time.time(),
+        mail_from=post.lst.bounces_address,
+        message_id=post.message.message_id,
+        origin=str(Origin.route(route.name)),
     )
+    queue.insert(session, [item])
     return "queued locally"
 
 

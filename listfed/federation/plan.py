@@ -8,22 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, text
 from sqlmodel import Session
 
 from listfed.archive.stage import thread_of
 from listfed.bridges.outgoing import routes as bridge_routes
 from listfed.config.settings import RouteConfig
+from listfed.context import NodeSettings
+from listfed.db import relays
 from listfed.federation import matching
-from listfed.federation.inbound import relayed_by
 from listfed.mail import trace
 from listfed.mail.rawmail import RawMessage
-from listfed.post import NodeSettings, Post
-
-_SHARED = text(
-    "SELECT 1 FROM relay WHERE list_id = :l AND target = :t AND (direction = 'in' OR "
-    "route = :r) AND (thread_id = :th OR message_id IN :refs) LIMIT 1"
-).bindparams(bindparam("refs", expanding=True))
+from listfed.post import Post
 
 
 @dataclass(frozen=True)
@@ -53,21 +48,7 @@ def _headers(raw: bytes) -> matching.Headers:
 
 def _shared(session: Session, post: Post, route: RouteConfig, target: str) -> bool:
     refs = [r for r in (post.message.in_reply_to, *post.message.references) if r] or [""]
-    row = (
-        session.connection()
-        .execute(
-            _SHARED,
-            {
-                "l": post.lst.id,
-                "t": target.lower(),
-                "r": route.name,
-                "th": post.thread_id,
-                "refs": refs,
-            },
-        )
-        .first()
-    )
-    return row is not None
+    return relays.shared(session, post.lst.id, target, route.name, post.thread_id, refs)
 
 
 def plan(session: Session, node: NodeSettings, post: Post) -> list[Hop]:
@@ -89,7 +70,7 @@ def plan(session: Session, node: NodeSettings, post: Post) -> list[Hop]:
         matched, why = matching.check(route, post.message, headers, [post.lst.prefix])
         for target in route.to:
             key = target.casefold()
-            earlier = chosen.get(key) or relayed_by(
+            earlier = chosen.get(key) or relays.relayed_by(
                 session, post.lst.id, post.message.message_id, target
             )
             if stop is not None:

@@ -8,11 +8,11 @@ import logging
 
 from sqlmodel import Session, col, select
 
+from listfed.context import NodeSettings
+from listfed.db import lists, members
 from listfed.db.models import Held
-from listfed.ops import held as held_ops
-from listfed.ops import lists, members
-from listfed.post import NodeSettings
-from listfed.robots import replies
+from listfed.moderation.hold import release
+from listfed.notices import replies
 
 log = logging.getLogger("listfed.moderation")
 
@@ -43,5 +43,5 @@ def expire(session: Session, node: NodeSettings, now: float) -> int:
         log.info(
             "<%s> %s: held %s expired after %d day(s)", row.message_id, lst.address, row.id, days
         )
-        held_ops.remove(session, row)
+        release(session, row, now)
     return len(rows)

@@ -12,13 +12,15 @@ import time
 
 from sqlmodel import Session
 
+from listfed import tokens
+from listfed.context import NodeSettings
+from listfed.db import members
 from listfed.db.models import Held
 from listfed.delivery import outbox
 from listfed.listinfo import ListInfo, Role
 from listfed.moderation import notify
-from listfed.ops import members
-from listfed.post import NodeSettings, Post
-from listfed.robots import replies, tokens
+from listfed.notices import replies
+from listfed.post import Post
 
 log = logging.getLogger("listfed.moderation")
 
@@ -65,6 +67,14 @@ def hold(session: Session, node: NodeSettings, post: Post) -> None:
     _tell_member(session, node, post)
 
 
+def release(session: Session, row: Held, now: float) -> None:
+    """Take a post out of the hold queue; the codes mailed for it are spent with it, so
+    that a late reply can never act on a later post given the same id."""
+    assert row.id is not None
+    tokens.spend(session, tokens.held_key(row.id), now)
+    session.delete(row)
+
+
 def _notify_moderators(session: Session, lst: ListInfo, row: Held, post: Post, token: str) -> None:
     assert row.id is not None
     to = moderators(session, lst)
@@ -96,7 +106,7 @@ def _tell_member(session: Session, node: NodeSettings, post: Post) -> None:
     sender = post.message.sender
     if post.message.auto_submitted or not post.mail_from or not sender:
         return
-    if post.relay_from or post.origin or members.find(session, post.lst.id, sender) is None:
+    if post.relay_from or post.origin.relayed or members.find(session, post.lst.id, sender) is None:
         return
     assert post.verdict is not None
     lst = post.lst

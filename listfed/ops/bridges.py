@@ -16,11 +16,11 @@ from listfed.bridges import state
 from listfed.bridges.imapconn import ImapError
 from listfed.bridges.watchers import Timing, watcher_for
 from listfed.config.settings import BridgeConfig
+from listfed.context import NodeSettings
+from listfed.db import lists
 from listfed.db.engine import Database
 from listfed.db.models import BridgeState
 from listfed.errors import ListfedError, NotFound
-from listfed.ops import lists
-from listfed.post import NodeSettings
 
 NEVER_RAN = "never ran"
 NEVER_CONNECTED = "never connected"  # an IMAP bridge that has only failed so far

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session, col, select
 
+from listfed import listvalues
 from listfed.addresses import Kind
-from listfed.db.models import Held, QueueItem
+from listfed.db import lists, members, queue
+from listfed.db.models import Held
+from listfed.db.queue import NewItem
 from listfed.delivery import outbox
-from listfed.delivery.notices import notice
 from listfed.errors import NotFound
 from listfed.listinfo import ListInfo
-from listfed.ops import list_values, lists, members
-from listfed.robots import tokens
+from listfed.moderation.hold import release
+from listfed.notices.message import notice
+
+
+@dataclass(frozen=True)
+class Approval:
+    queue_id: int  # the post's new intake queue item
+    also: str  # what `always` did, in one line; "" without it
 
 
 def all_held(session: Session, list_address: str | None = None) -> list[tuple[Held, str]]:
@@ -31,32 +40,25 @@ def get(session: Session, held_id: int) -> Held:
     return row
 
 
-def remove(session: Session, row: Held) -> None:
-    """Take a post out of the hold queue; the codes mailed for it are spent with it, so
-    that a late reply can never act on a later post given the same id."""
-    assert row.id is not None
-    tokens.spend(session, tokens.held_key(row.id), time.time())
-    session.delete(row)
-
-
-def approve(session: Session, held_id: int) -> QueueItem:
-    """Send the post back through the pipeline, past the posting policy."""
+def approve(session: Session, held_id: int, *, always: bool = False) -> Approval:
+    """Send the post back through the pipeline, past the posting policy; `always` also
+    lets its sender post without moderation from now on (`accept`)."""
     row = get(session, held_id)
     lst = lists.by_id(session, row.list_id)
-    item = QueueItem(
+    also = accept(session, lst, row.sender or row.mail_from) if always else ""
+    item = NewItem(
         kind=Kind.POST.value,
         list_id=row.list_id,
         rcpt=lst.address,
-        mail_from=row.mail_from,
-        message_id=row.message_id,
         raw=row.raw,
         received=row.received,
+        mail_from=row.mail_from,
+        message_id=row.message_id,
         approved=True,
     )
-    session.add(item)
-    remove(session, row)
-    session.flush()
-    return item
+    [queue_id] = queue.insert(session, [item])
+    release(session, row, time.time())
+    return Approval(queue_id, also)
 
 
 def accept(session: Session, lst: ListInfo, address: str) -> str:
@@ -69,10 +71,10 @@ def accept(session: Session, lst: ListInfo, address: str) -> str:
         member.moderated = False
         session.add(member)
         return f"{member.display_address}'s posts are no longer moderated"
-    if any(list_values.matches(p, address) for p in lst.accept_these_nonmembers):
+    if any(listvalues.matches(p, address) for p in lst.accept_these_nonmembers):
         return f"{address} is on the accept list already"
     row = lists.find_row(session, lst.address)
-    entry = list_values.literal(address.lower())
+    entry = listvalues.literal(address.lower())
     row.accept_these_nonmembers = "\n".join([*lst.accept_these_nonmembers, entry])
     session.add(row)
     return f"{address} added to the list's accept_these_nonmembers"
@@ -91,13 +93,13 @@ def reject(session: Session, held_id: int, reason: str = "") -> Held:
         )
         data = notice(lst, to, f"Rejected: {row.subject}"[:200], text, row.message_id)
         outbox.enqueue(session, data, lst.bounces_address, [to], lst.id, "notice")
-    remove(session, row)
+    release(session, row, time.time())
     return row
 
 
 def discard(session: Session, held_id: int) -> Held:
     row = get(session, held_id)
-    remove(session, row)
+    release(session, row, time.time())
     return row
 
 

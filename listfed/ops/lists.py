@@ -6,12 +6,13 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, func, text
-from sqlmodel import Session, select
+from sqlmodel import Session
 
+from listfed import listvalues
 from listfed.addresses import split_address
-from listfed.db.models import MailingList, Member
-from listfed.errors import AlreadyExists, InvalidAddress, NotFound, UsageError
+from listfed.db.lists import exists, find_row, to_info
+from listfed.db.models import MailingList
+from listfed.errors import AlreadyExists, InvalidAddress, UsageError
 from listfed.listinfo import (
     DigestFormat,
     DigestPeriod,
@@ -20,75 +21,9 @@ from listfed.listinfo import (
     Policy,
     Visibility,
 )
-from listfed.ops import list_values
 from listfed.units import parse_size
 
 _RESERVED_SUFFIXES = ("-request", "-join", "-leave", "-owner", "-bounces", "-confirm")
-
-
-def to_info(row: MailingList) -> ListInfo:
-    assert row.id is not None
-    return ListInfo(
-        id=row.id,
-        local=row.local,
-        domain=row.domain,
-        description=row.description,
-        subject_prefix=row.subject_prefix,
-        footer=row.footer,
-        policy=Policy(row.policy),
-        nonmember_action=NonmemberAction(row.nonmember_action),
-        archive=row.archive,
-        visibility=Visibility(row.visibility),
-        max_message_size=row.max_message_size,
-        reply_to=row.reply_to,
-        dmarc=row.dmarc,
-        bounce_threshold=row.bounce_threshold,
-        digest_size=row.digest_size,
-        digest_period=DigestPeriod(row.digest_period),
-        digest_format=DigestFormat(row.digest_format),
-        welcome_message=row.welcome_message,
-        goodbye_message=row.goodbye_message,
-        emergency=row.emergency,
-        accept_these_nonmembers=list_values.items(row.accept_these_nonmembers),
-        hold_types=list_values.items(row.hold_types),
-        dmarc_always=list_values.items(row.dmarc_always),
-        dmarc_never=list_values.items(row.dmarc_never),
-        hold_expiry=row.hold_expiry,
-        reply_to_override=row.reply_to_override,
-    )
-
-
-def find_row(session: Session, address: str) -> MailingList:
-    local, domain = split_address(address)
-    row = session.exec(
-        select(MailingList).where(MailingList.local == local.lower(), MailingList.domain == domain)
-    ).first()
-    if row is None:
-        raise NotFound(f"no list {local.lower()}@{domain}")
-    return row
-
-
-def get(session: Session, address: str) -> ListInfo:
-    return to_info(find_row(session, address))
-
-
-def id_of(conn: Connection, local: str, domain: str) -> int | None:
-    """The id of a list, by one indexed query (the RCPT hot path)."""
-    row = conn.execute(
-        text("SELECT id FROM mlist WHERE local = :l AND domain = :d"), {"l": local, "d": domain}
-    ).first()
-    return int(row[0]) if row else None
-
-
-def exists(session: Session, local: str, domain: str) -> bool:
-    return id_of(session.connection(), local, domain) is not None
-
-
-def by_id(session: Session, list_id: int) -> ListInfo:
-    row = session.get(MailingList, list_id)
-    if row is None:
-        raise NotFound(f"no list with id {list_id}")
-    return to_info(row)
 
 
 def create(
@@ -117,16 +52,6 @@ def create(
     session.add(row)
     session.flush()
     return to_info(row)
-
-
-def member_count(session: Session, list_id: int) -> int:
-    query = select(func.count()).select_from(Member).where(Member.list_id == list_id)
-    return int(session.exec(query).one())
-
-
-def all_lists(session: Session) -> list[tuple[ListInfo, int]]:
-    rows = session.exec(select(MailingList).order_by(MailingList.domain, MailingList.local))
-    return [(to_info(r), member_count(session, r.id or 0)) for r in rows]
 
 
 def parse_bool(value: str) -> bool:
@@ -183,7 +108,7 @@ SETTINGS: dict[str, Any] = {
     "archive": parse_bool,
     "visibility": _choice(*[v.value for v in Visibility]),
     "max_message_size": _size,
-    "reply_to": list_values.reply_to,
+    "reply_to": listvalues.reply_to,
     "reply_to_override": parse_bool,
     "dmarc": _choice("munge", "wrap", "none"),
     "bounce_threshold": _positive,
@@ -193,11 +118,11 @@ SETTINGS: dict[str, Any] = {
     "welcome_message": _text_block,
     "goodbye_message": _text_block,
     "emergency": parse_bool,
-    "accept_these_nonmembers": list_values.patterns,
-    "hold_types": list_values.mime_types,
-    "dmarc_always": list_values.domains,
-    "dmarc_never": list_values.domains,
-    "hold_expiry": list_values.duration,
+    "accept_these_nonmembers": listvalues.patterns,
+    "hold_types": listvalues.mime_types,
+    "dmarc_always": listvalues.domains,
+    "dmarc_never": listvalues.domains,
+    "hold_expiry": listvalues.duration,
 }
 
 

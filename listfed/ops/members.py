@@ -8,9 +8,11 @@ from email.utils import parseaddr
 from typing import Any
 
 from sqlalchemy import text
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from listfed.addresses import normalise
+from listfed.db import lists as stored_lists
+from listfed.db.members import find
 from listfed.db.models import Member
 from listfed.digests import collect
 from listfed.errors import InvalidAddress, NotFound, UsageError
@@ -40,7 +42,7 @@ def add(
     role: Role = Role.MEMBER,
     delivery: DeliveryMode = DeliveryMode.REGULAR,
 ) -> AddResult:
-    info = lists.get(session, list_address)
+    info = stored_lists.get(session, list_address)
     result = AddResult()
     for entry in entries:
         try:
@@ -67,32 +69,6 @@ def add(
     return result
 
 
-def find(session: Session, list_id: int, address: str) -> Member | None:
-    query = select(Member).where(Member.list_id == list_id, Member.address == address.lower())
-    return session.exec(query).first()
-
-
-def member_role(session: Session, list_id: int, address: str) -> str | None:
-    """The role of a member, or None for a non-member (one indexed query: the hot path)."""
-    row = (
-        session.connection()
-        .execute(
-            text("SELECT role FROM member WHERE list_id = :l AND address = :a"),
-            {"l": list_id, "a": address.lower()},
-        )
-        .first()
-    )
-    return str(row[0]) if row else None
-
-
-def with_role(session: Session, list_id: int, role: Role) -> list[str]:
-    """The addresses of the members with `role` (owners, moderators), as given."""
-    query = select(Member.display_address).where(
-        Member.list_id == list_id, Member.role == role.value
-    )
-    return list(session.exec(query.order_by(col(Member.id))))
-
-
 def forget(session: Session, address: str) -> list[str]:
     """Remove `address` from every list, with its pending confirmations and robot reply
     log; the lists it was on."""
@@ -101,7 +77,7 @@ def forget(session: Session, address: str) -> list[str]:
     rows = session.exec(select(Member).where(Member.address == key)).all()
     left = []
     for row in rows:
-        left.append(lists.by_id(session, row.list_id).address)
+        left.append(stored_lists.by_id(session, row.list_id).address)
         session.delete(row)
     conn = session.connection()
     conn.execute(text("DELETE FROM token WHERE lower(address) = :a"), {"a": key})
@@ -111,7 +87,7 @@ def forget(session: Session, address: str) -> list[str]:
 
 def remove(session: Session, list_address: str, addresses: list[str]) -> list[str]:
     """Remove members; NotFound names every address that was not a member."""
-    info = lists.get(session, list_address)
+    info = stored_lists.get(session, list_address)
     missing = []
     for address in addresses:
         row = find(session, info.id, address.strip())
@@ -124,14 +100,8 @@ def remove(session: Session, list_address: str, addresses: list[str]) -> list[st
     return addresses
 
 
-def all_members(session: Session, list_address: str) -> list[Member]:
-    info = lists.get(session, list_address)
-    query = select(Member).where(Member.list_id == info.id).order_by(col(Member.address))
-    return list(session.exec(query))
-
-
 def set_value(session: Session, list_address: str, address: str, key: str, value: str) -> Member:
-    info = lists.get(session, list_address)
+    info = stored_lists.get(session, list_address)
     row = find(session, info.id, address)
     if row is None:
         raise NotFound(f"{address} is not a member of {info.address}")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from listfed.config import Config
 from listfed.db.engine import Database
-from listfed.db.schema import upgrade
 from listfed.errors import ConfigError
+from listfed.migrations import upgrade
 
 
 @dataclass

@@ -12,12 +12,15 @@ import time
 
 from sqlmodel import Session
 
+from listfed import tokens
 from listfed.bounces import score
+from listfed.context import NodeSettings
+from listfed.db import lists
+from listfed.db import members as stored_members
 from listfed.listinfo import DeliveryMode, ListInfo, Role
-from listfed.ops import lists, members
-from listfed.post import NodeSettings
-from listfed.robots import replies, templates, tokens
-from listfed.robots.tokens import Action
+from listfed.notices import replies, templates
+from listfed.ops import members
+from listfed.tokens import Action
 
 log = logging.getLogger("listfed.robots")
 
@@ -34,7 +37,7 @@ def ask(
 ) -> str:
     """Write to `address` asking it to confirm `action` (or saying there is nothing to
     do); the line for the requester's reply, which never tells whether it is a member."""
-    is_member = members.find(session, lst.id, address) is not None
+    is_member = stored_members.find(session, lst.id, address) is not None
     # Nothing to do: subscribing a member, or anything else for a non-member.
     nothing = is_member if action is Action.SUBSCRIBE else not is_member
     if nothing and requester.lower() == address.lower():
@@ -106,10 +109,10 @@ def confirm(session: Session, node: NodeSettings, token: str, now: float) -> tup
         welcome(session, node, lst, added.added[0], now)
         log.info("%s: %s subscribed (confirmed)", lst.address, row.address)
         return f"{added.added[0]} is now subscribed to {lst.address}.", True
-    member = members.find(session, lst.id, row.address)
+    member = stored_members.find(session, lst.id, row.address)
     if member is None:
         return f"{row.address} is not subscribed to {lst.address}.", False
-    owners = members.with_role(session, lst.id, Role.OWNER)
+    owners = stored_members.with_role(session, lst.id, Role.OWNER)
     if member.role == Role.OWNER.value and len(owners) == 1:
         return (
             f"Not done: {member.display_address} is the last owner of {lst.address}; "
@@ -135,7 +138,7 @@ def welcome(session: Session, node: NodeSettings, lst: ListInfo, address: str, n
 def set_delivery(session: Session, lst: ListInfo, address: str, mode: DeliveryMode) -> str:
     """A member's own (confirmed) delivery change; it also lifts a pause caused by
     bounces, since the confirmation shows that mail reaches the address again."""
-    row = members.find(session, lst.id, address)
+    row = stored_members.find(session, lst.id, address)
     if row is None:
         return f"{address} is not a member of {lst.address}; nothing was changed."
     members.set_value(session, lst.address, address, "delivery", mode.value)

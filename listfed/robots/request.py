@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from listfed import tokens
 from listfed.addresses import Kind, normalise
+from listfed.context import NodeSettings
+from listfed.db import members
 from listfed.errors import InvalidAddress
 from listfed.listinfo import DeliveryMode
-from listfed.moderation import decide
-from listfed.ops import members
-from listfed.post import Incoming, NodeSettings
-from listfed.robots import actions, replies, templates, tokens
+from listfed.notices import replies, templates
+from listfed.post import Incoming
+from listfed.robots import actions, moderate
 from listfed.robots.commands import Command, Reading, Verb, read_commands
-from listfed.robots.tokens import Action
+from listfed.tokens import Action
 
 
 def reply_address(mail: Incoming) -> str | None:
@@ -44,8 +46,8 @@ def handle(session: Session, node: NodeSettings, mail: Incoming, now: float) -> 
     if mail.kind == Kind.LEAVE.value:
         return actions.ask(session, node, mail.lst, Action.UNSUBSCRIBE, who, now)
     if mail.kind == Kind.CONFIRM.value:
-        if decide.is_moderation(tokens.peek(session, mail.detail)):
-            return decide.by_email(session, node, mail, who, now)
+        if moderate.is_moderation(tokens.peek(session, mail.detail)):
+            return moderate.by_email(session, node, mail, who, now)
         said, told = actions.confirm(session, node, mail.detail, now)
         if not told:
             replies.answer(session, node, mail, who, f"{said}\n\n{_help_hint(mail)}\n", now)

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
+from listfed import tokens
+from listfed.context import NodeSettings
 from listfed.db.models import Held, Token
+from listfed.notices import replies
 from listfed.ops import held as held_ops
-from listfed.ops import lists
-from listfed.post import Incoming, NodeSettings
-from listfed.robots import replies, tokens
+from listfed.post import Incoming
 from listfed.robots.commands import reply_line
 
 log = logging.getLogger("listfed.moderation")
@@ -99,11 +100,8 @@ def _act(session: Session, post: Held, decision: Decision) -> str:
     assert post.id is not None
     what = f'held post {post.id} ("{post.subject or "no subject"}")'
     if decision.verb == "approve":
-        also = ""
-        if decision.always:
-            lst = lists.by_id(session, post.list_id)
-            also = f"\nAlso: {held_ops.accept(session, lst, post.sender or post.mail_from)}."
-        held_ops.approve(session, post.id)
+        approval = held_ops.approve(session, post.id, always=decision.always)
+        also = f"\nAlso: {approval.also}." if approval.also else ""
         return f"Approved {what}: it is on its way to the list.{also}"
     if decision.verb == "reject":
         held_ops.reject(session, post.id, decision.reason)

@@ -12,11 +12,12 @@ from email.utils import make_msgid
 from sqlalchemy import text
 from sqlmodel import Session
 
+from listfed.context import NodeSettings
 from listfed.db.models import RobotReply
 from listfed.delivery import outbox
-from listfed.delivery.notices import notice
 from listfed.listinfo import ListInfo
-from listfed.post import Incoming, NodeSettings
+from listfed.notices.message import notice
+from listfed.post import Incoming
 
 log = logging.getLogger("listfed.robots")
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from listfed.context import NodeSettings
+from listfed.db import members
 from listfed.delivery import outbox
 from listfed.listinfo import Role
-from listfed.ops import members
-from listfed.post import Incoming, NodeSettings
+from listfed.post import Incoming
 
 MARK = b"X-Listfed-Owner:"
 

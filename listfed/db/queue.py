@@ -1,0 +1,58 @@
+"""The intake queue's one way in: every message that a worker (the pipeline or a robot)
+must take, whether SMTP intake spooled it, a route or a bridge of this node relayed it
+here, or a moderator released it from the hold queue, is inserted by `insert`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from listfed.db.engine import sqlite_of
+
+_INSERT = (
+    "INSERT INTO queue (kind, list_id, rcpt, detail, mail_from, message_id, raw, received, "
+    "approved, origin, state, attempts, next_attempt, last_error) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', 0, 0, '')"
+)
+
+
+@dataclass(frozen=True)
+class NewItem:
+    """A message for the intake queue."""
+
+    kind: str  # an addresses.Kind value
+    list_id: int | None
+    rcpt: str  # the address it was accepted for
+    raw: bytes
+    received: float
+    mail_from: str = ""
+    message_id: str = ""
+    detail: str = ""  # the token of -confirm+TOKEN, the VERP part of -bounces+X
+    approved: bool = False  # released from the hold queue: past the posting policy
+    origin: str = ""  # post.Origin's stored form: relayed here by a route or bridge
+
+
+def insert(session: Session, items: Sequence[NewItem]) -> list[int]:
+    """Queue the items in the session's transaction; their queue ids, in order."""
+    cursor = sqlite_of(session).cursor()
+    ids = []
+    for item in items:
+        cursor.execute(
+            _INSERT,
+            (
+                item.kind,
+                item.list_id,
+                item.rcpt,
+                item.detail,
+                item.mail_from,
+                item.message_id,
+                item.raw,
+                item.received,
+                item.approved,
+                item.origin,
+            ),
+        )
+        ids.append(int(cursor.lastrowid or 0))
+    return ids
