@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy import text
-from sqlmodel import Session
 
-from listfed.context import NodeSettings
+from listfed.context import Context
 from listfed.db import relays
 from listfed.mail import trace
 from listfed.post import Decision, Post, Verdict
@@ -14,8 +13,9 @@ _ARCHIVED = text("SELECT 1 FROM archive WHERE list_id = :l AND message_id = :m")
 _HELD = text("SELECT id FROM held WHERE list_id = :l AND message_id = :m")
 
 
-def loop(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
+def loop(ctx: Context, post: Post) -> Verdict | None:
     """A trace naming this node's list, or more hops than allowed, is a loop."""
+    node = ctx.node
     if trace.names(post.message.traces, node.name, post.lst.address):
         where = f"{node.name} {post.lst.address}"
         return Verdict(Decision.DROP, f"loop: the trace already names {where}")
@@ -28,8 +28,9 @@ def loop(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
     return None
 
 
-def duplicate(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
+def duplicate(ctx: Context, post: Post) -> Verdict | None:
     """The Message-ID is already archived, relayed or held on this list."""
+    session = ctx.session
     mid, conn = post.message.message_id, session.connection()
     key = {"l": post.lst.id, "m": mid}
     if conn.execute(_ARCHIVED, key).first() is not None:

@@ -22,7 +22,7 @@ from listfed import pipeline
 from listfed.addresses import Kind
 from listfed.bounces import handle as bounces
 from listfed.bridges import inbox as bridge_inbox
-from listfed.context import NodeSettings
+from listfed.context import Context, NodeSettings
 from listfed.db import lists
 from listfed.db.engine import Database
 from listfed.db.models import QueueItem
@@ -40,7 +40,7 @@ log = logging.getLogger("listfed.pipeline")
 MAX_ATTEMPTS = 5
 CHUNK = 20  # messages per transaction
 
-Robot = Callable[[Session, NodeSettings, Incoming, float], str]
+Robot = Callable[[Context, Incoming], str]
 
 ROBOTS: dict[str, Robot] = {
     Kind.REQUEST.value: request.handle,
@@ -107,7 +107,7 @@ class Dispatcher:
             received=item.received,
             message=parse(item.raw, item.mail_from, self.node.name),
         )
-        said = ROBOTS[item.kind](s, self.node, mail, self.clock())
+        said = ROBOTS[item.kind](Context(s, self.node, self.clock), mail)
         logging.getLogger("listfed.robots").info("%s: %s", mail.log_prefix(), said)
 
     def _due(self, limit: int) -> Any:
@@ -151,7 +151,7 @@ class Dispatcher:
                     with s.begin_nested():
                         if item.kind == Kind.POST.value:
                             post = self._post(s, item, known, facts or {})
-                            pipeline.run(s, self.node, post)
+                            pipeline.run(Context(s, self.node, self.clock), post)
                         else:
                             self._robot(s, item, known)
                         s.delete(item)

@@ -8,13 +8,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from sqlmodel import Session
-
 from listfed import checks, policy
 from listfed.archive import stage as archive
 from listfed.bounces import score
 from listfed.bridges import echoes
-from listfed.context import NodeSettings
+from listfed.context import Context
 from listfed.delivery import outbox
 from listfed.delivery.decorate import decorate
 from listfed.digests import collect
@@ -26,11 +24,12 @@ from listfed.post import Decision, Post, Verdict
 
 log = logging.getLogger("listfed.pipeline")
 
-Rule = Callable[[Session, NodeSettings, Post], Verdict | None]
-Action = Callable[[Session, NodeSettings, Post], None]
+Rule = Callable[[Context, Post], Verdict | None]
+Action = Callable[[Context, Post], None]
 
 
-def _decorate(session: Session, node: NodeSettings, post: Post) -> None:
+def _decorate(ctx: Context, post: Post) -> None:
+    node = ctx.node
     # the looked-up domain, else the one the parse already found (no second header read)
     domain = post.facts.dmarc.domain if post.facts.dmarc else post.message.sender.rpartition("@")[2]
     mitigation = dmarc.decide(post.lst, domain, post.facts.dmarc, node.domains)
@@ -47,7 +46,8 @@ def _decorate(session: Session, node: NodeSettings, post: Post) -> None:
     )
 
 
-def _reject(session: Session, node: NodeSettings, post: Post) -> None:
+def _reject(ctx: Context, post: Post) -> None:
+    session = ctx.session
     assert post.verdict is not None
     if post.message.auto_submitted or not post.mail_from:
         log.info("%s rejected silently (automatic mail is never answered)", post.log_prefix())
@@ -66,13 +66,14 @@ def _reject(session: Session, node: NodeSettings, post: Post) -> None:
     outbox.enqueue(session, data, post.lst.bounces_address, [post.mail_from], post.lst.id, "notice")
 
 
-def _reenable(session: Session, node: NodeSettings, post: Post) -> None:
+def _reenable(ctx: Context, post: Post) -> None:
     """A member whose delivery bounces paused is evidently reachable again."""
+    session = ctx.session
     if post.message.sender and not post.relay_from and not post.origin.relayed:
         score.reenable(session, post.lst, post.message.sender)
 
 
-def _nothing(session: Session, node: NodeSettings, post: Post) -> None:
+def _nothing(ctx: Context, post: Post) -> None:
     return None
 
 
@@ -105,10 +106,10 @@ HANDLERS: dict[Decision, list[tuple[str, Action]]] = {
 }
 
 
-def run(session: Session, node: NodeSettings, post: Post) -> Verdict:
+def run(ctx: Context, post: Post) -> Verdict:
     """Judge the post, then act on the verdict. Returns the verdict for the log."""
     for name, rule in RULES:
-        verdict = rule(session, node, post)
+        verdict = rule(ctx, post)
         if verdict is not None:
             post.verdict = verdict
             post.reasons.append(f"{name}: {verdict.reason}")
@@ -116,6 +117,6 @@ def run(session: Session, node: NodeSettings, post: Post) -> Verdict:
     if post.verdict is None:  # no rule spoke: the policy rule always does, so never here
         post.verdict = Verdict(Decision.HOLD, "no rule accepted the post")
     for _name, action in HANDLERS[post.verdict.decision]:
-        action(session, node, post)
+        action(ctx, post)
     log.info("%s %s: %s", post.log_prefix(), post.verdict.decision, post.verdict.reason)
     return post.verdict

@@ -8,10 +8,8 @@ import email.policy
 import re
 from email.message import Message
 
-from sqlmodel import Session
-
 from listfed import listvalues
-from listfed.context import NodeSettings
+from listfed.context import Context
 from listfed.db.members import find as find_member
 from listfed.listinfo import NonmemberAction, Policy, Role
 from listfed.mail import mimeparse
@@ -25,15 +23,16 @@ _NONMEMBER = {
 MAX_PARTS = 1000  # MIME parts looked at; a post with more is held for a human to look
 
 
-def emergency(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
+def emergency(ctx: Context, post: Post) -> Verdict | None:
     """Emergency moderation: every post waits, members', relays' and all."""
     if post.lst.emergency and not post.approved:
         return Verdict(Decision.HOLD, "emergency moderation: every post waits for a moderator")
     return None
 
 
-def posting(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
+def posting(ctx: Context, post: Post) -> Verdict | None:
     """Apply the list's policy to the From address (the envelope sender as a fallback)."""
+    session = ctx.session
     if post.approved:
         return Verdict(Decision.ACCEPT, "approved by a moderator")
     lst = post.lst
@@ -67,7 +66,7 @@ def posting(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
     return Verdict(action, f"{who} is not a member of {lst.address}")
 
 
-def size(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
+def size(ctx: Context, post: Post) -> Verdict | None:
     """A post over the list's own size limit waits for a moderator (0: no list limit)."""
     limit = post.lst.max_message_size
     if post.approved or not limit or len(post.raw) <= limit:
@@ -77,7 +76,7 @@ def size(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
     )
 
 
-def content_types(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
+def content_types(ctx: Context, post: Post) -> Verdict | None:
     """A part of a type in the list's hold_types (e.g. application/x-msdownload, video/*)
     holds the post, wherever it is nested, forwarded messages included."""
     held = post.lst.hold_types

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from listfed.config.settings import PeerConfig, RouteConfig
-from listfed.context import NodeSettings
+from listfed.context import Context, NodeSettings
 from listfed.federation import inbound, matching, signing
 from listfed.federation.outbound import relayed_copy, signed
 from listfed.listinfo import ListInfo
@@ -794,7 +794,7 @@ def _inbound(hop: str) -> tuple[NodeSettings, Post]:
 )
 def test_a_relay_signed_over_its_trace_as_written_is_trusted(hop: str) -> None:
     nyc, post = _inbound(hop)
-    verdict = inbound.trusted(None, nyc, post)  # type: ignore[arg-type]  # reads no table
+    verdict = inbound.trusted(Context(None, nyc), post)  # type: ignore[arg-type]  # reads no table
     assert verdict is not None and verdict.decision is Decision.ACCEPT, post.reasons
     assert post.relay_from == "actions@lists.philly.example"
 
@@ -802,5 +802,5 @@ def test_a_relay_signed_over_its_trace_as_written_is_trusted(hop: str) -> None:
 def test_a_relay_whose_signer_is_not_its_last_hop_is_an_ordinary_post() -> None:
     # a valid MAC by philly, over a trace whose last hop claims to be atl
     nyc, post = _inbound("atl.example coc@lists.atl.example")
-    assert inbound.trusted(None, nyc, post) is None  # type: ignore[arg-type]
+    assert inbound.trusted(Context(None, nyc), post) is None  # type: ignore[arg-type]
     assert post.reasons == ["relay signature refused: signed by philly.example, not atl.example"]

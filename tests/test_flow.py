@@ -368,7 +368,7 @@ async def test_a_message_that_breaks_the_pipeline_fails_alone_then_is_set_aside(
     from listfed import pipeline
     from listfed.dispatch import MAX_ATTEMPTS
 
-    def explode(session, node, post):  # a bug that only this message triggers
+    def explode(ctx, post):  # a bug that only this message triggers
         if post.message.subject == "poison":
             raise RuntimeError("boom")
         return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from listfed.archive import record, threads
-from listfed.context import NodeSettings
+from listfed.context import Context
 from listfed.db.engine import sqlite_of
 from listfed.post import Post
 
@@ -18,8 +18,9 @@ def thread_of(session: Session, list_id: int, post: Post) -> str:
     )
 
 
-def store(session: Session, node: NodeSettings, post: Post) -> None:
+def store(ctx: Context, post: Post) -> None:
     """Archive the post unless the node or the list turned the archive off."""
+    session, node = ctx.session, ctx.node
     if not (node.archive_enabled and post.lst.archive):
         post.thread_id = thread_of(session, post.lst.id, post)
         return

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from listfed.bounces import score
 from listfed.bounces.detect import Failure, detect, failure_kind, is_bounce_like
-from listfed.context import NodeSettings
+from listfed.context import Context, NodeSettings
 from listfed.db import lists
 from listfed.notices import owners
 from listfed.post import Incoming
@@ -25,8 +25,9 @@ from listfed.verp import verp_recipient
 log = logging.getLogger("listfed.bounces")
 
 
-def handle(session: Session, node: NodeSettings, mail: Incoming, now: float) -> str:
+def handle(ctx: Context, mail: Incoming) -> str:
     """Act on a message to -bounces; what happened, for the log."""
+    session, node, now = ctx.session, ctx.node, ctx.now()
     if not is_bounce_like(mail.raw) and not _looks_like_a_bounce(mail):
         return "not a bounce (an automatic reply?): dropped"
     verp = verp_recipient(mail.detail) if mail.detail and node.verp != "never" else None
@@ -40,7 +41,7 @@ def handle(session: Session, node: NodeSettings, mail: Incoming, now: float) -> 
         return f"{verp}: {said}"
     report = detect(mail.raw)
     if not report.recognised:
-        return "unrecognised bounce: " + owners.forward(session, node, mail, now, null_sender=True)
+        return "unrecognised bounce: " + owners.forward(ctx, mail, null_sender=True)
     # The detectors can take a delay warning for a failure; the DSN fields and the
     # subject are asked again for each address before it counts.
     failed = {a for a in report.permanent if failure_kind(mail.raw, a) is Failure.PERMANENT}

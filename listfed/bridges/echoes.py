@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from listfed.bridges import fingerprint
-from listfed.context import NodeSettings
+from listfed.context import Context
 from listfed.db.relays import relayed_by
 from listfed.mail import trace
 from listfed.post import Decision, OriginKind, Post, Verdict
@@ -30,7 +30,8 @@ _PURGE = text("DELETE FROM bridge_sent WHERE created < :c")
 KEEP = 60 * 86400.0  # a post that comes back later than this is taken as new
 
 
-def rule(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
+def rule(ctx: Context, post: Post) -> Verdict | None:
+    session, node = ctx.session, ctx.node
     if post.origin.kind is not OriginKind.BRIDGE:
         return None
     name = post.origin.name

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 
 from sqlmodel import Session
 
@@ -20,7 +19,7 @@ from listfed.addresses import Kind
 from listfed.bridges import foreign, state
 from listfed.bridges.imapwatch import Cursor, Fetched
 from listfed.config.settings import BridgeConfig
-from listfed.context import NodeSettings
+from listfed.context import Context, NodeSettings
 from listfed.db import lists, queue
 from listfed.db.queue import NewItem
 from listfed.errors import ListfedError
@@ -36,7 +35,7 @@ NOTE_HEADER = "X-Listfed-Bridge"
 
 
 def queue_post(
-    session: Session, node: NodeSettings, bridge: BridgeConfig, list_id: int, raw: bytes
+    session: Session, node: NodeSettings, bridge: BridgeConfig, list_id: int, raw: bytes, now: float
 ) -> None:
     """Queue a foreign list's post on the bridge's list, with this hop's trace. No
     envelope sender: nothing the local list says about it goes to the foreign list."""
@@ -48,37 +47,33 @@ def queue_post(
         list_id=list_id,
         rcpt=bridge.list,
         raw=msg.to_bytes(),
-        received=time.time(),
+        received=now,
         message_id=mid,
         origin=str(Origin.bridge(bridge.name)),
     )
     queue.insert(session, [item])
 
 
-def handle(session: Session, node: NodeSettings, mail: Incoming, now: float) -> str:
+def handle(ctx: Context, mail: Incoming) -> str:
     """The robot of an SMTP bridge's address (queue kind "bridge", detail = its name)."""
+    session, node, now = ctx.session, ctx.node, ctx.now()
     bridge = node.bridge(mail.detail)
     if bridge is None:
-        return _to_owners(session, node, mail, now, f"bridge {mail.detail} is not configured now")
+        return _to_owners(ctx, mail, f"bridge {mail.detail} is not configured now")
     judged = foreign.judge(mail.raw, bridge.foreign, mail.mail_from)
     if not judged.post:
-        return _to_owners(
-            session, node, mail, now, f"not a post of {bridge.foreign}: {judged.reason}"
-        )
+        return _to_owners(ctx, mail, f"not a post of {bridge.foreign}: {judged.reason}")
     if not bridge.takes_in:
         return f"bridge {bridge.name}: a post of {bridge.foreign}, not taken (direction = out)"
-    queue_post(session, node, bridge, mail.lst.id, mail.raw)
+    queue_post(session, node, bridge, mail.lst.id, mail.raw, now)
     state.taken(session, bridge.name, 1, now)
     return f"bridge {bridge.name}: queued on {bridge.list} ({judged.reason})"
 
 
-def _to_owners(session: Session, node: NodeSettings, mail: Incoming, now: float, why: str) -> str:
+def _to_owners(ctx: Context, mail: Incoming, why: str) -> str:
     note = f"{NOTE_HEADER}: {mail.detail}; not posted: {' '.join(why.split())[:300]}\r\n"
     said = owners.forward(
-        session,
-        node,
-        dataclasses.replace(mail, raw=note.encode("ascii", "replace") + mail.raw),
-        now,
+        ctx, dataclasses.replace(mail, raw=note.encode("ascii", "replace") + mail.raw)
     )
     return f"{why}: {said}"
 
@@ -109,7 +104,7 @@ def take(
         if not judged.post:
             log.info("bridge %s: UID %s left alone: %s", bridge.name, item.uid, judged.reason)
         elif bridge.takes_in:
-            queue_post(session, node, bridge, list_id, item.raw)
+            queue_post(session, node, bridge, list_id, item.raw, now)
             count += 1
     if at.last_uid > floor or floor == 0:
         state.set_cursor(session, bridge.name, at, now)

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from sqlalchemy import text
 from sqlmodel import Session
 
-from listfed.context import NodeSettings
+from listfed.context import Context
 from listfed.listinfo import DeliveryMode
 from listfed.post import Post
 
@@ -63,8 +63,9 @@ def recipients(
     return [r[0] for r in rows]
 
 
-def fan_out(session: Session, node: NodeSettings, post: Post) -> None:
+def fan_out(ctx: Context, post: Post) -> None:
     """Queue the decorated post for every regular member whose delivery is enabled."""
+    session = ctx.session
     enqueue(
         session,
         post.outgoing_data,

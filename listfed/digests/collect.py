@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlmodel import Session
 
-from listfed.context import NodeSettings
+from listfed.context import Context
 from listfed.db import lists
 from listfed.db.models import DigestItem
 from listfed.delivery import outbox
@@ -40,8 +40,9 @@ def _pending_size(session: Session, list_id: int) -> int:
     return int(row.scalar_one())
 
 
-def collect(session: Session, node: NodeSettings, post: Post) -> None:
+def collect(ctx: Context, post: Post) -> None:
     """Pipeline stage: keep the accepted post for the digest; send it if it is big enough."""
+    session = ctx.session
     if not _has_digest_members(session, post.lst.id):
         return
     session.add(

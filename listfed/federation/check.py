@@ -18,7 +18,7 @@ from sqlmodel import Session
 from listfed import checks
 from listfed.addresses import candidates, split_address
 from listfed.config.settings import BridgeConfig, RouteConfig
-from listfed.context import NodeSettings
+from listfed.context import Context, NodeSettings
 from listfed.db import lists
 from listfed.errors import InvalidAddress
 from listfed.federation.plan import Hop, plan
@@ -209,11 +209,18 @@ class Trial:
     hops: list[Hop]
 
 
-def trial(session: Session, node: NodeSettings, lst: ListInfo, raw: bytes) -> Trial:
+def trial(
+    session: Session,
+    node: NodeSettings,
+    lst: ListInfo,
+    raw: bytes,
+    clock: Callable[[], float] = time.time,
+) -> Trial:
     """`raw` as a new post on `lst`, built as the runner builds it (the envelope sender
     from Return-Path, when the file has one);
     what the loop and duplicate rules say, and every route's hop."""
     envelope = RawMessage.parse(raw).get("Return-Path") or ""
-    post = make_post(0, lst, raw, envelope.strip().strip("<>"), node.name, time.time())
-    verdict = checks.loop(session, node, post) or checks.duplicate(session, node, post)
+    ctx = Context(session, node, clock)
+    post = make_post(0, lst, raw, envelope.strip().strip("<>"), node.name, ctx.now())
+    verdict = checks.loop(ctx, post) or checks.duplicate(ctx, post)
     return Trial(post, None if verdict is None else verdict.reason, plan(session, node, post))

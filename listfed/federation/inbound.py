@@ -7,9 +7,7 @@ from __future__ import annotations
 import logging
 import time
 
-from sqlmodel import Session
-
-from listfed.context import NodeSettings
+from listfed.context import Context, NodeSettings
 from listfed.federation import signing
 from listfed.listinfo import Policy
 from listfed.mail import trace
@@ -55,8 +53,9 @@ def _signed_by(node: NodeSettings, post: Post) -> str | None:
     return None
 
 
-def trusted(session: Session, node: NodeSettings, post: Post) -> Verdict | None:
+def trusted(ctx: Context, post: Post) -> Verdict | None:
     """A rule: accept a trusted relay even though its sender is not a member."""
+    node = ctx.node
     if post.approved:
         return None
     hop = trace.last_hop(post.message.traces)

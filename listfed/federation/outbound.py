@@ -14,7 +14,7 @@ from listfed.addresses import Kind
 from listfed.bridges import outgoing as bridges_out
 from listfed.bridges.outgoing import bridge_of
 from listfed.config.settings import RouteConfig
-from listfed.context import NodeSettings
+from listfed.context import Context, NodeSettings
 from listfed.db import lists, queue
 from listfed.db.queue import NewItem
 from listfed.delivery import outbox
@@ -87,8 +87,9 @@ def _to_local_list(
     return "queued locally"
 
 
-def relay(session: Session, node: NodeSettings, post: Post) -> None:
+def relay(ctx: Context, post: Post) -> None:
     """A pipeline stage for accepted posts: ledger the arrival, then relay by route."""
+    session, node = ctx.session, ctx.node
     record_arrival(session, node, post)
     copies: dict[str, RawMessage] = {}
     for hop in plan(session, node, post):

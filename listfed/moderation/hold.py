@@ -13,7 +13,7 @@ import time
 from sqlmodel import Session
 
 from listfed import tokens
-from listfed.context import NodeSettings
+from listfed.context import Context, NodeSettings
 from listfed.db import members
 from listfed.db.models import Held
 from listfed.delivery import outbox
@@ -41,8 +41,9 @@ def expiry_text(expires: float) -> str:
     return f"Undecided, it is dropped on {when}."
 
 
-def hold(session: Session, node: NodeSettings, post: Post) -> None:
+def hold(ctx: Context, post: Post) -> None:
     """Put the post in the hold queue and ask the moderators, by mail, to decide."""
+    session, node = ctx.session, ctx.node
     assert post.verdict is not None
     lst, now = post.lst, post.received
     expires = now + lst.hold_expiry if lst.hold_expiry else 0.0

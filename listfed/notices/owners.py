@@ -8,9 +8,7 @@ that bounces or auto-replies cannot start a loop.
 
 from __future__ import annotations
 
-from sqlmodel import Session
-
-from listfed.context import NodeSettings
+from listfed.context import Context
 from listfed.db import members
 from listfed.delivery import outbox
 from listfed.listinfo import Role
@@ -19,12 +17,10 @@ from listfed.post import Incoming
 MARK = b"X-Listfed-Owner:"
 
 
-def forward(
-    session: Session, node: NodeSettings, mail: Incoming, now: float, *, null_sender: bool = False
-) -> str:
+def forward(ctx: Context, mail: Incoming, *, null_sender: bool = False) -> str:
     """Queue `mail` for every owner of its list; what happened, for the log. Bounces are
     forwarded with a null envelope sender (`null_sender`), so nothing can bounce back."""
-    lst = mail.lst
+    session, lst = ctx.session, mail.lst
     if MARK.lower() + b" " + lst.address.encode().lower() in mail.raw.lower():
         return "already forwarded once (X-Listfed-Owner): dropped to avoid a loop"
     owners = members.with_role(session, lst.id, Role.OWNER)

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from listfed import tokens
 from listfed.addresses import Kind, normalise
-from listfed.context import NodeSettings
+from listfed.context import Context, NodeSettings
 from listfed.db import members
 from listfed.errors import InvalidAddress
 from listfed.listinfo import DeliveryMode
@@ -32,8 +32,9 @@ def reply_address(mail: Incoming) -> str | None:
     return None
 
 
-def handle(session: Session, node: NodeSettings, mail: Incoming, now: float) -> str:
+def handle(ctx: Context, mail: Incoming) -> str:
     """Act on a message to a robot address; what happened, for the log."""
+    session, node, now = ctx.session, ctx.node, ctx.now()
     if mail.message.auto_submitted or mail.message.list_ids:
         return "automatic or list mail (it has a List-Id): not answered"
     who = reply_address(mail)
