@@ -19,7 +19,7 @@ from listfed.digests import collect
 from listfed.dmarc import mitigation as dmarc
 from listfed.federation import inbound, outbound
 from listfed.moderation import hold
-from listfed.notices.message import notice
+from listfed.notices import rejection
 from listfed.post import Decision, Post, Verdict
 
 log = logging.getLogger("listfed.pipeline")
@@ -47,23 +47,20 @@ def _decorate(ctx: Context, post: Post) -> None:
 
 
 def _reject(ctx: Context, post: Post) -> None:
-    session = ctx.session
     assert post.verdict is not None
     if post.message.auto_submitted or not post.mail_from:
         log.info("%s rejected silently (automatic mail is never answered)", post.log_prefix())
         return
-    text = (
-        f"Your message to {post.lst.address} was not accepted.\n\n"
-        f"Reason: {post.verdict.reason}\n\nSubject: {post.message.subject}\n"
-    )
-    data = notice(
+    rejection.send(
+        ctx.session,
         post.lst,
         post.mail_from,
-        f"Rejected: {post.message.subject}"[:200],
-        text,
-        post.message.message_id,
+        what=rejection.BY_POLICY,
+        reason=post.verdict.reason,
+        subject=post.message.subject,
+        message_id=post.message.message_id,
+        now=ctx.now(),
     )
-    outbox.enqueue(session, data, post.lst.bounces_address, [post.mail_from], post.lst.id, "notice")
 
 
 def _reenable(ctx: Context, post: Post) -> None:

@@ -148,6 +148,7 @@ class Node:
             lambda: self.dispatcher.node,
             lambda _count: self.dispatcher.wake.set(),
             imap_timing,
+            clock,
         )
         self.handler = IntakeHandler(
             self._resolve, self.spool.store, self.dispatcher.wake.set, config.smtp.lmtp, clock

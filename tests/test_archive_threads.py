@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+import time
 from collections.abc import Iterator, Sequence
 
 import pytest
@@ -303,7 +304,8 @@ def test_predict_matches_place_and_writes_nothing(conn: sqlite3.Connection) -> N
         guess = predict(conn, 1, mid, refs, irt, subject, date)
         assert conn.execute("SELECT * FROM thread_node ORDER BY id").fetchall() == before
         assert place(conn, 1, mid, refs, irt, subject, date).thread_id == guess
-    assert predict(conn, 1, "new", [], "", "Re: Meeting") != "m"  # now is far from day 0
+    now = time.time()
+    assert predict(conn, 1, "new", [], "", "Re: Meeting", now) != "m"  # now is far from day 0
 
 
 def test_the_common_path_is_two_queries(conn: sqlite3.Connection) -> None:

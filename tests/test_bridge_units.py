@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -142,7 +143,7 @@ def test_the_copy_names_the_foreign_list_drops_failing_signatures_and_has_a_date
             "Message-ID: <m1@example.net>",
         )
     )
-    data = outgoing.copy(msg, BRIDGE, _Post())  # type: ignore[arg-type]
+    data = outgoing.copy(msg, BRIDGE, _Post(), time.time())  # type: ignore[arg-type]
     out = email.message_from_bytes(data, policy=email.policy.default)
     assert out["To"] == FOREIGN
     assert out["DKIM-Signature"] is None

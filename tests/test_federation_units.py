@@ -672,6 +672,7 @@ def test_signed_copy_verifies_as_the_receiving_node_reads_it() -> None:
         post_of(INCOMING),
         PHILLY,
         secret,
+        time.time(),
     )
     after = int(time.time())
     body = out[out.find(b"\r\n\r\n") + 4 :]
@@ -721,7 +722,9 @@ def test_signed_copy_verifies_as_the_receiving_node_reads_it() -> None:
 def test_signed_copy_of_an_lf_message_verifies() -> None:
     raw = INCOMING.replace(b"\r\n", b"\n")
     post = post_of(raw)
-    out = signed(relayed_copy(post, out_route(forward=False), PHILLY), post, PHILLY, "k")
+    out = signed(
+        relayed_copy(post, out_route(forward=False), PHILLY), post, PHILLY, "k", time.time()
+    )
     assert b"\n" not in out.replace(b"\r\n", b"")
     body = out[out.find(b"\r\n\r\n") + 4 :]
     received = parse(out)
@@ -746,7 +749,7 @@ def test_signed_copy_with_an_8bit_trace_from_an_earlier_hop_verifies() -> None:
         b"X-Listfed-Trace: " + utf8_trace.encode("utf-8"),
     )
     post = post_of(raw)
-    out = signed(relayed_copy(post, out_route(), PHILLY), post, PHILLY, "k")
+    out = signed(relayed_copy(post, out_route(), PHILLY), post, PHILLY, "k", time.time())
     body = out[out.find(b"\r\n\r\n") + 4 :]
     received = parse(out)
     value = received.signatures[0]

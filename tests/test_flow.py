@@ -376,6 +376,7 @@ async def test_a_message_that_breaks_the_pipeline_fails_alone_then_is_set_aside(
     monkeypatch.setattr(pipeline, "RULES", [("explode", explode), *pipeline.RULES])
     leap = itertools.count(10**12, 1000)
     world.node.dispatcher.clock = lambda: float(next(leap))  # every retry pause has passed
+    world.node.deliverer.clock = world.node.dispatcher.clock  # one clock for the whole node
     world.make_list(TEAM, Policy.OPEN, people=PEOPLE)
     await world.send(post(subject="poison", message_id="<p@x>"), TEAM)
     await world.send(post(subject="fine", message_id="<f@x>"), TEAM)

@@ -10,11 +10,17 @@ from listfed.db.engine import sqlite_of
 from listfed.post import Post
 
 
-def thread_of(session: Session, list_id: int, post: Post) -> str:
+def thread_of(session: Session, list_id: int, post: Post, now: float) -> str:
     """The thread the post joins (or would join, when it is not archived)."""
     msg = post.message
     return threads.predict(
-        sqlite_of(session), list_id, msg.message_id, msg.references, msg.in_reply_to, msg.subject
+        sqlite_of(session),
+        list_id,
+        msg.message_id,
+        msg.references,
+        msg.in_reply_to,
+        msg.subject,
+        now,
     )
 
 
@@ -22,7 +28,7 @@ def store(ctx: Context, post: Post) -> None:
     """Archive the post unless the node or the list turned the archive off."""
     session, node = ctx.session, ctx.node
     if not (node.archive_enabled and post.lst.archive):
-        post.thread_id = thread_of(session, post.lst.id, post)
+        post.thread_id = thread_of(session, post.lst.id, post, ctx.now())
         return
     conn = sqlite_of(session)
     item = record.prepare(post.raw, node.name, post.message.message_id, post.received)

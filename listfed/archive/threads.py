@@ -15,7 +15,6 @@ when the child is among the new parent's ancestors (1000 steps, then the thread 
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -257,9 +256,8 @@ def predict(
     references: Sequence[str],
     in_reply_to: str,
     subject: str,
-    date: float | None = None,
+    date: float,
 ) -> str:
-    """The thread id place() would give now (``date`` defaults to now), writing nothing."""
+    """The thread id place() would give for a post dated `date`, writing nothing."""
     f = _Forest(conn, list_id, False, 0)
-    when = time.time() if date is None else date
-    return _place(f, bare_id(message_id), references, in_reply_to, subject, when)
+    return _place(f, bare_id(message_id), references, in_reply_to, subject, date)

@@ -114,10 +114,10 @@ def _probe(session: Session, node: NodeSettings, lst: ListInfo, row: Member, now
         f"A test message from {lst.address}",
         templates.render(templates.PROBE, lst, address),
         sender=lst.sub_address("owner"),
+        now=now,
     )
-    outbox.enqueue(
-        session, data, verp_address(lst.bounces_address, address), [address], lst.id, "probe"
-    )
+    envelope = verp_address(lst.bounces_address, address)
+    outbox.enqueue(session, data, envelope, [address], lst.id, "probe", now=now)
 
 
 def reenable(session: Session, lst: ListInfo, address: str) -> bool:

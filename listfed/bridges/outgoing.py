@@ -14,7 +14,6 @@ fingerprint is recorded, so that the copy the foreign list sends back is known.
 
 from __future__ import annotations
 
-import time
 from email.utils import formatdate
 from types import MappingProxyType
 
@@ -49,20 +48,19 @@ def bridge_of(node: NodeSettings, route: RouteConfig) -> BridgeConfig | None:
     return node.bridge(origin.name) if origin.kind is OriginKind.BRIDGE else None
 
 
-def copy(msg: RawMessage, bridge: BridgeConfig, post: Post) -> bytes:
+def copy(msg: RawMessage, bridge: BridgeConfig, post: Post, now: float) -> bytes:
     out = RawMessage(list(msg.fields), msg.body)
     rewrite.as_subscriber(out, bridge.identity, post.lst.local)
     rewrite.put(out, "To", bridge.foreign)
     out.remove("DKIM-Signature")
     if not out.get_all("Date"):
-        out.append("Date", formatdate(time.time()))
+        out.append("Date", formatdate(now))
     return out.to_bytes()
 
 
-def send(session: Session, post: Post, bridge: BridgeConfig, msg: RawMessage) -> int:
+def send(session: Session, post: Post, bridge: BridgeConfig, msg: RawMessage, now: float) -> int:
     """Queue the copy for the foreign list; the outgoing id."""
-    data = copy(msg, bridge, post)
-    now = time.time()
+    data = copy(msg, bridge, post, now)
     echoes.record(session, bridge.name, data, post.message.message_id, now)
     state.sent(session, bridge.name, now)
     return outbox.enqueue(
@@ -73,4 +71,5 @@ def send(session: Session, post: Post, bridge: BridgeConfig, msg: RawMessage) ->
         post.lst.id,
         "relay",
         post.message.message_id,
+        now=now,
     )

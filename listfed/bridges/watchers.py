@@ -52,6 +52,7 @@ def watcher_for(
     taken: Callable[[int], None] = lambda count: None,
     *,
     states: bool = True,
+    clock: Callable[[], float] = time.time,
 ) -> ImapWatcher:
     """A watcher whose cursor and deliveries live in `db`; `taken(count)` after each
     batch that queued posts (the daemon wakes its pipeline). Its errors and warnings, and
@@ -65,7 +66,7 @@ def watcher_for(
 
     def store(at: Cursor, batch: list[Fetched]) -> int:
         with db.write() as s:
-            return inbox.take(s, node(), bridge, at, batch, time.time())
+            return inbox.take(s, node(), bridge, at, batch, clock())
 
     async def load_cursor() -> Cursor | None:
         return await db.run(load)
@@ -83,7 +84,7 @@ def watcher_for(
 
         def write() -> None:
             with db.write() as s:
-                now = time.time()
+                now = clock()
                 if warning:
                     state.set_error(
                         s, name, detail if what == "error" else f"{what}: {detail}", now
@@ -124,8 +125,10 @@ class Watchers:
         node: Callable[[], NodeSettings],
         taken: Callable[[int], None],
         timing: Timing | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.db = db
+        self.clock = clock
         self.node = node
         self.taken = taken
         self.timing = timing or Timing()
@@ -148,7 +151,13 @@ class Watchers:
             if name not in self._running:
                 stop = asyncio.Event()
                 watcher = watcher_for(
-                    self.db, self.node, bridge, self.timing, self._notes, self.taken
+                    self.db,
+                    self.node,
+                    bridge,
+                    self.timing,
+                    self._notes,
+                    self.taken,
+                    clock=self.clock,
                 )
                 task = asyncio.get_running_loop().create_task(watcher.run(stop))
                 self._running[name] = (bridge, stop, task)

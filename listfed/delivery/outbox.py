@@ -6,7 +6,6 @@ across crashes: fan-out happens in the same transaction that consumes the queue 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 
 from sqlalchemy import text
@@ -25,9 +24,10 @@ def enqueue(
     list_id: int | None,
     kind: str = "post",
     message_id: str = "",
+    *,
+    now: float,
 ) -> int:
     """Store a message for delivery to each recipient once; returns the outgoing id."""
-    now = time.time()
     outgoing_id = (
         session.connection()
         .execute(
@@ -74,4 +74,5 @@ def fan_out(ctx: Context, post: Post) -> None:
         post.lst.id,
         "post",
         post.message.message_id,
+        now=ctx.now(),
     )

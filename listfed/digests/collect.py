@@ -88,7 +88,7 @@ def send(session: Session, lst: ListInfo, now: float) -> int:
         ).scalar_one()
     )  # fmt: skip
     data = _build(lst, issue, [bytes(r[1]) for r in rows], now)
-    outbox.enqueue(session, data, lst.bounces_address, to, lst.id, "digest")
+    outbox.enqueue(session, data, lst.bounces_address, to, lst.id, "digest", now=now)
     log.info("%s: digest issue %d, %d posts, to %d members", lst.address, issue, len(rows), len(to))
     return len(rows)
 
@@ -108,7 +108,7 @@ def send_to_leaver(session: Session, lst: ListInfo, address: str, now: float) ->
     )
     issue = int(row.scalar_one()) + 1  # the issue the others will get these posts in
     data = _build(lst, issue, [bytes(r[0]) for r in rows], now)
-    outbox.enqueue(session, data, lst.bounces_address, [address], lst.id, "digest")
+    outbox.enqueue(session, data, lst.bounces_address, [address], lst.id, "digest", now=now)
     return len(rows)
 
 

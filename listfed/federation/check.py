@@ -223,4 +223,6 @@ def trial(
     ctx = Context(session, node, clock)
     post = make_post(0, lst, raw, envelope.strip().strip("<>"), node.name, ctx.now())
     verdict = checks.loop(ctx, post) or checks.duplicate(ctx, post)
-    return Trial(post, None if verdict is None else verdict.reason, plan(session, node, post))
+    return Trial(
+        post, None if verdict is None else verdict.reason, plan(session, node, post, ctx.now())
+    )

@@ -5,7 +5,6 @@ this node; anything else is an ordinary post from its sender (SPEC §5).
 from __future__ import annotations
 
 import logging
-import time
 
 from listfed.context import Context, NodeSettings
 from listfed.federation import signing
@@ -17,7 +16,7 @@ from listfed.post import Decision, OriginKind, Post, Verdict
 log = logging.getLogger("listfed.federation")
 
 
-def _signed_by(node: NodeSettings, post: Post) -> str | None:
+def _signed_by(node: NodeSettings, post: Post, now: float) -> str | None:
     """The peer node that validly signed this relay, else None (the reason is logged)."""
     msg = post.message
     hop = trace.last_hop(msg.traces)
@@ -37,7 +36,7 @@ def _signed_by(node: NodeSettings, post: Post) -> str | None:
                     msg.message_id,
                     traces,
                     raw.body,
-                    time.time(),
+                    now,
                     node.signature_max_age,
                 )
                 if checked.ok:
@@ -64,7 +63,7 @@ def trusted(ctx: Context, post: Post) -> Verdict | None:
     elif post.origin.kind is OriginKind.BRIDGE and hop is not None:
         who = f"a post of {hop.list}, taken in by bridge {post.origin.name} of this node"
     elif post.message.signatures:
-        peer = _signed_by(node, post)
+        peer = _signed_by(node, post, ctx.now())
         if peer is None or hop is None:
             return None
         who = f"a relay from {hop.list}, signed by peer node {peer}"

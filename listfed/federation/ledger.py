@@ -3,11 +3,8 @@ post it relays or receives, and the delivery worker's hook for a relay's outcome
 
 from __future__ import annotations
 
-import time
-
 from sqlmodel import Session
 
-from listfed.context import NodeSettings
 from listfed.db import relays
 from listfed.post import Post
 
@@ -18,6 +15,7 @@ def record(
     target: str,
     direction: str,
     outcome: str,
+    now: float,
     route: str = "",
     outgoing_id: int | None = None,
 ) -> None:
@@ -31,17 +29,17 @@ def record(
             target=target,
             direction=direction,
             outcome=outcome,
-            created=time.time(),
+            created=now,
             route=route,
             outgoing_id=outgoing_id,
         ),
     )
 
 
-def record_arrival(session: Session, node: NodeSettings, post: Post) -> None:
+def record_arrival(session: Session, post: Post, now: float) -> None:
     """An accepted trusted relay shares its thread with the list it came from."""
     if post.relay_from:
-        record(session, post, post.relay_from, "in", "received")
+        record(session, post, post.relay_from, "in", "received", now)
 
 
 def relay_outcome(session: Session, outgoing_id: int, outcome: str) -> None:

@@ -6,7 +6,6 @@ straight to their pipeline. Everything lands in the ledger in the post's transac
 from __future__ import annotations
 
 import logging
-import time
 
 from sqlmodel import Session
 
@@ -56,17 +55,17 @@ def _without(subject: str, prefix: str) -> str:
     return " ".join(f"{text_[:at]} {text_[at + len(prefix) :]}".split())
 
 
-def signed(msg: RawMessage, post: Post, node: NodeSettings, secret: str) -> bytes:
+def signed(msg: RawMessage, post: Post, node: NodeSettings, secret: str, now: float) -> bytes:
     data = msg.to_bytes()
     body = data[data.find(b"\r\n\r\n") + 4 :]
     traces = msg.get_all(TRACE_HEADER)  # unfolded, as the receiver reads them
-    value = signing.sign(secret, node.name, int(time.time()), post.message.message_id, traces, body)
+    value = signing.sign(secret, node.name, int(now), post.message.message_id, traces, body)
     msg.append(signing.SIGNATURE_HEADER, value)
     return msg.to_bytes()
 
 
 def _to_local_list(
-    session: Session, post: Post, route: RouteConfig, target: str, data: bytes
+    session: Session, post: Post, route: RouteConfig, target: str, data: bytes, now: float
 ) -> str:
     local, _, domain = target.rpartition("@")
     list_id = lists.id_of(session.connection(), local.lower(), domain.lower())
@@ -78,7 +77,7 @@ def _to_local_list(
         list_id=list_id,
         rcpt=target,
         raw=data,
-        received=time.time(),
+        received=now,
         mail_from=post.lst.bounces_address,
         message_id=post.message.message_id,
         origin=str(Origin.route(route.name)),
@@ -89,10 +88,10 @@ def _to_local_list(
 
 def relay(ctx: Context, post: Post) -> None:
     """A pipeline stage for accepted posts: ledger the arrival, then relay by route."""
-    session, node = ctx.session, ctx.node
-    record_arrival(session, node, post)
+    session, node, now = ctx.session, ctx.node, ctx.now()
+    record_arrival(session, post, now)
     copies: dict[str, RawMessage] = {}
-    for hop in plan(session, node, post):
+    for hop in plan(session, node, post, now):
         if not hop.go:
             log.debug(
                 "%s route %s to %s: no, %s",
@@ -109,16 +108,16 @@ def relay(ctx: Context, post: Post) -> None:
         outgoing_id = None
         bridge = bridge_of(node, route)
         if bridge is not None:
-            outgoing_id = bridges_out.send(session, post, bridge, msg)
+            outgoing_id = bridges_out.send(session, post, bridge, msg, now)
             outcome = "pending"
         elif node.hosts(target):
-            outcome = _to_local_list(session, post, route, target, msg.to_bytes())
+            outcome = _to_local_list(session, post, route, target, msg.to_bytes(), now)
         else:
             peer = node.peer_for(target)
             data = (
                 msg.to_bytes()
                 if peer is None
-                else signed(RawMessage(list(msg.fields), msg.body), post, node, peer.secret)
+                else signed(RawMessage(list(msg.fields), msg.body), post, node, peer.secret, now)
             )
             outgoing_id = outbox.enqueue(
                 session,
@@ -128,9 +127,10 @@ def relay(ctx: Context, post: Post) -> None:
                 post.lst.id,
                 "relay",
                 post.message.message_id,
+                now=now,
             )
             outcome = "pending"
-        record(session, post, target, "out", outcome, route.name, outgoing_id)
+        record(session, post, target, "out", outcome, now, route.name, outgoing_id)
         log.info(
             "%s route %s to %s: %s (%s)", post.log_prefix(), route.name, target, outcome, hop.reason
         )

@@ -51,13 +51,13 @@ def _shared(session: Session, post: Post, route: RouteConfig, target: str) -> bo
     return relays.shared(session, post.lst.id, target, route.name, post.thread_id, refs)
 
 
-def plan(session: Session, node: NodeSettings, post: Post) -> list[Hop]:
+def plan(session: Session, node: NodeSettings, post: Post, now: float) -> list[Hop]:
     routes = routes_from(node, post.lst.address)
     if not routes:
         return []
     traces = post.message.traces
     if not post.thread_id:
-        post.thread_id = thread_of(session, post.lst.id, post)
+        post.thread_id = thread_of(session, post.lst.id, post, now)
     stop = None
     if not trace.forward_allowed(traces):
         stop = "it arrived with forward=no: this node relays it no further"

@@ -64,7 +64,7 @@ def hold(ctx: Context, post: Post) -> None:
     lifetime = (expires - now) if expires else FOREVER
     key = tokens.held_key(row.id)
     token = tokens.issue(session, node.secret, lst, key, tokens.Action.MODERATE, now, lifetime)
-    _notify_moderators(session, lst, row, post, token)
+    _notify_moderators(session, lst, row, post, token, now)
     _tell_member(session, node, post)
 
 
@@ -76,7 +76,9 @@ def release(session: Session, row: Held, now: float) -> None:
     session.delete(row)
 
 
-def _notify_moderators(session: Session, lst: ListInfo, row: Held, post: Post, token: str) -> None:
+def _notify_moderators(
+    session: Session, lst: ListInfo, row: Held, post: Post, token: str, now: float
+) -> None:
     assert row.id is not None
     to = moderators(session, lst)
     if not to:
@@ -96,9 +98,9 @@ def _notify_moderators(session: Session, lst: ListInfo, row: Held, post: Post, t
     )
     subject = f"{lst.prefix} Held for moderation: {post.message.subject or '(no subject)'}"
     data, mid = notify.moderator_notice(
-        lst, lst.sub_address("owner"), subject.strip(), text, post.raw, confirm
+        lst, lst.sub_address("owner"), subject.strip(), text, post.raw, confirm, now
     )
-    outbox.enqueue(session, data, lst.bounces_address, to, lst.id, "notice", mid)
+    outbox.enqueue(session, data, lst.bounces_address, to, lst.id, "notice", mid, now=now)
     log.info("%s held as %s; %d moderator(s) asked", post.log_prefix(), row.id, len(to))
 
 

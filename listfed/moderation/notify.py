@@ -74,7 +74,7 @@ def headers_of(raw: bytes) -> list[tuple[str, str]]:
 
 
 def moderator_notice(
-    lst: ListInfo, to: str, subject: str, text: str, raw: bytes, confirm: str
+    lst: ListInfo, to: str, subject: str, text: str, raw: bytes, confirm: str, now: float
 ) -> tuple[bytes, str]:
     """The notice as bytes (multipart/mixed: text, then the held post) and its Message-ID."""
     message_id = make_msgid(domain=lst.domain)[1:-1]
@@ -86,7 +86,7 @@ def moderator_notice(
         ("From", f'"{lst.local} moderation" <{confirm}>'),
         ("To", to),
         ("Subject", encode_value(" ".join(subject.split())[:200])),
-        ("Date", format_datetime(datetime.now(UTC))),
+        ("Date", format_datetime(datetime.fromtimestamp(now, UTC))),
         ("Message-ID", f"<{message_id}>"),
         ("Auto-Submitted", "auto-generated"),
         ("Precedence", "list"),

@@ -20,6 +20,7 @@ def notice(
     reply_to: str = "",
     marks: tuple[tuple[str, str], ...] = (),
     message_id: str = "",
+    now: float,
 ) -> bytes:
     """A plain-text message from `sender` (default LIST-owner), marked so that nobody
     auto-answers it (RFC 3834) and mail filters see which list it is about."""
@@ -29,7 +30,7 @@ def notice(
     if reply_to:
         msg["Reply-To"] = reply_to
     msg["Subject"] = " ".join(subject.split())[:200]
-    msg["Date"] = format_datetime(datetime.now(UTC))
+    msg["Date"] = format_datetime(datetime.fromtimestamp(now, UTC))
     msg["Message-ID"] = f"<{message_id}>" if message_id else make_msgid(domain=lst.domain)
     if in_reply_to:
         msg["In-Reply-To"] = f"<{in_reply_to}>"

@@ -28,5 +28,6 @@ def forward(ctx: Context, mail: Incoming, *, null_sender: bool = False) -> str:
         return "the list has no owners: dropped"
     data = MARK + b" " + lst.address.encode() + b"\r\n" + mail.raw
     envelope = "" if null_sender else lst.bounces_address
-    outbox.enqueue(session, data, envelope, owners, lst.id, "owner", mail.message.message_id)
+    mid = mail.message.message_id
+    outbox.enqueue(session, data, envelope, owners, lst.id, "owner", mid, now=ctx.now())
     return f"forwarded to {len(owners)} owner(s)"

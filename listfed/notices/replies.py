@@ -71,8 +71,9 @@ def send(
         sender=sender or lst.sub_address("request"),
         reply_to=sender,
         message_id=mid,
+        now=now,
     )
-    outbox.enqueue(session, data, lst.bounces_address, [to], lst.id, kind, mid)
+    outbox.enqueue(session, data, lst.bounces_address, [to], lst.id, kind, mid, now=now)
     return True
 
 

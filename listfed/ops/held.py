@@ -13,11 +13,10 @@ from listfed.addresses import Kind
 from listfed.db import lists, members, queue
 from listfed.db.models import Held
 from listfed.db.queue import NewItem
-from listfed.delivery import outbox
 from listfed.errors import NotFound
 from listfed.listinfo import ListInfo
 from listfed.moderation.hold import release
-from listfed.notices.message import notice
+from listfed.notices import rejection
 
 
 @dataclass(frozen=True)
@@ -86,13 +85,16 @@ def reject(session: Session, held_id: int, reason: str = "") -> Held:
     lst = lists.by_id(session, row.list_id)
     to = row.mail_from  # the envelope sender; a null one is automatic mail: never answered
     if to:
-        why = reason or "the moderators declined it"
-        text = (
-            f"Your message to {lst.address} was rejected by its moderators.\n\n"
-            f"Reason: {why}\n\nSubject: {row.subject}\n"
+        rejection.send(
+            session,
+            lst,
+            to,
+            what=rejection.BY_MODERATORS,
+            reason=reason or "the moderators declined it",
+            subject=row.subject,
+            message_id=row.message_id,
+            now=time.time(),
         )
-        data = notice(lst, to, f"Rejected: {row.subject}"[:200], text, row.message_id)
-        outbox.enqueue(session, data, lst.bounces_address, [to], lst.id, "notice")
     release(session, row, time.time())
     return row
 
