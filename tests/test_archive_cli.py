@@ -357,7 +357,7 @@ def test_the_installed_command_searches_without_loading_the_database_layer(
 def test_the_quick_search_answers_as_the_full_command_line_does(
     node_dir: Path, args: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from listfed.cli import quick
+    from listfed.cli import quicksearch as quick
 
     imported(node_dir)
     full = CliRunner().invoke(app, ["--config", "listfed.toml", *args])
@@ -380,7 +380,7 @@ def test_the_quick_search_answers_as_the_full_command_line_does(
     ],
 )
 def test_anything_else_is_left_to_the_full_command_line(args: list[str]) -> None:
-    from listfed.cli import quick
+    from listfed.cli import quicksearch as quick
 
     assert quick.search(args) is None
 

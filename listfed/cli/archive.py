@@ -18,7 +18,8 @@ import typer
 from listfed.archive import answers, opendb
 from listfed.archive import search as searching
 from listfed.cli.base import JsonOption, State, emit, new_app, state
-from listfed.errors import ListfedError, NotFound, UsageError
+from listfed.errors import ListfedError
+from listfed.ops import archive as archive_ops
 
 app = new_app("The archive: search it, read threads, export and import mbox files.")
 
@@ -42,36 +43,15 @@ def _connection(st: State, readonly: bool) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
-def _list_id(conn: sqlite3.Connection, address: str) -> int:
-    local, at, domain = address.strip().lower().rpartition("@")
-    if not at or not local or not domain:
-        raise UsageError(f"{address!r} is not a list address (LIST@DOMAIN)")
-    row = conn.execute(
-        "SELECT id FROM mlist WHERE local = ? AND domain = ?", (local, domain)
-    ).fetchone()
-    if row is None:
-        raise NotFound(f"no list {local}@{domain}")
-    return int(row[0])
-
-
-def _locate(conn: sqlite3.Connection, message_id: str, lst: str | None) -> tuple[int, str, str]:
-    """The list and thread of an archived message; the first list when it is on several."""
-    mid = message_id.strip().strip("<>").strip()
-    sql = (
-        "SELECT a.list_id, a.thread_id, m.local || '@' || m.domain FROM archive a "
-        "JOIN mlist m ON m.id = a.list_id WHERE a.message_id = ?"
-    )
-    params: tuple[object, ...] = (mid,)
-    if lst:
-        sql += " AND a.list_id = ?"
-        params = (mid, _list_id(conn, lst))
-    rows = conn.execute(sql + " ORDER BY a.list_id", params).fetchall()
-    if not rows:
-        raise NotFound(f"no archived message <{mid}>" + (f" on {lst}" if lst else ""))
-    if len(rows) > 1:
-        others = ", ".join(r[2] for r in rows[1:])
-        typer.echo(f"<{mid}> is also on {others}; showing {rows[0][2]} (see --list)", err=True)
-    return int(rows[0][0]), str(rows[0][1]), str(rows[0][2])
+def _locate(conn: sqlite3.Connection, message_id: str, lst: str | None) -> archive_ops.Located:
+    found = archive_ops.locate(conn, message_id, lst)
+    if found.also_on:
+        mid = message_id.strip().strip("<>").strip()
+        others = ", ".join(found.also_on)
+        typer.echo(
+            f"<{mid}> is also on {others}; showing {found.list_address} (see --list)", err=True
+        )
+    return found
 
 
 # A query may start with a minus ("-draft minutes"): an unknown option is the query.
@@ -94,10 +74,10 @@ def search(
 
 
 def run_search(st: State, query: str, list_address: str | None, limit: int, as_json: bool) -> None:
-    """The search command's work (cli/quick.py calls it too, without typer's parsing)."""
+    """The search command's work (cli/quicksearch.py calls it too, without typer's parsing)."""
     with _connection(st, readonly=True) as conn:
         if list_address:
-            _list_id(conn, list_address)
+            archive_ops.list_id(conn, list_address)
         hits = searching.search(conn, query, list_address, limit)
     emit(as_json, [answers.hit_json(h) for h in hits], lambda: answers.hits_text(hits))
 
@@ -113,14 +93,14 @@ def thread(
     from listfed.archive import threads
 
     with _connection(state(ctx), readonly=True) as conn:
-        list_id, thread_id, on_list = _locate(conn, message_id, list_address)
-        roots = threads.tree(conn, list_id, thread_id)
+        found = _locate(conn, message_id, list_address)
+        roots = threads.tree(conn, found.list_id, found.thread_id)
         ids = [n.message_id for n, _d, _l in answers.walk(roots)]
-        meta = answers.metadata(conn, list_id, ids)
+        meta = answers.metadata(conn, found.list_id, ids)
     focus = message_id.strip().strip("<>").strip()
     emit(
         as_json,
-        answers.tree_json(roots, meta, on_list),
+        answers.tree_json(roots, meta, found.list_address),
         lambda: answers.tree_text(roots, meta, focus),
     )
 
@@ -137,8 +117,8 @@ def show(
     from listfed.archive import show
 
     with _connection(state(ctx), readonly=True) as conn:
-        list_id, _thread, _list = _locate(conn, message_id, list_address)
-        shown = show.load(conn, list_id, message_id.strip().strip("<>").strip())
+        found = _locate(conn, message_id, list_address)
+        shown = show.load(conn, found.list_id, message_id.strip().strip("<>").strip())
     if raw:
         sys.stdout.buffer.write(shown.raw)
         sys.stdout.buffer.flush()
@@ -156,7 +136,7 @@ def export(
     from listfed.archive.export import export_mbox
 
     with _connection(state(ctx), readonly=True) as conn:
-        count = export_mbox(conn, _list_id(conn, list_address), output)
+        count = export_mbox(conn, archive_ops.list_id(conn, list_address), output)
     typer.echo(f"wrote {count} message(s) to {output}")
 
 
@@ -177,7 +157,7 @@ def import_(
 
     st = state(ctx)
     with _connection(st, readonly=False) as conn:
-        list_id = _list_id(conn, list_address)
+        list_id = archive_ops.list_id(conn, list_address)
         if not mbox.is_file():
             raise ListfedError(f"cannot read {mbox}: no such file")
         meter = Meter(sys.stderr)
@@ -199,17 +179,10 @@ def reindex(ctx: typer.Context) -> None:
 
     Holds the database's write lock until done: mail arriving meanwhile is deferred
     (senders retry)."""
-    from listfed.archive import reindex as rebuild
     from listfed.cli.progress import Meter
 
     with _connection(state(ctx), readonly=False) as conn:
         meter = Meter(sys.stderr)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            count = rebuild.everything(conn, meter.count)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        count = archive_ops.reindex(conn, meter.count)
         meter.done()
     typer.echo(f"reindexed {count} message(s)")

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -146,3 +146,22 @@ def table(rows: list[list[str]], header: list[str]) -> str:
 
 
 JsonOption = typer.Option(False, "--json", help="Print JSON instead of text.")
+
+
+HELP = "listfed: mailing lists and committees of correspondence, in one process."
+
+
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Config file (else $LISTFED_CONFIG, ./listfed.toml, "
+            "/etc/listfed/listfed.toml, else built-in defaults).",
+        ),
+    ] = None,
+) -> None:
+    """Global options."""
+    ctx.obj = State(config_path=config)

@@ -25,14 +25,13 @@ def command_of(argv: list[str]) -> str | None:
 
 def main() -> None:
     if command_of(sys.argv[1:]) == "archive":
-        from listfed.cli import quick
+        from listfed.cli import quicksearch
 
-        code = quick.search(sys.argv[1:])
+        code = quicksearch.search(sys.argv[1:])
         if code is not None:
             sys.exit(code)
         from listfed.cli import archive
-        from listfed.cli.base import new_app
-        from listfed.cli.root import HELP, root
+        from listfed.cli.base import HELP, new_app, root
 
         light = new_app(HELP)
         light.callback()(root)
