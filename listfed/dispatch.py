@@ -1,4 +1,4 @@
-"""Draining the intake queue through the pipeline.
+"""The intake worker: draining the intake queue through the pipeline and the robots.
 
 A few messages share one transaction, each inside its own savepoint: one that fails (a
 bug, bad data) is rolled back alone and retried a few times with a pause, then set aside

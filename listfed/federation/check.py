@@ -3,7 +3,7 @@
 `check` judges the routing graph against the lists that exist (asked through a callable,
 so it stays pure): errors are routes that cannot work, warnings routes that can never
 relay, info how each target is reached and which cycles exist. `trial` runs one message
-through the loop and duplicate rules and the route plan, as the runner would.
+through the loop and duplicate rules and the route plan, as the intake worker would.
 """
 
 from __future__ import annotations
@@ -216,7 +216,7 @@ def trial(
     raw: bytes,
     clock: Callable[[], float] = time.time,
 ) -> Trial:
-    """`raw` as a new post on `lst`, built as the runner builds it (the envelope sender
+    """`raw` as a new post on `lst`, built as the intake worker builds it (the envelope sender
     from Return-Path, when the file has one);
     what the loop and duplicate rules say, and every route's hop."""
     envelope = RawMessage.parse(raw).get("Return-Path") or ""

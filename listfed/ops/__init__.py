@@ -1,1 +1,2 @@
-"""Admin operations shared by the CLI and (later) the email robots: no I/O but the session."""
+"""Operations: what an admin (cli/), a member's robot (robots/) or the web face asks for.
+The only writers of list and member settings; stages read through db/ instead."""

@@ -1,1 +1,2 @@
-"""The email robots: -request commands, confirmations, -owner."""
+"""The email robots: -request, -join and -leave commands, confirmations (-confirm+TOKEN)
+and moderators' replies. A skin like the command line: robots call ops/."""
