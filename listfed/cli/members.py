@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from listfed.cli.base import JsonOption, emit, new_app, state, table
-from listfed.db import lists
 from listfed.db import members as stored_members
 from listfed.listinfo import DeliveryMode, Role
 from listfed.ops import members
 from listfed.ops.node import node_secret
-from listfed.robots import actions
 from listfed.service import node_settings
 
 app = new_app("Add, list, change and remove the members of a list.")
@@ -53,12 +50,8 @@ def add(
     """Add members directly, without confirmation. Invalid addresses are reported; exit 1."""
     st = state(ctx)
     with st.write() as s:
-        result = members.add(s, list_address, addresses, role, delivery)
-        if welcome and result.added:
-            node = node_settings(st.config, node_secret(st.config))
-            lst = lists.get(s, list_address)
-            for address in result.added:
-                actions.welcome(s, node, lst, address, time.time())
+        node = node_settings(st.config, node_secret(st.config)) if welcome else None
+        result = members.add(s, list_address, addresses, role, delivery, welcome=node)
     if welcome and result.added:
         typer.echo(f"welcome queued for {len(result.added)}")
     _report(result)

@@ -16,6 +16,7 @@ from listfed.context import NodeSettings
 from listfed.db.models import RobotReply
 from listfed.delivery import outbox
 from listfed.listinfo import ListInfo
+from listfed.notices import templates
 from listfed.notices.message import notice
 from listfed.post import Incoming
 
@@ -102,6 +103,18 @@ def answer(
         sender=sender,
         in_reply_to=mail.message.message_id,
     )
+
+
+def welcome(session: Session, node: NodeSettings, lst: ListInfo, address: str, now: float) -> bool:
+    """Send the list's welcome (its own text, or the default) to a new member."""
+    body = templates.render(lst.welcome_message or templates.WELCOME, lst, address)
+    return send(session, lst, address, f"Welcome to {lst.address}", body, now, node)
+
+
+def goodbye(session: Session, node: NodeSettings, lst: ListInfo, address: str, now: float) -> bool:
+    """Send the list's goodbye (its own text, or the default) to a member who left."""
+    body = templates.render(lst.goodbye_message or templates.GOODBYE, lst, address)
+    return send(session, lst, address, f"Goodbye from {lst.address}", body, now, node)
 
 
 def purge(session: Session, now: float) -> None:

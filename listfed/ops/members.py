@@ -11,12 +11,14 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from listfed.addresses import normalise
+from listfed.context import NodeSettings
 from listfed.db import lists as stored_lists
 from listfed.db.members import find
 from listfed.db.models import Member
 from listfed.digests import collect
 from listfed.errors import InvalidAddress, NotFound, UsageError
 from listfed.listinfo import DeliveryMode, Role
+from listfed.notices import replies
 from listfed.ops import lists
 
 
@@ -41,8 +43,14 @@ def add(
     entries: list[str],
     role: Role = Role.MEMBER,
     delivery: DeliveryMode = DeliveryMode.REGULAR,
+    *,
+    welcome: NodeSettings | None = None,
+    now: float | None = None,
 ) -> AddResult:
+    """Add members; with `welcome` (the node, whose limits robot mail keeps), each new
+    member is sent the list's welcome, as after a confirmed subscription."""
     info = stored_lists.get(session, list_address)
+    now = time.time() if now is None else now
     result = AddResult()
     for entry in entries:
         try:
@@ -61,11 +69,13 @@ def add(
                 name=name,
                 role=role.value,
                 delivery=delivery.value,
-                created=time.time(),
+                created=now,
             )
         )
         session.flush()
         result.added.append(address)
+        if welcome is not None:
+            replies.welcome(session, welcome, info, address, now)
     return result
 
 

@@ -101,12 +101,11 @@ def confirm(session: Session, node: NodeSettings, token: str, now: float) -> tup
     if mode is not None:
         return set_delivery(session, lst, row.address, mode), False
     if row.action == Action.SUBSCRIBE.value:
-        added = members.add(session, lst.address, [row.address])
+        added = members.add(session, lst.address, [row.address], welcome=node, now=now)
         if not added.added:
             return f"{row.address} is subscribed to {lst.address} already.", False
         if row.name:  # set apart: a display name needs no quoting or encoding here
             members.set_value(session, lst.address, row.address, "name", row.name)
-        welcome(session, node, lst, added.added[0], now)
         log.info("%s: %s subscribed (confirmed)", lst.address, row.address)
         return f"{added.added[0]} is now subscribed to {lst.address}.", True
     member = stored_members.find(session, lst.id, row.address)
@@ -121,18 +120,9 @@ def confirm(session: Session, node: NodeSettings, token: str, now: float) -> tup
         )
     address = member.display_address
     members.remove(session, lst.address, [address])
-    text = lst.goodbye_message or templates.GOODBYE
-    body = templates.render(text, lst, address)
-    replies.send(session, lst, address, f"Goodbye from {lst.address}", body, now, node)
+    replies.goodbye(session, node, lst, address, now)
     log.info("%s: %s unsubscribed (confirmed)", lst.address, address)
     return f"{address} has been unsubscribed from {lst.address}.", True
-
-
-def welcome(session: Session, node: NodeSettings, lst: ListInfo, address: str, now: float) -> bool:
-    """Send the list's welcome (its own text, or the default) to a new member."""
-    text = lst.welcome_message or templates.WELCOME
-    body = templates.render(text, lst, address)
-    return replies.send(session, lst, address, f"Welcome to {lst.address}", body, now, node)
 
 
 def set_delivery(session: Session, lst: ListInfo, address: str, mode: DeliveryMode) -> str:
