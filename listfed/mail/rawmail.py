@@ -127,6 +127,24 @@ def fold(name: str, value: str) -> bytes:
     return "\r\n".join(lines).encode("utf-8")
 
 
+def _stray_lines(raw: bytes) -> int:
+    """Where the header block starts: after continuation lines that come before any field,
+    when a field follows them (else 0: the message has no header, and its body starts
+    with an indented line).
+
+    Such a line continues nothing. Mail programs, and the email package, drop it and read
+    the fields after it; a copy we send keeps its From, Date and Message-ID as headers
+    instead of burying them in the body (where the receiving MTA would invent new ones).
+    """
+    pos = 0
+    while pos < len(raw) and raw[pos] in b" \t":
+        newline = raw.find(b"\n", pos)
+        if newline < 0:
+            return 0
+        pos = newline + 1
+    return pos if pos and _FIELD_NAME.match(raw, pos) else 0
+
+
 def _value(raw: bytes) -> bytes:
     return _FOLD.sub(b"", raw).partition(b":")[2].strip()
 
@@ -140,10 +158,11 @@ class RawMessage:
 
     @classmethod
     def parse(cls, raw: bytes) -> RawMessage:
-        """Split at the first empty line, or at the first line that is not a header."""
+        """Split at the first empty line, or at the first line that is not a header.
+        Continuation lines before the first field are dropped (see `_stray_lines`)."""
         fields: list[tuple[str, bytes]] = []
         name, start, end = "", -1, -1  # the field being read is raw[start:end]
-        pos, body = 0, b""
+        pos, body = _stray_lines(raw), b""
         while pos < len(raw):
             newline = raw.find(b"\n", pos)
             stop = len(raw) if newline < 0 else newline
