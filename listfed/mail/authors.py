@@ -76,16 +76,16 @@ def author(
     as written, so a reader still sees who wrote and a search still finds them. A post's
     own From decides who may post: it is never guessed at.
     """
-    defects = [] if defects is None else defects
     found = pairs([value])
     name, address = _whole(found)
+    if not address:
+        name = next((n for n, _ in found if n), "")
     if not address and archived:
         if " at " in value:
-            name, address = _whole(pairs([_AT_WORD.sub(r"\1@\2", value[:MAX_FIELD], count=1)]))
+            repaired = _whole(pairs([_AT_WORD.sub(r"\1@\2", value[:MAX_FIELD], count=1)]))
+            name, address = repaired if repaired[1] else (name, "")
         address = address or _written(value)
-    if not address and not name:
-        name = next((n for n, _ in found if n), "")
-    return decode_words(name, defects), address
+    return decode_words(name, [] if defects is None else defects), address
 
 
 def _whole(found: list[tuple[str, str]]) -> tuple[str, str]:
