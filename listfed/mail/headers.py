@@ -1,5 +1,6 @@
-"""Header reading for the archive index: our own small parser for the common case, and
-lenient readers of the few header values the index needs."""
+"""Header fields for the archive index: our own small parser for the common case (a plain
+header block), and lenient readers of the few values the index needs (Content-Type
+parameters with RFC 2231, References). Authors are `authors`'s, dates `dates`'s."""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
 """Reading a message leniently: bytes → `ParsedMessage`, never an exception.
 
-The raw bytes stay the truth; what we read from them is for decisions, the archive and
-logs. Unknown charsets, broken MIME and 8-bit headers degrade to a best effort.
+What the pipeline reads of a post, once: Message-ID, author (`authors`), date, subject,
+references, traces, body text (`body`). The raw bytes stay the truth; what we read from
+them is for decisions, the archive and logs. Unknown charsets, broken MIME and 8-bit
+headers degrade to a best effort.
 """
 
 from __future__ import annotations
