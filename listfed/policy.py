@@ -3,8 +3,6 @@ decide nothing else. A moderator's approval passes all of them."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import re
 from email.message import Message
 
@@ -110,7 +108,7 @@ def part_types(raw: bytes) -> list[str] | None:
     if mimeparse.too_deep(raw):  # the email package would take minutes: not read, held
         return None
     try:
-        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+        msg = mimeparse.parse(raw)
     except Exception:  # deep nesting overflows the parser: not readable, so held
         return None
     found: list[str] = []

@@ -177,6 +177,15 @@ def test_results_are_ranked_and_carry_the_documented_fields(node_dir: Path) -> N
     assert "<r2@x>" in text and "**tenants**" in text
 
 
+def test_an_author_whose_address_the_archive_mangled_is_found(node_dir: Path) -> None:
+    # R-devel's pipermail (since 2018) leaves no address anyone can read.
+    mangled = "bbo|ker @end|ng |rom gm@||@com (Ben Bolker)"
+    imported(node_dir, [*MESSAGES, message("rdevel@x", "lme4", "A question.\n", sender=mangled)])
+    assert ids("from:bolker") == ["rdevel@x"]
+    [hit] = json.loads(run("archive", "search", "from:bolker", "--json"))
+    assert (hit["from_name"], hit["from"]) == ("Ben Bolker", "bbo|ker @end|ng |rom gm@||@com")
+
+
 def _write(node_dir: Path, messages: list[bytes], name: str = "more.mbox") -> Path:
     path = node_dir / name
     path.write_bytes(mbox_bytes(messages))

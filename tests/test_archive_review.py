@@ -70,7 +70,7 @@ def test_show_of_a_deeply_nested_message_does_not_hand_it_to_mail_parser(
     node_dir: Path,
 ) -> None:
     # mail-parser (the email package) takes tens of seconds on nesting like this
-    from listfed.archive.show import mime_defects
+    from listfed.mail.mimeparse import mime_defects
 
     nested = _nested(800, 80_000)
     path = node_dir / "nested.mbox"

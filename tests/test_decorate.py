@@ -100,6 +100,23 @@ def test_list_headers_exactly_once_with_incoming_ones_replaced() -> None:
     assert_crlf(out)
 
 
+def test_a_stray_line_before_the_headers_leaves_them_headers_in_the_copy() -> None:
+    raw = b" stray continuation\r\n" + message(
+        "From: Ann <ann@example.net>",
+        "Date: Mon, 1 Jan 2024 10:00:00 +0000",
+        "Message-ID: <stray@example.net>",
+        "Subject: hello",
+    )
+    out = decorate(raw, LST)
+    copy = read(out)
+    assert copy["From"] == "Ann <ann@example.net>"
+    assert b"\r\nDate: Mon, 1 Jan 2024 10:00:00 +0000\r\n" in head(out)
+    assert copy["Message-ID"] == "<stray@example.net>"
+    assert copy["Subject"] == "[team] hello"
+    assert not copy.defects and b"stray continuation" not in out
+    assert texts(copy)[0].startswith("Hello.\n")
+
+
 def test_list_archive_only_when_given() -> None:
     out = decorate(PLAIN, LST, archive_url="https://lists.example.org/team/")
     assert read(out).get_all("List-Archive") == ["<https://lists.example.org/team/>"]

@@ -257,7 +257,7 @@ def test_plain_digest_is_rfc1153() -> None:
         "First body.",
     ]
     assert "Message: 2" in sections[1] and "Schöne Grüße, Bøb" in sections[1]
-    assert "Some  bold  words" in sections[2] and "<b>" not in sections[2]
+    assert "Some bold words" in sections[2] and "<b>" not in sections[2]
     assert f"above\n {DASHES}\nbelow" in sections[3]
     assert sections[4].strip() == "The footer."
     assert sections[5].strip().splitlines() == ["End of team digest, issue 4", "*" * 27]

@@ -7,7 +7,9 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
+from listfed.mail.message import parse
 from listfed.mail.rawmail import RawMessage, crlf, decode_words, encode_value, fold
+from listfed.mail.text import extract
 
 RAW = (
     b"Received: from a\r\n\tby b; Mon, 1 Jan 2024 00:00:00 +0000\r\n"
@@ -91,9 +93,42 @@ def test_no_blank_line() -> None:
     mixed = RawMessage.parse(b"Subject: x\nnot a header\n")
     assert mixed.body == b"not a header\n"
     assert mixed.to_bytes() == b"Subject: x\r\n\r\nnot a header\r\n"
-    assert RawMessage.parse(b" continued\nA: b\n").fields == []
+    assert RawMessage.parse(b" continued\nA: b\n").fields == [("A", b"A: b")]  # see below
+    assert RawMessage.parse(b" indented\nbody\n").body == b" indented\nbody\n"
     assert RawMessage.parse(b"").to_bytes() == b"\r\n"
     assert RawMessage.parse(b"\nbody").to_bytes() == b"\r\nbody\r\n"
+
+
+STRAY = (
+    b" stray continuation line\r\n\tand another\r\n"
+    b"From: Ann <ann@example.net>\r\n"
+    b"Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n"
+    b"Message-ID: <stray@example.net>\r\n"
+    b"Subject: hello\r\n"
+    b"\r\n"
+    b"Body.\r\n"
+)
+
+
+def test_continuation_lines_before_the_first_field_are_dropped_as_mail_programs_do() -> None:
+    msg = RawMessage.parse(STRAY)
+    assert [name for name, _ in msg.fields] == ["From", "Date", "Message-ID", "Subject"]
+    assert msg.body == b"Body.\r\n"
+    assert msg.to_bytes() == STRAY.split(b"\r\n", 2)[2]
+    # Every reader in mail/ agrees: the pipeline's and the archive's.
+    parsed = parse(STRAY)
+    assert (parsed.message_id, parsed.sender, parsed.date) == (
+        "stray@example.net",
+        "ann@example.net",
+        1704103200.0,
+    )
+    assert not parsed.generated_id
+    ex = extract(STRAY)
+    assert (ex.message_id, ex.sender, ex.date) == (
+        "stray@example.net",
+        "ann@example.net",
+        1704103200.0,
+    )
 
 
 def test_decode_words_is_lenient() -> None:

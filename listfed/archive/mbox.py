@@ -16,12 +16,12 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import mktime_tz, parsedate_tz
 from functools import partial
 from pathlib import Path
 from typing import BinaryIO, cast
 
 from listfed.errors import ListfedError
+from listfed.mail.dates import timestamp
 
 MAX_MESSAGE = 64 * 1024 * 1024
 # Lines are read at most this long, so binary junk without newlines stays bounded too.
@@ -127,11 +127,7 @@ def _separator(line: bytes, after_blank: bool) -> tuple[str, float | None] | Non
     if not (after_blank and _LOOSE.match(line)):
         return None
     token, _, rest = line[5:].strip().partition(b" ")
-    parsed = parsedate_tz(rest.decode("ascii", "replace"))
-    try:
-        return _sender(token), float(mktime_tz(parsed)) if parsed else None
-    except (OverflowError, ValueError):
-        return _sender(token), None
+    return _sender(token), timestamp(rest.decode("ascii", "replace"))
 
 
 def _sender(token: bytes) -> str:

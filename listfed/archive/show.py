@@ -6,14 +6,13 @@ encodings) with mail-parser's account of the MIME structure.
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from listfed.archive.answers import iso, short_date, who
 from listfed.db import compressed
-from listfed.mail.mimeparse import too_deep
+from listfed.mail.mimeparse import mime_defects
 from listfed.mail.text import extract
 
 _ROW = (
@@ -71,24 +70,6 @@ class Shown:
         lines += [f"Defect: {d}" for d in self.defects]
         lines += [f"Reply: <{c}>" for c in self.children]
         return "\n".join(lines) + "\n\n" + self.body.rstrip("\n")
-
-
-def mime_defects(raw: bytes) -> list[str]:
-    """mail-parser's defect report (it logs what it cannot handle: kept quiet here)."""
-    if too_deep(raw):
-        return []  # our own reading has reported "MIME nested too deeply" already
-    import mailparser
-
-    logging.getLogger("mailparser").setLevel(logging.CRITICAL)
-    try:
-        parsed = mailparser.parse_from_bytes(raw)
-    except Exception as exc:  # a parser of last resort may fail on anything
-        return [f"mail-parser could not read it: {type(exc).__name__}"]
-    found: list[str] = []
-    for entry in parsed.defects or []:
-        for where, problems in dict(entry).items():
-            found += [f"{where}: {p}" for p in problems]
-    return found
 
 
 def load(conn: sqlite3.Connection, list_id: int, message_id: str) -> Shown:

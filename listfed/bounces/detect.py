@@ -12,16 +12,15 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from email.header import decode_header, make_header
 from email.message import Message
-from email.utils import getaddresses, parseaddr
 from enum import StrEnum
 
 from flufl.bounce import all_failures
 
 from listfed.addresses import normalise
 from listfed.errors import InvalidAddress
-from listfed.mail import mimeparse
+from listfed.mail import authors, mimeparse
+from listfed.mail.message import decode_text
 
 log = logging.getLogger("listfed.bounces")
 
@@ -102,7 +101,7 @@ def _dsn_blocks(msg: Message) -> Iterator[Message]:
 def _block_recipients(block: Message) -> frozenset[str]:
     values = [str(block.get(h, "")) for h in ("original-recipient", "final-recipient")]
     # "rfc822; user@host": the address type is a parameter-like prefix before the ";".
-    return _clean(address for _, address in getaddresses([v.rpartition(";")[2] for v in values]))
+    return _clean(address for _, address in authors.pairs(v.rpartition(";")[2] for v in values))
 
 
 def _block_is_delay(block: Message) -> bool:
@@ -113,11 +112,7 @@ def _block_is_delay(block: Message) -> bool:
 
 
 def _subject(msg: Message) -> str:
-    raw = str(msg.get("subject", ""))
-    try:
-        return str(make_header(decode_header(raw)))
-    except Exception:
-        return raw
+    return decode_text(str(msg.get("subject", "")))
 
 
 def _kind(msg: Message, address: str) -> Failure:
@@ -162,7 +157,7 @@ def is_bounce_like(raw: bytes) -> bool:
             return True
         if str(msg.get("return-path", "")).strip() == "<>":
             return True
-        sender = parseaddr(str(msg.get("from", "")))[1]
+        sender = authors.first(str(msg.get("from", "")))[1]
         return bool(_BOUNCE_SENDER.match(sender))
     except Exception:
         return False

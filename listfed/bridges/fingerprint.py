@@ -19,16 +19,14 @@ post with that subject is a candidate and the author and body checks carry the d
 from __future__ import annotations
 
 import hashlib
-import re
 import unicodedata
 from dataclasses import dataclass
-from email import policy
-from email.parser import BytesHeaderParser
-from email.utils import getaddresses
 
 from listfed.archive.threadkeys import subject_key
 from listfed.mail import headers
+from listfed.mail.authors import every_address
 from listfed.mail.decoding import decode_8bit
+from listfed.mail.rawmail import RawMessage
 from listfed.mail.text import Extract, extract
 
 # Where lists put the original author once From names the list.
@@ -39,10 +37,6 @@ NO_DATE = "no-date"
 # What Mailman (2 and 3) writes for a post that had no subject, before its prefix.
 _NO_SUBJECT = frozenset({"(no subject)"})
 _MAX_HEAD = 256 * 1024  # bytes of header block read for addresses
-_MAX_FIELD = 8 * 1024  # characters of one address field read (getaddresses is not fast)
-_UNFOLD = re.compile(r"\r?\n(?=[ \t])")
-# An addr-spec anywhere in a field: what getaddresses misses in a mangled value.
-_ADDR_SPEC = re.compile(r"[^\s<>()\[\]\",;:@]+@[^\s<>()\[\]\",;:@]+")
 
 
 @dataclass(frozen=True)
@@ -109,21 +103,11 @@ def _is_echo(sent: Fingerprint, raw: bytes) -> bool:
 
 def author_addresses(raw: bytes) -> set[str]:
     """Every address in the From, Reply-To, Cc, Sender and X-Original-* fields, lower-cased."""
-    head = headers.split_message(raw)[0][:_MAX_HEAD]
-    parsed = BytesHeaderParser(policy=policy.compat32).parsebytes(head)
+    head = RawMessage.parse(headers.split_message(raw)[0][:_MAX_HEAD])
     found: set[str] = set()
-    for name, value in parsed.raw_items():
-        if name.lower() not in AUTHOR_FIELDS:
-            continue
-        data = str(value).encode("utf-8", errors="surrogateescape")
-        text = data.decode("ascii") if data.isascii() else decode_8bit(data)
-        text = _UNFOLD.sub("", text)[:_MAX_FIELD]
-        try:
-            pairs = getaddresses([text])
-        except Exception:  # getaddresses has choked on adversarial input before
-            pairs = []
-        found.update(addr.lower() for _, addr in pairs if "@" in addr)
-        found.update(spec.lower().rstrip(".") for spec in _ADDR_SPEC.findall(text))
+    for name in AUTHOR_FIELDS:
+        for value in head.get_all(name):
+            found |= every_address(decode_8bit(value.encode("utf-8", "surrogateescape")))
     return found
 
 

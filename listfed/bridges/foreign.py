@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from email.utils import getaddresses
 
+from listfed.mail.authors import addresses
 from listfed.mail.rawmail import RawMessage
 
 _MAX_HEAD = 256 * 1024
-_MAX_FIELD = 8 * 1024
+_MAX_FIELD = 8 * 1024  # characters of a List-* field read
 _LIST_ID = re.compile(r"<([^<>\s]+)>")
 # Mailman 2/3 and Sympa service addresses of a list: LIST-request@, LIST-confirm+TOKEN@ ...
 _ROBOT_SUFFIXES = frozenset(
@@ -55,7 +55,7 @@ def judge(
     if not auto.startswith("no"):
         return Judgement(False, f"it is automatic mail (Auto-Submitted: {auto[:40]})")
     # From only: Mailman 2.1 writes Sender: LIST-bounces@ on every post
-    for sender in _addresses(msg.get_all("From")):
+    for sender in addresses(msg.get_all("From")):
         if _robot(sender, local, domain):
             return Judgement(False, f"it comes from the list's robot {sender}")
     if envelope is not None and not _from_list_host(envelope, domain):
@@ -101,14 +101,6 @@ def _names_list(msg: RawMessage, address: str, list_id: str) -> str:
             return "List-Post"
     if any(v.strip().lower() == address for v in msg.get_all("X-BeenThere")):
         return "X-BeenThere"
-    if address in _addresses(msg.get_all("To") + msg.get_all("Cc")):
+    if address in addresses(msg.get_all("To") + msg.get_all("Cc")):
         return "To/Cc"
     return ""
-
-
-def _addresses(values: list[str]) -> set[str]:
-    try:
-        pairs = getaddresses([v[:_MAX_FIELD] for v in values])
-    except Exception:  # getaddresses has choked on adversarial input before
-        return set()
-    return {addr.lower() for _, addr in pairs if "@" in addr}

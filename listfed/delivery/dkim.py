@@ -20,15 +20,14 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from email.parser import BytesHeaderParser
-from email.policy import compat32
-from email.utils import getaddresses
 
 import dkim
 from dkim.crypto import parse_pem_private_key
 from dkim.util import parse_tag_value
 
 from listfed.errors import ConfigError
+from listfed.mail.authors import domain as address_domain
+from listfed.mail.authors import from_domain
 from listfed.mail.rawmail import crlf
 
 log = logging.getLogger("listfed.delivery")
@@ -119,7 +118,8 @@ class MailSigner:
 
     def domain_for(self, envelope_from: str, data: bytes) -> str | None:
         """d=: the envelope sender's domain if hosted, else the From's; None: do not sign."""
-        for domain in (_domain(envelope_from), _from_domain(data)):
+        # The From domain as DMARC reads it, and only when From names one author.
+        for domain in (address_domain(envelope_from), from_domain(data, sole=True)):
             if domain in self._domains:
                 return domain
         return None
@@ -185,22 +185,6 @@ class MailSigner:
             return bool(re.sub(rb"\s+", b"", parse_tag_value(found).get(b"p", b"")) == mine)
         except Exception:
             return None
-
-
-def _domain(address: str) -> str:
-    if "@" not in address:
-        return ""  # the null sender, or no address at all
-    return address.rpartition("@")[2].strip().strip("<>").lower().rstrip(".")
-
-
-def _from_domain(data: bytes) -> str:
-    """The domain of the one From address; "" when there is none, or several."""
-    try:
-        headers = BytesHeaderParser(policy=compat32).parsebytes(data)
-        addresses = getaddresses([str(v) for v in headers.get_all("From") or []])
-    except Exception:
-        return ""
-    return _domain(addresses[0][1]) if len(addresses) == 1 and "@" in addresses[0][1] else ""
 
 
 def _message_id(data: bytes) -> str:

@@ -19,9 +19,9 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from email.utils import getaddresses
 
 from listfed.listinfo import ListInfo
+from listfed.mail import authors
 from listfed.mail.rawmail import RawMessage, crlf, decode_words, encode_words, fold, to_text
 
 log = logging.getLogger("listfed.delivery")
@@ -165,15 +165,12 @@ def _author(msg: RawMessage) -> _Mailbox | None:
 def _mailboxes(values: list[str]) -> list[_Mailbox]:
     """The usable mailboxes in raw field values, in order; junk is skipped.
 
-    Parsed before RFC 2047 decoding, so an encoded comma, quote or ``<`` in a name stays
-    part of the name; the name is decoded afterwards.
+    Every mailbox with its display name, not only `authors.author`'s first: a rewrite
+    writes them back into fields (Reply-To, Cc), so each address must also be one we can
+    write as it stands (`_ADDRESS`). Parsed before RFC 2047 decoding, so an encoded comma,
+    quote or ``<`` in a name stays part of the name; the name is decoded afterwards.
     """
-    texts = [to_text(value.encode("utf-8", "surrogateescape")) for value in values]
-    try:
-        pairs = getaddresses(texts)
-    except Exception:  # getaddresses can choke on adversarial input
-        log.info("address list not parsed: %.200r", texts)
-        return []
+    pairs = authors.pairs(to_text(value.encode("utf-8", "surrogateescape")) for value in values)
     return [
         _Mailbox(_display(name), address)
         for name, address in pairs

@@ -15,13 +15,13 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import format_datetime, getaddresses, make_msgid
+from email.utils import format_datetime, make_msgid
 
 from listfed.delivery.decorate import list_headers
 from listfed.listinfo import ListInfo
-from listfed.mail import mimeparse
+from listfed.mail import authors, mimeparse
 from listfed.mail.message import SIGNATURE_HEADER, TRACE_HEADER, body_text, normalise_message_id
-from listfed.mail.rawmail import RawMessage, crlf, decode_words, to_text
+from listfed.mail.rawmail import RawMessage, crlf, to_text
 
 REMOVED = (
     "Received", "Return-Path", "X-Original-To", "Delivered-To", "DKIM-Signature",
@@ -125,13 +125,8 @@ def _author(value: str | None) -> str:
     """``Name <addr>`` from a From value (8-bit bytes as surrogate escapes)."""
     if not value:
         return UNKNOWN_SENDER
-    try:
-        pairs = getaddresses([value])
-    except Exception:  # getaddresses can choke on adversarial input
-        pairs = []
-    name, addr = next((pair for pair in pairs if "@" in pair[1]), ("", ""))
-    name = _oneline(decode_words(name.encode("utf-8", "surrogateescape")))
-    addr = _oneline(to_text(addr.encode("utf-8", "surrogateescape")))
+    name, addr = authors.author(to_text(value.encode("utf-8", "surrogateescape")))
+    name, addr = _oneline(name), _oneline(addr)
     if "@" not in addr:
         return UNKNOWN_SENDER
     if not name:

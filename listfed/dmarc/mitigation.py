@@ -11,26 +11,18 @@ an unneeded munge costs little, a needed one missed costs the delivery.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from email.utils import getaddresses
 
 from listfed.dmarc.lookup import DmarcResult
 from listfed.listinfo import ListInfo
-from listfed.mail.rawmail import RawMessage
+
+# The From domain is read by mail/, for DKIM signing as for DMARC: one rule for both.
+from listfed.mail.authors import from_domain as from_domain
 
 
 @dataclass(frozen=True)
 class Mitigation:
     mode: str  # "" (none) | munge | wrap
     reason: str
-
-
-def from_domain(raw: bytes) -> str:
-    """The domain of the first From address, lower-case; "" when there is none."""
-    value = RawMessage.parse(raw).get_decoded("From") or ""
-    for _name, address in getaddresses([value]):
-        if "@" in address:
-            return address.rpartition("@")[2].strip().rstrip(".").lower()
-    return ""
 
 
 def _listed(domain: str, domains: tuple[str, ...]) -> bool:

@@ -1,4 +1,4 @@
-"""Lenient decoding for the archive index: transfer encodings, charsets, RFC 2047 words.
+"""Lenient decoding of mail: transfer encodings, charsets, RFC 2047 encoded words.
 
 Every function here returns its best effort and notes what was wrong in ``defects``;
 none raises on any input.
@@ -129,14 +129,16 @@ def _lenient_base64(data: bytes) -> bytes:
     return bytes(out)
 
 
-def decode_words(text: str, defects: list[str]) -> str:
-    """An RFC 2047 header value as text, whitespace collapsed.
+def decode_words(text: str, defects: list[str], *, collapse: bool = True) -> str:
+    """A header value's RFC 2047 encoded words decoded: listfed's one decoder of them.
 
     Adjacent encoded words in one charset are joined as bytes before decoding, because
-    mailers split multi-byte characters across words.
+    mailers split multi-byte characters across words; the blanks between encoded words
+    are dropped (RFC 2047 §6.2). ``collapse``: runs of white space made one space, as
+    readers show a subject; without it the rest of the value keeps its blanks.
     """
     if "=?" not in text:
-        return " ".join(text.split())
+        return " ".join(text.split()) if collapse else text
     pieces: list[str] = []
     run = bytearray()
     run_charset = ""
@@ -158,7 +160,7 @@ def decode_words(text: str, defects: list[str]) -> str:
     if run:
         pieces.append(decode_bytes(bytes(run), run_charset, defects))
     pieces.append(text[pos:])
-    return " ".join("".join(pieces).split())
+    return " ".join("".join(pieces).split()) if collapse else "".join(pieces)
 
 
 def _word_bytes(encoding: str, encoded: str) -> bytes:

@@ -1,15 +1,14 @@
-"""Header reading for the archive index: our own small parser for the common case, and
-lenient readers of the few header values the index needs."""
+"""Header fields for the archive index: our own small parser for the common case (a plain
+header block), and lenient readers of the few values the index needs (Content-Type
+parameters with RFC 2231, References). Authors are `authors`'s, dates `dates`'s."""
 
 from __future__ import annotations
 
 import re
 import urllib.parse
-from datetime import UTC, datetime
 from email.message import Message
-from email.utils import getaddresses, parsedate_tz
 
-from listfed.mail.decoding import decode_8bit, decode_bytes, decode_words
+from listfed.mail.decoding import decode_8bit, decode_bytes
 
 Fields = dict[str, list[bytes]]  # lower-case name → raw (still folded) values, in order
 
@@ -37,21 +36,9 @@ _UNFOLD = re.compile(r"\r?\n(?=[ \t])")
 _PARAM = re.compile(r';\s*([^\s;=]+)\s*=\s*("(?:[^"\\]|\\.?)*(?:"|$)|[^;]*)', re.DOTALL)
 _QUOTED_PAIR = re.compile(r"\\(.)", re.DOTALL)
 _MSGID = re.compile(r"<([^<>\s]+)>")
-_OBFUSCATED = re.compile(
-    r"(?<![^\s<(\"])([^\s@<>()\",;:]+) at ((?:[A-Za-z0-9-]++\.)+[A-Za-z0-9-]+)(?=\s*+(?:[>(]|$))"
-)
-_COMMENT = re.compile(r"\(([^()]*)\)")
-# Zone names parsedate_tz does not know (it reads them as UTC), as seconds east of UTC.
-_ZONES = {
-    "CET": 3600, "MET": 3600, "BST": 3600, "WEST": 3600, "CEST": 7200, "MEST": 7200,
-    "EET": 7200, "EEST": 10800, "MSK": 10800, "JST": 32400, "KST": 32400, "HKT": 28800,
-    "SGT": 28800, "AEST": 36000, "AEDT": 39600, "NZST": 43200, "NZDT": 46800, "WET": 0,
-}  # fmt: skip
-_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC).timestamp()
-_LATEST = datetime(2200, 1, 1, tzinfo=UTC).timestamp()
 MAX_REFERENCES = 100
 _MAX_VALUE = 65_536  # bytes of a header value read
-_MAX_ADDRESS = 2_048  # characters of a From value read (getaddresses is not fast)
+MAX_ADDRESS = 2_048  # characters of a From value the archive reads
 _MAX_PARAMS_VALUE = 16_384
 _MAX_SEGMENTS = 64
 
@@ -158,48 +145,3 @@ def message_ids(value: str) -> tuple[str, ...]:
     if len(ids) > MAX_REFERENCES:
         ids = (ids[0], *ids[-(MAX_REFERENCES - 1) :])
     return ids
-
-
-def address(value: str, defects: list[str]) -> tuple[str, str]:
-    """(display name, address with lower-case domain) of a From value; ("", "") for none.
-
-    Pipermail archives write ``alice at example.org``; that is read as an address.
-    """
-    value = value[:_MAX_ADDRESS]
-    if "@" not in value and " at " in value:
-        value = _OBFUSCATED.sub(r"\1@\2", value, count=1)
-    try:
-        pairs = getaddresses([value])
-    except Exception:  # getaddresses has choked on adversarial input before
-        pairs = []
-    name, addr = pairs[0] if pairs else ("", "")
-    name = decode_words(name, defects)
-    local, at, domain = addr.rpartition("@")
-    if not at or not local or not domain:
-        return name, ""
-    return name, f"{local}@{domain.lower()}"
-
-
-def date(value: str) -> float | None:
-    """A Date value as unix seconds; junk zones and comments allowed, nonsense is None."""
-    comments = _COMMENT.findall(value)
-    words = _COMMENT.sub(" ", value).split()
-    named = [words.pop().upper()] if words and words[-1].upper() in _ZONES else []
-    offset = 0
-    if words and ":" in words[-1]:  # no numeric zone after the time: use a named one
-        names = named + [c.strip().upper() for c in comments]
-        offset = next((_ZONES[n] for n in names if n in _ZONES), 0)
-    try:
-        parsed = parsedate_tz(" ".join(words))
-        if parsed is None:
-            when = datetime.fromisoformat(" ".join(words))
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            stamp = when.timestamp()
-        else:
-            year, month, day, hour, minute, second = parsed[:6]
-            when = datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
-            stamp = when.timestamp() - (parsed[9] or 0) - offset
-    except (ValueError, TypeError, IndexError, OverflowError):
-        return None
-    return stamp if _EARLIEST <= stamp < _LATEST else None

@@ -1,7 +1,9 @@
 """Reading a message leniently: bytes → `ParsedMessage`, never an exception.
 
-The raw bytes stay the truth; what we read from them is for decisions, the archive and
-logs. Unknown charsets, broken MIME and 8-bit headers degrade to a best effort.
+What the pipeline reads of a post, once: Message-ID, author (`authors`), date, subject,
+references, traces, body text (`body`). The raw bytes stay the truth; what we read from
+them is for decisions, the archive and logs. Unknown charsets, broken MIME and 8-bit
+headers degrade to a best effort.
 """
 
 from __future__ import annotations
@@ -9,11 +11,10 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from email.header import decode_header
 from email.message import Message
-from email.utils import getaddresses, parsedate_to_datetime
 
-from listfed.mail import mimeparse
+from listfed.mail import authors, body, dates, mimeparse
+from listfed.mail.decoding import decode_words
 from listfed.mail.rawmail import RawMessage
 
 TRACE_HEADER = "X-Listfed-Trace"
@@ -40,23 +41,9 @@ class ParsedMessage:
 
 
 def decode_text(value: str | None) -> str:
-    """An RFC 2047 header value as text; unknown charsets and junk decode leniently."""
-    if not value:
-        return ""
-    parts = []
-    try:
-        chunks = decode_header(value)
-    except Exception:  # email.header raises on malformed encoded words
-        return " ".join(value.split())
-    for chunk, charset in chunks:
-        if isinstance(chunk, str):
-            parts.append(chunk)
-            continue
-        try:
-            parts.append(chunk.decode(charset or "ascii"))
-        except (LookupError, UnicodeDecodeError):
-            parts.append(chunk.decode("utf-8", errors="replace"))
-    return " ".join("".join(parts).split())
+    """An RFC 2047 header value as text, blanks collapsed; unknown charsets and junk
+    decode leniently (`decoding.decode_words` does the work)."""
+    return decode_words(value, []) if value else ""
 
 
 def normalise_message_id(value: str | None) -> str:
@@ -86,30 +73,9 @@ def _is_auto(msg: Message, sender: str, mail_from: str) -> bool:
 
 
 def body_text(msg: Message) -> str:
-    """The text a reader sees: the first text/plain part, else the first text/html part."""
-    best: Message | None = None
-    for part in msg.walk():
-        ctype = part.get_content_type()
-        if part.is_multipart() or part.get_content_disposition() == "attachment":
-            continue
-        if ctype == "text/plain":
-            best = part
-            break
-        if ctype == "text/html" and best is None:
-            best = part
-    if best is None:
-        return ""
-    payload = best.get_payload(decode=True)
-    if not isinstance(payload, bytes):
-        return ""
-    charset = best.get_content_charset() or "utf-8"
-    try:
-        text = payload.decode(charset, errors="replace")
-    except LookupError:
-        text = payload.decode("utf-8", errors="replace")
-    if best.get_content_type() == "text/html":
-        text = re.sub(r"<[^>]*>", " ", text)
-    return text
+    """The text a reader sees (`body.text`): the first inline text/plain part, else HTML
+    reduced to text, else any other text."""
+    return body.text(msg)
 
 
 def _traces(raw: bytes) -> tuple[str, ...]:
@@ -131,37 +97,20 @@ def parse(raw: bytes, mail_from: str = "", node: str = "localhost") -> ParsedMes
     generated = not mid
     if generated:
         mid = derived_message_id(raw, node)
-    try:
-        addrs = getaddresses([str(msg.get("From", ""))])
-    except Exception:  # getaddresses can choke on adversarial input
-        addrs = []
-    name, sender = addrs[0] if addrs else ("", "")
-    if "@" in sender:
-        local, _, domain = sender.rpartition("@")
-        sender = f"{local}@{domain.lower()}"
-    else:
-        sender = ""
-    try:
-        date: float | None = parsedate_to_datetime(str(msg.get("Date", ""))).timestamp()
-    except (TypeError, ValueError, IndexError, OverflowError):
-        date = None
-    try:
-        text = body_text(msg)
-    except Exception:  # broken MIME must not stop the archive; keep the raw, lose the text
-        text = ""
+    name, sender = authors.author(str(msg.get("From", "")))
     return ParsedMessage(
         message_id=mid,
         generated_id=generated,
         subject=decode_text(str(msg.get("Subject", "")) if "Subject" in msg else ""),
         sender=sender,
-        sender_name=decode_text(name),
-        date=date,
+        sender_name=name,
+        date=dates.timestamp(str(msg.get("Date", ""))),
         references=_references(msg),
         in_reply_to=normalise_message_id(str(msg.get("In-Reply-To", ""))),
         auto_submitted=_is_auto(msg, sender, mail_from),
         traces=_traces(raw) if TRACE_HEADER in msg else (),
         signatures=tuple(" ".join(str(v).split()) for v in msg.get_all(SIGNATURE_HEADER, [])),
         list_ids=tuple(normalise_message_id(str(v)) for v in msg.get_all("List-Id", [])),
-        body_text=text,
+        body_text=body.text(msg),
         defects=tuple(type(d).__name__ for d in msg.defects),
     )

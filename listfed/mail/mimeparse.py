@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 import re
 from email.message import Message
 from email.parser import BytesHeaderParser
@@ -52,3 +53,21 @@ def parse(raw: bytes) -> Message:
     if too_deep(raw):
         return BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
     return email.message_from_bytes(raw, policy=email.policy.compat32)
+
+
+def mime_defects(raw: bytes) -> list[str]:
+    """mail-parser's defect report (it logs what it cannot handle: kept quiet here)."""
+    if too_deep(raw):
+        return []  # our own reading has reported "MIME nested too deeply" already
+    import mailparser
+
+    logging.getLogger("mailparser").setLevel(logging.CRITICAL)
+    try:
+        parsed = mailparser.parse_from_bytes(raw)
+    except Exception as exc:  # a parser of last resort may fail on anything
+        return [f"mail-parser could not read it: {type(exc).__name__}"]
+    found: list[str] = []
+    for entry in parsed.defects or []:
+        for where, problems in dict(entry).items():
+            found += [f"{where}: {p}" for p in problems]
+    return found

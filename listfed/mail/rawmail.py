@@ -8,16 +8,16 @@ line endings always leave as CRLF. Parsing never raises, whatever the bytes.
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from dataclasses import dataclass, field
+
+from listfed.mail import decoding
 
 MAX_LINE = 78  # RFC 5322's "SHOULD" line length, used when folding fields we write
 _ENCODED_MAX = 75  # RFC 2047's limit for one encoded word
 _FIELD_NAME = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]*:")
 _FOLD = re.compile(rb"\r?\n(?=[ \t])")
 _BARE_LF = re.compile(rb"(?<!\r)\n")
-_ENCODED_WORD = re.compile(rb"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # tab is folding whitespace, kept
 _BLANKS = re.compile(r"([ \t]+)")
 _CHUNK = re.compile(r"[ \t]*[^ \t]+")
@@ -55,42 +55,9 @@ def _clean(value: str) -> str:
 
 
 def decode_words(value: bytes) -> str:
-    """An unfolded header value as text, RFC 2047 encoded words decoded leniently."""
-    out: list[str] = []
-    pending: tuple[str, bytes] | None = None  # adjacent words may split one character
-    pos = 0
-    for match in _ENCODED_WORD.finditer(value):
-        gap = value[pos : match.start()]
-        data = _word_bytes(match.group(2), match.group(3))
-        if pending is not None and (gap.strip() or data is None):
-            out.append(to_text(pending[1], pending[0]))
-            pending = None
-        if pending is None:
-            out.append(to_text(gap))
-        if data is None:  # not really an encoded word: keep it as written
-            out.append(to_text(match.group(0)))
-        else:
-            charset = match.group(1).decode("ascii", "replace").split("*")[0]
-            if pending is not None and pending[0].lower() == charset.lower():
-                pending = (pending[0], pending[1] + data)
-            else:
-                if pending is not None:
-                    out.append(to_text(pending[1], pending[0]))
-                pending = (charset, data)
-        pos = match.end()
-    if pending is not None:
-        out.append(to_text(pending[1], pending[0]))
-    out.append(to_text(value[pos:]))
-    return "".join(out)
-
-
-def _word_bytes(kind: bytes, text: bytes) -> bytes | None:
-    try:
-        if kind in b"qQ":
-            return binascii.a2b_qp(text, header=True)
-        return binascii.a2b_base64(text + b"=" * (-len(text) % 4))
-    except binascii.Error:
-        return None
+    """An unfolded header value as text: 8-bit bytes and RFC 2047 encoded words decoded
+    leniently, blanks kept (`decoding.decode_words` does the work)."""
+    return decoding.decode_words(decoding.decode_8bit(value), [], collapse=False)
 
 
 def _encoded(data: bytes, q: bool) -> str:
@@ -160,6 +127,24 @@ def fold(name: str, value: str) -> bytes:
     return "\r\n".join(lines).encode("utf-8")
 
 
+def _stray_lines(raw: bytes) -> int:
+    """Where the header block starts: after continuation lines that come before any field,
+    when a field follows them (else 0: the message has no header, and its body starts
+    with an indented line).
+
+    Such a line continues nothing. Mail programs, and the email package, drop it and read
+    the fields after it; a copy we send keeps its From, Date and Message-ID as headers
+    instead of burying them in the body (where the receiving MTA would invent new ones).
+    """
+    pos = 0
+    while pos < len(raw) and raw[pos] in b" \t":
+        newline = raw.find(b"\n", pos)
+        if newline < 0:
+            return 0
+        pos = newline + 1
+    return pos if pos and _FIELD_NAME.match(raw, pos) else 0
+
+
 def _value(raw: bytes) -> bytes:
     return _FOLD.sub(b"", raw).partition(b":")[2].strip()
 
@@ -173,10 +158,11 @@ class RawMessage:
 
     @classmethod
     def parse(cls, raw: bytes) -> RawMessage:
-        """Split at the first empty line, or at the first line that is not a header."""
+        """Split at the first empty line, or at the first line that is not a header.
+        Continuation lines before the first field are dropped (see `_stray_lines`)."""
         fields: list[tuple[str, bytes]] = []
         name, start, end = "", -1, -1  # the field being read is raw[start:end]
-        pos, body = 0, b""
+        pos, body = _stray_lines(raw), b""
         while pos < len(raw):
             newline = raw.find(b"\n", pos)
             stop = len(raw) if newline < 0 else newline

@@ -13,17 +13,14 @@ import email.policy
 from dataclasses import dataclass
 from email.message import Message
 
-from listfed.mail import headers
-from listfed.mail.decoding import decode_bytes, decode_cte, decode_words
-from listfed.mail.htmltext import html_to_text
+from listfed.mail import authors, body, dates, headers
+from listfed.mail.body import MAX_BODY
+from listfed.mail.decoding import decode_words
 from listfed.mail.message import normalise_message_id
 from listfed.mail.mimeparse import mime_depth, too_deep
 
-MAX_BODY = 200_000  # characters of body_text
-MAX_NAMES = 100  # attachment names
-MAX_PARTS = 1_000  # MIME parts looked at
+__all__ = ["MAX_BODY", "Extract", "extract"]
 MAX_DEFECTS = 50
-_MAX_PAYLOAD = 4_000_000  # encoded bytes of the chosen part that are decoded
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,15 +35,6 @@ class Extract:
     body_text: str
     attachments: str  # file names joined by "\n"
     defects: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _Part:
-    ctype: str
-    charset: str
-    cte: str
-    attachment: bool
-    filename: str
 
 
 def extract(raw: bytes, fast: bool = True) -> Extract:
@@ -64,20 +52,20 @@ def _extract(raw: bytes, fast: bool) -> Extract:
     defects: list[str] = []
     if not raw:
         return Extract("", "", "", "", None, (), "", "", "", ("empty message",))
-    head, body, separated = headers.split_message(raw)
+    head, rest, separated = headers.split_message(raw)
     if not separated:
         defects.append("no header/body separator")
     fields = headers.read_fields(head)
     early: list[str] = []  # what describing the top part found, reported in its turn
-    top = _describe(fields, early) if fields is not None and fast else None
+    top = body.describe(fields, early) if fields is not None and fast else None
     msg: Message | None = None
-    if top is None or top.ctype.startswith(_CONTAINERS):
+    if top is None or top.ctype.startswith(body.CONTAINERS):
         depth = mime_depth(raw)
         if too_deep(raw, depth):
             # The email package tests every line against every open boundary: nesting
             # like this would take it minutes. The body is indexed as it stands.
             defects.append(f"MIME nested too deeply ({depth} levels)")
-            top = _Part("text/x-multipart", "", "", False, "")
+            top = body.Part("text/x-multipart", "", "", False, "")
         else:
             try:
                 msg = email.message_from_bytes(raw, policy=email.policy.compat32)
@@ -85,18 +73,20 @@ def _extract(raw: bytes, fast: bool) -> Extract:
             except Exception as exc:  # e.g. RecursionError on deep message/rfc822 nesting
                 defects.append(f"unparseable MIME: {type(exc).__name__}")
     fields = fields or {}
-    name, sender = headers.address(headers.text(fields, "from", defects), defects)
+    name, sender = authors.author(
+        headers.text(fields, "from", defects)[: headers.MAX_ADDRESS], defects, archived=True
+    )
     date_value = headers.text(fields, "date", defects)
-    when = headers.date(date_value)
+    when = dates.date(date_value)
     if date_value and when is None:
         defects.append("unreadable date")
     if msg is None and top is not None:
         defects.extend(early)
-        body_text, names = _single(top, body, defects)
+        body_text, names = body.single(top, rest, defects)
     elif msg is None:
         body_text, names = "", []
     else:
-        body_text, names = _walk(msg, defects)
+        body_text, names = body.walk(msg, defects, unsplit=True)
     return Extract(
         message_id=normalise_message_id(headers.text(fields, "message-id", defects)),
         subject=_clean(decode_words(headers.text(fields, "subject", defects), defects)),
@@ -109,87 +99,6 @@ def _extract(raw: bytes, fast: bool) -> Extract:
         attachments=_clean("\n".join(names)),
         defects=tuple(dict.fromkeys(defects))[:MAX_DEFECTS],
     )
-
-
-_CONTAINERS = ("multipart/", "message/")
-
-
-def _describe(fields: headers.Fields, defects: list[str]) -> _Part:
-    """How a part is to be read, from its own Content-* fields."""
-    ctype, ct_params = headers.params(headers.text(fields, "content-type", defects), defects)
-    if ctype.count("/") != 1:  # absent or invalid: RFC 2045's default, as the stdlib does
-        ctype = "text/plain"
-    disposition, cd_params = headers.params(
-        headers.text(fields, "content-disposition", defects), defects
-    )
-    cte = headers.text(fields, "content-transfer-encoding", defects)
-    filename = cd_params.get("filename") or ct_params.get("name") or ""
-    if filename:
-        filename = decode_words(filename, defects)
-    return _Part(
-        ctype=ctype,
-        charset=ct_params.get("charset", ""),
-        cte=(cte.split() or [""])[0].strip("\"'").lower(),
-        attachment=disposition == "attachment",
-        filename=filename,
-    )
-
-
-def _rank(part: _Part) -> int | None:
-    """Which text a reader sees first: plain, then HTML, then any other inline text."""
-    if part.attachment or not part.ctype.startswith("text/"):
-        return None
-    return {"text/plain": 0, "text/html": 1}.get(part.ctype, 2)
-
-
-def _single(part: _Part, body: bytes, defects: list[str]) -> tuple[str, list[str]]:
-    names = [part.filename] if part.filename else []
-    readable = _rank(part) is not None and body.strip()
-    return (_body(part, body, defects) if readable else ""), names
-
-
-def _walk(msg: Message, defects: list[str]) -> tuple[str, list[str]]:
-    """Body text and attachment names of a parsed message, depth first, without recursion
-    (the structure is the sender's to choose)."""
-    names: list[str] = []
-    best: tuple[int, _Part, bytes] | None = None
-    stack: list[tuple[Message, bool]] = [(msg, False)]
-    for _ in range(MAX_PARTS):
-        if not stack:
-            break
-        node, nested = stack.pop()
-        defects.extend(type(d).__name__ for d in node.defects)
-        part = _describe(headers.fields_of(node), defects)
-        if part.filename and len(names) < MAX_NAMES:
-            names.append(part.filename)
-        # compat32's get_payload() would decode 8-bit bytes itself, replacing what does
-        # not fit the declared charset: read the payload as the parser stored it.
-        payload = vars(node).get("_payload")
-        if isinstance(payload, list):
-            inner = nested or part.ctype.startswith("message/")
-            stack.extend((p, inner) for p in reversed(payload) if isinstance(p, Message))
-            continue
-        if part.ctype.startswith("multipart/"):  # no boundary found: read it as text
-            part = _Part("text/x-multipart", part.charset, part.cte, False, part.filename)
-        rank = _rank(part)
-        if rank is None or not isinstance(payload, str):
-            continue
-        rank += 3 if nested else 0  # a forwarded message's text only if ours has none
-        data = payload.encode("utf-8", errors="surrogateescape")  # the bytes as they came
-        if data.strip() and (best is None or rank < best[0]):
-            best = (rank, part, data)
-    if stack:
-        defects.append(f"more than {MAX_PARTS} MIME parts")
-    return (_body(best[1], best[2], defects) if best else ""), names
-
-
-def _body(part: _Part, payload: bytes, defects: list[str]) -> str:
-    if len(payload) > _MAX_PAYLOAD:  # cut at a line end if there is one (base64 stays whole)
-        payload = payload[: payload.rfind(b"\n", 0, _MAX_PAYLOAD) + 1 or _MAX_PAYLOAD]
-    text = decode_bytes(decode_cte(payload, part.cte, defects), part.charset, defects)
-    if part.ctype == "text/html":
-        text = html_to_text(text)
-    return text.replace("\r\n", "\n").removeprefix("\ufeff")[:MAX_BODY]
 
 
 def _clean(value: str) -> str:

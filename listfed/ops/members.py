@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from email.utils import parseaddr
 from typing import Any
 
 from sqlalchemy import text
@@ -18,6 +17,7 @@ from listfed.db.models import Member
 from listfed.digests import collect
 from listfed.errors import InvalidAddress, NotFound, UsageError
 from listfed.listinfo import DeliveryMode, Role
+from listfed.mail.authors import first
 from listfed.notices import replies
 from listfed.ops import lists
 
@@ -31,7 +31,7 @@ class AddResult:
 
 def parse_entry(entry: str) -> tuple[str, str]:
     """``"Name <a@b>"`` or ``"a@b"`` → (name, normalised address); InvalidAddress otherwise."""
-    name, addr = parseaddr(entry.strip())
+    name, addr = first(entry.strip())
     if not addr or "@" not in addr:
         raise InvalidAddress(f"not a valid mail address: {entry.strip()!r}")
     return name, normalise(addr)

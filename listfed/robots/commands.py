@@ -6,7 +6,6 @@ signature, a quote or its attribution, a closing word, or the first line we cann
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass
 from email.message import Message
@@ -14,7 +13,7 @@ from enum import StrEnum
 
 from listfed.addresses import normalise
 from listfed.errors import InvalidAddress
-from listfed.mail import mimeparse
+from listfed.mail import body, mimeparse
 from listfed.mail.message import decode_text
 
 MAX_LINE = 200  # how much of a line we echo in the reply
@@ -70,10 +69,6 @@ _OPENS_ATTRIBUTION = re.compile(r"(?:on|am|le|el)\s.*\d", re.I)  # "Am <date> sc
 _NAMES_WRITER = re.compile(rf"\b{_WRITER}\b", re.I)
 _ATTRIBUTION_MAX = 500  # real ones are short; the bound also keeps the regex work linear
 
-_HTML_HIDDEN = re.compile(r"<(script|style)\b[^<>]*>.*?(?:</\1\s*>|\Z)", re.I | re.S)
-_HTML_BREAK = re.compile(r"<(?:br\b[^<>]*|/(?:p|div|li|tr)\s*)>", re.I)
-_HTML_QUOTE = re.compile(r"<blockquote\b[^<>]*>", re.I)
-_HTML_TAG = re.compile(r"<[^<>]*>")  # [^<>] rather than [^>]: no rescans on "<<<<"
 _INVISIBLE = str.maketrans({"\ufeff": " ", "\u200b": " "})  # BOMs and zero-width spaces
 
 
@@ -211,57 +206,6 @@ def _subject(msg: Message) -> str:
 
 
 def _body(msg: Message) -> str:
-    """The first inline text/plain part as text, else the first text/html part's text."""
-    try:
-        plain = html_part = None
-        for part in _leaves(msg):
-            if part.get_content_disposition() == "attachment":
-                continue
-            ctype = part.get_content_type()
-            if ctype == "text/plain":
-                plain = part
-                break
-            if ctype == "text/html" and html_part is None:
-                html_part = part
-        if plain is not None:
-            return _decode(plain)
-        return _html_text(_decode(html_part)) if html_part is not None else ""
-    except Exception:  # broken MIME reads as an empty body, never as a failure
-        return ""
-
-
-def _leaves(msg: Message) -> list[Message]:
-    """The non-multipart parts in order, not looking inside attached messages."""
-    # Iterative: nesting just inside the parser's own limit would overflow a recursive walk.
-    found: list[Message] = []
-    stack = [msg]
-    while stack:
-        part = stack.pop()
-        if part.get_content_maintype() == "message":
-            continue
-        if part.is_multipart():
-            subparts = part.get_payload()
-            if isinstance(subparts, list):
-                stack.extend(p for p in reversed(subparts) if isinstance(p, Message))
-        else:  # not get_payload() here: on 8-bit text it decodes, and some codecs raise
-            found.append(part)
-    return found
-
-
-def _decode(part: Message) -> str:
-    """A part's payload in its charset, leniently; utf-8 when the charset is unusable."""
-    payload = part.get_payload(decode=True)
-    if not isinstance(payload, bytes):
-        return ""
-    try:
-        return payload.decode(part.get_content_charset() or "utf-8", errors="replace")
-    except Exception:  # a charset can name any codec, and some fail their own way
-        return payload.decode("utf-8", errors="replace")
-
-
-def _html_text(text: str) -> str:
-    """HTML reduced to lines of text; a blockquote's content reads as a quote."""
-    text = _HTML_HIDDEN.sub("", text)
-    text = _HTML_BREAK.sub("\n", text)
-    text = _HTML_QUOTE.sub("\n> ", text)
-    return html.unescape(_HTML_TAG.sub("", text))
+    """The text the sender wrote: forwarded messages are not read, and an HTML quote reads
+    as ``> `` lines (where reading stops)."""
+    return body.text(msg, attached=False, quotes=True)
