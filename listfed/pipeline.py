@@ -43,6 +43,7 @@ def _decorate(ctx: Context, post: Post) -> None:
         dmarc=mitigation.mode,
         auth=post.facts.auth,
         authserv_id=node.name,
+        parsed=post.message.editable(),
     )
 
 

@@ -80,7 +80,7 @@ def content_types(ctx: Context, post: Post) -> Verdict | None:
     held = post.lst.hold_types
     if post.approved or not held:
         return None
-    found = part_types(post.raw)
+    found = part_types(post.raw, post.message.mime)
     if found is None:
         return Verdict(Decision.HOLD, f"the message has over {MAX_PARTS} MIME parts")
     for kind in found:
@@ -103,14 +103,18 @@ def _declared_type(part: Message) -> str:
     return value.split(";", 1)[0].strip() or part.get_content_type()
 
 
-def part_types(raw: bytes) -> list[str] | None:
-    """Every MIME part's content type, depth first; None past MAX_PARTS."""
-    if mimeparse.too_deep(raw):  # the email package would take minutes: not read, held
+def part_types(raw: bytes, parsed: Message | None = None) -> list[str] | None:
+    """Every MIME part's content type, depth first; None past MAX_PARTS. `parsed` is the
+    email package's whole reading of `raw`, where the caller has one."""
+    if parsed is not None:
+        msg = parsed
+    elif mimeparse.too_deep(raw):  # the email package would take minutes: not read, held
         return None
-    try:
-        msg = mimeparse.parse(raw)
-    except Exception:  # deep nesting overflows the parser: not readable, so held
-        return None
+    else:
+        try:
+            msg = mimeparse.parse(raw)
+        except Exception:  # deep nesting overflows the parser: not readable, so held
+            return None
     found: list[str] = []
     stack: list[Message] = [msg]
     while stack:  # iterative: no recursion on user data

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from listfed.listinfo import ListInfo
 from listfed.lookups import Facts
 from listfed.mail.message import ParsedMessage, parse
+from listfed.mail.rawmail import RawMessage
 
 
 class Decision(StrEnum):
@@ -98,8 +100,9 @@ def make_post(
     """Read `raw` as a post on `lst`. A message without a Message-ID gets the generated
     one as a header, so that every copy, relay and archive entry carries the same id."""
     message = parse(raw, mail_from, node)
-    if message.generated_id:
+    if message.generated_id:  # the stages' header block carries the new field too
         raw = f"Message-ID: <{message.message_id}>\r\n".encode() + raw
+        message = dataclasses.replace(message, head=RawMessage.parse(raw))
     return Post(
         queue_id=queue_id,
         lst=lst,

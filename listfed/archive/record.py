@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from email.message import Message
 
 from listfed.archive import threads
 from listfed.db import compressed
@@ -37,10 +38,15 @@ class Prepared:
 
 
 def prepare(
-    raw: bytes, node: str, message_id: str = "", fallback_date: float | None = None
+    raw: bytes,
+    node: str,
+    message_id: str = "",
+    fallback_date: float | None = None,
+    parsed: Message | None = None,
 ) -> Prepared:
-    """Read and compress a message; `message_id` overrides the one in its header."""
-    ex = extract(raw)
+    """Read and compress a message; `message_id` overrides the one in its header, and
+    `parsed` is the email package's reading of `raw` where the caller has one."""
+    ex = extract(raw, parsed=parsed)
     mid = message_id or ex.message_id or derived_message_id(raw, node)
     date = ex.date if ex.date is not None else fallback_date
     return Prepared(mid, ex, compressed.pack(raw), len(raw), date)

@@ -31,7 +31,8 @@ def store(ctx: Context, post: Post) -> None:
         post.thread_id = thread_of(session, post.lst.id, post, ctx.now())
         return
     conn = sqlite_of(session)
-    item = record.prepare(post.raw, node.name, post.message.message_id, post.received)
+    msg = post.message
+    item = record.prepare(post.raw, node.name, msg.message_id, post.received, msg.mime)
     placed = record.add(conn, post.lst.id, item, post.received)
     if placed is None:  # archived already (the duplicate rule lets nothing through twice)
         placed = threads.thread_of(conn, post.lst.id, post.message.message_id) or ""

@@ -41,13 +41,18 @@ def decorate(
     dmarc: str = "",
     auth: str = "",
     authserv_id: str = "",
+    parsed: RawMessage | None = None,
 ) -> bytes:
     """The bytes every member of `lst` receives for the accepted post `raw`.
 
     `dmarc` is the DMARC mitigation decided for this post ("", "munge" or "wrap");
     `auth` an Authentication-Results value to add (what ARC sealing records), and
-    `authserv_id` the node's name, under which nobody else may write one."""
-    msg = _wrapped(raw, lst) if dmarc == "wrap" else RawMessage.parse(raw)
+    `authserv_id` the node's name, under which nobody else may write one. `parsed` is
+    a copy of `raw`'s header block to change, where the caller has read it already."""
+    if dmarc == "wrap":
+        msg = _wrapped(raw, lst)
+    else:
+        msg = parsed if parsed is not None else RawMessage.parse(raw)
     for name in REPLACED:
         msg.remove(name)
     _authenticated(msg, authserv_id, auth)

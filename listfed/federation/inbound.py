@@ -10,7 +10,6 @@ from listfed.context import Context, NodeSettings
 from listfed.federation import signing
 from listfed.listinfo import Policy
 from listfed.mail import trace
-from listfed.mail.rawmail import RawMessage
 from listfed.post import Decision, OriginKind, Post, Verdict
 
 log = logging.getLogger("listfed.federation")
@@ -24,7 +23,7 @@ def _signed_by(node: NodeSettings, post: Post, now: float) -> str | None:
         why = "a signature without a trace header"
     else:
         secrets = {p.node: p.secret for p in node.peers}
-        raw = RawMessage.parse(post.raw)
+        raw = post.message.head
         exact = raw.get_all(trace.TRACE_HEADER)  # unfolded, as SPEC §9 says
         forms = [exact] if exact == list(msg.traces) else [exact, list(msg.traces)]
         reasons = []

@@ -31,7 +31,7 @@ def relayed_copy(post: Post, route: RouteConfig, node: NodeSettings) -> RawMessa
     """The post as it leaves by `route`: the route's prefix instead of the list's, no
     earlier signature, this hop's trace appended. Message-ID, From, References and body
     stay as they came."""
-    msg = RawMessage.parse(post.raw)
+    msg = post.message.editable()
     msg.remove(signing.SIGNATURE_HEADER)
     subject = msg.get_decoded("Subject")
     wanted = " ".join((route.prefix or "").split())

@@ -17,7 +17,6 @@ from listfed.context import NodeSettings
 from listfed.db import relays
 from listfed.federation import matching
 from listfed.mail import trace
-from listfed.mail.rawmail import RawMessage
 from listfed.post import Post
 
 
@@ -33,17 +32,6 @@ def routes_from(node: NodeSettings, address: str) -> list[RouteConfig]:
     """The routes and sending bridges (bridges/outgoing.py) that leave from `address`."""
     every = [*node.routes, *bridge_routes(node)]
     return [r for r in every if r.from_.casefold() == address.casefold()]
-
-
-def _headers(raw: bytes) -> matching.Headers:
-    parsed: list[RawMessage] = []
-
-    def values(name: str) -> list[str]:
-        if not parsed:
-            parsed.append(RawMessage.parse(raw))
-        return parsed[0].get_all_decoded(name)
-
-    return values
 
 
 def _shared(session: Session, post: Post, route: RouteConfig, target: str) -> bool:
@@ -63,7 +51,7 @@ def plan(session: Session, node: NodeSettings, post: Post, now: float) -> list[H
         stop = "it arrived with forward=no: this node relays it no further"
     elif len(traces) + 1 > node.hop_limit:
         stop = f"one more hop would pass the hop limit of {node.hop_limit}"
-    headers = _headers(post.raw)
+    headers = post.message.head.get_all_decoded
     hops: list[Hop] = []
     chosen: dict[str, str] = {}  # target -> route, within this plan
     for route in routes:

@@ -38,6 +38,15 @@ class ParsedMessage:
     list_ids: tuple[str, ...] = ()
     body_text: str = ""
     defects: tuple[str, ...] = field(default=())
+    # The two readings of the bytes, made once and shared by the stages (never edited in
+    # place: `editable` copies): the header block with the body, and the email package's
+    # tree (for the archive's text and the attachment-type rule).
+    head: RawMessage = field(default_factory=RawMessage, compare=False, repr=False)
+    mime: Message | None = field(default=None, compare=False, repr=False)
+
+    def editable(self) -> RawMessage:
+        """A copy of the header block to change (decorate, a relay's copy)."""
+        return RawMessage(list(self.head.fields), self.head.body)
 
 
 def decode_text(value: str | None) -> str:
@@ -78,10 +87,10 @@ def body_text(msg: Message) -> str:
     return body.text(msg)
 
 
-def _traces(raw: bytes) -> tuple[str, ...]:
+def _traces(head: RawMessage) -> tuple[str, ...]:
     """Trace values as UTF-8 text (the stdlib would blank out 8-bit bytes), whitespace
     runs made one space; bytes that are not UTF-8 survive as surrogate escapes."""
-    return tuple(" ".join(v.split()) for v in RawMessage.parse(raw).get_all(TRACE_HEADER))
+    return tuple(" ".join(v.split()) for v in head.get_all(TRACE_HEADER))
 
 
 def derived_message_id(raw: bytes, node: str) -> str:
@@ -92,7 +101,8 @@ def derived_message_id(raw: bytes, node: str) -> str:
 
 def parse(raw: bytes, mail_from: str = "", node: str = "localhost") -> ParsedMessage:
     """Read what the pipeline needs. A missing Message-ID gets a stable one from the bytes."""
-    msg = mimeparse.parse(raw)
+    msg, whole = mimeparse.read(raw)
+    head = RawMessage.parse(raw)
     mid = normalise_message_id(str(msg.get("Message-ID", "")))
     generated = not mid
     if generated:
@@ -108,9 +118,11 @@ def parse(raw: bytes, mail_from: str = "", node: str = "localhost") -> ParsedMes
         references=_references(msg),
         in_reply_to=normalise_message_id(str(msg.get("In-Reply-To", ""))),
         auto_submitted=_is_auto(msg, sender, mail_from),
-        traces=_traces(raw) if TRACE_HEADER in msg else (),
+        traces=_traces(head) if TRACE_HEADER in msg else (),
         signatures=tuple(" ".join(str(v).split()) for v in msg.get_all(SIGNATURE_HEADER, [])),
         list_ids=tuple(normalise_message_id(str(v)) for v in msg.get_all("List-Id", [])),
         body_text=body.text(msg),
         defects=tuple(type(d).__name__ for d in msg.defects),
+        head=head,
+        mime=msg if whole else None,
     )

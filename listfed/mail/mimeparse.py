@@ -50,9 +50,14 @@ def too_deep(raw: bytes, depth: int | None = None) -> bool:
 
 def parse(raw: bytes) -> Message:
     """`email.message_from_bytes` (compat32), or the headers alone when too deep."""
+    return read(raw)[0]
+
+
+def read(raw: bytes) -> tuple[Message, bool]:
+    """As `parse`, and whether the message was read whole (False: headers alone)."""
     if too_deep(raw):
-        return BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
-    return email.message_from_bytes(raw, policy=email.policy.compat32)
+        return BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw), False
+    return email.message_from_bytes(raw, policy=email.policy.compat32), True
 
 
 def mime_defects(raw: bytes) -> list[str]:

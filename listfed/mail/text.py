@@ -37,18 +37,20 @@ class Extract:
     defects: tuple[str, ...]
 
 
-def extract(raw: bytes, fast: bool = True) -> Extract:
+def extract(raw: bytes, fast: bool = True, parsed: Message | None = None) -> Extract:
     """Read what the index needs from a message; never raises, whatever the bytes.
 
-    ``fast=False`` sends every message through the email package (for tests).
+    ``fast=False`` sends every message through the email package (for tests). `parsed`
+    is the email package's whole reading of these bytes when the caller has one (the
+    pipeline's, see message.parse): a multipart post is then not parsed again.
     """
     try:
-        return _extract(bytes(raw), fast)
+        return _extract(bytes(raw), fast, parsed)
     except Exception as exc:  # a message the index cannot read must not stop an import
         return Extract("", "", "", "", None, (), "", "", "", (f"unreadable: {type(exc).__name__}",))
 
 
-def _extract(raw: bytes, fast: bool) -> Extract:
+def _extract(raw: bytes, fast: bool, parsed: Message | None) -> Extract:
     defects: list[str] = []
     if not raw:
         return Extract("", "", "", "", None, (), "", "", "", ("empty message",))
@@ -59,7 +61,10 @@ def _extract(raw: bytes, fast: bool) -> Extract:
     early: list[str] = []  # what describing the top part found, reported in its turn
     top = body.describe(fields, early) if fields is not None and fast else None
     msg: Message | None = None
-    if top is None or top.ctype.startswith(body.CONTAINERS):
+    if (top is None or top.ctype.startswith(body.CONTAINERS)) and parsed is not None:
+        msg = parsed  # read whole already, so not too deep
+        fields = headers.fields_of(msg)
+    elif top is None or top.ctype.startswith(body.CONTAINERS):
         depth = mime_depth(raw)
         if too_deep(raw, depth):
             # The email package tests every line against every open boundary: nesting
