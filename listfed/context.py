@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
+from listfed.config import Config
 from listfed.config.settings import BridgeConfig, MembersConfig, PeerConfig, RouteConfig
 
 
@@ -44,6 +45,24 @@ class NodeSettings:
 
     def hosts(self, address: str) -> bool:
         return address.rpartition("@")[2].lower() in self.domains
+
+
+def node_settings(config: Config, secret: str = "") -> NodeSettings:
+    """The node-wide settings of `config`; `secret` is the node secret (ops.node)."""
+    return NodeSettings(
+        name=config.node.name,
+        hop_limit=config.node.hop_limit,
+        archive_enabled=config.archive.enabled,
+        base_url=config.node.base_url,
+        domains=config.node.domains,
+        signature_max_age=config.node.signature_max_age,
+        peers=config.peers,
+        routes=config.routes,
+        bridges=config.bridges,
+        secret=secret,
+        members=config.members,
+        verp=config.delivery.verp,
+    )
 
 
 @dataclass(frozen=True)

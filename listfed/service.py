@@ -21,7 +21,7 @@ from listfed.addresses import Resolution, resolve
 from listfed.bounces.handle import delivery_failed
 from listfed.bridges.watchers import Timing, Watchers
 from listfed.config import Config
-from listfed.context import NodeSettings
+from listfed.context import NodeSettings, node_settings
 from listfed.db import lists
 from listfed.db.engine import Database
 from listfed.delivery.routing import RoutedTransport
@@ -45,23 +45,6 @@ log = logging.getLogger("listfed.service")
 
 def database_path(config: Config) -> Path:
     return config.node.data_dir / "listfed.db"
-
-
-def node_settings(config: Config, secret: str = "") -> NodeSettings:
-    return NodeSettings(
-        name=config.node.name,
-        hop_limit=config.node.hop_limit,
-        archive_enabled=config.archive.enabled,
-        base_url=config.node.base_url,
-        domains=config.node.domains,
-        signature_max_age=config.node.signature_max_age,
-        peers=config.peers,
-        routes=config.routes,
-        bridges=config.bridges,
-        secret=secret,
-        members=config.members,
-        verp=config.delivery.verp,
-    )
 
 
 def transports(

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import datetime
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -108,6 +109,7 @@ class ImapWatcher:
         on_state: Callable[[str, str], None] | None = None,
         max_message: int = MAX_MESSAGE,
         history_days: int | None = 1,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if not backoff or min(backoff) < 0:
             raise ValueError("backoff needs at least one delay, none negative")
@@ -121,6 +123,7 @@ class ImapWatcher:
         self._on_state = on_state
         self._max_message = max_message
         self._history_days = history_days
+        self._clock = clock
         self._conn: ImapConnection | None = None
         self.state = "disconnected"
 
@@ -175,7 +178,7 @@ class ImapWatcher:
         own mailbox may hold years of the foreign list)."""
         if self._history_days is None:
             return []
-        day = datetime.datetime.now(datetime.UTC).date()
+        day = datetime.datetime.fromtimestamp(self._clock(), datetime.UTC).date()
         since = day - datetime.timedelta(days=self._history_days)
         recent = set(await conn.new_uids(0, since=since))
         old = [u for u in uids if u not in recent]

@@ -105,6 +105,7 @@ def watcher_for(
         backoff=timing.backoff,
         poll_interval=timing.poll_interval,
         on_state=record,
+        clock=clock,
     )
 
 

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 import typer
 
 from listfed.cli.base import JsonOption, emit, new_app, state
+from listfed.context import node_settings
 from listfed.ops import bridges
 from listfed.ops.node import node_secret
-from listfed.service import node_settings
 
 app = new_app(
     "The [[bridge]] entries of the config (lists on other software, reached through a "

@@ -8,11 +8,11 @@ from typing import Annotated
 import typer
 
 from listfed.cli.base import JsonOption, emit, new_app, state, table
+from listfed.context import node_settings
 from listfed.db import members as stored_members
 from listfed.listinfo import DeliveryMode, Role
 from listfed.ops import members
 from listfed.ops.node import node_secret
-from listfed.service import node_settings
 
 app = new_app("Add, list, change and remove the members of a list.")
 

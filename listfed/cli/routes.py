@@ -10,10 +10,10 @@ import typer
 
 from listfed.cli.base import JsonOption, emit, new_app, state, table
 from listfed.config.settings import RouteConfig
+from listfed.context import node_settings
 from listfed.db import lists
 from listfed.errors import ListfedError
 from listfed.federation import check as checking
-from listfed.service import node_settings
 
 app = new_app("Show the [[route]] entries of the config, check them, try a message on them.")
 
