@@ -64,7 +64,7 @@ def hold(ctx: Context, post: Post) -> None:
     lifetime = (expires - now) if expires else FOREVER
     key = tokens.held_key(row.id)
     token = tokens.issue(session, node.secret, lst, key, tokens.Action.MODERATE, now, lifetime)
-    _notify_moderators(session, lst, row, post, token, now)
+    _notify_moderators(session, lst, row, post, token, ctx.now())  # written now
     _tell_member(session, node, post)
 
 

@@ -39,7 +39,9 @@ def get(session: Session, held_id: int) -> Held:
     return row
 
 
-def approve(session: Session, held_id: int, *, always: bool = False) -> Approval:
+def approve(
+    session: Session, held_id: int, *, always: bool = False, now: float | None = None
+) -> Approval:
     """Send the post back through the pipeline, past the posting policy; `always` also
     lets its sender post without moderation from now on (`accept`)."""
     row = get(session, held_id)
@@ -56,7 +58,7 @@ def approve(session: Session, held_id: int, *, always: bool = False) -> Approval
         approved=True,
     )
     [queue_id] = queue.insert(session, [item])
-    release(session, row, time.time())
+    release(session, row, time.time() if now is None else now)
     return Approval(queue_id, also)
 
 
@@ -79,10 +81,11 @@ def accept(session: Session, lst: ListInfo, address: str) -> str:
     return f"{address} added to the list's accept_these_nonmembers"
 
 
-def reject(session: Session, held_id: int, reason: str = "") -> Held:
+def reject(session: Session, held_id: int, reason: str = "", now: float | None = None) -> Held:
     """Remove the post and tell its sender why (unless it came from a robot)."""
     row = get(session, held_id)
     lst = lists.by_id(session, row.list_id)
+    now = time.time() if now is None else now
     to = row.mail_from  # the envelope sender; a null one is automatic mail: never answered
     if to:
         rejection.send(
@@ -93,15 +96,15 @@ def reject(session: Session, held_id: int, reason: str = "") -> Held:
             reason=reason or "the moderators declined it",
             subject=row.subject,
             message_id=row.message_id,
-            now=time.time(),
+            now=now,
         )
-    release(session, row, time.time())
+    release(session, row, now)
     return row
 
 
-def discard(session: Session, held_id: int) -> Held:
+def discard(session: Session, held_id: int, now: float | None = None) -> Held:
     row = get(session, held_id)
-    release(session, row, time.time())
+    release(session, row, time.time() if now is None else now)
     return row
 
 

@@ -90,22 +90,22 @@ def by_email(session: Session, node: NodeSettings, mail: Incoming, who: str, now
     except tokens.TokenRefused as exc:
         replies.answer(session, node, mail, who, f"Nothing was done: {exc}.\n", now, sender=owner)
         return f"held {held_id}: {exc}"
-    said = _act(session, post, decision)
+    said = _act(session, post, decision, now)
     log.info("%s: held %s %s by mail from %s", mail.lst.address, held_id, decision.verb, who)
     replies.answer(session, node, mail, who, said + "\n", now, sender=owner)
     return f"held {held_id}: {decision.verb} by {who}"
 
 
-def _act(session: Session, post: Held, decision: Decision) -> str:
+def _act(session: Session, post: Held, decision: Decision, now: float) -> str:
     assert post.id is not None
     what = f'held post {post.id} ("{post.subject or "no subject"}")'
     if decision.verb == "approve":
-        approval = held_ops.approve(session, post.id, always=decision.always)
+        approval = held_ops.approve(session, post.id, always=decision.always, now=now)
         also = f"\nAlso: {approval.also}." if approval.also else ""
         return f"Approved {what}: it is on its way to the list.{also}"
     if decision.verb == "reject":
-        held_ops.reject(session, post.id, decision.reason)
+        held_ops.reject(session, post.id, decision.reason, now)
         told = "the sender has been told" if post.mail_from else "nobody to tell"
         return f"Rejected {what}; {told}."
-    held_ops.discard(session, post.id)
+    held_ops.discard(session, post.id, now)
     return f"Discarded {what}."
