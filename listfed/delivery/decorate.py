@@ -30,6 +30,7 @@ _PARAM = re.compile(r';\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
 _CHARSET = re.compile(r';\s*charset\s*=\s*(?:"[^"]*"|[^;\s]*)', re.IGNORECASE)
 _NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
 _COMMENT = re.compile(r"\((?:[^()\\]|\\.)*\)")
+_MAX_NESTING = 8  # levels of (comments (in comments)) read in an Authentication-Results
 
 
 def decorate(
@@ -99,21 +100,25 @@ def _authenticated(msg: RawMessage, authserv_id: str, auth: str) -> None:
 def _claims(raw: bytes, ours: str) -> bool:
     """Does this Authentication-Results field speak in our name? Read as dkimpy reads
     it (UTF-8, Unicode spaces), and, to be safe, any field naming us before its first
-    semicolon counts, whatever else surrounds the name."""
+    semicolon counts, whatever else surrounds the name. So does one whose comments nest
+    deeper than `_MAX_NESTING`: no honest field does, and reading it would be slow."""
     head = raw.partition(b":")[2].decode("utf-8", "replace").partition(";")[0]
-    return _authserv_id(raw) == ours or ours in head.lower()
+    found = _authserv_id(raw)
+    return found is None or found == ours or ours in head.lower()
 
 
-def _authserv_id(raw: bytes) -> str:
-    """The authserv-id of a raw Authentication-Results field, comments skipped."""
+def _authserv_id(raw: bytes) -> str | None:
+    """The authserv-id of a raw Authentication-Results field, comments skipped; None
+    when they nest deeper than `_MAX_NESTING` (each pass is linear, so the passes are
+    bounded: unbounded, a stranger's nesting made them quadratic)."""
     value = raw.partition(b":")[2].decode("utf-8", "replace")
-    while True:  # innermost comments first; each pass removes at least one
+    for _ in range(_MAX_NESTING + 1):  # innermost comments first
         stripped = _COMMENT.sub(" ", value)
         if stripped == value:
-            break
+            words = value.partition(";")[0].split()
+            return words[0].lower() if words else ""
         value = stripped
-    words = value.partition(";")[0].split()
-    return words[0].lower() if words else ""
+    return None
 
 
 def list_headers(lst: ListInfo, archive_url: str = "") -> list[tuple[str, str]]:
