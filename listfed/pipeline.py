@@ -61,6 +61,7 @@ def _reject(ctx: Context, post: Post) -> None:
         subject=post.message.subject,
         message_id=post.message.message_id,
         now=ctx.now(),
+        per_hour=ctx.node.members.replies_per_hour,
     )
 
 

@@ -4,11 +4,16 @@ command line or a moderator's reply)."""
 
 from __future__ import annotations
 
+import logging
+
 from sqlmodel import Session
 
 from listfed.delivery import outbox
 from listfed.listinfo import ListInfo
+from listfed.notices import replies
 from listfed.notices.message import notice
+
+log = logging.getLogger("listfed.robots")
 
 BY_POLICY = "was not accepted"
 BY_MODERATORS = "was rejected by its moderators"
@@ -24,9 +29,30 @@ def send(
     subject: str,
     message_id: str,
     now: float,
-) -> None:
+    per_hour: int | None = None,
+) -> bool:
     """Tell `to` (the post's envelope sender) that its post `what` (BY_POLICY or
-    BY_MODERATORS), and why. The caller makes sure `to` is not automatic mail."""
-    text = f"Your message to {lst.address} {what}.\n\nReason: {reason}\n\nSubject: {subject}\n"
-    data = notice(lst, to, f"Rejected: {subject}"[:200], text, message_id, now=now)
+    BY_MODERATORS), and why; was it queued? The caller makes sure `to` is not automatic
+    mail. An automatic rejection (`per_hour`: the robots' limit per address) goes to a
+    sender nobody verified, perhaps forged: it is rate-limited like robot replies, and
+    names the post by its Message-ID, never repeating its subject, which would carry a
+    spammer's words to a forged address (backscatter). A moderator's rejection follows
+    a person's decision about one post, and quotes its subject."""
+    if per_hour is None:
+        title = f"Rejected: {subject}"[:200]
+        which = f"Subject: {subject}"
+    elif replies.allowed(session, to, now, per_hour):
+        title = f"Rejected: your message to {lst.address}"
+        which = f"Message-ID: <{message_id}>"
+    else:
+        log.warning(
+            "%s: no rejection notice to %s: %d robot messages in the last hour",
+            lst.address,
+            to,
+            per_hour,
+        )
+        return False
+    text = f"Your message to {lst.address} {what}.\n\nReason: {reason}\n\n{which}\n"
+    data = notice(lst, to, title, text, message_id, now=now)
     outbox.enqueue(session, data, lst.bounces_address, [to], lst.id, "notice", now=now)
+    return True
