@@ -51,8 +51,21 @@ class RecordingSmarthost:
     received: list[Received] = field(default_factory=list)
     # address -> reply for RCPT (e.g. "550 5.1.1 no such user"); None: accept
     rcpt_reply: Callable[[str], str | None] = lambda _a: None
+    # the reply to MAIL FROM, and after DATA, for this attempt; None: accept
+    mail_reply: Callable[[], str | None] = lambda: None
+    data_reply: Callable[[], str | None] = lambda: None
     port: int = 0
     attempts: int = 0
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        reply = self.mail_reply()
+        if reply:
+            return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
@@ -65,6 +78,9 @@ class RecordingSmarthost:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        reply = self.data_reply()
+        if reply:
+            return reply
         self.received.append(
             Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
         )

@@ -44,18 +44,35 @@ class Daemon:
     def __init__(self, config: Path, port: int) -> None:
         self.config, self.port = config, port
         self.proc: asyncio.subprocess.Process | None = None
+        self.log = config.parent / "daemon.log"
+
+    def log_size(self) -> int:
+        return self.log.stat().st_size if self.log.exists() else 0
+
+    async def logged(self, text: str, since: int, timeout: float = 20.0) -> str:
+        """Wait until the daemon's log, past offset `since`, holds `text`; that part."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            with self.log.open("rb") as f:
+                f.seek(since)
+                part = f.read().decode("utf-8", "replace")
+            if text in part:
+                return part
+            await asyncio.sleep(0.05)
+        raise TimeoutError(f"the daemon did not log {text!r}")
 
     async def start(self) -> None:
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "listfed",
-            "--config",
-            str(self.config),
-            "serve",
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+        with self.log.open("ab") as log:  # the child keeps its own copy of the descriptor
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "listfed",
+                "--config",
+                str(self.config),
+                "serve",
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=log,
+            )
         for _ in range(200):
             try:
                 _, w = await asyncio.open_connection("127.0.0.1", self.port)
@@ -167,8 +184,9 @@ async def test_sighup_with_a_broken_config_keeps_running(
     good = config.read_text()
     config.write_text(good + "\n[delivery.oops]\n")
     assert daemon.proc is not None
+    since = daemon.log_size()
     daemon.proc.send_signal(signal.SIGHUP)
-    await asyncio.sleep(0.5)
+    await daemon.logged("reload failed, keeping the running configuration", since)
     config.write_text(good)
     await post_to(port)
     await wait_for(3, smarthost)
@@ -193,8 +211,9 @@ async def test_sighup_adds_a_route_without_dropping_an_open_session(
         + 'match = { subject_tag = "news" }\n'
     )
     assert daemon.proc is not None
+    since = daemon.log_size()
     daemon.proc.send_signal(signal.SIGHUP)
-    await asyncio.sleep(0.5)
+    await daemon.logged("configuration reloaded", since)
     await client.sendmail("alice@example.net", [TEAM], post(subject="[news] Fresh"))
     await client.quit()
     await wait_for(2, smarthost)
