@@ -116,3 +116,17 @@ def resolve(
         if list_exists(recipient.list_local, domain):
             return Resolution(recipient, "250 2.1.5 OK")
     return Resolution(None, "550 5.1.1 No such list or address here")
+
+
+_CODE_SHOWN = 6  # characters of a confirmation code that logs show
+
+
+def for_log(address: str) -> str:
+    """`address` as a log shows it: a confirmation code (LIST-confirm+CODE@DOMAIN) cut
+    to its first characters, so that whoever reads the log cannot act on it."""
+    local, at, domain = address.rpartition("@")
+    name, plus, code = local.partition("+")
+    if at and plus and name.lower().endswith("-confirm") and len(code) > _CODE_SHOWN:
+        return f"{name}+{code[:_CODE_SHOWN]}...@{domain}"
+    return address
+

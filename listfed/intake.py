@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from listfed.addresses import Resolution
+from listfed.addresses import Resolution, for_log
 from listfed.db.queue import NewItem
 from listfed.errors import ListfedError
 from listfed.mail.message import normalise_message_id
@@ -64,10 +64,10 @@ class IntakeHandler:
         try:
             resolution, list_id = await self.resolve(address)
         except ListfedError as exc:
-            log.warning("RCPT %s: cannot resolve now: %s", address, exc)
+            log.warning("RCPT %s: cannot resolve now: %s", for_log(address), exc)
             return "451 4.3.0 Temporary lookup failure, try again later"
         if resolution.recipient is None:
-            log.info("RCPT %s refused: %s", address, resolution.reply)
+            log.info("RCPT %s refused: %s", for_log(address), resolution.reply)
             return resolution.reply
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
@@ -101,7 +101,10 @@ class IntakeHandler:
             log.error("<%s> not stored, sender will retry: %s", mid, exc)
             return self._each(exc.smtp_reply, len(recipients))
         log.info(
-            "<%s> queued as %s for %s", mid, ",".join(map(str, ids)), ",".join(envelope.rcpt_tos)
+            "<%s> queued as %s for %s",
+            mid,
+            ",".join(map(str, ids)),
+            ",".join(map(for_log, envelope.rcpt_tos)),
         )
         self.wake()
         if self.lmtp:

@@ -179,7 +179,7 @@ class MaildirTransport:
         result = SendResult()
         try:
             for sub in ("tmp", "new", "cur"):
-                (self.path / sub).mkdir(parents=True, exist_ok=True)
+                (self.path / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
             return result.all_failed(recipients, f"maildir: {exc}", permanent=False)
         body = data.replace(b"\r\n", b"\n")
@@ -189,7 +189,8 @@ class MaildirTransport:
                 self._count += 1
                 name = f"{time.time_ns()}.P{os.getpid()}Q{self._count}.{host}"
                 tmp = self.path / "tmp" / name
-                with open(tmp, "wb") as fh:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # private
+                with open(fd, "wb") as fh:
                     fh.write(f"Return-Path: <{envelope_from}>\nDelivered-To: {rcpt}\n".encode())
                     fh.write(body)
                     fh.flush()

@@ -44,14 +44,24 @@ def write_config(path: Path, name: str, domains: list[str]) -> bool:
 
 
 def prepare(config: Config) -> list[str]:
-    """Create whatever is missing: data dir, database (at the newest schema), node secret."""
+    """Create whatever is missing: data dir, database (at the newest schema), node secret.
+    They are private to the node's user, whatever the umask: the database holds live
+    moderation codes, private archives and member lists (the data dir 0700, the
+    database 0600, and so its WAL and shared-memory files, which SQLite creates with
+    the database's mode); an older install's are made so too."""
     created = []
     data = config.node.data_dir
     if not data.exists():
-        data.mkdir(parents=True)
+        data.mkdir(parents=True, mode=PRIVATE_DIR)
         created.append(str(data))
+    data.chmod(PRIVATE_DIR)
     db_path = data / "listfed.db"
     new_db = not db_path.exists()
+    if new_db:
+        os.close(os.open(db_path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+    for path in (db_path, *(db_path.with_name(db_path.name + s) for s in ("-wal", "-shm"))):
+        if path.exists():
+            path.chmod(PRIVATE_FILE)
     db = Database(db_path, config.storage.busy_timeout)
     try:
         upgrade(db)
@@ -62,6 +72,10 @@ def prepare(config: Config) -> list[str]:
     if _ensure_secret(secret_path(config)):
         created.append(str(secret_path(config)))
     return created
+
+
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
 
 
 def secret_path(config: Config) -> Path:
