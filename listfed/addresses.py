@@ -129,4 +129,3 @@ def for_log(address: str) -> str:
     if at and plus and name.lower().endswith("-confirm") and len(code) > _CODE_SHOWN:
         return f"{name}+{code[:_CODE_SHOWN]}...@{domain}"
     return address
-

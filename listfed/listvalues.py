@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import re._parser as sre  # type: ignore[import-not-found]  # the stdlib's pattern reader
+from typing import Any
 
 from listfed.addresses import split_address
 from listfed.dmarc.lookup import ascii_domain
@@ -16,6 +18,7 @@ from listfed.errors import InvalidAddress, UsageError
 from listfed.units import parse_duration
 
 MAX_ADDRESS = 254  # RFC 5321's limit on a path
+_REPEATS = (sre.MAX_REPEAT, sre.MIN_REPEAT)  # possessive repeats never backtrack
 _TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/(\*|[a-z0-9][a-z0-9!#$&^_.+-]*)")
 
 
@@ -46,6 +49,11 @@ def patterns(value: str) -> str:
                 re.compile(word, re.IGNORECASE)
             except re.error as exc:
                 raise UsageError(f"{word!r} is not a valid regular expression: {exc}") from None
+            if nested_repeats(word):
+                raise UsageError(
+                    f"{word!r} repeats a repeated part (like (a+)+): matching it can take "
+                    "longer than the universe; write it without the nesting"
+                )
         elif "*" not in word and "?" not in word:
             try:
                 split_address(word)
@@ -62,11 +70,47 @@ def matches(pattern: str, address: str) -> bool:
     """Does `address` match one accept_these_nonmembers entry (case-insensitively)?"""
     address = address.lower()[:MAX_ADDRESS]  # bounds the work of a badly written regex
     if pattern.startswith("^"):
+        if nested_repeats(pattern):  # stored before it was refused: never matches
+            return False
         try:
             return re.search(pattern, address, re.IGNORECASE) is not None
         except re.error:  # stored before validation existed: never matches
             return False
     return fnmatch.fnmatchcase(address, pattern.lower())
+
+
+def nested_repeats(pattern: str) -> bool:
+    """Does the regular expression repeat something that itself repeats, as (a+)+ or
+    ([a-z]+\\.?)* do: the shape whose matching time explodes on a crafted address? Read
+    from the parser's tree, iteratively; a pattern it cannot read counts as one."""
+    try:
+        tree = sre.parse(pattern)
+    except Exception:  # re.compile accepted it; any surprise here is taken as unsafe
+        return True
+    stack: list[tuple[Any, bool]] = [(item, False) for item in tree]
+    while stack:
+        item, inside = stack.pop()
+        op, arg = item
+        if op in _REPEATS and arg[1] > 1:
+            if inside:
+                return True
+            stack.extend((item, True) for item in arg[2])
+        else:
+            stack.extend((item, inside) for item in _children(op, arg))
+    return False
+
+
+def _children(op: Any, arg: Any) -> list[Any]:
+    """The parser items inside one item (groups, branches, lookarounds, repeats)."""
+    if op is sre.SUBPATTERN:
+        return list(arg[3])
+    if op is sre.BRANCH:
+        return [item for branch in arg[1] for item in branch]
+    if op in (sre.ASSERT, sre.ASSERT_NOT):
+        return list(arg[1])
+    if op in _REPEATS:
+        return list(arg[2])
+    return []
 
 
 def mime_types(value: str) -> str:

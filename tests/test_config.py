@@ -309,6 +309,7 @@ def test_config_is_frozen() -> None:
         (SMTP_BRIDGE + SMTP_BRIDGE, "bridge[1].name"),
         (IMAP_BRIDGE.replace('password = "pw"\n', ""), "bridge[0].password"),
         (IMAP_BRIDGE.replace("imaps://", "pop3://"), "bridge[0].imap"),
+        (IMAP_BRIDGE.replace("imaps://imap.example:993", "imap://imap.example"), "bridge[0].imap"),
         (IMAP_BRIDGE + 'smtp = "smtps://smtp.example"\n', "bridge[0].smtp"),
         (IMAP_BRIDGE + 'post_as = "me"\n', "bridge[0].post_as"),
     ],
@@ -318,6 +319,14 @@ def test_bad_values_name_their_key(text: str, key: str) -> None:
         parse(text)
     assert info.value.key == key
     assert str(info.value).startswith(f"{key}: ")
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:1143", "[::1]:1143", "localhost"])
+def test_plain_imap_is_for_a_server_on_this_machine_only(host: str) -> None:
+    config = parse(IMAP_BRIDGE.replace("imaps://imap.example:993", f"imap://{host}"))
+    assert config.bridges[0].imap == f"imap://{host}/INBOX"
+    with pytest.raises(ConfigError, match="sends the password in clear"):
+        parse(IMAP_BRIDGE.replace("imaps://imap.example:993", "imap://imap.example:143"))
 
 
 def test_toml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
