@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -29,7 +30,7 @@ from listfed.db.models import QueueItem
 from listfed.errors import ListfedError
 from listfed.listinfo import ListInfo
 from listfed.lookups import Facts, Prechecks
-from listfed.mail.message import parse
+from listfed.mail.message import ParsedMessage, parse
 from listfed.notices import owners
 from listfed.post import Incoming, Origin, Post, make_post
 from listfed.robots import request
@@ -38,6 +39,17 @@ from listfed.wakeup import first_of
 log = logging.getLogger("listfed.pipeline")
 
 MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Peeked:
+    """A post due next, as read before the pass."""
+
+    raw: bytes
+    mail_from: str
+    mitigating: bool  # its list mitigates DMARC: the From domain's policy is looked up
+
+
 CHUNK = 20  # messages per transaction
 
 Robot = Callable[[Context, Incoming], str]
@@ -79,7 +91,12 @@ class Dispatcher:
         return known[item.list_id]
 
     def _post(
-        self, s: Session, item: QueueItem, known: dict[int, ListInfo], facts: dict[int, Facts]
+        self,
+        s: Session,
+        item: QueueItem,
+        known: dict[int, ListInfo],
+        facts: dict[int, Facts],
+        read: dict[int, ParsedMessage],
     ) -> Post:
         assert item.id is not None
         post = make_post(
@@ -91,6 +108,7 @@ class Dispatcher:
             item.received,
             approved=item.approved,
             origin=Origin.stored(item.origin),
+            message=read.get(item.id),
         )
         post.facts = facts.get(item.id, Facts())
         return post
@@ -122,10 +140,10 @@ class Dispatcher:
             .limit(limit)
         )
 
-    def peek(self, limit: int = CHUNK) -> dict[int, tuple[bytes, bool]]:
-        """The posts `process_due` will take next: id -> raw bytes, and whether their list
-        mitigates DMARC (so that the From domain's policy matters)."""
-        found: dict[int, tuple[bytes, bool]] = {}
+    def peek(self, limit: int = CHUNK) -> dict[int, Peeked]:
+        """The posts `process_due` will take next, with whether their list mitigates
+        DMARC (so that the From domain's policy matters)."""
+        found: dict[int, Peeked] = {}
         with self.db.read() as s:
             known: dict[int, ListInfo] = {}
             for item in s.exec(self._due(limit)):
@@ -135,12 +153,30 @@ class Dispatcher:
                     mitigating = self._list(s, item, known).dmarc != "none"
                 except Exception:  # process_due fails this item alone, as for any bug
                     mitigating = False
-                found[item.id] = (item.raw, mitigating)
+                found[item.id] = Peeked(item.raw, item.mail_from, mitigating)
         return found
 
-    def process_due(self, limit: int = CHUNK, facts: dict[int, Facts] | None = None) -> int:
+    def read(self, posts: dict[int, Peeked]) -> dict[int, ParsedMessage]:
+        """Each post read (`mail.message.parse`) before the pass, in a worker thread: no
+        stranger's bytes are parsed while the write transaction is held. A post this
+        cannot read is read again in the pass, which fails it alone, as for any bug."""
+        found: dict[int, ParsedMessage] = {}
+        for queue_id, due in posts.items():
+            try:
+                found[queue_id] = parse(due.raw, due.mail_from, self.node.name)
+            except Exception:  # noqa: S112  # the pass reads it again and says why
+                continue
+        return found
+
+    def process_due(
+        self,
+        limit: int = CHUNK,
+        facts: dict[int, Facts] | None = None,
+        read: dict[int, ParsedMessage] | None = None,
+    ) -> int:
         """Run up to `limit` due items through the pipeline or their robot; how many were
-        taken. A post not in `facts` (it came after the peek) waits for the next pass."""
+        taken. A post not in `facts` (it came after the peek) waits for the next pass;
+        one in `read` is not parsed again."""
         with self.db.write() as s:
             items = s.exec(self._due(limit)).all()
             if facts is not None:
@@ -150,7 +186,7 @@ class Dispatcher:
                 try:
                     with s.begin_nested():
                         if item.kind == Kind.POST.value:
-                            post = self._post(s, item, known, facts or {})
+                            post = self._post(s, item, known, facts or {}, read or {})
                             pipeline.run(Context(s, self.node, self.clock), post)
                         else:
                             self._robot(s, item, known)
@@ -178,8 +214,11 @@ class Dispatcher:
             self.wake.clear()
             try:
                 posts = await self.db.run(self.peek)
-                facts = await self.prechecks.all(posts)
-                count = await self.db.run(self.process_due, CHUNK, facts)
+                read = await asyncio.to_thread(self.read, posts)
+                facts = await self.prechecks.all(
+                    {i: (p.raw, p.mitigating) for i, p in posts.items()}
+                )
+                count = await self.db.run(self.process_due, CHUNK, facts, read)
             except ListfedError as exc:  # the database is busy or broken: try again later
                 log.error("cannot run the pipeline now: %s", exc)
                 count = 0

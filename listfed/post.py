@@ -96,10 +96,12 @@ def make_post(
     *,
     approved: bool = False,
     origin: Origin | None = None,
+    message: ParsedMessage | None = None,
 ) -> Post:
-    """Read `raw` as a post on `lst`. A message without a Message-ID gets the generated
-    one as a header, so that every copy, relay and archive entry carries the same id."""
-    message = parse(raw, mail_from, node)
+    """Read `raw` as a post on `lst` (`message`: read already, off the database thread).
+    A message without a Message-ID gets the generated one as a header, so that every
+    copy, relay and archive entry carries the same id."""
+    message = message or parse(raw, mail_from, node)
     if message.generated_id:  # the stages' header block carries the new field too
         raw = f"Message-ID: <{message.message_id}>\r\n".encode() + raw
         message = dataclasses.replace(message, head=RawMessage.parse(raw))

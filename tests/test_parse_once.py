@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import collections
 import email
+import threading
+from typing import Any
 
 import pytest
 
@@ -48,3 +50,23 @@ async def test_an_accepted_multipart_post_is_parsed_once(
     assert world.smarthost is not None
     assert len(world.smarthost.received) == 1  # archived, decorated and delivered
     assert calls == {"email package": 1, "header block": 2}
+
+
+async def test_a_post_is_read_off_the_database_thread(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading a stranger's bytes never happens while the write transaction is held."""
+    from listfed import dispatch
+
+    world.make_list(TEAM, Policy.OPEN, people=PEOPLE)
+    threads: list[str] = []
+    read = dispatch.parse
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(dispatch, "parse", watched)
+    await world.send(MULTIPART, TEAM)
+    await world.idle()
+    assert threads and not any(name.startswith("listfed-db") for name in threads)
