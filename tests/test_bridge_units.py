@@ -300,7 +300,7 @@ async def test_no_password_in_clear_to_a_remote_server(
     auth_server: tuple[_Sink, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sink, port = auth_server
-    monkeypatch.setattr(transport, "_loopback", lambda host: False)  # as if it were remote
+    monkeypatch.setattr(transport, "is_loopback", lambda host: False)  # as if it were remote
     sender = SmtpTransport("127.0.0.1", port, timeout=5, login=("sec@example.org", "right"))
     result = await sender.send("sec@example.org", ["atl-coc@groups.example"], MESSAGE)
     await sender.close()

@@ -203,14 +203,15 @@ def _imap_url(text: str) -> object:
     if scheme not in ("imap", "imaps") or not sep:
         raise ValueError(f"expected imap://host[:port][/MAILBOX] or imaps://..., got {text!r}")
     host, port = _host_port(rest.partition("/")[0], 993 if scheme == "imaps" else 143)
-    if scheme == "imap" and not _is_loopback(host):
+    if scheme == "imap" and not is_loopback(host):
         # plain IMAP would send the login in clear across the network (listfed has no
         # STARTTLS for IMAP): only a server on this machine may be reached that way
         raise ValueError(f"imap:// sends the password in clear: use imaps:// for {host}")
     return host, port
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Is `host` (a name or an address, IPv6 with or without brackets) this machine?"""
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:

@@ -7,7 +7,6 @@ accepted, failed for now (retry) or failed for good (recorded on the member).
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import os
 import socket
 import time
@@ -18,6 +17,7 @@ from typing import Protocol
 import aiosmtplib
 
 from listfed.addresses import split_address
+from listfed.config.values import is_loopback
 from listfed.errors import InvalidAddress
 
 
@@ -105,7 +105,7 @@ class SmtpTransport:
         if not client.supports_extension("auth"):
             return  # the server takes mail without it (a local relay)
         secure = client.get_transport_info("sslcontext") is not None
-        if not secure and not _loopback(self.host):
+        if not secure and not is_loopback(self.host):
             raise aiosmtplib.SMTPException(
                 f"{self.host} offers AUTH without TLS: the password is not sent in clear"
             )
@@ -148,13 +148,6 @@ class SmtpTransport:
                 await asyncio.wait_for(client.quit(), 5)
             except (aiosmtplib.SMTPException, OSError, TimeoutError):
                 client.close()
-
-
-def _loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
 
 
 def _classify(result: SendResult, rcpt: str, code: int, message: str) -> None:
