@@ -43,11 +43,12 @@ MAX_ATTEMPTS = 5
 
 @dataclass(frozen=True)
 class Peeked:
-    """A post due next, as read before the pass."""
+    """A message due next (a post, or mail to a robot), as read before the pass."""
 
     raw: bytes
     mail_from: str
-    mitigating: bool  # its list mitigates DMARC: the From domain's policy is looked up
+    post: bool
+    mitigating: bool = False  # a post whose list mitigates DMARC: its policy is looked up
 
 
 CHUNK = 20  # messages per transaction
@@ -113,7 +114,13 @@ class Dispatcher:
         post.facts = facts.get(item.id, Facts())
         return post
 
-    def _robot(self, s: Session, item: QueueItem, known: dict[int, ListInfo]) -> None:
+    def _robot(
+        self,
+        s: Session,
+        item: QueueItem,
+        known: dict[int, ListInfo],
+        read: dict[int, ParsedMessage],
+    ) -> None:
         assert item.id is not None
         mail = Incoming(
             queue_id=item.id,
@@ -123,7 +130,7 @@ class Dispatcher:
             mail_from=item.mail_from,
             detail=item.detail,
             received=item.received,
-            message=parse(item.raw, item.mail_from, self.node.name),
+            message=read.get(item.id) or parse(item.raw, item.mail_from, self.node.name),
         )
         said = ROBOTS[item.kind](Context(s, self.node, self.clock), mail)
         logging.getLogger("listfed.robots").info("%s: %s", mail.log_prefix(), said)
@@ -141,29 +148,32 @@ class Dispatcher:
         )
 
     def peek(self, limit: int = CHUNK) -> dict[int, Peeked]:
-        """The posts `process_due` will take next, with whether their list mitigates
+        """What `process_due` will take next; for posts, whether their list mitigates
         DMARC (so that the From domain's policy matters)."""
         found: dict[int, Peeked] = {}
         with self.db.read() as s:
             known: dict[int, ListInfo] = {}
             for item in s.exec(self._due(limit)):
-                if item.id is None or item.kind != Kind.POST.value:
+                if item.id is None:
+                    continue
+                if item.kind != Kind.POST.value:
+                    found[item.id] = Peeked(item.raw, item.mail_from, post=False)
                     continue
                 try:
                     mitigating = self._list(s, item, known).dmarc != "none"
                 except Exception:  # process_due fails this item alone, as for any bug
                     mitigating = False
-                found[item.id] = Peeked(item.raw, item.mail_from, mitigating)
+                found[item.id] = Peeked(item.raw, item.mail_from, True, mitigating)
         return found
 
-    def read(self, posts: dict[int, Peeked]) -> dict[int, ParsedMessage]:
-        """Each post read (`mail.message.parse`) before the pass, in a worker thread: no
-        stranger's bytes are parsed while the write transaction is held. A post this
+    def read(self, due: dict[int, Peeked]) -> dict[int, ParsedMessage]:
+        """Each message read (`mail.message.parse`) before the pass, in a worker thread:
+        no stranger's bytes are parsed while the write transaction is held. One this
         cannot read is read again in the pass, which fails it alone, as for any bug."""
         found: dict[int, ParsedMessage] = {}
-        for queue_id, due in posts.items():
+        for queue_id, item in due.items():
             try:
-                found[queue_id] = parse(due.raw, due.mail_from, self.node.name)
+                found[queue_id] = parse(item.raw, item.mail_from, self.node.name)
             except Exception:  # noqa: S112  # the pass reads it again and says why
                 continue
         return found
@@ -189,7 +199,7 @@ class Dispatcher:
                             post = self._post(s, item, known, facts or {}, read or {})
                             pipeline.run(Context(s, self.node, self.clock), post)
                         else:
-                            self._robot(s, item, known)
+                            self._robot(s, item, known, read or {})
                         s.delete(item)
                 except Exception as exc:
                     log.exception("<%s> q%s: pipeline failed", item.message_id, item.id)
@@ -213,11 +223,10 @@ class Dispatcher:
         while not stop.is_set():
             self.wake.clear()
             try:
-                posts = await self.db.run(self.peek)
-                read = await asyncio.to_thread(self.read, posts)
-                facts = await self.prechecks.all(
-                    {i: (p.raw, p.mitigating) for i, p in posts.items()}
-                )
+                due = await self.db.run(self.peek)
+                read = await asyncio.to_thread(self.read, due)
+                posts = {i: (p.raw, p.mitigating) for i, p in due.items() if p.post}
+                facts = await self.prechecks.all(posts)
                 count = await self.db.run(self.process_due, CHUNK, facts, read)
             except ListfedError as exc:  # the database is busy or broken: try again later
                 log.error("cannot run the pipeline now: %s", exc)

@@ -52,10 +52,12 @@ async def test_an_accepted_multipart_post_is_parsed_once(
     assert calls == {"email package": 1, "header block": 2}
 
 
-async def test_a_post_is_read_off_the_database_thread(
-    world: World, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("rcpt", [TEAM, "team-request@lists.example.org"])
+async def test_mail_is_read_off_the_database_thread(
+    world: World, monkeypatch: pytest.MonkeyPatch, rcpt: str
 ) -> None:
-    """Reading a stranger's bytes never happens while the write transaction is held."""
+    """Reading a stranger's bytes never happens while the write transaction is held,
+    for a post as for mail to a robot."""
     from listfed import dispatch
 
     world.make_list(TEAM, Policy.OPEN, people=PEOPLE)
@@ -67,6 +69,6 @@ async def test_a_post_is_read_off_the_database_thread(
         return read(*args, **kwargs)
 
     monkeypatch.setattr(dispatch, "parse", watched)
-    await world.send(MULTIPART, TEAM)
+    await world.send(MULTIPART, rcpt)
     await world.idle()
     assert threads and not any(name.startswith("listfed-db") for name in threads)
