@@ -7,6 +7,7 @@ import email
 import email.policy
 import logging
 import re
+import time
 from email.message import EmailMessage, MIMEPart
 
 import pytest
@@ -606,3 +607,22 @@ def test_decorate_never_raises(
 def test_decorate_never_raises_on_random_bytes(raw: bytes, lst: ListInfo) -> None:
     out = decorate(raw, lst)
     assert b"\r\nList-Id: " in out or out.startswith(b"List-Id: ")
+
+
+def test_a_body_in_a_charset_that_is_no_charset_is_not_decoded() -> None:
+    """charset=punycode decodes in time quadratic in the body (issue 16): the footer goes
+    in its own part instead, and the post is decorated at once."""
+    body = b"a" * 500_000 + b"-" + b"b" * 500_000
+    raw = message(
+        "From: a@example.com",
+        "To: team@example.org",
+        "Subject: Hi",
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=punycode",
+        "Content-Transfer-Encoding: quoted-printable",
+        body=body,
+    )
+    start = time.process_time()
+    out = decorate(raw, LST)
+    assert time.process_time() - start < 1.0
+    assert FOOTER.encode() in out and body in out

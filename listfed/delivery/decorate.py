@@ -15,6 +15,7 @@ import secrets
 
 from listfed.delivery import rewrite
 from listfed.listinfo import ListInfo
+from listfed.mail import decoding
 from listfed.mail.rawmail import RawMessage, crlf, encode_words, fold
 
 log = logging.getLogger("listfed.delivery")
@@ -248,8 +249,13 @@ def _decode_body(body: bytes, cte: str, charset: str) -> str | None:
         return None
     if data is None:
         return None
-    try:  # undeclared 8-bit text is most likely UTF-8 (which ASCII is part of)
-        return data.decode("utf-8" if charset in _ASCII else charset)
+    # undeclared 8-bit text is most likely UTF-8 (which ASCII is part of); a charset
+    # that is no charset (punycode: quadratic on a stranger's body) is not understood
+    name = "utf-8" if charset in _ASCII else decoding.codec(charset)
+    if name is None:
+        return None
+    try:
+        return data.decode(name)
     except (LookupError, ValueError):
         return None
 

@@ -48,6 +48,13 @@ def _codecs_for(charset: str) -> tuple[str, ...] | None:
     return (superset, found) if superset else (found,)
 
 
+def codec(charset: str) -> str | None:
+    """The codec of a declared charset, as declared (no superset); None when it is
+    unknown, not text, or one that costs quadratic time on hostile input (punycode)."""
+    found = _codecs_for(charset)
+    return found[-1] if found else None
+
+
 def guess(data: bytes) -> str:
     """Bytes of no known charset: UTF-8 if that is what they are, else cp1252 or Latin-1."""
     try:
