@@ -49,7 +49,7 @@ def bridge_of(node: NodeSettings, route: RouteConfig) -> BridgeConfig | None:
 
 
 def copy(msg: RawMessage, bridge: BridgeConfig, post: Post, now: float) -> bytes:
-    out = RawMessage(list(msg.fields), msg.body)
+    out = msg.copy()
     rewrite.as_subscriber(out, bridge.identity, post.lst.local)
     rewrite.put(out, "To", bridge.foreign)
     out.remove("DKIM-Signature")

@@ -115,9 +115,7 @@ def relay(ctx: Context, post: Post) -> None:
         else:
             peer = node.peer_for(target)
             data = (
-                msg.to_bytes()
-                if peer is None
-                else signed(RawMessage(list(msg.fields), msg.body), post, node, peer.secret, now)
+                msg.to_bytes() if peer is None else signed(msg.copy(), post, node, peer.secret, now)
             )
             outgoing_id = outbox.enqueue(
                 session,

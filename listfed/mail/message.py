@@ -46,7 +46,7 @@ class ParsedMessage:
 
     def editable(self) -> RawMessage:
         """A copy of the header block to change (decorate, a relay's copy)."""
-        return RawMessage(list(self.head.fields), self.head.body)
+        return self.head.copy()
 
 
 def decode_text(value: str | None) -> str:

@@ -156,6 +156,10 @@ class RawMessage:
     fields: list[tuple[str, bytes]] = field(default_factory=list)
     body: bytes = b""
 
+    def copy(self) -> RawMessage:
+        """A copy to change: the field list is new, the fields and body are shared bytes."""
+        return RawMessage(list(self.fields), self.body)
+
     @classmethod
     def parse(cls, raw: bytes) -> RawMessage:
         """Split at the first empty line, or at the first line that is not a header.

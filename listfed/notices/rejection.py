@@ -4,16 +4,12 @@ command line or a moderator's reply)."""
 
 from __future__ import annotations
 
-import logging
-
 from sqlmodel import Session
 
 from listfed.delivery import outbox
 from listfed.listinfo import ListInfo
 from listfed.notices import replies
 from listfed.notices.message import notice
-
-log = logging.getLogger("listfed.robots")
 
 BY_POLICY = "was not accepted"
 BY_MODERATORS = "was rejected by its moderators"
@@ -41,16 +37,10 @@ def send(
     if per_hour is None:
         title = f"Rejected: {subject}"[:200]
         which = f"Subject: {subject}"
-    elif replies.allowed(session, to, now, per_hour):
+    elif replies.admitted(session, lst, to, now, per_hour):
         title = f"Rejected: your message to {lst.address}"
         which = f"Message-ID: <{message_id}>"
     else:
-        log.warning(
-            "%s: no rejection notice to %s: %d robot messages in the last hour",
-            lst.address,
-            to,
-            per_hour,
-        )
         return False
     text = f"Your message to {lst.address} {what}.\n\nReason: {reason}\n\n{which}\n"
     data = notice(lst, to, title, text, message_id, now=now)

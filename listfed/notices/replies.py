@@ -42,6 +42,16 @@ def allowed(session: Session, address: str, now: float, per_hour: int) -> bool:
     return True
 
 
+def admitted(session: Session, lst: ListInfo, to: str, now: float, per_hour: int) -> bool:
+    """`allowed`, and a log line when the limit says no."""
+    if allowed(session, to, now, per_hour):
+        return True
+    log.warning(
+        "%s: not writing to %s: %d robot messages in the last hour", lst.address, to, per_hour
+    )
+    return False
+
+
 def send(
     session: Session,
     lst: ListInfo,
@@ -56,11 +66,7 @@ def send(
     kind: str = "notice",
 ) -> bool:
     """Queue one robot message to `to`, unless the rate limit says no; was it queued?"""
-    per_hour = node.members.replies_per_hour
-    if not allowed(session, to, now, per_hour):
-        log.warning(
-            "%s: not writing to %s: %d robot messages in the last hour", lst.address, to, per_hour
-        )
+    if not admitted(session, lst, to, now, node.members.replies_per_hour):
         return False
     mid = make_msgid(domain=lst.domain)[1:-1]
     data = notice(
