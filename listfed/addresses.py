@@ -104,7 +104,12 @@ def resolve(
         return Resolution(None, "553 5.1.3 Bad recipient address syntax")
     if domain not in domains:
         return Resolution(None, "550 5.7.1 Relaying denied: we do not host that domain")
-    bridge = (bridges or {}).get(f"{local.lower()}@{domain}")
+    known = bridges or {}
+    # a bridge subscribed as NAME+TAG (bridges/proof.py); any other tag is taken too, and
+    # then proves nothing
+    bridge = known.get(f"{local.lower()}@{domain}") or known.get(
+        f"{local.lower().partition('+')[0]}@{domain}"
+    )
     if bridge is not None:
         list_local, _, list_domain = bridge[0].rpartition("@")
         if list_exists(list_local, list_domain):
@@ -122,10 +127,11 @@ _CODE_SHOWN = 6  # characters of a confirmation code that logs show
 
 
 def for_log(address: str) -> str:
-    """`address` as a log shows it: a confirmation code (LIST-confirm+CODE@DOMAIN) cut
-    to its first characters, so that whoever reads the log cannot act on it."""
+    """`address` as a log shows it: a code after `+` (a confirmation's LIST-confirm+CODE,
+    a bridge's secret tag) cut to its first characters, so that whoever reads the log
+    cannot act on it. VERP addresses (LIST-bounces+USER=HOST) are shown whole."""
     local, at, domain = address.rpartition("@")
     name, plus, code = local.partition("+")
-    if at and plus and name.lower().endswith("-confirm") and len(code) > _CODE_SHOWN:
+    if at and plus and not name.lower().endswith("-bounces") and len(code) > _CODE_SHOWN:
         return f"{name}+{code[:_CODE_SHOWN]}...@{domain}"
     return address

@@ -47,8 +47,12 @@ class Peeked:
 
     raw: bytes
     mail_from: str
-    post: bool
+    kind: str  # an addresses.Kind value
     mitigating: bool = False  # a post whose list mitigates DMARC: its policy is looked up
+
+    @property
+    def post(self) -> bool:
+        return self.kind == Kind.POST.value
 
 
 CHUNK = 20  # messages per transaction
@@ -65,6 +69,9 @@ ROBOTS: dict[str, Robot] = {
     Kind.BRIDGE.value: bridge_inbox.handle,
 }
 HANDLED_KINDS = (Kind.POST.value, *ROBOTS)
+# looked up before the pass (lookups.py): a post's DMARC policy, the DKIM signers of mail
+# to a bridge; one that came after the look-up waits for the next pass
+LOOKED_UP = (Kind.POST.value, Kind.BRIDGE.value)
 
 
 class Dispatcher:
@@ -120,6 +127,7 @@ class Dispatcher:
         item: QueueItem,
         known: dict[int, ListInfo],
         read: dict[int, ParsedMessage],
+        facts: dict[int, Facts],
     ) -> None:
         assert item.id is not None
         mail = Incoming(
@@ -131,6 +139,8 @@ class Dispatcher:
             detail=item.detail,
             received=item.received,
             message=read.get(item.id) or parse(item.raw, item.mail_from, self.node.name),
+            rcpt=item.rcpt,
+            facts=facts.get(item.id, Facts()),
         )
         said = ROBOTS[item.kind](Context(s, self.node, self.clock), mail)
         logging.getLogger("listfed.robots").info("%s: %s", mail.log_prefix(), said)
@@ -157,13 +167,13 @@ class Dispatcher:
                 if item.id is None:
                     continue
                 if item.kind != Kind.POST.value:
-                    found[item.id] = Peeked(item.raw, item.mail_from, post=False)
+                    found[item.id] = Peeked(item.raw, item.mail_from, item.kind)
                     continue
                 try:
                     mitigating = self._list(s, item, known).dmarc != "none"
                 except Exception:  # process_due fails this item alone, as for any bug
                     mitigating = False
-                found[item.id] = Peeked(item.raw, item.mail_from, True, mitigating)
+                found[item.id] = Peeked(item.raw, item.mail_from, item.kind, mitigating)
         return found
 
     def read(self, due: dict[int, Peeked]) -> dict[int, ParsedMessage]:
@@ -185,12 +195,12 @@ class Dispatcher:
         read: dict[int, ParsedMessage] | None = None,
     ) -> int:
         """Run up to `limit` due items through the pipeline or their robot; how many were
-        taken. A post not in `facts` (it came after the peek) waits for the next pass;
-        one in `read` is not parsed again."""
+        taken. A post or mail to a bridge not in `facts` (it came after the peek) waits
+        for the next pass; one in `read` is not parsed again."""
         with self.db.write() as s:
             items = s.exec(self._due(limit)).all()
             if facts is not None:
-                items = [i for i in items if i.kind != Kind.POST.value or i.id in facts]
+                items = [i for i in items if i.kind not in LOOKED_UP or i.id in facts]
             known: dict[int, ListInfo] = {}
             for item in items:
                 try:
@@ -199,7 +209,7 @@ class Dispatcher:
                             post = self._post(s, item, known, facts or {}, read or {})
                             pipeline.run(Context(s, self.node, self.clock), post)
                         else:
-                            self._robot(s, item, known, read or {})
+                            self._robot(s, item, known, read or {}, facts or {})
                         s.delete(item)
                 except Exception as exc:
                     log.exception("<%s> q%s: pipeline failed", item.message_id, item.id)
@@ -227,6 +237,8 @@ class Dispatcher:
                 read = await asyncio.to_thread(self.read, due)
                 posts = {i: (p.raw, p.mitigating) for i, p in due.items() if p.post}
                 facts = await self.prechecks.all(posts)
+                bridged = {i: p.raw for i, p in due.items() if p.kind == Kind.BRIDGE.value}
+                facts |= await self.prechecks.all_signed(bridged)
                 count = await self.db.run(self.process_due, CHUNK, facts, read)
             except ListfedError as exc:  # the database is busy or broken: try again later
                 log.error("cannot run the pipeline now: %s", exc)

@@ -1,7 +1,8 @@
 """What the pipeline needs from the network about a post, fetched before its database
 transaction so that no DNS wait ever holds the database thread: the From domain's DMARC
 policy, and, when the node ARC-seals, how the post authenticated on arrival (DKIM and
-ARC verification, in a worker thread: dkimpy is synchronous)."""
+ARC verification, in a worker thread: dkimpy is synchronous); and, for mail to an SMTP
+bridge's address, which domains' DKIM signatures on it verify (bridges/proof.py)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,15 @@ log = logging.getLogger("listfed.pipeline")
 
 # (raw message) -> the value of an Authentication-Results field
 Authenticate = Callable[[bytes], str]
+# (raw message) -> the d= domains of its DKIM signatures that verify
+Signers = Callable[[bytes], tuple[str, ...]]
 
 
 @dataclass(frozen=True)
 class Facts:
     dmarc: DmarcResult | None = None  # None: the post has no From domain to look up
     auth: str = ""  # Authentication-Results value; "" when the node does not seal
+    signers: tuple[str, ...] = ()  # mail to a bridge: d= of its DKIM signatures that verify
 
 
 class Prechecks:
@@ -31,9 +35,11 @@ class Prechecks:
         dmarc: DmarcLookup | None,
         authenticate: Authenticate | None,
         deadline: float = 15.0,
+        signers: Signers | None = None,
     ) -> None:
         self.dmarc = dmarc
         self.authenticate = authenticate
+        self.signers = signers
         self.deadline = deadline  # for one post's arrival checks, all signatures together
 
     async def facts(self, raw: bytes, dmarc: bool = True) -> Facts:
@@ -61,4 +67,24 @@ class Prechecks:
         """Facts for each queue id (raw, mitigating list?), looked up side by side."""
         ids = list(posts)
         found = await asyncio.gather(*(self.facts(*posts[i]) for i in ids))
+        return dict(zip(ids, found, strict=True))
+
+    async def signed(self, raw: bytes) -> Facts:
+        """Mail to a bridge: who signed it. Never raises: what cannot be checked in
+        time counts as not signed (the post then goes through the list's policy)."""
+        if self.signers is None:
+            return Facts()
+        try:
+            found = await asyncio.wait_for(asyncio.to_thread(self.signers, raw), self.deadline)
+        except TimeoutError:
+            log.warning("DKIM checks of mail to a bridge took over %.0f s", self.deadline)
+            return Facts()
+        except Exception:
+            log.exception("DKIM checks of mail to a bridge failed")
+            return Facts()
+        return Facts(signers=found)
+
+    async def all_signed(self, raws: dict[int, bytes]) -> dict[int, Facts]:
+        ids = list(raws)
+        found = await asyncio.gather(*(self.signed(raws[i]) for i in ids))
         return dict(zip(ids, found, strict=True))

@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from listfed.config import Config
-from listfed.delivery.authresults import authentication_results
+from listfed.delivery.authresults import authentication_results, dkim_passes
 from listfed.delivery.dkim import MailSigner, load_key
 from listfed.dmarc.lookup import DmarcLookup
 from listfed.dns import make_resolver
-from listfed.lookups import Prechecks
+from listfed.lookups import Prechecks, Signers
 
 
 def signer(config: Config, dnsfunc: Callable[..., bytes | None]) -> MailSigner | None:
@@ -29,7 +29,8 @@ def signer(config: Config, dnsfunc: Callable[..., bytes | None]) -> MailSigner |
 
 
 def prechecks(config: Config, dnsfunc: Callable[..., bytes | None], *, sealing: bool) -> Prechecks:
-    """DMARC lookups for every post; arrival authentication only when ARC seals."""
+    """DMARC lookups for every post; arrival authentication only when ARC seals; DKIM
+    checks of mail to a bridge."""
     lookup = DmarcLookup(make_resolver(config.dns.nameservers, config.dns.timeout))
     name = config.node.name
 
@@ -37,4 +38,13 @@ def prechecks(config: Config, dnsfunc: Callable[..., bytes | None], *, sealing: 
         return authentication_results(raw, name, dnsfunc)
 
     deadline = 3 * config.dns.timeout
-    return Prechecks(lookup, authenticate if sealing else None, deadline)
+    return Prechecks(lookup, authenticate if sealing else None, deadline, signers(dnsfunc))
+
+
+def signers(dnsfunc: Callable[..., bytes | None]) -> Signers:
+    """Who signed a message, for the bridges (bridges/proof.py): dkimpy with our DNS."""
+
+    def check(raw: bytes) -> tuple[str, ...]:
+        return dkim_passes(raw, dnsfunc)
+
+    return check

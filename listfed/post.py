@@ -30,12 +30,17 @@ class OriginKind(StrEnum):
     SENDER = ""  # from its sender, by SMTP or LMTP
     ROUTE = "route"  # relayed here by a route of this node
     BRIDGE = "bridge"  # taken in from a foreign list by a bridge of this node
+    BRIDGED = "bridged"  # reached a bridge of this node, not proven the foreign list's
+
+
+_NAMED = frozenset((OriginKind.ROUTE.value, OriginKind.BRIDGE.value, OriginKind.BRIDGED.value))
 
 
 @dataclass(frozen=True)
 class Origin:
-    """Who put a post on its list's queue. Stored in the queue as "", "route:NAME" or
-    "bridge:NAME" (`str`); a route of a sending bridge is named the same way."""
+    """Who put a post on its list's queue. Stored in the queue as "", "route:NAME",
+    "bridge:NAME" or "bridged:NAME" (`str`); a route of a sending bridge is named
+    "bridge:NAME" too."""
 
     kind: OriginKind = OriginKind.SENDER
     name: str = ""
@@ -49,10 +54,14 @@ class Origin:
         return cls(OriginKind.BRIDGE, name)
 
     @classmethod
+    def bridged(cls, name: str) -> Origin:
+        return cls(OriginKind.BRIDGED, name)
+
+    @classmethod
     def stored(cls, value: str) -> Origin:
         """The origin a stored value names; anything unknown is the sender's own post."""
         kind, colon, name = value.partition(":")
-        if colon and kind in (OriginKind.ROUTE.value, OriginKind.BRIDGE.value):
+        if colon and kind in _NAMED:
             return cls(OriginKind(kind), name)
         return cls()
 
@@ -130,6 +139,8 @@ class Incoming:
     detail: str  # the token of -confirm+TOKEN, the VERP part of -bounces+X
     received: float
     message: ParsedMessage
+    rcpt: str = ""  # the address it was sent to (a bridge's may carry its +tag)
+    facts: Facts = field(default_factory=Facts)  # for a bridge: who signed it
 
     def log_prefix(self) -> str:
         bridge = self.kind == "bridge"  # the address of the bridge named by detail

@@ -35,7 +35,7 @@ from listfed.federation.check import check as check_routes
 from listfed.federation.check import lists_in
 from listfed.housekeeping import Housekeeper
 from listfed.intake import IntakeHandler
-from listfed.mailauth import prechecks, signer
+from listfed.mailauth import prechecks, signer, signers
 from listfed.migrations import upgrade
 from listfed.ops.node import node_secret
 from listfed.spool import Spool
@@ -132,6 +132,7 @@ class Node:
             lambda _count: self.dispatcher.wake.set(),
             imap_timing,
             clock,
+            signers(dnsfunc),
         )
         self.handler = IntakeHandler(
             self._resolve, self.spool.store, self.dispatcher.wake.set, config.smtp.lmtp, clock

@@ -18,6 +18,7 @@ import pytest
 from aiosmtpd.smtp import SMTP
 from sqlmodel import func, select
 
+from listfed.bridges.proof import subscribed
 from listfed.bridges.watchers import Timing
 from listfed.config import Config, parse_config
 from listfed.db.models import OutboxEntry, QueueItem
@@ -129,6 +130,13 @@ class World:
 
     def write(self) -> Any:
         return self.node.db.write()
+
+    def bridge_address(self, name: str) -> str:
+        """The address bridge `name` is subscribed to its foreign list as: with the tag
+        that proves the foreign list's posts (`listfed bridges ls` shows it)."""
+        bridge = self.node.dispatcher.node.bridge(name)
+        assert bridge is not None
+        return subscribed(self.node.secret, bridge)
 
     async def idle(self, timeout: float = 15.0) -> None:
         """Wait until the pipeline and delivery have nothing left to do now."""

@@ -93,6 +93,9 @@ class ForeignList:
     host: str = "127.0.0.1"
     timeout: float = 5.0  # for every SMTP delivery and every wait
     subscribers: dict[str, Endpoint | None] = field(default_factory=dict)
+    # may post without receiving: Mailman's accept_these_nonmembers, or a member with
+    # delivery off (how a bridge subscribed as NAME+TAG posts from its bare NAME)
+    posters: set[str] = field(default_factory=set)
     received: list[Arrival] = field(default_factory=list)
     distributed: list[Distribution] = field(default_factory=list)
     held: list[Held] = field(default_factory=list)
@@ -136,6 +139,10 @@ class ForeignList:
 
     def unsubscribe(self, address: str) -> None:
         self.subscribers.pop(address.lower(), None)
+
+    def allow(self, address: str) -> None:
+        """Let an address post without receiving the list's mail."""
+        self.posters.add(address.lower())
 
     async def __aenter__(self) -> ForeignList:
         loop = asyncio.get_running_loop()
@@ -268,7 +275,7 @@ class ForeignList:
                 found.append(mail_from.lower())
             else:
                 found.extend(_addresses(_values(msg, name)))
-        return any(a in self.subscribers for a in found)
+        return any(a in self.subscribers or a in self.posters for a in found)
 
     async def _send(self, subscriber: str, endpoint: Endpoint | None, out: bytes) -> None:
         try:

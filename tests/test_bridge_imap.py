@@ -25,8 +25,11 @@ import pytest
 
 from listfed.bridges import state
 from listfed.bridges.imapwatch import MAX_MESSAGE
+from listfed.bridges.proof import subscribed
 from listfed.bridges.watchers import Timing
+from listfed.config.settings import BridgeConfig
 from listfed.db.models import BridgeState
+from listfed.ops.node import secret_path
 from tests.conftest import DOMAIN, RecordingSmarthost, World, make_config, post, running_world
 from tests.dovecot import Dovecot, dovecot_fixture, running_dovecot  # noqa: F401 (fixture)
 from tests.foreignlist import ForeignList
@@ -38,6 +41,12 @@ PEOPLE = ["alice@example.net", "bob@example.net", "carol@example.com"]
 FOREIGN = "atl-coc@groups.example"
 SECRETARY = "secretary@example.org"  # the address subscribed to the foreign list
 DAVE = "dave@atl.example"  # a member of the foreign list only
+# The node's secret in these tests, so that the tag of the subscribed address is known
+# before the node starts: the mailbox's server writes it in Delivered-To (bridges/proof.py)
+NODE_SECRET = "imap-bridge-tests-node-secret"
+TAGGED = subscribed(
+    NODE_SECRET, BridgeConfig(name="atl", list=TEAM, foreign=FOREIGN, post_as=SECRETARY)
+)
 WAIT = 15.0  # bound for anything a test waits for; it normally takes well under 1 s
 TIMING = Timing(timeout=5, idle_renew=60, backoff=(0.2, 0.5), poll_interval=0.5)
 
@@ -46,13 +55,23 @@ TIMING = Timing(timeout=5, idle_renew=60, backoff=(0.2, 0.5), poll_interval=0.5)
 
 
 def foreign_post(n: int, author: str = DAVE) -> bytes:
-    """Post n of the foreign list as its subscribers get it (prefix, footer, List-Id)."""
-    raw = (
+    """Post n of the foreign list as the secretary's mailbox has it (prefix, footer,
+    List-Id; Delivered-To the tagged address)."""
+    return delivered(ForeignList().mailmanise(written(n, author)))
+
+
+def delivered(raw: bytes, to: str = TAGGED) -> bytes:
+    """As the mailbox's server stores a message it took for `to`."""
+    return f"Delivered-To: {to}\n".encode() + raw
+
+
+def written(n: int, author: str = DAVE) -> bytes:
+    """Post n of the foreign list as its author wrote it."""
+    return (
         f"From: Dave <{author}>\nTo: {FOREIGN}\nSubject: Report {n}\n"
         f"Date: {formatdate(1_790_000_000 + n)}\nMessage-ID: {mid(n)}\n"
         f"Content-Type: text/plain; charset=us-ascii\n\nReport number {n}.\n"
     ).encode()
-    return ForeignList().mailmanise(raw)
 
 
 def mid(n: int) -> str:
@@ -95,6 +114,9 @@ def bridge(dovecot: Dovecot, password: str | None = None, smtp_port: int = 0) ->
 async def make_team(tmp_path: Path, smarthost: RecordingSmarthost) -> None:
     """The local list, made by a node without the bridge (so the bridge never sees a
     node without its list)."""
+    config = make_config(tmp_path, smarthost.port)
+    config.node.data_dir.mkdir(parents=True, exist_ok=True)
+    secret_path(config).write_text(NODE_SECRET + "\n")
     async with running_world(tmp_path, smarthost) as w:
         w.make_list(TEAM, people=PEOPLE)
 
@@ -207,9 +229,9 @@ class SecretarysMailbox:
         self.elsewhere: list[tuple[str, bytes]] = []
 
     async def __call__(self, address: str, raw: bytes) -> None:
-        if address == SECRETARY:
+        if address == TAGGED:
             raw = without_listfed_fields(raw) if self.strip else raw
-            self.uids.extend(await append(self.dovecot, raw))
+            self.uids.extend(await append(self.dovecot, delivered(raw)))
         else:
             self.elsewhere.append((address, raw))
 
@@ -418,7 +440,8 @@ async def test_local_post_reaches_the_foreign_list_once_and_does_not_come_back(
     async with ForeignList(
         deliver=mailbox, munge_from=munge_from, replace_message_id=replace_message_id
     ) as atl:
-        atl.subscribe(SECRETARY)
+        atl.subscribe(TAGGED)
+        atl.allow(SECRETARY)
         atl.subscribe(DAVE)
         async with bridged(tmp_path, smarthost, dovecot, smtp_port=atl.port) as w:
             await until(lambda: row(w).state == "idle", "the bridge in IDLE")
@@ -453,7 +476,8 @@ async def test_foreign_members_post_reaches_members_once_and_is_not_sent_back(
     mailbox = SecretarysMailbox(dovecot)
     await make_team(tmp_path, smarthost)
     async with ForeignList(deliver=mailbox) as atl:
-        atl.subscribe(SECRETARY)
+        atl.subscribe(TAGGED)
+        atl.allow(SECRETARY)
         atl.subscribe(DAVE)
         async with bridged(tmp_path, smarthost, dovecot, smtp_port=atl.port) as w:
             await until(lambda: row(w).state == "idle", "the bridge in IDLE")

@@ -79,7 +79,7 @@ async def test_a_mailman21_post_with_its_sender_header_is_posted(
     async with bridged(tmp_path, smarthost) as b:
         await b.w.send(
             MAILMAN21_POST.encode(),
-            BRIDGE,
+            b.w.bridge_address("atl"),
             mail_from="atl-coc-bounces+bridge-atl=lists.example.org@groups.example",
         )
         await b.settle()
@@ -94,7 +94,9 @@ async def test_a_foreign_member_whose_address_starts_like_the_list_is_posted(
     raw = MAILMAN21_POST.replace("Zed <zed@atl.example>", "Chair <atl-coc-chair@groups.example>")
     raw = raw.replace("Sender:", "X-Was-Sender:")  # only From matters here
     async with bridged(tmp_path, smarthost) as b:
-        await b.w.send(raw.encode(), BRIDGE, mail_from="atl-coc-bounces@groups.example")
+        await b.w.send(
+            raw.encode(), b.w.bridge_address("atl"), mail_from="atl-coc-bounces@groups.example"
+        )
         await b.settle()
         assert b.notices(OWEN) == []
         for member in LOCALS:
@@ -157,7 +159,8 @@ async def test_the_echo_of_a_list_with_a_header_or_a_plain_prefix_is_dropped(
     async with kind(munge_from=True, replace_message_id=True) as atl:
         async with running_world(tmp_path, smarthost, bridge=[ENTRY]) as w:
             w.make_list(LIST, Policy.MEMBERS, LOCALS)
-            atl.subscribe(BRIDGE, (w.host, w.port))
+            atl.subscribe(w.bridge_address("atl"), (w.host, w.port))
+            atl.allow(BRIDGE)
             atl.subscribe(ZED, ("127.0.0.1", smarthost.port))
             b = Bridged(w, atl, smarthost, strip_trace=True)
             await b.local_post("Bus plan", body="We take the 8 o'clock bus.\n")

@@ -6,6 +6,7 @@ leaves for the daemon."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 from pathlib import Path
 
@@ -70,9 +71,12 @@ def node(tmp_path: Path, bridges: str = "", *, make: bool = True) -> str:
     return str(config)
 
 
-def foreign_post(n: int) -> bytes:
+def foreign_post(n: int, delivered_to: str = "") -> bytes:
+    """Post n of the foreign list; with `delivered_to`, as the mailbox's server stores
+    it when it took it for that address (the bridge's tagged one proves it)."""
     return (
-        f"From: Zed <zed@atl.example>\r\nTo: {FOREIGN}\r\n"
+        (f"Delivered-To: {delivered_to}\r\n" if delivered_to else "")
+        + f"From: Zed <zed@atl.example>\r\nTo: {FOREIGN}\r\n"
         "List-Id: Atlanta CoC <atl-coc.groups.example>\r\n"
         f"Subject: [atl-coc] Meeting {n}\r\nMessage-ID: <m{n}@atl.example>\r\n"
         "Date: Mon, 06 May 2024 10:00:00 +0000\r\n\r\nSee you there.\r\n"
@@ -134,6 +138,7 @@ def test_ls_before_any_run_says_never_ran(tmp_path: Path) -> None:
         "post_as": None,
         "smtp": None,
         "direction": "both",
+        "subscribe": smtp["subscribe"],
         "state": "never ran",
         "uidvalidity": None,
         "last_uid": None,
@@ -145,11 +150,18 @@ def test_ls_before_any_run_says_never_ran(tmp_path: Path) -> None:
     }
     assert imap | {"kind": "imap", "imap": "imap://127.0.0.1:1/INBOX", "address": None} == imap
     assert imap | {"state": "never ran", "last_uid": 0, "uidvalidity": 0, "taken": 0} == imap
+    # the addresses to subscribe carry each bridge's own secret tag
+    tag = re.fullmatch(r"bridge-atl\+([a-z2-7]{16})@" + re.escape(HERE), smtp["subscribe"])
+    assert tag is not None
+    assert re.fullmatch(r"secretary\+[a-z2-7]{16}@example\.org", imap["subscribe"])
+    assert tag.group(1) not in imap["subscribe"]
+    assert f"subscribe as  {smtp['subscribe']}" in out
 
 
 def test_sync_queues_the_foreign_lists_posts_once(tmp_path: Path, dovecot: Dovecot) -> None:
     config = node(tmp_path, SMTP_BRIDGE + imap_bridge(dovecot.url, dovecot.user))
-    dovecot.append_many([foreign_post(1), PRIVATE, foreign_post(2)])
+    to = json.loads(run("--config", config, "bridges", "ls", "--json")[0])[1]["subscribe"]
+    dovecot.append_many([foreign_post(1, to), PRIVATE, foreign_post(2, to)])
 
     out, _ = run("--config", config, "bridges", "sync", "atl-imap")
     assert out.strip() == (
@@ -169,22 +181,28 @@ def test_sync_queues_the_foreign_lists_posts_once(tmp_path: Path, dovecot: Dovec
     assert out.strip() == f"bridge atl-imap: nothing new in {dovecot.url}"
     assert len(queued(config)) == 2
 
-    dovecot.append(foreign_post(3))
+    dovecot.append(foreign_post(3, to))
     out, _ = run("--config", config, "bridges", "sync", "atl-imap", "--json")
     assert json.loads(out) == {"name": "atl-imap", "fetched": 1, "queued": 1}
     assert [i.message_id for i in queued(config)][-1] == "m3@atl.example"
+
+    # without the tag (or an aligned DKIM signature) it is queued as a stranger's post
+    dovecot.append(foreign_post(4))
+    run("--config", config, "bridges", "sync", "atl-imap")
+    last = queued(config)[-1]
+    assert (last.origin, last.message_id) == ("bridged:atl-imap", "m4@atl.example")
 
     text, _ = run("--config", config, "bridges", "ls")
     raw, _ = run("--config", config, "bridges", "ls", "--json")
     smtp, imap = json.loads(raw)
     assert smtp["state"] == "never ran"
-    assert imap | {"last_uid": 4, "taken": 3, "sent": 0, "last_error": ""} == imap
+    assert imap | {"last_uid": 5, "taken": 4, "sent": 0, "last_error": ""} == imap
     assert imap["uidvalidity"] == dovecot.uidvalidity()
     assert imap["state"] == "synced by hand"  # no daemon has watched it: no live state
     assert imap["last_message"].endswith("Z")
-    assert f"last UID      4 (UIDVALIDITY {imap['uidvalidity']})" in text
+    assert f"last UID      5 (UIDVALIDITY {imap['uidvalidity']})" in text
     assert f"last message  {imap['last_message']}" in text
-    assert "taken / sent  3 / 0" in text
+    assert "taken / sent  4 / 0" in text
     for out in (text, raw):
         assert dovecot.password not in out
 

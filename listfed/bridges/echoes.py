@@ -32,8 +32,8 @@ KEEP = 60 * 86400.0  # a post that comes back later than this is taken as new
 
 def rule(ctx: Context, post: Post) -> Verdict | None:
     session, node = ctx.session, ctx.node
-    if post.origin.kind is not OriginKind.BRIDGE:
-        return None
+    if post.origin.kind not in (OriginKind.BRIDGE, OriginKind.BRIDGED):
+        return None  # an echo is dropped whether or not it was proven the foreign list's
     name = post.origin.name
     bridge = node.bridge(name)
     came_from = bridge.foreign if bridge else ""

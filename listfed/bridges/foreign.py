@@ -4,9 +4,9 @@ A foreign list's post names the list: its List-Id (``<local.domain>``, as Mailma
 Sympa and Google Groups write it), List-Post, X-BeenThere, or its posting address in
 To or Cc. Mail From the list's own robots (``LIST-request@``, ``LIST-owner@``,
 ``LIST+noreply@``, ``mailman@``: confirmations, welcomes, reminders) and automatic mail
-(RFC 3834) is not a post even when it names the list; nor is mail whose envelope sender
-is not at the list's domain (anyone can name a list in To). Only the header block is
-read.
+(RFC 3834) is not a post even when it names the list; nor is a bounce (a null envelope
+sender). Only the header block is read. Whether a post is really the list's, and not a
+stranger's naming it, is proof.py's question.
 """
 
 from __future__ import annotations
@@ -39,11 +39,9 @@ class Judgement:
 def judge(
     raw: bytes, foreign: str, envelope: str | None = None, *, return_path: bool = False
 ) -> Judgement:
-    """Whether `raw` is a post of the list whose posting address is `foreign`. With
-    `envelope` (the SMTP envelope sender, or the Return-Path a mailbox has), it must be
-    at the list's domain: mail sent to the bridge by anyone else is not the list's.
-    `return_path`: take it from the Return-Path field the delivering server wrote (a
-    mailbox), when there is one."""
+    """Whether `raw` looks like a post of the list whose posting address is `foreign`.
+    `envelope`: the SMTP envelope sender, or with `return_path` the Return-Path field a
+    mailbox's server wrote; a null one (a bounce) is not a post."""
     msg = RawMessage.parse(raw[:_MAX_HEAD])  # the header block is what is read
     if return_path and envelope is None:
         envelope = msg.get("Return-Path")
@@ -58,11 +56,8 @@ def judge(
     for sender in addresses(msg.get_all("From")):
         if _robot(sender, local, domain):
             return Judgement(False, f"it comes from the list's robot {sender}")
-    if envelope is not None and not _from_list_host(envelope, domain):
-        shown = envelope or "<> (a bounce)"
-        return Judgement(
-            False, f"its envelope sender {shown} is not at {domain}, where the list sends from"
-        )
+    if envelope is not None and envelope.strip() in ("", "<>"):
+        return Judgement(False, "it is a bounce (its envelope sender is <>)")
     return Judgement(True, f"its {named} names {foreign}")
 
 
@@ -80,16 +75,6 @@ def _robot(sender: str, local: str, domain: str) -> bool:
         return False
     suffix = s_local[len(local) + 1 :].partition("+")[0]
     return suffix in _ROBOT_SUFFIXES
-
-
-def _from_list_host(envelope: str, domain: str) -> bool:
-    """Is the envelope sender at the foreign list's domain (or a parent or child of it)?
-    Mailman (LIST-bounces@), Sympa (LIST-owner@) and Google Groups (LIST+bnc...@) all
-    send from there."""
-    e_domain = envelope.strip().strip("<>").rpartition("@")[2].lower()
-    if not e_domain:
-        return False
-    return e_domain == domain or e_domain.endswith("." + domain) or domain.endswith("." + e_domain)
 
 
 def _names_list(msg: RawMessage, address: str, list_id: str) -> str:

@@ -1,10 +1,12 @@
 """What reaches the local list through a bridge.
 
-A post of the foreign list is queued as a post on the bridge's local list, with origin
-``bridge:NAME`` (trusted as a relay from the foreign list, see federation/inbound.py) and
-a trace entry ``NODE FOREIGN`` that says this node took it from the foreign list: routes
-then never send it back there. Anything else sent to an SMTP bridge's address (the
-foreign list's confirmation requests, welcomes, reminders) goes to the local list's
+A post of the foreign list is queued as a post on the bridge's local list with a trace
+entry ``NODE FOREIGN`` that says this node took it from the foreign list (routes then
+never send it back there), and with origin ``bridge:NAME`` when proof.py proves it is the
+foreign list's: it is trusted as a relay (federation/inbound.py). Without a proof its
+origin is ``bridged:NAME``: the list's policy decides, as for any stranger's post, and
+no notice goes back through the bridge. Anything else sent to an SMTP bridge's address
+(the foreign list's confirmation requests, welcomes, reminders) goes to the local list's
 owners, never to the list; an IMAP bridge leaves such mail in the mailbox.
 """
 
@@ -12,11 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Mapping
 
 from sqlmodel import Session
 
 from listfed.addresses import Kind
-from listfed.bridges import foreign, state
+from listfed.bridges import foreign, proof, state
 from listfed.bridges.imapwatch import Cursor, Fetched
 from listfed.config.settings import BridgeConfig
 from listfed.context import Context, NodeSettings
@@ -35,7 +38,14 @@ NOTE_HEADER = "X-Listfed-Bridge"
 
 
 def queue_post(
-    session: Session, node: NodeSettings, bridge: BridgeConfig, list_id: int, raw: bytes, now: float
+    session: Session,
+    node: NodeSettings,
+    bridge: BridgeConfig,
+    list_id: int,
+    raw: bytes,
+    now: float,
+    *,
+    proven: bool,
 ) -> None:
     """Queue a foreign list's post on the bridge's list, with this hop's trace. No
     envelope sender: nothing the local list says about it goes to the foreign list."""
@@ -49,7 +59,7 @@ def queue_post(
         raw=msg.to_bytes(),
         received=now,
         message_id=mid,
-        origin=str(Origin.bridge(bridge.name)),
+        origin=str(Origin.bridge(bridge.name) if proven else Origin.bridged(bridge.name)),
     )
     queue.insert(session, [item])
 
@@ -65,9 +75,16 @@ def handle(ctx: Context, mail: Incoming) -> str:
         return _to_owners(ctx, mail, f"not a post of {bridge.foreign}: {judged.reason}")
     if not bridge.takes_in:
         return f"bridge {bridge.name}: a post of {bridge.foreign}, not taken (direction = out)"
-    queue_post(session, node, bridge, mail.lst.id, mail.raw, now)
+    how = proof.proven(node.secret, bridge, [mail.rcpt], mail.facts.signers)
+    queue_post(session, node, bridge, mail.lst.id, mail.raw, now, proven=bool(how))
     state.taken(session, bridge.name, 1, now)
-    return f"bridge {bridge.name}: queued on {bridge.list} ({judged.reason})"
+    if not how:
+        log.warning("bridge %s: %s", bridge.name, proof.unproven_reason(bridge))
+        return (
+            f"bridge {bridge.name}: queued on {bridge.list} as a stranger's post "
+            f"({judged.reason}, but {proof.unproven_reason(bridge)})"
+        )
+    return f"bridge {bridge.name}: queued on {bridge.list} ({judged.reason}; {how})"
 
 
 def _to_owners(ctx: Context, mail: Incoming, why: str) -> str:
@@ -85,11 +102,13 @@ def take(
     at: Cursor,
     fetched: list[Fetched],
     now: float,
+    signers: Mapping[int, tuple[str, ...]] | None = None,
 ) -> int:
     """An IMAP bridge's batch, with the cursor after it, in the caller's transaction: the
     foreign list's posts are queued, the rest left in the mailbox. Messages at or below a
     cursor that someone else (`listfed bridges sync`) already stored are not taken again.
-    Returns how many posts were queued."""
+    `signers`: by UID, the domains whose DKIM signatures on it verify. Returns how many
+    posts were queued."""
     local, _, domain = bridge.list.rpartition("@")
     list_id = lists.id_of(session.connection(), local.lower(), domain.lower())
     if list_id is None:
@@ -104,7 +123,13 @@ def take(
         if not judged.post:
             log.info("bridge %s: UID %s left alone: %s", bridge.name, item.uid, judged.reason)
         elif bridge.takes_in:
-            queue_post(session, node, bridge, list_id, item.raw, now)
+            found = (signers or {}).get(item.uid, ())
+            how = proof.proven(node.secret, bridge, proof.delivered_to(item.raw), found)
+            if not how:
+                log.warning(
+                    "bridge %s: UID %s %s", bridge.name, item.uid, proof.unproven_reason(bridge)
+                )
+            queue_post(session, node, bridge, list_id, item.raw, now, proven=bool(how))
             count += 1
     if at.last_uid > floor or floor == 0:
         state.set_cursor(session, bridge.name, at, now)

@@ -21,6 +21,7 @@ from listfed.config.settings import BridgeConfig
 from listfed.context import NodeSettings
 from listfed.db.engine import Database
 from listfed.errors import ListfedError
+from listfed.lookups import Signers
 
 log = logging.getLogger("listfed.bridges")
 WARNINGS = frozenset({"error", "skipped", "uidvalidity changed"})  # ImapWatcher's events
@@ -53,26 +54,34 @@ def watcher_for(
     *,
     states: bool = True,
     clock: Callable[[], float] = time.time,
+    signers: Signers | None = None,
 ) -> ImapWatcher:
     """A watcher whose cursor and deliveries live in `db`; `taken(count)` after each
     batch that queued posts (the daemon wakes its pipeline). Its errors and warnings, and
     with `states` its connection state (the daemon's, not a one-off pass's), are written
-    in the background by tasks kept in `notes` (await them before closing)."""
+    in the background by tasks kept in `notes` (await them before closing). `signers`
+    checks a message's DKIM signatures (in a worker thread, before the write)."""
     name = bridge.name
 
     def load() -> Cursor | None:
         with db.read() as s:
             return state.cursor(s, name)
 
-    def store(at: Cursor, batch: list[Fetched]) -> int:
+    def store(at: Cursor, batch: list[Fetched], signed: dict[int, tuple[str, ...]]) -> int:
         with db.write() as s:
-            return inbox.take(s, node(), bridge, at, batch, clock())
+            return inbox.take(s, node(), bridge, at, batch, clock(), signed)
+
+    def check(batch: list[Fetched]) -> dict[int, tuple[str, ...]]:
+        if signers is None:
+            return {}
+        return {item.uid: signers(item.raw) for item in batch if bridge.takes_in}
 
     async def load_cursor() -> Cursor | None:
         return await db.run(load)
 
     async def deliver(at: Cursor, batch: list[Fetched]) -> None:
-        count = await db.run(store, at, batch)
+        signed = await asyncio.to_thread(check, batch)
+        count = await db.run(store, at, batch, signed)
         if count:
             log.info("bridge %s: %d post(s) of %s queued", name, count, bridge.foreign)
             taken(count)
@@ -127,8 +136,10 @@ class Watchers:
         taken: Callable[[int], None],
         timing: Timing | None = None,
         clock: Callable[[], float] = time.time,
+        signers: Signers | None = None,
     ) -> None:
         self.db = db
+        self.signers = signers
         self.clock = clock
         self.node = node
         self.taken = taken
@@ -159,6 +170,7 @@ class Watchers:
                     self._notes,
                     self.taken,
                     clock=self.clock,
+                    signers=self.signers,
                 )
                 task = asyncio.get_running_loop().create_task(watcher.run(stop))
                 self._running[name] = (bridge, stop, task)

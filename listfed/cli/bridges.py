@@ -9,6 +9,8 @@ import typer
 
 from listfed.cli.base import JsonOption, emit, new_app, state
 from listfed.context import node_settings
+from listfed.dns import txt_lookup
+from listfed.mailauth import signers
 from listfed.ops import bridges
 from listfed.ops.node import node_secret
 
@@ -28,6 +30,8 @@ def _block(d: dict[str, Any]) -> str:
         lines.append(f"  sends as      {d['post_as'] or '(nobody: direction = in)'}")
     else:
         lines.append(f"  address       {d['address']}")
+    if d["direction"] != "out":
+        lines.append(f"  subscribe as  {d['subscribe']}")
     lines.append(f"  direction     {d['direction']}")
     lines.append(f"  state         {d['state']}")
     if d["kind"] == "imap":
@@ -44,14 +48,17 @@ def _block(d: dict[str, Any]) -> str:
 
 @app.command("ls")
 def ls(ctx: typer.Context, as_json: bool = JsonOption) -> None:
-    """List every [[bridge]]: its kind (smtp or imap), the lists it joins, its state, the
-    last UID taken from its mailbox, when a message of the foreign list last came in, and
-    its last error (never the password)."""
+    """List every [[bridge]]: its kind (smtp or imap), the lists it joins, the address to
+    subscribe to the foreign list (with the secret tag that proves the foreign list's
+    posts: keep it between you and the foreign list's admins), its state, the last UID
+    taken from its mailbox, when a message of the foreign list last came in, and its last
+    error (never the password)."""
     st = state(ctx)
     configured = st.config.bridges
     if configured:
+        secret = node_secret(st.config)
         with st.read() as s:
-            data = bridges.status(s, configured)
+            data = bridges.status(s, configured, secret)
     else:
         data = []  # no database needed to say there is nothing
 
@@ -80,8 +87,9 @@ def sync(
     config = st.config
     bridge = bridges.syncable(bridges.find(config.bridges, name))
     node = node_settings(config, node_secret(config))
+    dnsfunc = txt_lookup(config.dns.nameservers, config.dns.timeout)
     with st.database() as db:
-        done = asyncio.run(bridges.sync(db, node, bridge))
+        done = asyncio.run(bridges.sync(db, node, bridge, signers=signers(dnsfunc)))
     data = {"name": bridge.name, "fetched": done.fetched, "queued": done.queued}
 
     def text() -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import dkim
 
@@ -27,24 +28,49 @@ _TIMEOUT = 5
 MAX_SIGNATURES = 5  # each costs a DNS lookup: a post cannot make us do hundreds
 
 
+@dataclass(frozen=True)
+class DkimResult:
+    result: str  # pass, fail, permerror, temperror
+    domain: str = ""  # d=, lower-case, when it is sane
+    selector: str = ""  # s=, when it is sane
+
+    def __str__(self) -> str:
+        tags = [f"header.d={self.domain}"] if self.domain else []
+        tags += [f"header.s={self.selector}"] if self.selector else []
+        return " ".join([f"dkim={self.result}", *tags])
+
+
 def authentication_results(raw: bytes, authserv_id: str, dnsfunc: DnsFunc, dmarc: str = "") -> str:
     """`authserv_id; dkim=... ; arc=...; dmarc=...` for the message as it arrived."""
     dnsfunc = _remembering(dnsfunc)
-    results: list[str] = []
-    try:
-        names = [name.lower() for name, _value in dkim.DKIM(raw).headers]
-    except Exception:
-        # dkimpy cannot read the header: a signature in it cannot be checked
-        names = []
-        results.append("dkim=permerror" if b"dkim-signature" in raw.lower() else "dkim=none")
+    names, found = _dkim_results(raw, dnsfunc)
+    if names is None:  # dkimpy cannot read the header: a signature in it cannot be checked
+        results = ["dkim=permerror" if b"dkim-signature" in raw.lower() else "dkim=none"]
     else:
-        count = min(names.count(b"dkim-signature"), MAX_SIGNATURES)
-        results += [_dkim_result(raw, i, dnsfunc) for i in range(count)] or ["dkim=none"]
-    if ARC_FIELDS.intersection(names):
+        results = [str(r) for r in found] or ["dkim=none"]
+    if ARC_FIELDS.intersection(names or ()):
         results.append("arc=" + _arc_result(raw, dnsfunc))
     if dmarc.strip():
         results.append("dmarc=" + " ".join(dmarc.split()))  # never a line break in ours
     return "; ".join([authserv_id, *results])
+
+
+def dkim_passes(raw: bytes, dnsfunc: DnsFunc) -> tuple[str, ...]:
+    """The domains (d=) of the message's DKIM signatures that verify, at most
+    MAX_SIGNATURES of them checked."""
+    _names, found = _dkim_results(raw, _remembering(dnsfunc))
+    return tuple(dict.fromkeys(r.domain for r in found if r.result == "pass" and r.domain))
+
+
+def _dkim_results(raw: bytes, dnsfunc: DnsFunc) -> tuple[list[bytes] | None, list[DkimResult]]:
+    """The header's field names (None when dkimpy cannot read it) and each signature's
+    result, the first MAX_SIGNATURES."""
+    try:
+        names = [name.lower() for name, _value in dkim.DKIM(raw).headers]
+    except Exception:
+        return None, []
+    count = min(names.count(b"dkim-signature"), MAX_SIGNATURES)
+    return names, [_dkim_result(raw, i, dnsfunc) for i in range(count)]
 
 
 def _remembering(dnsfunc: DnsFunc) -> DnsFunc:
@@ -60,27 +86,25 @@ def _remembering(dnsfunc: DnsFunc) -> DnsFunc:
     return lookup
 
 
-def _dkim_result(raw: bytes, index: int, dnsfunc: DnsFunc) -> str:
+def _dkim_result(raw: bytes, index: int, dnsfunc: DnsFunc) -> DkimResult:
     """One signature's result, with the domain and selector it claims where they are sane."""
     verifier = dkim.DKIM(raw)
     try:
         sig = verifier.verify_headerprep(index)[0]
     except Exception:
-        return "dkim=permerror"
-    tags = [
-        f"header.{tag}={sig[key].decode('ascii')}"
-        for tag, key in (("d", b"d"), ("s", b"s"))
-        if _SAFE.fullmatch(sig.get(key, b""))
-    ]
+        return DkimResult("permerror")
+    d, s = (sig.get(k, b"") for k in (b"d", b"s"))
+    domain = d.decode("ascii").lower() if _SAFE.fullmatch(d) else ""
+    selector = s.decode("ascii") if _SAFE.fullmatch(s) else ""
     try:
         record = dnsfunc(sig[b"s"] + b"._domainkey." + sig[b"d"] + b".", timeout=_TIMEOUT)
     except Exception as exc:
         log.info("DKIM key lookup for d=%r failed: %s", sig.get(b"d"), exc)
-        return " ".join(["dkim=temperror", *tags])
+        return DkimResult("temperror", domain, selector)
     try:
         dkim.evaluate_pk(b"", record)  # no record, or one that is not a key: RFC 6376 PERMFAIL
     except Exception:
-        return " ".join(["dkim=permerror", *tags])
+        return DkimResult("permerror", domain, selector)
     try:
         valid = verifier.verify(index, dnsfunc=lambda *_a, **_k: record)
         result = "pass" if valid else "fail"
@@ -88,7 +112,7 @@ def _dkim_result(raw: bytes, index: int, dnsfunc: DnsFunc) -> str:
         result = "fail"  # the body hash does not match: the message was changed
     except Exception:
         result = "permerror"  # a key too small, an unknown algorithm, ...
-    return " ".join([f"dkim={result}", *tags])
+    return DkimResult(result, domain, selector)
 
 
 def _arc_result(raw: bytes, dnsfunc: DnsFunc) -> str:

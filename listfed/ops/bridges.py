@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from listfed.bridges import state
+from listfed.bridges import proof, state
 from listfed.bridges.imapconn import ImapError
 from listfed.bridges.watchers import Timing, watcher_for
 from listfed.config.settings import BridgeConfig
@@ -21,6 +21,7 @@ from listfed.db import lists
 from listfed.db.engine import Database
 from listfed.db.models import BridgeState
 from listfed.errors import ListfedError, NotFound
+from listfed.lookups import Signers
 
 NEVER_RAN = "never ran"
 NEVER_CONNECTED = "never connected"  # an IMAP bridge that has only failed so far
@@ -32,8 +33,10 @@ def _when(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts)) if ts else ""
 
 
-def describe(bridge: BridgeConfig, row: BridgeState | None) -> dict[str, Any]:
-    """One bridge as `bridges ls --json` shows it; never the password."""
+def describe(bridge: BridgeConfig, row: BridgeState | None, secret: str = "") -> dict[str, Any]:
+    """One bridge as `bridges ls --json` shows it; never the password. `subscribe` is
+    the address to subscribe to the foreign list, with the tag that proves its posts
+    (bridges/proof.py); it needs the node `secret`."""
     imap = bridge.imap is not None
     return {
         "name": bridge.name,
@@ -46,6 +49,7 @@ def describe(bridge: BridgeConfig, row: BridgeState | None) -> dict[str, Any]:
         "post_as": bridge.identity if imap else None,
         "smtp": bridge.smtp,
         "direction": bridge.direction,
+        "subscribe": proof.subscribed(secret, bridge),
         "state": _state(imap, row),
         "uidvalidity": (row.uidvalidity if row else 0) if imap else None,
         "last_uid": (row.last_uid if row else 0) if imap else None,
@@ -65,11 +69,13 @@ def _state(imap: bool, row: BridgeState | None) -> str:
     return SYNCED if row.uidvalidity else NEVER_CONNECTED
 
 
-def status(session: Session, bridges: Sequence[BridgeConfig]) -> list[dict[str, Any]]:
+def status(
+    session: Session, bridges: Sequence[BridgeConfig], secret: str = ""
+) -> list[dict[str, Any]]:
     """Every configured bridge, in config order, with its state (a row left by a bridge
     that is no longer configured is not shown)."""
     rows: Mapping[str, BridgeState] = state.all_rows(session)
-    return [describe(b, rows.get(b.name)) for b in bridges]
+    return [describe(b, rows.get(b.name), secret) for b in bridges]
 
 
 def find(bridges: Sequence[BridgeConfig], name: str) -> BridgeConfig:
@@ -101,7 +107,11 @@ class Pass:
 
 
 async def sync(
-    db: Database, node: NodeSettings, bridge: BridgeConfig, timing: Timing | None = None
+    db: Database,
+    node: NodeSettings,
+    bridge: BridgeConfig,
+    timing: Timing | None = None,
+    signers: Signers | None = None,
 ) -> Pass:
     """One pass of an IMAP bridge: what is new in its mailbox is read, the foreign list's
     posts queued (the daemon's pipeline takes them from there), the cursor moved.
@@ -121,7 +131,9 @@ async def sync(
 
     notes: set[asyncio.Task[None]] = set()
     # its connection states are not the daemon's: only its warnings are written
-    watcher = watcher_for(db, lambda: node, bridge, timing or Timing(), notes, taken, states=False)
+    watcher = watcher_for(
+        db, lambda: node, bridge, timing or Timing(), notes, taken, states=False, signers=signers
+    )
     try:
         fetched = await watcher.sync_once()
     except ImapError as exc:
