@@ -241,10 +241,36 @@ async def test_probes_disable_only_when_the_probe_bounces(
         assert "[team] Post 1" in subjects(w, BOB)  # still delivered while the probe is out
         assert all(m.mail_from == BOUNCES for m in smarthost.received if m is not probe)
 
+        # a bounce to Bob's VERP address that does not quote the probe (anyone can
+        # write one: the address form is public) is not the probe's: no pause
         await bounces_to(w, bounce("postfix_user_unknown.eml", BOB), verp(BOB))
+        assert state(w, BOB)["delivery_disabled"] is False
+
+        # the probe's own bounce, a DSN with its header, pauses
+        await bounces_to(w, dsn_of(probe.data, BOB), verp(BOB))
         assert state(w, BOB)["delivery_disabled"] is True
         assert subjects(w, BOB)[-1] == f"Delivery from {TEAM} paused"
         assert subjects(w, OLGA)[-1] == f"{BOB} disabled on {TEAM} by bounces"
+
+
+def dsn_of(original: bytes, rcpt: str) -> bytes:
+    """The DSN a receiving MTA sends for `original` (RFC 3464, with its header)."""
+    head = original.split(b"\r\n\r\n", 1)[0]
+    return (
+        b"From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\r\n"
+        b"To: " + verp(rcpt).encode() + b"\r\n"
+        b"Subject: Undelivered Mail Returned to Sender\r\n"
+        b"Message-ID: <dsn-1@mx.example.net>\r\n"
+        b"MIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="b1"\r\n'
+        b"\r\n--b1\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+        b"--b1\r\nContent-Type: message/delivery-status\r\n\r\n"
+        b"Reporting-MTA: dns; mx.example.net\r\n\r\n"
+        b"Final-Recipient: rfc822; " + rcpt.encode() + b"\r\n"
+        b"Action: failed\r\nStatus: 5.1.1\r\n"
+        b"Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n"
+        b"--b1\r\nContent-Type: text/rfc822-headers\r\n\r\n" + head + b"\r\n--b1--\r\n"
+    )
 
 
 async def test_unrecognised_bounces_go_to_the_owners_once_and_auto_replies_nowhere(

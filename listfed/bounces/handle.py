@@ -34,10 +34,12 @@ def handle(ctx: Context, mail: Incoming) -> str:
     if verp is not None:
         if failure_kind(mail.raw, verp) is Failure.TEMPORARY:
             return f"{verp}: temporary failure (delay), score unchanged"
+        probe = node.verp == "probes" and score.quotes_probe(
+            session, node, mail.lst, verp, mail.raw
+        )
         said = score.record_permanent(
-            session, node, mail.lst, verp, now, "bounced (VERP)",
-            probe_bounced=node.verp == "probes",
-        )  # fmt: skip
+            session, node, mail.lst, verp, now, "bounced (VERP)", probe_bounced=probe
+        )
         return f"{verp}: {said}"
     report = detect(mail.raw)
     if not report.recognised:

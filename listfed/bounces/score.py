@@ -4,11 +4,18 @@ the owners are told. A score with no bounce for `bounce_reset_after` goes back t
 mail from the member (a post, a confirmed `set delivery ...`) re-enables delivery.
 
 With `[delivery] verp = "probes"`, reaching the threshold sends a VERP probe first; the
-member is disabled only when the probe bounces too.
+member is disabled only when the probe bounces too. A probe's bounce is known by the
+probe's Message-ID quoted in it (DSNs carry the original's header): it holds a secret
+token (an HMAC of the node secret over the list, the member and the probe's time), so
+that a stranger who writes a bounce to the member's VERP address (its form is public,
+SPEC §9) cannot make it the probe's. Such a bounce counts as any other.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
 
 from sqlalchemy import text
@@ -26,6 +33,26 @@ from listfed.verp import verp_address
 log = logging.getLogger("listfed.bounces")
 
 DAY = 86400.0
+_TOKEN_BYTES = 10  # 16 base32 characters
+
+
+def probe_message_id(secret: str, lst: ListInfo, address: str, sent: float) -> str:
+    """The Message-ID (without <>) of the probe sent to `address` at `sent`."""
+    said = f"listfed probe\n{lst.id}\n{address.lower()}\n{int(sent)}"
+    mac = hmac.new(secret.encode(), said.encode(), hashlib.sha256).digest()[:_TOKEN_BYTES]
+    token = base64.b32encode(mac).decode().rstrip("=").lower()
+    return f"probe.{token}@{lst.domain}"
+
+
+def quotes_probe(
+    session: Session, node: NodeSettings, lst: ListInfo, address: str, raw: bytes
+) -> bool:
+    """Does this bounce quote the probe that is out for `address`?"""
+    row = members.find(session, lst.id, address)
+    if row is None or not row.probe_sent:
+        return False
+    wanted = probe_message_id(node.secret, lst, row.address, row.probe_sent)
+    return wanted.lower().encode() in raw.lower()  # one linear search
 
 
 def record_permanent(
@@ -114,6 +141,7 @@ def _probe(session: Session, node: NodeSettings, lst: ListInfo, row: Member, now
         f"A test message from {lst.address}",
         templates.render(templates.PROBE, lst, address),
         sender=lst.sub_address("owner"),
+        message_id=probe_message_id(node.secret, lst, row.address, now),
         now=now,
     )
     envelope = verp_address(lst.bounces_address, address)
