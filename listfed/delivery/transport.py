@@ -9,15 +9,15 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import ssl
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-import aiosmtplib
-
 from listfed.addresses import split_address
 from listfed.config.values import is_loopback
+from listfed.delivery.smtpclient import SmtpClient, SmtpError
 from listfed.errors import InvalidAddress
 
 
@@ -52,7 +52,7 @@ class Transport(Protocol):
 
 
 def _checked(recipients: list[str], result: SendResult) -> list[str]:
-    """Our own address check: aiosmtplib would refuse or rewrite what we let through."""
+    """Addresses we can put in an envelope; the others fail for good here."""
     good = []
     for r in recipients:
         try:
@@ -64,7 +64,8 @@ def _checked(recipients: list[str], result: SendResult) -> list[str]:
 
 
 class SmtpTransport:
-    """One reused connection to the smarthost; a pool is several of these."""
+    """One reused connection to the smarthost (pipelined where it offers PIPELINING,
+    delivery/smtpclient.py); a pool is several of these."""
 
     def __init__(
         self,
@@ -79,42 +80,36 @@ class SmtpTransport:
         host. Without it (the smarthost, peers) neither is tried."""
         self.host, self.port, self.timeout, self.label = host, port, timeout, label
         self.login = login
-        self._client: aiosmtplib.SMTP | None = None
+        self._client: SmtpClient | None = None
 
-    async def _connected(self) -> aiosmtplib.SMTP:
-        if self._client is None or not self._client.is_connected:
-            client = aiosmtplib.SMTP(
-                hostname=self.host,
-                port=self.port,
-                timeout=self.timeout,
-                start_tls=None if self.login else False,
-            )
-            await client.connect()
-            try:
-                await self._authenticate(client)
-            except BaseException:
-                client.close()
-                raise
-            self._client = client
-        return self._client
+    async def _connected(self) -> tuple[SmtpClient, bool]:
+        """The connection, and whether it was open already (reused)."""
+        if self._client is not None and self._client.connected:
+            return self._client, True
+        client = SmtpClient(self.host, self.port, self.timeout, socket.gethostname())
+        await client.connect()
+        try:
+            await self._authenticate(client)
+        except BaseException:
+            client.close()
+            raise
+        self._client = client
+        return client, False
 
-    async def _authenticate(self, client: aiosmtplib.SMTP) -> None:
+    async def _authenticate(self, client: SmtpClient) -> None:
         if self.login is None:
             return
-        await client.ehlo()
-        if not client.supports_extension("auth"):
+        if client.offers("STARTTLS"):
+            await client.starttls(ssl.create_default_context())
+        if not client.offers("AUTH"):
             return  # the server takes mail without it (a local relay)
-        secure = client.get_transport_info("sslcontext") is not None
-        if not secure and not is_loopback(self.host):
-            raise aiosmtplib.SMTPException(
+        if not client.secure and not is_loopback(self.host):
+            raise SmtpError(
                 f"{self.host} offers AUTH without TLS: the password is not sent in clear"
             )
-        try:
-            await client.login(*self.login)
-        except aiosmtplib.SMTPAuthenticationError as exc:  # our config: retry once mended
-            raise aiosmtplib.SMTPException(
-                f"{self.host} refused the login: {exc.code} {exc.message}"
-            ) from exc
+        reply = await client.login(*self.login)
+        if reply.code != 235:  # our config: retry once mended
+            raise SmtpError(f"{self.host} refused the login: {reply}")
 
     async def send(self, envelope_from: str, recipients: list[str], data: bytes) -> SendResult:
         result = SendResult()
@@ -122,32 +117,36 @@ class SmtpTransport:
         if not recipients:
             return result
         try:
-            client = await self._connected()
-            errors, _ = await client.sendmail(envelope_from, recipients, data)
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            for err in exc.recipients:
-                _classify(result, err.recipient, err.code, err.message)
-            return result
-        except aiosmtplib.SMTPResponseException as exc:
-            text = f"{exc.code} {exc.message}"
-            return result.all_failed(recipients, text, permanent=500 <= exc.code < 600)
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            client, reused = await self._connected()
+            try:
+                outcome = await client.send(envelope_from, recipients, data)
+            except SmtpError:
+                if not reused:
+                    raise
+                # the server closed an idle connection: once more on a new one
+                client, _ = await self._connected()
+                outcome = await client.send(envelope_from, recipients, data)
+        except (SmtpError, OSError) as exc:
             await self.close()
             return result.all_failed(recipients, f"{self.label}: {exc}", permanent=False)
-        for rcpt in recipients:
-            if rcpt in errors:
-                _classify(result, rcpt, errors[rcpt].code, errors[rcpt].message)
+        if not outcome.mail.ok:  # the transaction, not the members: no bounce
+            return result.all_failed(recipients, str(outcome.mail), outcome.mail.permanent)
+        accepted = []
+        for rcpt, reply in zip(recipients, outcome.rcpts, strict=True):
+            if reply.ok:
+                accepted.append(rcpt)
             else:
-                result.accepted.append(rcpt)
+                _classify(result, rcpt, reply.code, reply.text)
+        final = outcome.message
+        if final is not None and not final.ok:
+            return result.all_failed(accepted, str(final), final.permanent)
+        result.accepted.extend(accepted)
         return result
 
     async def close(self) -> None:
         client, self._client = self._client, None
-        if client is not None and client.is_connected:
-            try:
-                await asyncio.wait_for(client.quit(), 5)
-            except (aiosmtplib.SMTPException, OSError, TimeoutError):
-                client.close()
+        if client is not None:
+            await client.quit()
 
 
 def _classify(result: SendResult, rcpt: str, code: int, message: str) -> None:
