@@ -24,6 +24,7 @@ class NodeSettings:
     base_url: str = ""
     domains: tuple[str, ...] = ()
     signature_max_age: float = 7 * 86400.0
+    accept_v1_signatures: bool = True  # relay signatures of the old form, for now
     peers: tuple[PeerConfig, ...] = ()
     routes: tuple[RouteConfig, ...] = ()
     bridges: tuple[BridgeConfig, ...] = ()
@@ -56,6 +57,7 @@ def node_settings(config: Config, secret: str = "") -> NodeSettings:
         base_url=config.node.base_url,
         domains=config.node.domains,
         signature_max_age=config.node.signature_max_age,
+        accept_v1_signatures=config.node.accept_v1_signatures,
         peers=config.peers,
         routes=config.routes,
         bridges=config.bridges,

@@ -226,7 +226,8 @@ class Node:
         log.info("stopped")
 
     def reload(self, config: Config) -> None:
-        """Apply a re-read config: routes, peers, bridges, [members], verp, delivery retry
+        """Apply a re-read config: routes, peers, bridges, [members], verp, the [node]
+        relay settings (hop limit, signature age, accept_v1_signatures), delivery retry
         steps and batch size change live; sessions and queued mail are untouched."""
         self.deliverer.retry = config.delivery.retry
         self.deliverer.per_transaction = config.delivery.recipients_per_transaction

@@ -253,6 +253,20 @@ def test_export_then_import_elsewhere_keeps_every_byte(node_dir: Path) -> None:
     assert shown <= originals
 
 
+def test_show_raw_and_export_leave_out_relay_signatures(node_dir: Path) -> None:
+    signature = "X-Listfed-Signature: v=2; n=philly.example; t=1700000000;\n s=AAAA\n"
+    relayed = message("relay@x", "Plans", "News from the other coast.\n", extra=signature)
+    imported(node_dir, [relayed])  # archived as it came: the stored raw keeps it
+    expected = relayed.replace(signature.encode(), b"")
+    shown = CliRunner().invoke(app, ["archive", "show", "relay@x", "--raw"])
+    assert shown.exit_code == 0
+    assert shown.stdout_bytes == expected
+    out = node_dir / "export.mbox"
+    run("archive", "export", TEAM, "-o", str(out))
+    assert expected in out.read_bytes()
+    assert b"signature" not in out.read_bytes().lower()
+
+
 def test_a_thread_prints_as_a_tree(node_dir: Path) -> None:
     imported(node_dir)
     tree = run("archive", "thread", "<r2@x>")

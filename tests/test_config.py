@@ -19,6 +19,7 @@ from listfed.config import (
     parse_config,
     resolve_secret,
 )
+from listfed.context import node_settings
 from listfed.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "listfed.example.toml"
@@ -194,6 +195,14 @@ def test_values_are_parsed() -> None:
     assert config.dns.nameservers == ("127.0.0.1:5300", "::1", "[::1]:53")
 
 
+def test_v1_relay_signatures_are_accepted_until_the_node_says_otherwise() -> None:
+    assert parse("").node.accept_v1_signatures is True
+    assert parse("[node]\naccept_v1_signatures = false\n").node.accept_v1_signatures is False
+    config = parse("[node]\naccept_v1_signatures = false\n")
+    assert node_settings(config).accept_v1_signatures is False
+    assert node_settings(parse("")).accept_v1_signatures is True
+
+
 def test_smtp_smarthost_port_defaults_to_25() -> None:
     assert parse('[delivery]\nsmarthost = "smtp://mail.example"\n').delivery.smtp_port == 25
 
@@ -248,6 +257,8 @@ def test_config_is_frozen() -> None:
         ("[node]\nhop_limit = true\n", "node.hop_limit"),
         ('[node]\nsignature_max_age = "7 days"\n', "node.signature_max_age"),
         ('[node]\nsignature_max_age = "0s"\n', "node.signature_max_age"),
+        ('[node]\naccept_v1_signatures = "no"\n', "node.accept_v1_signatures"),
+        ("[node]\naccept_v1_signatures = 0\n", "node.accept_v1_signatures"),
         ('[smtp]\nlmtp = "yes"\n', "smtp.lmtp"),
         ('[smtp]\nlisten = "localhost"\n', "smtp.listen"),
         ('[smtp]\nlisten = "::1:8025"\n', "smtp.listen"),

@@ -101,6 +101,28 @@ def test_list_headers_exactly_once_with_incoming_ones_replaced() -> None:
     assert_crlf(out)
 
 
+@pytest.mark.parametrize("dmarc", ["", "munge", "wrap"])
+def test_no_copy_carries_a_relay_signature_not_even_inside_a_wrapper(dmarc: str) -> None:
+    raw = message(
+        "X-Listfed-Signature: v=2; n=philly.example; t=1;\r\n s=AAAA",
+        "From: Ann <ann@example.com>",
+        "Subject: Hello",
+        "X-Listfed-Trace: philly.example actions@lists.philly.example",
+        "x-listfed-signature: v=1; n=atl.example; t=2; s=BBBB",
+    )
+    for parsed in (None, RawMessage.parse(raw)):
+        out = decorate(raw, LST, dmarc=dmarc, parsed=parsed)
+        assert b"listfed-signature" not in out.lower()
+        assert b"X-Listfed-Trace: philly.example actions@lists.philly.example\r\n" in out
+    if dmarc == "wrap":  # the post inside is the rest of the post, byte for byte
+        inner = message(
+            "From: Ann <ann@example.com>",
+            "Subject: Hello",
+            "X-Listfed-Trace: philly.example actions@lists.philly.example",
+        )
+        assert inner in out
+
+
 def test_a_stray_line_before_the_headers_leaves_them_headers_in_the_copy() -> None:
     raw = b" stray continuation\r\n" + message(
         "From: Ann <ann@example.net>",

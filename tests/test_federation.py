@@ -4,17 +4,26 @@ loopback SMTP, with signed traces, thread following, loops and forged relays."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
+from listfed.archive import show
+from listfed.archive.export import export_mbox
+from listfed.db import compressed
+from listfed.db.engine import sqlite_of
 from listfed.db.models import Held
+from listfed.digests import collect
 from listfed.federation import signing
-from listfed.listinfo import Policy
-from tests.conftest import RecordingSmarthost, post
-from tests.federation import domain_of, federation, node_name, secret_for
+from listfed.listinfo import DeliveryMode, Policy, Role
+from listfed.mail.rawmail import RawMessage
+from listfed.ops import archive as archive_ops
+from listfed.ops import members
+from tests.conftest import RecordingSmarthost, World, post
+from tests.federation import domain_of, federation, node_name, secret_for, spec_v1
 
 ACTIONS = f"actions@{domain_of('philly')}"
 COC_NYC = f"coc@{domain_of('nyc')}"
@@ -151,21 +160,44 @@ async def test_a_cycle_of_three_nodes_gives_each_list_the_post_once(
         assert [r[:3] for r in fed.ledger("c")] == [("in", "", addresses["b"])]
 
 
+FORGER = "Mallory <mallory@evil.example>"
+PLAIN = "text/plain; charset=us-ascii"
+
+
 def _forged(
-    subject: str, body: str, *, secret: str, when: int | None = None, tamper: bool = False
+    subject: str,
+    body: str,
+    *,
+    secret: str,
+    when: int | None = None,
+    tamper: bool = False,
+    target: str = COC_NYC,
+    version: int = 2,
 ) -> bytes:
-    """A relay as philly would send it to nyc, signed with `secret` at `when`."""
+    """A relay as philly would send it to `target`, signed with `secret` at `when`."""
     hop = f"{node_name('philly')} {ACTIONS}"
     when = int(time.time()) if when is None else when
     body_bytes = body.encode()
-    value = signing.sign(secret, node_name("philly"), when, "f1@philly", [hop], body_bytes)
+    if version == 1:
+        mac = spec_v1(secret, node_name("philly"), when, "f1@philly", [hop], body_bytes)
+        value = f"v=1; n={node_name('philly')}; t={when}; s={mac}"
+    else:
+        fields = (FORGER, subject, PLAIN)
+        covered = signing.Covered("f1@philly", [hop], body_bytes, target, fields)
+        value = signing.sign(secret, node_name("philly"), when, covered)
     if tamper:
         body_bytes = body_bytes.replace(b"10", b"99")
     head = (
-        f"From: Mallory <mallory@evil.example>\r\nTo: {COC_NYC}\r\nSubject: {subject}\r\n"
-        f"Message-ID: <f1@philly>\r\nX-Listfed-Trace: {hop}\r\nX-Listfed-Signature: {value}\r\n"
+        f"From: {FORGER}\r\nTo: {target}\r\nSubject: {subject}\r\n"
+        f"Content-Type: {PLAIN}\r\nMessage-ID: <f1@philly>\r\n"
+        f"X-Listfed-Trace: {hop}\r\nX-Listfed-Signature: {value}\r\n"
     )
     return head.encode() + b"\r\n" + body_bytes
+
+
+def _held(world: World) -> list[str]:
+    with world.node.db.read() as s:
+        return [h.reason for h in s.exec(select(Held)).all()]
 
 
 @pytest.mark.parametrize(
@@ -193,14 +225,72 @@ async def test_only_a_valid_fresh_signature_passes_a_members_only_list(
         )
         await fed["nyc"].send(raw, COC_NYC, mail_from="actions-bounces@lists.philly.example")
         await fed.idle()
-        with fed["nyc"].node.db.read() as s:
-            reasons = [h.reason for h in s.exec(select(Held)).all()]
         if case == "valid":
             assert [m["Message-ID"] for m in fed.got("ned@nyc.example")] == ["<f1@philly>"]
-            assert reasons == []
+            assert _held(fed["nyc"]) == []
         else:
             assert fed.got("ned@nyc.example") == []
-            assert reasons == ["mallory@evil.example is not a member of " + COC_NYC]
+            assert _held(fed["nyc"]) == ["mallory@evil.example is not a member of " + COC_NYC]
+
+
+PLANS_NYC = f"plans@{domain_of('nyc')}"
+
+
+@pytest.mark.parametrize(
+    ("case", "rcpt", "old", "new"),
+    [
+        ("as signed", COC_NYC, "", ""),
+        ("resent to another list of the node", PLANS_NYC, "", ""),
+        ("another From", COC_NYC, FORGER, "Mallory <mal@evil.example>"),
+        ("another Subject", COC_NYC, "Subject: [national]", "Subject: [national] Urgent:"),
+        ("another Content-Type", COC_NYC, PLAIN, "text/html; charset=us-ascii"),
+        ("a second Subject", COC_NYC, "Subject:", "Subject: Pay here\r\nSubject:"),
+    ],
+)
+async def test_a_v2_signature_holds_only_for_its_list_from_subject_and_content_type(
+    tmp_path: Path, smarthost: RecordingSmarthost, case: str, rcpt: str, old: str, new: str
+) -> None:
+    async with federation(tmp_path, smarthost, "philly", "nyc") as fed:
+        fed.make_list(COC_NYC, Policy.MEMBERS, ["ned@nyc.example"])
+        fed.make_list(PLANS_NYC, Policy.MEMBERS, ["ned@nyc.example"])
+        raw = _forged("[national] Plans", "Plans.\r\n", secret=secret_for("philly", "nyc"))
+        head, _, body = raw.partition(b"\r\n\r\n")
+        if old:
+            assert old.encode() in head
+            raw = head.replace(old.encode(), new.encode(), 1) + b"\r\n\r\n" + body
+        await fed["nyc"].send(raw, rcpt, mail_from="actions-bounces@lists.philly.example")
+        await fed.idle()
+        if case == "as signed":
+            assert [m["Message-ID"] for m in fed.got("ned@nyc.example")] == ["<f1@philly>"]
+            assert _held(fed["nyc"]) == []
+        else:  # an ordinary post from its sender, whom a members-only list holds
+            assert fed.got("ned@nyc.example") == []
+            sender = "mal@evil.example" if case == "another From" else "mallory@evil.example"
+            assert _held(fed["nyc"]) == [f"{sender} is not a member of {rcpt}"]
+
+
+@pytest.mark.parametrize("accept", [True, False])
+async def test_a_v1_signature_passes_only_while_the_node_accepts_v1(
+    tmp_path: Path, smarthost: RecordingSmarthost, caplog: pytest.LogCaptureFixture, accept: bool
+) -> None:
+    async with federation(tmp_path, smarthost, "philly", "nyc") as fed:
+        fed.make_list(COC_NYC, Policy.MEMBERS, ["ned@nyc.example"])
+        fed.configure("nyc", accept_v1_signatures=accept)  # applied live, as by SIGHUP
+        assert fed["nyc"].node.dispatcher.node.accept_v1_signatures is accept
+        raw = _forged(
+            "[national] Plans", "Plans.\r\n", secret=secret_for("philly", "nyc"), version=1
+        )
+        with caplog.at_level(logging.WARNING, logger="listfed.federation"):
+            await fed["nyc"].send(raw, COC_NYC, mail_from="actions-bounces@lists.philly.example")
+            await fed.idle()
+        if accept:
+            assert [m["Message-ID"] for m in fed.got("ned@nyc.example")] == ["<f1@philly>"]
+            assert _held(fed["nyc"]) == []
+        else:
+            assert fed.got("ned@nyc.example") == []
+            assert _held(fed["nyc"]) == ["mallory@evil.example is not a member of " + COC_NYC]
+            refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+            assert len(refused) == 1 and "accept_v1_signatures = false" in refused[0], refused
 
 
 async def test_a_relay_target_that_is_down_gets_the_relay_later(
@@ -296,3 +386,50 @@ async def test_a_route_from_a_list_that_does_not_exist_is_logged_on_reload(
             f"route national: the list {ACTIONS} does not exist here "
             f"(`listfed lists create {ACTIONS}` makes it); it relays nothing until that is fixed"
         }
+
+
+async def test_a_relay_reaches_members_digests_and_archive_readers_without_its_signature(
+    tmp_path: Path, smarthost: RecordingSmarthost
+) -> None:
+    async with federation(tmp_path, smarthost, "philly", "nyc") as fed:
+        fed.make_list(ACTIONS, Policy.MEMBERS, ["ann@philly.example"])
+        fed.make_list(COC_NYC, Policy.MEMBERS, ["ned@nyc.example"])
+        nyc = fed["nyc"]
+        with nyc.write() as s:
+            members.add(s, COC_NYC, ["dana@nyc.example"], Role.MEMBER, DeliveryMode.DIGEST)
+        fed.set_routes("philly", NATIONAL)
+        await fed["philly"].send(
+            post("[national] Day of action", to=ACTIONS, sender="ann@philly.example"),
+            ACTIONS,
+            mail_from="ann@philly.example",
+        )
+        await fed.idle()
+        with nyc.write() as s:
+            collect.send_pending(s, COC_NYC, time.time())
+        nyc.node.deliverer.wake.set()
+        await fed.idle()
+        with nyc.node.db.read() as s:
+            conn = sqlite_of(s)
+            list_id = archive_ops.list_id(conn, COC_NYC)
+            row = conn.execute("SELECT raw FROM archive WHERE list_id = ?", (list_id,)).fetchone()
+            stored = compressed.unpack(row[0])
+            shown = show.load(conn, list_id, "m1@example.net")
+            assert export_mbox(conn, list_id, tmp_path / "coc.mbox") == 1
+    # it came signed v=2 for this list (a trusted relay), and the archive keeps it as it came
+    assert b"\r\nX-Listfed-Signature: v=2; n=philly.example; t=" in stored
+    assert stored.lower().count(b"x-listfed-signature") == 1  # only the one for this peer
+    assert fed.ledger("nyc") == [("in", "", ACTIONS, "m1@example.net", "received")]
+
+    def fields(raw: bytes) -> list[tuple[str, bytes]]:
+        return RawMessage.parse(raw).fields
+
+    # what people read has everything but the signature
+    assert fields(shown.raw) == [f for f in fields(stored) if f[0] != "X-Listfed-Signature"]
+    assert shown.raw.partition(b"\r\n\r\n")[2] == stored.partition(b"\r\n\r\n")[2]
+    assert shown.raw in (tmp_path / "coc.mbox").read_bytes()
+    [copy] = [m.data for r, m in smarthost.deliveries() if r == "ned@nyc.example"]
+    [digest] = [m.data for r, m in smarthost.deliveries() if r == "dana@nyc.example"]
+    assert b"Day of action" in digest
+    assert b"X-Listfed-Trace: philly.example actions@lists.philly.example" in copy
+    for raw in (shown.raw, (tmp_path / "coc.mbox").read_bytes(), copy, digest):
+        assert b"listfed-signature" not in raw.lower()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from listfed.mail.message import parse
-from listfed.mail.rawmail import RawMessage, crlf, decode_words, encode_value, fold
+from listfed.mail.rawmail import RawMessage, crlf, decode_words, encode_value, fold, without
 from listfed.mail.text import extract
 
 RAW = (
@@ -156,3 +156,34 @@ def test_parse_never_raises_and_keeps_bytes(raw: bytes) -> None:
     assert crlf(msg.body).rstrip(b"\r\n") in out
     for _, field in msg.fields:
         assert crlf(field) in out
+
+
+def test_without_takes_out_every_such_field_and_keeps_every_other_byte() -> None:
+    raw = (
+        b"X-Listfed-Signature: v=2; n=a; t=1;\n s=AAAA\n"
+        b"Subject: hi\r\n"
+        b"x-listfed-signature : v=1; n=b\r\n"
+        b"X-Foo: keep\n\tfolded\n"
+        b"\n"
+        b"X-Listfed-Signature: in the body\n"
+    )
+    out = without(raw, "X-Listfed-Signature")
+    assert out == b"Subject: hi\r\nX-Foo: keep\n\tfolded\n\nX-Listfed-Signature: in the body\n"
+    assert without(RAW, "X-Listfed-Signature") is RAW  # none: the very same bytes
+    assert without(RAW, "x-foo") == RAW.replace(b"X-Foo: \xc3\xbcmlaut\r\nx-foo: second\r\n", b"")
+
+
+def test_without_a_last_field_and_no_body() -> None:
+    assert without(b"Subject: a\r\nX-Gone: b", "X-Gone") == b"Subject: a\r\n"
+    assert without(b"Subject: a\r\nX-Gone: b\r\n", "X-Gone") == b"Subject: a\r\n"
+    assert without(b"X-Gone: b\r\nnot a header\r\n", "X-Gone") == b"not a header\r\n"
+    assert without(b" stray\r\nX-Gone: b\r\n\r\nbody", "X-Gone") == b" stray\r\n\r\nbody"
+
+
+@given(st.binary(), st.sampled_from(["Subject", "X-Foo", "From"]))
+def test_without_reads_the_fields_as_parse_does(raw: bytes, name: str) -> None:
+    # (stray lines before the first field are kept, and read as body if no field is left)
+    assume(not raw.startswith((b" ", b"\t")))
+    before, after = RawMessage.parse(raw), RawMessage.parse(without(raw, name))
+    assert after.fields == [(n, f) for n, f in before.fields if n.lower() != name.lower()]
+    assert after.body == before.body

@@ -1,7 +1,8 @@
 """`archive export`: a list's archive as one mboxrd file, oldest first.
 
 Written beside the target and renamed into place, so a failed export never leaves half a
-file under the name asked for. Each message is written as it was archived, byte for byte.
+file under the name asked for. Each message is written as it was archived, byte for byte,
+except that relay signatures are left out (see `stage.store`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from listfed.archive.mbox import write_entry
 from listfed.db import compressed
 from listfed.errors import ListfedError
+from listfed.mail.message import without_signatures
 
 _ROWS = "SELECT sender, date, raw FROM archive WHERE list_id = ? ORDER BY date, id"
 
@@ -26,7 +28,7 @@ def export_mbox(conn: sqlite3.Connection, list_id: int, target: Path) -> int:
             cursor = conn.execute(_ROWS, (list_id,))
             while rows := cursor.fetchmany(200):
                 for sender, date, blob in rows:
-                    write_entry(out, compressed.unpack(blob), sender, date)
+                    write_entry(out, without_signatures(compressed.unpack(blob)), sender, date)
                     count += 1
             out.flush()
             os.fsync(out.fileno())

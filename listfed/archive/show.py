@@ -12,6 +12,7 @@ from typing import Any
 
 from listfed.archive.answers import iso, short_date, who
 from listfed.db import compressed
+from listfed.mail.message import without_signatures
 from listfed.mail.mimeparse import mime_defects
 from listfed.mail.text import extract
 
@@ -79,7 +80,7 @@ def load(conn: sqlite3.Connection, list_id: int, message_id: str) -> Shown:
 
         raise NotFound(f"no archived message <{message_id}>")
     mid, lst, sender, name, subject, date, thread_id, blob, visibility = row
-    raw = compressed.unpack(blob)
+    raw = without_signatures(compressed.unpack(blob))  # stored with it: see stage.store
     ex = extract(raw)
     defects = list(dict.fromkeys([*ex.defects, *mime_defects(raw)]))
     children = [r[0] for r in conn.execute(_CHILDREN, (list_id, mid))]

@@ -32,6 +32,10 @@ def store(ctx: Context, post: Post) -> None:
         return
     conn = sqlite_of(session)
     msg = post.message
+    # The raw is archived as it arrived, a peer's X-Listfed-Signature included: the raw
+    # is the truth (reindexing and audits read it, and it shows which peer vouched for a
+    # relay), and rows archived before signatures were hidden have one anyway. So every
+    # reader that shows or exports the raw (`show.load`, `export`) leaves it out instead.
     item = record.prepare(post.raw, node.name, msg.message_id, post.received, msg.mime)
     placed = record.add(conn, post.lst.id, item, post.received)
     if placed is None:  # archived already (the duplicate rule lets nothing through twice)

@@ -93,6 +93,7 @@ def _node(value: object, base_dir: Path) -> NodeConfig:
         base_url=t.get("base_url", _base_url, NodeConfig.base_url),
         hop_limit=t.get("hop_limit", _count, NodeConfig.hop_limit),
         signature_max_age=t.get("signature_max_age", _period, NodeConfig.signature_max_age),
+        accept_v1_signatures=t.get("accept_v1_signatures", _bool, NodeConfig.accept_v1_signatures),
     )
 
 

@@ -17,6 +17,7 @@ class NodeConfig:
     base_url: str = ""
     hop_limit: int = 8
     signature_max_age: float = 7 * 86400.0
+    accept_v1_signatures: bool = True  # will become false, then go (federation.signing)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import secrets
 from listfed.delivery import rewrite
 from listfed.listinfo import ListInfo
 from listfed.mail import decoding
+from listfed.mail.message import SIGNATURE_HEADER, without_signatures
 from listfed.mail.rawmail import RawMessage, crlf, encode_words, fold
 
 log = logging.getLogger("listfed.delivery")
@@ -51,11 +52,12 @@ def decorate(
     `auth` an Authentication-Results value to add (what ARC sealing records), and
     `authserv_id` the node's name, under which nobody else may write one. `parsed` is
     a copy of `raw`'s header block to change, where the caller has read it already."""
+    # No copy carries a peer's relay signature, not even inside a wrapper
     if dmarc == "wrap":
-        msg = _wrapped(raw, lst)
+        msg = _wrapped(without_signatures(raw), lst)
     else:
         msg = parsed if parsed is not None else RawMessage.parse(raw)
-    for name in REPLACED:
+    for name in (*REPLACED, SIGNATURE_HEADER):
         msg.remove(name)
     _authenticated(msg, authserv_id, auth)
     sender = rewrite.munge if dmarc == "munge" else rewrite.reply_to

@@ -26,17 +26,21 @@ def _signed_by(node: NodeSettings, post: Post, now: float) -> str | None:
         raw = post.message.head
         exact = raw.get_all(trace.TRACE_HEADER)  # unfolded, as SPEC §9 says
         forms = [exact] if exact == list(msg.traces) else [exact, list(msg.traces)]
+        fields = signing.field_values(raw)
         reasons = []
         for value in msg.signatures:
             for traces in forms:  # then with whitespace runs collapsed, for lenient signers
+                # the target is the list it arrived on: a copy resent elsewhere fails
+                covered = signing.Covered(
+                    msg.message_id, traces, raw.body, post.lst.address, fields
+                )
                 checked = signing.verify(
                     value,
                     secrets,
-                    msg.message_id,
-                    traces,
-                    raw.body,
+                    covered,
                     now,
                     node.signature_max_age,
+                    accept_v1=node.accept_v1_signatures,
                 )
                 if checked.ok:
                     break

@@ -55,12 +55,25 @@ def _without(subject: str, prefix: str) -> str:
     return " ".join(f"{text_[:at]} {text_[at + len(prefix) :]}".split())
 
 
-def signed(msg: RawMessage, post: Post, node: NodeSettings, secret: str, now: float) -> bytes:
+def signed(
+    msg: RawMessage, post: Post, node: NodeSettings, secret: str, target: str, now: float
+) -> bytes:
+    """`msg` as it goes to `target` at a peer: with a v=2 signature for that list, or,
+    when it cannot be signed (a repeated From, Subject or Content-Type), unsigned: the
+    peer then takes it as an ordinary post from its sender."""
     data = msg.to_bytes()
-    body = data[data.find(b"\r\n\r\n") + 4 :]
-    traces = msg.get_all(TRACE_HEADER)  # unfolded, as the receiver reads them
-    value = signing.sign(secret, node.name, int(now), post.message.message_id, traces, body)
-    msg.append(signing.SIGNATURE_HEADER, value)
+    sent = RawMessage.parse(data)  # read as the receiving node will read it
+    fields = signing.field_values(sent)
+    if fields is None:
+        log.warning(
+            "%s to %s: sent unsigned: From, Subject or Content-Type occurs more than once",
+            post.log_prefix(),
+            target,
+        )
+        return data
+    traces = sent.get_all(TRACE_HEADER)
+    covered = signing.Covered(post.message.message_id, traces, sent.body, target, fields)
+    msg.append(signing.SIGNATURE_HEADER, signing.sign(secret, node.name, int(now), covered))
     return msg.to_bytes()
 
 
@@ -115,7 +128,9 @@ def relay(ctx: Context, post: Post) -> None:
         else:
             peer = node.peer_for(target)
             data = (
-                msg.to_bytes() if peer is None else signed(msg.copy(), post, node, peer.secret, now)
+                msg.to_bytes()
+                if peer is None
+                else signed(msg.copy(), post, node, peer.secret, target, now)
             )
             outgoing_id = outbox.enqueue(
                 session,

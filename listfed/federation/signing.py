@@ -1,10 +1,28 @@
-"""`X-Listfed-Signature` (SPEC §9): HMAC-SHA256 over who, when, which message and body.
+"""`X-Listfed-Signature`: HMAC-SHA256 over who, when, where to, and what (SPEC §9 gives
+v=1; README, "The relay signature", gives v=2 as here).
 
-    X-Listfed-Signature: v=1; n=NODE; t=UNIX-SECONDS; s=BASE64
+    X-Listfed-Signature: v=2; n=NODE; t=UNIX-SECONDS; s=BASE64
 
-`s` is computed under the secret shared with peer NODE over the lines ``v=1``,
-``n=NODE``, ``t=...``, the Message-ID without brackets, each trace value in order and
-the SHA-256 hex of the body as sent, joined by ``\\n``.
+`s` is computed under the secret shared with peer NODE (its UTF-8 bytes) over these
+lines, joined by ``\\n`` with none after the last:
+
+    v=2
+    n=NODE
+    t=UNIX-SECONDS
+    the target list address, lower-cased: where the relay is sent (on checking: the
+        list it arrived on, so that a copy resent to another list fails)
+    the value of From, then of Subject, then of Content-Type
+    the Message-ID without surrounding whitespace and angle brackets
+    each X-Listfed-Trace value, oldest first
+    the SHA-256 hex of the body as sent
+
+A field value is unfolded (a line break before a space or tab is removed) with the
+whitespace around it stripped, bytes as they are (no RFC 2047 decoding); an absent
+field is an empty line. A message with more than one From, Subject or Content-Type
+cannot be signed, and its v=2 signature is refused.
+
+v=1 signs only the lines ``v=1``, ``n=``, ``t=``, the Message-ID, the traces and the
+body hash. Nodes no longer write it; it is checked while ``accept_v1_signatures`` says so.
 """
 
 from __future__ import annotations
@@ -18,10 +36,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from listfed.mail.message import SIGNATURE_HEADER
+from listfed.mail.rawmail import RawMessage
 
-__all__ = ["SIGNATURE_HEADER", "Checked", "sign", "verify"]
+__all__ = ["SIGNATURE_HEADER", "Checked", "Covered", "field_values", "sign", "verify"]
 
 FUTURE_SKEW = 300.0  # seconds a signature may claim to come from the future
+SIGNED_FIELDS = ("From", "Subject", "Content-Type")
+V1_REFUSED = "v=1 signatures are refused here ([node] accept_v1_signatures = false)"
 _TAG = re.compile(r"\s*([a-z])\s*=\s*([^;]*?)\s*")
 
 
@@ -32,25 +53,54 @@ class Checked:
     reason: str
 
 
+@dataclass(frozen=True)
+class Covered:
+    """What a signature covers besides its node and time, as read from one message."""
+
+    message_id: str
+    traces: Sequence[str]
+    body: bytes
+    target: str = ""  # v=2: the list address the relay is sent to or arrived on
+    fields: Sequence[str] | None = ("", "", "")  # v=2: SIGNED_FIELDS; None: one is repeated
+
+    def lines(self, version: str, node: str, when: int, digest: str) -> list[str]:
+        """The signed lines of signature `version` for this body hash."""
+        mid = self.message_id.strip().strip("<>")
+        head = [f"v={version}", f"n={node}", f"t={when}"]
+        if version == "1":
+            return [*head, mid, *self.traces, digest]
+        if self.fields is None:
+            raise ValueError("a message with a repeated From, Subject or Content-Type")
+        return [*head, self.target.lower(), *self.fields, mid, *self.traces, digest]
+
+
+def field_values(head: RawMessage) -> tuple[str, ...] | None:
+    """From, Subject and Content-Type unfolded and stripped ("" when absent), as
+    `RawMessage` reads them; None when one of them occurs more than once."""
+    values = []
+    for name in SIGNED_FIELDS:
+        found = head.get_all(name)
+        if len(found) > 1:
+            return None
+        values.append(found[0] if found else "")
+    return tuple(values)
+
+
 def body_hash(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def _mac(
-    secret: str, node: str, when: int, message_id: str, traces: Sequence[str], digest: str
-) -> bytes:
-    lines = ["v=1", f"n={node}", f"t={when}", message_id.strip().strip("<>"), *traces, digest]
+def _mac(secret: str, lines: Sequence[str]) -> bytes:
     # surrogateescape: header bytes that were not UTF-8 are signed as they came
     text = "\n".join(lines).encode("utf-8", "surrogateescape")
     return hmac.new(secret.encode("utf-8"), text, hashlib.sha256).digest()
 
 
-def sign(
-    secret: str, node: str, when: int, message_id: str, traces: Sequence[str], body: bytes
-) -> str:
-    """The header value for a message whose body goes out exactly as `body`."""
-    mac = _mac(secret, node, when, message_id, traces, body_hash(body))
-    return f"v=1; n={node}; t={when}; s={base64.b64encode(mac).decode('ascii')}"
+def sign(secret: str, node: str, when: int, covered: Covered) -> str:
+    """The v=2 header value for a message that goes out exactly as `covered` says;
+    ValueError when it cannot be signed (a repeated field)."""
+    mac = _mac(secret, covered.lines("2", node, when, body_hash(covered.body)))
+    return f"v=2; n={node}; t={when}; s={base64.b64encode(mac).decode('ascii')}"
 
 
 def _tags(value: str) -> dict[str, str] | None:
@@ -75,19 +125,23 @@ def _body_forms(body: bytes) -> list[bytes]:
 def verify(
     value: str,
     secrets: Mapping[str, str],
-    message_id: str,
-    traces: Sequence[str],
-    body: bytes,
+    covered: Covered,
     now: float,
     max_age: float,
+    *,
+    accept_v1: bool = True,
 ) -> Checked:
     """Check one header value against the secrets of known peers (node name → secret)."""
     tags = _tags(value)
     if tags is None or not {"v", "n", "t", "s"} <= tags.keys():
         return Checked(False, "", "the signature header is malformed")
-    node = tags["n"]
-    if tags["v"] != "1":
-        return Checked(False, node, f"unknown signature version {tags['v']!r}")
+    node, version = tags["n"], tags["v"]
+    if version not in ("1", "2"):
+        return Checked(False, node, f"unknown signature version {version!r}")
+    if version == "1" and not accept_v1:
+        return Checked(False, node, V1_REFUSED)
+    if version == "2" and covered.fields is None:
+        return Checked(False, node, "From, Subject or Content-Type occurs more than once")
     secret = next((s for n, s in secrets.items() if n.casefold() == node.casefold()), None)
     if secret is None:
         return Checked(False, node, f"{node!r} is not a known peer")
@@ -102,8 +156,8 @@ def verify(
         given = base64.b64decode(tags["s"], validate=True)
     except (binascii.Error, ValueError):
         return Checked(False, node, "the signature is not base64")
-    for form in _body_forms(body):
-        expected = _mac(secret, node, when, message_id, traces, body_hash(form))
+    for form in _body_forms(covered.body):
+        expected = _mac(secret, covered.lines(version, node, when, body_hash(form)))
         if hmac.compare_digest(expected, given):
-            return Checked(True, node, f"signed by peer node {node}")
+            return Checked(True, node, f"signed by peer node {node} (v={version})")
     return Checked(False, node, "the signature does not match the message")

@@ -15,7 +15,7 @@ from email.message import Message
 
 from listfed.mail import authors, body, dates, mimeparse
 from listfed.mail.decoding import decode_words
-from listfed.mail.rawmail import RawMessage
+from listfed.mail.rawmail import RawMessage, without
 
 TRACE_HEADER = "X-Listfed-Trace"
 SIGNATURE_HEADER = "X-Listfed-Signature"
@@ -93,6 +93,13 @@ def _traces(head: RawMessage) -> tuple[str, ...]:
     return tuple(" ".join(v.split()) for v in head.get_all(TRACE_HEADER))
 
 
+def without_signatures(raw: bytes) -> bytes:
+    """`raw` without its `X-Listfed-Signature` fields, every other byte as it was. A relay
+    signature is for the node it was sent to: members and archive readers never get it
+    (with it they could resend the relay elsewhere as a peer's)."""
+    return without(raw, SIGNATURE_HEADER)
+
+
 def derived_message_id(raw: bytes, node: str) -> str:
     """A stable id for a message that has none: the same bytes always get the same id
     (the pipeline, and an archive import of the same message, agree on it)."""
@@ -119,7 +126,8 @@ def parse(raw: bytes, mail_from: str = "", node: str = "localhost") -> ParsedMes
         in_reply_to=normalise_message_id(str(msg.get("In-Reply-To", ""))),
         auto_submitted=_is_auto(msg, sender, mail_from),
         traces=_traces(head) if TRACE_HEADER in msg else (),
-        signatures=tuple(" ".join(str(v).split()) for v in msg.get_all(SIGNATURE_HEADER, [])),
+        # read as `RawMessage` reads them: what is checked is what copies are cleared of
+        signatures=tuple(" ".join(v.split()) for v in head.get_all(SIGNATURE_HEADER)),
         list_ids=tuple(normalise_message_id(str(v)) for v in msg.get_all("List-Id", [])),
         body_text=body.text(msg),
         defects=tuple(type(d).__name__ for d in msg.defects),

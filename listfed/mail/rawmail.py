@@ -149,6 +149,46 @@ def _value(raw: bytes) -> bytes:
     return _FOLD.sub(b"", raw).partition(b":")[2].strip()
 
 
+def _spans(raw: bytes) -> tuple[list[tuple[str, int, int, int]], int]:
+    """Each field as (name, start, end of its text, start of the line after it), and
+    where the body starts: the reading `RawMessage.parse` and `without` share."""
+    spans: list[tuple[str, int, int, int]] = []
+    name, start, end = "", -1, -1  # the field being read is raw[start:end]
+    pos, body = _stray_lines(raw), len(raw)
+    while pos < len(raw):
+        newline = raw.find(b"\n", pos)
+        stop = len(raw) if newline < 0 else newline
+        content_end = stop - 1 if stop > pos and raw[stop - 1] == 0x0D else stop
+        if content_end == pos:
+            body = min(stop + 1, len(raw))
+            break
+        if raw[pos] in b" \t" and start >= 0:
+            end = content_end
+        else:
+            match = _FIELD_NAME.match(raw, pos)
+            if match is None:  # no blank line: the body starts here (as in the stdlib)
+                body = pos
+                break
+            if start >= 0:
+                spans.append((name, start, end, pos))
+            name, start, end = match.group(1).decode("ascii"), pos, content_end
+        pos = stop + 1
+    if start >= 0:
+        spans.append((name, start, end, min(pos, body)))
+    return spans, body
+
+
+def without(raw: bytes, name: str) -> bytes:
+    """`raw` without its header fields called `name`; every other byte as it was."""
+    key = name.lower()
+    cuts = [(start, after) for n, start, _, after in _spans(raw)[0] if n.lower() == key]
+    kept, pos = [], 0
+    for start, after in cuts:
+        kept.append(raw[pos:start])
+        pos = after
+    return b"".join([*kept, raw[pos:]]) if cuts else raw
+
+
 @dataclass
 class RawMessage:
     """Header fields as (name, raw bytes incl. continuation lines), in order, and the body."""
@@ -164,30 +204,8 @@ class RawMessage:
     def parse(cls, raw: bytes) -> RawMessage:
         """Split at the first empty line, or at the first line that is not a header.
         Continuation lines before the first field are dropped (see `_stray_lines`)."""
-        fields: list[tuple[str, bytes]] = []
-        name, start, end = "", -1, -1  # the field being read is raw[start:end]
-        pos, body = _stray_lines(raw), b""
-        while pos < len(raw):
-            newline = raw.find(b"\n", pos)
-            stop = len(raw) if newline < 0 else newline
-            content_end = stop - 1 if stop > pos and raw[stop - 1] == 0x0D else stop
-            if content_end == pos:
-                body = raw[stop + 1 :]
-                break
-            if raw[pos] in b" \t" and start >= 0:
-                end = content_end
-            else:
-                match = _FIELD_NAME.match(raw, pos)
-                if match is None:  # no blank line: the body starts here (as in the stdlib)
-                    body = raw[pos:]
-                    break
-                if start >= 0:
-                    fields.append((name, raw[start:end]))
-                name, start, end = match.group(1).decode("ascii"), pos, content_end
-            pos = stop + 1
-        if start >= 0:
-            fields.append((name, raw[start:end]))
-        return cls(fields, body)
+        spans, body = _spans(raw)
+        return cls([(name, raw[start:end]) for name, start, end, _ in spans], raw[body:])
 
     def _raw_values(self, name: str) -> list[bytes]:
         key = name.lower()
