@@ -27,8 +27,9 @@ from fanout import calibrate, git_commit, machine, make_message
 
 from listfed.config import load_config
 from listfed.context import node_settings
+from listfed.db import queue
 from listfed.db.engine import Database
-from listfed.db.models import QueueItem
+from listfed.db.queue import NewItem
 from listfed.listinfo import Policy, Role
 from listfed.ops import lists, members
 from listfed.ops.node import node_secret, prepare
@@ -80,17 +81,15 @@ def one_round(posts: int, people: int, shape: str, seed: int) -> float:
             now = time.time()
             for n in range(posts):
                 raw = make_message(n, rng) if shape == "plain" else multipart(n, rng)
-                s.add(
-                    QueueItem(
-                        kind="post",
-                        list_id=lst.id,
-                        rcpt=LIST,
-                        mail_from="ada.lovelace@example.org",
-                        message_id=f"{n}",
-                        raw=raw,
-                        received=now,
-                    )
+                item = NewItem(
+                    kind="post",
+                    list_id=lst.id,
+                    rcpt=LIST,
+                    mail_from="ada.lovelace@example.org",
+                    message_id=f"{n}",
+                    received=now,
                 )
+                queue.insert(s, raw, [item])
         worker = Worker(db, node_settings(config, node_secret(config)), lambda: None)
         start = time.process_time()
         done = 0

@@ -24,7 +24,7 @@ from listfed.addresses import Kind
 from listfed.bounces import handle as bounces
 from listfed.bridges import inbox as bridge_inbox
 from listfed.context import Context, NodeSettings
-from listfed.db import lists
+from listfed.db import lists, spooled
 from listfed.db.engine import Database
 from listfed.db.models import QueueItem
 from listfed.errors import ListfedError
@@ -102,6 +102,7 @@ class Dispatcher:
         self,
         s: Session,
         item: QueueItem,
+        raw: bytes,
         known: dict[int, ListInfo],
         facts: dict[int, Facts],
         read: dict[int, ParsedMessage],
@@ -110,13 +111,14 @@ class Dispatcher:
         post = make_post(
             item.id,
             self._list(s, item, known),
-            item.raw,
+            raw,
             item.mail_from,
             self.node.name,
             item.received,
             approved=item.approved,
             origin=Origin.stored(item.origin),
             message=read.get(item.id),
+            spooled_id=item.spooled_id,
         )
         post.facts = facts.get(item.id, Facts())
         return post
@@ -125,6 +127,7 @@ class Dispatcher:
         self,
         s: Session,
         item: QueueItem,
+        raw: bytes,
         known: dict[int, ListInfo],
         read: dict[int, ParsedMessage],
         facts: dict[int, Facts],
@@ -134,11 +137,11 @@ class Dispatcher:
             queue_id=item.id,
             kind=item.kind,
             lst=self._list(s, item, known),
-            raw=item.raw,
+            raw=raw,
             mail_from=item.mail_from,
             detail=item.detail,
             received=item.received,
-            message=read.get(item.id) or parse(item.raw, item.mail_from, self.node.name),
+            message=read.get(item.id) or parse(raw, item.mail_from, self.node.name),
             rcpt=item.rcpt,
             facts=facts.get(item.id, Facts()),
         )
@@ -163,17 +166,20 @@ class Dispatcher:
         found: dict[int, Peeked] = {}
         with self.db.read() as s:
             known: dict[int, ListInfo] = {}
-            for item in s.exec(self._due(limit)):
-                if item.id is None:
+            items = s.exec(self._due(limit)).all()
+            raws = spooled.raws(s, (item.spooled_id for item in items))
+            for item in items:
+                raw = raws.get(item.spooled_id)
+                if item.id is None or raw is None:  # process_due says what is wrong
                     continue
                 if item.kind != Kind.POST.value:
-                    found[item.id] = Peeked(item.raw, item.mail_from, item.kind)
+                    found[item.id] = Peeked(raw, item.mail_from, item.kind)
                     continue
                 try:
                     mitigating = self._list(s, item, known).dmarc != "none"
                 except Exception:  # process_due fails this item alone, as for any bug
                     mitigating = False
-                found[item.id] = Peeked(item.raw, item.mail_from, item.kind, mitigating)
+                found[item.id] = Peeked(raw, item.mail_from, item.kind, mitigating)
         return found
 
     def read(self, due: dict[int, Peeked]) -> dict[int, ParsedMessage]:
@@ -202,14 +208,18 @@ class Dispatcher:
             if facts is not None:
                 items = [i for i in items if i.kind not in LOOKED_UP or i.id in facts]
             known: dict[int, ListInfo] = {}
+            raws = spooled.raws(s, (item.spooled_id for item in items))
             for item in items:
                 try:
                     with s.begin_nested():
+                        raw = raws.get(item.spooled_id)
+                        if raw is None:  # never expected: the foreign key keeps it
+                            raw = spooled.raw(s, item.spooled_id)
                         if item.kind == Kind.POST.value:
-                            post = self._post(s, item, known, facts or {}, read or {})
+                            post = self._post(s, item, raw, known, facts or {}, read or {})
                             pipeline.run(Context(s, self.node, self.clock), post)
                         else:
-                            self._robot(s, item, known, read or {}, facts or {})
+                            self._robot(s, item, raw, known, read or {}, facts or {})
                         s.delete(item)
                 except Exception as exc:
                     log.exception("<%s> q%s: pipeline failed", item.message_id, item.id)

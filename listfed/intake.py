@@ -14,11 +14,12 @@ from listfed.addresses import Resolution, for_log
 from listfed.db.queue import NewItem
 from listfed.errors import ListfedError
 from listfed.mail.message import normalise_message_id
+from listfed.recipients import TOO_MANY, Recipients, span, summary
 
 log = logging.getLogger("listfed.intake")
 
 Resolver = Callable[[str], Awaitable[tuple[Resolution, int | None]]]
-Store = Callable[[list[NewItem]], Awaitable[list[int]]]
+Store = Callable[[bytes, list[NewItem]], Awaitable[list[int]]]  # one message, its items
 
 
 def _message_id(raw: bytes) -> str:
@@ -31,7 +32,8 @@ def _message_id(raw: bytes) -> str:
 
 
 class IntakeHandler:
-    """aiosmtpd handler hooks. `stopping` makes new transactions wait for another time."""
+    """aiosmtpd handler hooks. `stopping` makes new transactions wait for another time.
+    At most `max_recipients` RCPTs are accepted per transaction (recipients.py)."""
 
     def __init__(
         self,
@@ -40,12 +42,14 @@ class IntakeHandler:
         wake: Callable[[], None],
         lmtp: bool = False,
         clock: Callable[[], float] = time.time,
+        max_recipients: int = 1000,
     ) -> None:
         self.clock = clock
         self.resolve = resolve
         self.store = store
         self.wake = wake
         self.lmtp = lmtp
+        self.max_recipients = max_recipients
         self.stopping = False
 
     async def handle_MAIL(
@@ -55,12 +59,15 @@ class IntakeHandler:
             return "421 4.3.2 Service shutting down, try again later"
         envelope.mail_from = address  # "<>" for the null reverse-path (aiosmtpd needs it)
         envelope.mail_options.extend(mail_options)
-        envelope.listfed_rcpts = []
+        envelope.listfed_rcpts = Recipients(self.max_recipients)
         return "250 2.1.0 OK"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
+        rcpts: Recipients = envelope.listfed_rcpts
+        if rcpts.full():  # before any lookup: the rest costs nothing
+            return TOO_MANY
         try:
             resolution, list_id = await self.resolve(address)
         except ListfedError as exc:
@@ -71,47 +78,42 @@ class IntakeHandler:
             return resolution.reply
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
-        envelope.listfed_rcpts.append((resolution.recipient, list_id))
+        rcpts.add(address, resolution.recipient, list_id)
         return resolution.reply
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         raw: bytes = envelope.original_content or envelope.content or b""
-        recipients = getattr(envelope, "listfed_rcpts", [])
+        rcpts: Recipients = getattr(envelope, "listfed_rcpts", Recipients(self.max_recipients))
         mid = _message_id(raw)
         now = self.clock()
         sender = envelope.mail_from or ""
         sender = "" if sender.strip() in ("", "<>") else sender  # null reverse-path: no sender
+        items = [
+            NewItem(
+                kind=t.recipient.kind.value,
+                list_id=t.list_id,
+                rcpt=t.address,
+                detail=t.recipient.detail,
+                mail_from=sender,
+                message_id=mid,
+                received=now,
+            )
+            for t in rcpts.targets
+        ]
         try:
-            items = []
-            for address, (recipient, list_id) in zip(envelope.rcpt_tos, recipients, strict=True):
-                items.append(
-                    NewItem(
-                        kind=recipient.kind.value,
-                        list_id=list_id,
-                        rcpt=address,
-                        detail=recipient.detail,
-                        mail_from=sender,
-                        message_id=mid,
-                        raw=raw,
-                        received=now,
-                    )
-                )
-            ids = await self.store(items)
+            ids = await self.store(raw, items)
         except ListfedError as exc:
             log.error("<%s> not stored, sender will retry: %s", mid, exc)
-            return self._each(exc.smtp_reply, len(recipients))
+            return self._each(exc.smtp_reply, len(rcpts.accepted))
         log.info(
             "<%s> queued as %s for %s",
             mid,
-            ",".join(map(str, ids)),
-            ",".join(map(for_log, envelope.rcpt_tos)),
+            span(ids),
+            summary([t.address for t in rcpts.targets]),
         )
         self.wake()
         if self.lmtp:
-            return "\r\n".join(
-                f"250 2.0.0 <{a}> queued as {i}"
-                for a, i in zip(envelope.rcpt_tos, ids, strict=True)
-            )
+            return "\r\n".join(f"250 2.0.0 <{a}> queued as {i}" for a, i in rcpts.ids_by_rcpt(ids))
         return f"250 2.0.0 Queued as {ids[0] if ids else 0}"
 
     def _each(self, reply: str, count: int) -> str:

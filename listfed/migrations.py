@@ -21,6 +21,7 @@ from listfed.db import (
 from listfed.db.engine import Database
 from listfed.db.schema_v1 import V1
 from listfed.db.schema_v5 import ARCHIVE_COLUMNS, V5
+from listfed.db.schema_v7 import V7
 from listfed.errors import StorageError
 
 
@@ -156,7 +157,14 @@ def _v6(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_bridge_sent_created ON bridge_sent (created)")
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+def _v7(conn: Connection) -> None:
+    """A message's bytes once per intake, not once per recipient: the `spooled` table,
+    which queue items and held posts refer to (db/schema_v7.py says how it is kept)."""
+    for statement in V7:
+        conn.exec_driver_sql(statement)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 SCHEMA_VERSION = len(MIGRATIONS)
 assert SCHEMA_VERSION == version.SCHEMA_VERSION
 

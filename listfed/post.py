@@ -90,6 +90,7 @@ class Post:
     thread_id: str = ""
     outgoing_data: bytes = b""
     facts: Facts = field(default_factory=Facts)  # DMARC and arrival auth, looked up before
+    spooled_id: int | None = None  # the stored bytes (db/spooled.py), when raw is them as is
 
     def log_prefix(self) -> str:
         return f"<{self.message.message_id}> q{self.queue_id} {self.lst.address}"
@@ -106,6 +107,7 @@ def make_post(
     approved: bool = False,
     origin: Origin | None = None,
     message: ParsedMessage | None = None,
+    spooled_id: int | None = None,
 ) -> Post:
     """Read `raw` as a post on `lst` (`message`: read already, off the database thread).
     A message without a Message-ID gets the generated one as a header, so that every
@@ -114,6 +116,7 @@ def make_post(
     if message.generated_id:  # the stages' header block carries the new field too
         raw = f"Message-ID: <{message.message_id}>\r\n".encode() + raw
         message = dataclasses.replace(message, head=RawMessage.parse(raw))
+        spooled_id = None  # raw is no longer the stored bytes
     return Post(
         queue_id=queue_id,
         lst=lst,
@@ -123,6 +126,7 @@ def make_post(
         received=received,
         approved=approved,
         origin=origin or Origin(),
+        spooled_id=spooled_id,
     )
 
 

@@ -135,7 +135,12 @@ class Node:
             signers(dnsfunc),
         )
         self.handler = IntakeHandler(
-            self._resolve, self.spool.store, self.dispatcher.wake.set, config.smtp.lmtp, clock
+            self._resolve,
+            self.spool.store,
+            self.dispatcher.wake.set,
+            config.smtp.lmtp,
+            clock,
+            config.smtp.max_recipients,
         )
         self.sessions: set[Any] = set()
         self.server: asyncio.Server | None = None

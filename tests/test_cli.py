@@ -159,6 +159,7 @@ def test_every_command_has_help(group: str) -> None:
 def test_held_commands_act_on_the_database(node_dir: Path) -> None:
     import time
 
+    from listfed.db import spooled
     from listfed.db.engine import Database
     from listfed.db.models import Held
 
@@ -174,7 +175,7 @@ def test_held_commands_act_on_the_database(node_dir: Path) -> None:
                     subject=f"post {n}",
                     message_id=f"h{n}@x",
                     reason="not a member",
-                    raw=f"Subject: post {n}\r\n\r\nbody {n}\r\n".encode(),
+                    spooled_id=spooled.store(s, f"Subject: post {n}\r\n\r\nbody {n}\r\n".encode()),
                     received=time.time(),
                 )
             )
@@ -257,6 +258,7 @@ def test_digest_settings_and_send(node_dir: Path) -> None:
 def test_held_approve_always_accepts_the_sender(node_dir: Path) -> None:
     import time
 
+    from listfed.db import spooled
     from listfed.db.engine import Database
     from listfed.db.models import Held
 
@@ -271,7 +273,7 @@ def test_held_approve_always_accepts_the_sender(node_dir: Path) -> None:
                 subject="hi",
                 message_id="h@x",
                 reason="not a member",
-                raw=b"Subject: hi\r\n\r\nbody\r\n",
+                spooled_id=spooled.store(s, b"Subject: hi\r\n\r\nbody\r\n"),
                 received=time.time(),
             )
         )

@@ -45,12 +45,12 @@ async def test_moderator_notice_is_dated_when_written_not_when_the_post_came(
             list_id = lists.get(s, TEAM).id
             queue.insert(
                 s,
+                raw,
                 [
                     queue.NewItem(
                         kind=Kind.POST.value,
                         list_id=list_id,
                         rcpt=TEAM,
-                        raw=raw,
                         received=NOW - 86400,
                         mail_from=STRANGER,
                         message_id="waited@elsewhere.example",

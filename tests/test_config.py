@@ -269,6 +269,8 @@ def test_config_is_frozen() -> None:
         ("[smtp]\nmax_message_size = 0\n", "smtp.max_message_size"),
         ("[smtp]\nmax_message_size = 1.5\n", "smtp.max_message_size"),
         ("[smtp]\nmax_connections = true\n", "smtp.max_connections"),
+        ("[smtp]\nmax_recipients = 99\n", "smtp.max_recipients"),
+        ('[smtp]\nmax_recipients = "1000"\n', "smtp.max_recipients"),
         ('[delivery]\nsmarthost = "lmtp://mail.example"\n', "delivery.smarthost"),
         ('[delivery]\nsmarthost = "maildir:"\n', "delivery.smarthost"),
         ('[delivery]\nsmarthost = "smtp://mail.example:99999"\n', "delivery.smarthost"),
@@ -332,6 +334,13 @@ def test_bad_values_name_their_key(text: str, key: str) -> None:
     assert str(info.value).startswith(f"{key}: ")
 
 
+def test_the_recipient_limit_is_1000_and_never_below_rfc_5321s_100() -> None:
+    assert parse("").smtp.max_recipients == 1000
+    assert parse("[smtp]\nmax_recipients = 100\n").smtp.max_recipients == 100
+    with pytest.raises(ConfigError, match=r"at least 100.*RFC 5321.*got 10$"):
+        parse("[smtp]\nmax_recipients = 10\n")
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1:1143", "[::1]:1143", "localhost"])
 def test_plain_imap_is_for_a_server_on_this_machine_only(host: str) -> None:
     config = parse(IMAP_BRIDGE.replace("imaps://imap.example:993", f"imap://{host}"))
@@ -389,7 +398,8 @@ def test_example_documents_every_key() -> None:
     text = EXAMPLE.read_text(encoding="utf-8")
     keys = {f.name for cls in (NodeConfig, DeliveryConfig) for f in dataclasses.fields(cls)}
     keys -= {"maildir", "smtp_host", "smtp_port"}
-    keys |= {"listen", "lmtp", "max_message_size", "max_connections", "enabled", "busy_timeout"}
+    keys |= {"listen", "lmtp", "max_message_size", "max_connections", "max_recipients"}
+    keys |= {"enabled", "busy_timeout"}
     keys |= {"nameservers", "secret", "from", "to", "match", "follow_thread", "prefix", "forward"}
     keys |= {"list", "foreign", "address", "imap", "username", "password", "post_as", "smtp"}
     for key in keys:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
+from listfed.db import spooled
 from listfed.db.models import ArchivedMessage, QueueItem
 from listfed.listinfo import Policy
 from tests.conftest import DOMAIN, RecordingSmarthost, World, post, running_world
@@ -74,8 +75,9 @@ async def test_smuggled_end_of_data_never_makes_two_messages(world: World, fake_
     assert replies[0].startswith("250")
     with world.node.db.read() as s:
         items = s.exec(select(QueueItem)).all()
-    assert len(items) == 1
-    assert b"smuggled" in items[0].raw and items[0].message_id == "honest@x"
+        assert len(items) == 1
+        stored = spooled.raw(s, items[0].spooled_id)
+    assert b"smuggled" in stored and items[0].message_id == "honest@x"
     await world.idle()
     with world.node.db.read() as s:
         assert [a.message_id for a in s.exec(select(ArchivedMessage))] == ["honest@x"]

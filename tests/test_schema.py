@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
 
 from listfed.db.engine import Database
 from listfed.errors import StorageError
@@ -119,4 +121,52 @@ def test_upgrading_keeps_queued_deliveries_and_never_reuses_outgoing_ids(
             )
         ).scalar()
     assert new == 8
+    db.close()
+
+
+def test_version_7_keeps_queued_and_held_mail_and_stores_it_apart(tmp_path: Path) -> None:
+    """Queue and held rows of a version 6 database keep their bytes, now in `spooled`,
+    which goes with the last row that refers to it, and only then."""
+    from listfed.db import spooled
+    from listfed.db.models import Held, QueueItem
+    from listfed.migrations import MIGRATIONS
+
+    db = Database(tmp_path / "a.db")
+    assert upgrade(db, MIGRATIONS[:6]) == 6
+    with db.write() as s:
+        lists.create(s, "team@lists.example.org", ("lists.example.org",))
+        conn = s.connection()
+        for n in (1, 2):
+            conn.execute(
+                text(
+                    "INSERT INTO queue (kind, list_id, rcpt, detail, mail_from, message_id, raw, "
+                    "received, approved, origin, state, attempts, next_attempt, last_error) "
+                    "VALUES ('post', 1, 'team@lists.example.org', '', 'a@x.example', :m, :r, 0, "
+                    "0, '', :s, 0, 0, '')"
+                ),
+                {"m": f"q{n}@x", "r": f"queued {n}".encode(), "s": "bad" if n == 2 else "new"},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO held (list_id, mail_from, sender, subject, message_id, reason, raw, "
+                "received, expires) VALUES (1, 'a@x.example', 'a@x.example', 'hi', 'h@x', "
+                "'not a member', :r, 0, 0)"
+            ),
+            {"r": b"held 1"},
+        )
+    assert upgrade(db) == SCHEMA_VERSION
+    with db.write() as s:
+        items = s.exec(select(QueueItem).order_by(col(QueueItem.id))).all()
+        [row] = s.exec(select(Held)).all()
+        assert [spooled.raw(s, i.spooled_id) for i in items] == [b"queued 1", b"queued 2"]
+        assert [i.state for i in items] == ["new", "bad"]
+        assert spooled.raw(s, row.spooled_id) == b"held 1"
+        assert len({*(i.spooled_id for i in items), row.spooled_id}) == 3
+        s.delete(items[0])
+        s.delete(row)
+    with db.read() as s:
+        left = s.connection().execute(text("SELECT raw FROM spooled")).scalars().all()
+    assert left == [b"queued 2"]  # the others went with their rows; the bad one's stays
+    with db.write() as s, pytest.raises(IntegrityError):  # never freed while referred to
+        s.connection().execute(text("DELETE FROM spooled"))
     db.close()

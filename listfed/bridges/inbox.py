@@ -56,12 +56,11 @@ def queue_post(
         kind=Kind.POST.value,
         list_id=list_id,
         rcpt=bridge.list,
-        raw=msg.to_bytes(),
         received=now,
         message_id=mid,
         origin=str(Origin.bridge(bridge.name) if proven else Origin.bridged(bridge.name)),
     )
-    queue.insert(session, [item])
+    queue.insert(session, msg.to_bytes(), [item])
 
 
 def handle(ctx: Context, mail: Incoming) -> str:

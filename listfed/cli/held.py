@@ -47,7 +47,7 @@ def show(ctx: typer.Context, held_id: Id, as_json: bool = JsonOption) -> None:
     with state(ctx).read() as s:
         row = held.get(s, held_id)
         data = held.describe(row, by_id(s, row.list_id).address)
-        body = parse(row.raw).body_text
+        body = parse(held.raw(s, row)).body_text
     data["body_start"] = body[:2000]
     emit(
         as_json,

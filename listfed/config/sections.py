@@ -30,6 +30,7 @@ from listfed.config.values import (
     _domain,
     _duration,
     _imap_url,
+    _int,
     _items,
     _listen,
     _nonempty,
@@ -97,8 +98,21 @@ def _node(value: object, base_dir: Path) -> NodeConfig:
     )
 
 
+def _recipient_limit(value: object, key: str) -> int:
+    """RFC 5321 §4.5.3.1.8: a server must take at least 100 recipients per transaction."""
+    limit = _int(value, key)
+    if limit < 100:
+        raise ConfigError(
+            f"must be at least 100 (RFC 5321 requires a server to accept 100 recipients "
+            f"per message), got {limit}",
+            key=key,
+        )
+    return limit
+
+
 def _smtp(value: object) -> SmtpConfig:
-    t = _Table(value, "smtp", ("listen", "lmtp", "max_message_size", "max_connections"))
+    keys = ("listen", "lmtp", "max_message_size", "max_connections", "max_recipients")
+    t = _Table(value, "smtp", keys)
     host, port = t.get("listen", _listen, (SmtpConfig.host, SmtpConfig.port))
     return SmtpConfig(
         host=host,
@@ -106,6 +120,7 @@ def _smtp(value: object) -> SmtpConfig:
         lmtp=t.get("lmtp", _bool, SmtpConfig.lmtp),
         max_message_size=t.get("max_message_size", _size, SmtpConfig.max_message_size),
         max_connections=t.get("max_connections", _count, SmtpConfig.max_connections),
+        max_recipients=t.get("max_recipients", _recipient_limit, SmtpConfig.max_recipients),
     )
 
 

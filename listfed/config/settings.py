@@ -29,6 +29,7 @@ class SmtpConfig:
     lmtp: bool = False
     max_message_size: int = 10 * 1024 * 1024
     max_connections: int = 200
+    max_recipients: int = 1000  # RCPTs per transaction; the rest are answered 452
 
 
 @dataclass(frozen=True)

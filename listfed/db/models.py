@@ -68,8 +68,20 @@ class Member(SQLModel, table=True):
     moderated: bool = False  # this member's posts wait for a moderator (schema v4)
 
 
+class Spooled(SQLModel, table=True):
+    """A message's bytes as taken in, stored once however many queue items (one per
+    recipient) and held posts refer to it (schema v7). A trigger deletes the row with the
+    last of them; the foreign keys refuse to delete it sooner."""
+
+    __tablename__ = "spooled"
+
+    id: int | None = Field(default=None, primary_key=True)
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
 class QueueItem(SQLModel, table=True):
-    """A message accepted at intake, waiting for its worker (pipeline, robots, bounces)."""
+    """A message accepted at intake, waiting for its worker (pipeline, robots, bounces).
+    Its bytes are in `spooled` (db/spooled.py), shared by every recipient of the message."""
 
     __tablename__ = "queue"
 
@@ -80,7 +92,7 @@ class QueueItem(SQLModel, table=True):
     detail: str = ""  # VERP part of -bounces+X, token of -confirm+TOKEN
     mail_from: str = ""
     message_id: str = ""
-    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    spooled_id: int = Field(foreign_key="spooled.id", index=True)
     received: float
     approved: bool = False  # released from the hold queue: skip the posting policy
     origin: str = ""  # "route:NAME" when a route on this node relayed it here (trusted)
@@ -98,7 +110,7 @@ class Held(SQLModel, table=True):
     subject: str = ""
     message_id: str = ""
     reason: str
-    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    spooled_id: int = Field(foreign_key="spooled.id", index=True)  # the post's bytes
     received: float
     expires: float = 0.0  # dropped by housekeeping after this (schema v4); 0: never
 

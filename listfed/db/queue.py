@@ -1,6 +1,9 @@
 """The intake queue's one way in: every message that a worker (the pipeline or a robot)
 must take, whether SMTP intake spooled it, a route or a bridge of this node relayed it
-here, or a moderator released it from the hold queue, is inserted by `insert`."""
+here, or a moderator released it from the hold queue, is inserted here.
+
+A message's bytes are stored once (db/spooled.py), however many items (one per
+recipient) it is queued as."""
 
 from __future__ import annotations
 
@@ -9,23 +12,23 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
+from listfed.db import spooled
 from listfed.db.engine import sqlite_of
 
 _INSERT = (
-    "INSERT INTO queue (kind, list_id, rcpt, detail, mail_from, message_id, raw, received, "
-    "approved, origin, state, attempts, next_attempt, last_error) "
+    "INSERT INTO queue (kind, list_id, rcpt, detail, mail_from, message_id, spooled_id, "
+    "received, approved, origin, state, attempts, next_attempt, last_error) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', 0, 0, '')"
 )
 
 
 @dataclass(frozen=True)
 class NewItem:
-    """A message for the intake queue."""
+    """One recipient's item of a message for the intake queue (its bytes go apart)."""
 
     kind: str  # an addresses.Kind value
     list_id: int | None
     rcpt: str  # the address it was accepted for
-    raw: bytes
     received: float
     mail_from: str = ""
     message_id: str = ""
@@ -34,8 +37,16 @@ class NewItem:
     origin: str = ""  # post.Origin's stored form: relayed here by a route or bridge
 
 
-def insert(session: Session, items: Sequence[NewItem]) -> list[int]:
-    """Queue the items in the session's transaction; their queue ids, in order."""
+def insert(session: Session, raw: bytes, items: Sequence[NewItem]) -> list[int]:
+    """Queue the items of one message in the session's transaction, its bytes stored
+    once; their queue ids, in order. No items: nothing is stored."""
+    if not items:
+        return []
+    return insert_stored(session, spooled.store(session, raw), items)
+
+
+def insert_stored(session: Session, spooled_id: int, items: Sequence[NewItem]) -> list[int]:
+    """Queue items of a message whose bytes are stored already (a held post's)."""
     cursor = sqlite_of(session).cursor()
     ids = []
     for item in items:
@@ -48,7 +59,7 @@ def insert(session: Session, items: Sequence[NewItem]) -> list[int]:
                 item.detail,
                 item.mail_from,
                 item.message_id,
-                item.raw,
+                spooled_id,
                 item.received,
                 item.approved,
                 item.origin,

@@ -89,13 +89,12 @@ def _to_local_list(
         kind=Kind.POST.value,
         list_id=list_id,
         rcpt=target,
-        raw=data,
         received=now,
         mail_from=post.lst.bounces_address,
         message_id=post.message.message_id,
         origin=str(Origin.route(route.name)),
     )
-    queue.insert(session, [item])
+    queue.insert(session, data, [item])
     return "queued locally"
 
 

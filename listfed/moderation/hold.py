@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from listfed import tokens
 from listfed.context import Context, NodeSettings
-from listfed.db import members
+from listfed.db import members, spooled
 from listfed.db.models import Held
 from listfed.delivery import outbox
 from listfed.listinfo import ListInfo, Role
@@ -47,6 +47,8 @@ def hold(ctx: Context, post: Post) -> None:
     assert post.verdict is not None
     lst, now = post.lst, post.received
     expires = now + lst.hold_expiry if lst.hold_expiry else 0.0
+    # the bytes its queue item refers to, kept (not copied) until the decision
+    kept = post.spooled_id if post.spooled_id is not None else spooled.store(session, post.raw)
     row = Held(
         list_id=lst.id,
         mail_from=post.mail_from,
@@ -54,7 +56,7 @@ def hold(ctx: Context, post: Post) -> None:
         subject=post.message.subject,
         message_id=post.message.message_id,
         reason=post.verdict.reason,
-        raw=post.raw,
+        spooled_id=kept,
         received=post.received,
         expires=expires,
     )

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from listfed import listvalues
 from listfed.addresses import Kind
-from listfed.db import lists, members, queue
+from listfed.db import lists, members, queue, spooled
 from listfed.db.models import Held
 from listfed.db.queue import NewItem
 from listfed.errors import NotFound
@@ -51,15 +51,20 @@ def approve(
         kind=Kind.POST.value,
         list_id=row.list_id,
         rcpt=lst.address,
-        raw=row.raw,
         received=row.received,
         mail_from=row.mail_from,
         message_id=row.message_id,
         approved=True,
     )
-    [queue_id] = queue.insert(session, [item])
+    # the new item refers to the held bytes before the release lets go of them
+    [queue_id] = queue.insert_stored(session, row.spooled_id, [item])
     release(session, row, time.time() if now is None else now)
     return Approval(queue_id, also)
+
+
+def raw(session: Session, row: Held) -> bytes:
+    """The held post's bytes, as they came in."""
+    return spooled.raw(session, row.spooled_id)
 
 
 def accept(session: Session, lst: ListInfo, address: str) -> str:

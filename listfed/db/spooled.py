@@ -1,0 +1,42 @@
+"""A message's bytes, stored once for every queue item and held post that refers to it.
+
+Rows go away by themselves: a trigger deletes one with the last row that refers to it
+(db/schema_v7.py), so no caller frees anything by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlmodel import Session
+
+from listfed.db.engine import sqlite_of
+from listfed.errors import StorageError
+
+
+def store(session: Session, raw: bytes) -> int:
+    """Keep `raw` in the session's transaction; its id. Refer to it in the same
+    transaction (a queue item, a held post), or it stays until one does."""
+    cursor = sqlite_of(session).execute("INSERT INTO spooled (raw) VALUES (?)", (raw,))
+    return int(cursor.lastrowid or 0)
+
+
+def raws(session: Session, ids: Iterable[int]) -> dict[int, bytes]:
+    """The bytes of each id; one object per row, however many items share it."""
+    wanted = sorted(set(ids))
+    found: dict[int, bytes] = {}
+    db = sqlite_of(session)
+    for start in range(0, len(wanted), 500):  # SQLite's bound-parameter limit
+        chunk = wanted[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        query = f"SELECT id, raw FROM spooled WHERE id IN ({marks})"  # noqa: S608
+        found.update((int(i), bytes(r)) for i, r in db.execute(query, chunk))
+    return found
+
+
+def raw(session: Session, spooled_id: int) -> bytes:
+    """The bytes of one message; StorageError if they are gone (they never should be)."""
+    found = raws(session, [spooled_id]).get(spooled_id)
+    if found is None:
+        raise StorageError(f"the stored message {spooled_id} is missing from the database")
+    return found
