@@ -19,6 +19,7 @@ from listfed.config.settings import (
     PeerConfig,
     RouteConfig,
     SmtpConfig,
+    WebConfig,
 )
 from listfed.config.values import (
     _DOMAIN,
@@ -106,6 +107,14 @@ def _smtp(value: object) -> SmtpConfig:
         max_message_size=t.get("max_message_size", _size, SmtpConfig.max_message_size),
         max_connections=t.get("max_connections", _count, SmtpConfig.max_connections),
     )
+
+
+def _web(value: object) -> WebConfig:
+    t = _Table(value, "web", ("listen",))
+    if t.data.get("listen") == "":
+        return WebConfig(enabled=False)
+    host, port = t.get("listen", _listen, (WebConfig.host, WebConfig.port))
+    return WebConfig(host=host, port=port)
 
 
 def _delivery(value: object, base_dir: Path) -> DeliveryConfig:
