@@ -342,3 +342,12 @@ def test_pages_use_no_script_and_nothing_from_other_hosts(client: TestClient) ->
     css = client.get("/style.css")
     assert css.headers["content-type"].startswith("text/css") and "@media" in css.text
     assert "url(" not in css.text and "@import" not in css.text
+
+
+def test_feed_links_use_the_public_address_when_there_is_one(node: Path) -> None:
+    app = build(node / "var" / "listfed.db", base_url="https://lists.example.org")
+    with TestClient(app) as client:
+        feed = ET.fromstring(client.get(f"/{TEAM}/atom.xml").content)
+    links = [link.get("href") for link in feed.iter(f"{ATOM}link")]
+    assert f"https://lists.example.org/{TEAM}/atom.xml" in links
+    assert f"https://lists.example.org/{TEAM}/m/relay%40x" in links

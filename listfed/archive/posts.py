@@ -79,6 +79,18 @@ def in_thread(conn: sqlite3.Connection, list_id: int, thread: str) -> dict[str, 
     return {p.message_id: p for p in map(_post, conn.execute(sql, (list_id, thread)))}
 
 
+def by_ids(conn: sqlite3.Connection, list_id: int, ids: list[str]) -> dict[str, Post]:
+    """The archived posts of the list among `ids`, by Message-ID."""
+    wanted = [i for i in ids if i][:500]
+    if not wanted:
+        return {}
+    sql = (
+        f"SELECT {_FIELDS} FROM archive WHERE list_id = ? "  # noqa: S608
+        f"AND message_id IN ({','.join('?' * len(wanted))})"
+    )
+    return {p.message_id: p for p in map(_post, conn.execute(sql, (list_id, *wanted)))}
+
+
 def newest(conn: sqlite3.Connection, list_id: int, limit: int = 20) -> list[Post]:
     """The latest posts of the list, newest first."""
     sql = (

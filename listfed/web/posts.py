@@ -42,10 +42,7 @@ def message(request: Request) -> Response:
             raise HTTPException(404)
         if rest == ["raw"]:
             return Response(found.raw, media_type="text/plain; charset=utf-8")
-        ids = [found.parent, *found.replies]
-        near = {
-            i: p for i, p in posts.in_thread(conn, lst.id, found.post.thread_id).items() if i in ids
-        }
+        near = posts.by_ids(conn, lst.id, [found.parent, *found.replies])
     subject = found.post.subject or "(no subject)"
     reply = "Re: " + subject if not subject.lower().startswith("re:") else subject
     in_reply_to = quote(f"<{message_id}>", safe="")
