@@ -39,6 +39,7 @@ from listfed.mailauth import prechecks, signer, signers
 from listfed.migrations import upgrade
 from listfed.ops.node import node_secret
 from listfed.spool import Spool
+from listfed.web.supervisor import WebFace
 
 log = logging.getLogger("listfed.service")
 
@@ -146,6 +147,18 @@ class Node:
         self.server: asyncio.Server | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self._checks: set[asyncio.Task[None]] = set()
+        web = config.web
+        self.web = (
+            WebFace(
+                web.host,
+                web.port,
+                database_path(config),
+                config.storage.busy_timeout,
+                config.node.base_url,
+            )
+            if web.enabled
+            else None
+        )
 
     def _sign(self, letter: Letter) -> bytes:
         """DKIM for everything; an ARC seal too on posts, which the list has changed."""
@@ -198,15 +211,21 @@ class Node:
             )
 
         loop = asyncio.get_running_loop()
+        if self.web is not None:  # bound before anything runs: a taken port stops the start
+            self.web.bind()
         try:
             self.server = await loop.create_server(factory, host=smtp.host, port=smtp.port)
         except OSError as exc:
+            if self.web is not None:
+                self.web.close()
             raise ListfedError(f"cannot listen on {smtp.host}:{smtp.port}: {exc.strerror}") from exc
         self.tasks = [
             asyncio.create_task(self.dispatcher.run(self.stop_event)),
             asyncio.create_task(self.deliverer.run(self.stop_event)),
             asyncio.create_task(self.housekeeper.run(self.stop_event)),
         ]
+        if self.web is not None:  # a child process: pages never take this loop's time
+            self.tasks.append(asyncio.create_task(self.web.run(self.stop_event)))
         self.bridges.apply(self.config.bridges)
         host, port = self.server.sockets[0].getsockname()[:2]
         log.info("listening on %s:%s (%s)", host, port, "LMTP" if smtp.lmtp else "SMTP")

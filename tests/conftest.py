@@ -112,6 +112,7 @@ def make_config(tmp_path: Path, smarthost_port: int | None, **sections: Any) -> 
             "retry": ["1s", "1s", "1s"],
         },
         "dns": {"nameservers": [quiet()]},
+        "web": {"listen": ""},  # tests that want the web face give it a port
     }
     for name, values in sections.items():
         if isinstance(values, list):  # an array of tables: [[route]], [[bridge]]

@@ -104,6 +104,7 @@ class Fed:
             },
             "smtp": {"listen": f"127.0.0.1:{self.ports[short]}"},
             "dns": {"nameservers": [quiet()]},
+            "web": {"listen": ""},
             "delivery": {
                 "smarthost": f"smtp://127.0.0.1:{self.smarthost.port}",
                 "retry": ["1s", "1s", "1s", "1s", "1s"],

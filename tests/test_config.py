@@ -24,7 +24,7 @@ from listfed.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "listfed.example.toml"
 SECTIONS = {
-    *("node", "smtp", "delivery", "archive", "storage", "dns", "members", "dkim"),
+    *("node", "smtp", "delivery", "archive", "storage", "dns", "members", "dkim", "web"),
     *("peer", "route", "bridge"),
 }
 

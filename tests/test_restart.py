@@ -97,6 +97,7 @@ async def setup_node(tmp_path: Path, smarthost_port: int, members: int) -> tuple
         f'[delivery]\nsmarthost = "smtp://127.0.0.1:{smarthost_port}"\n'
         f'recipients_per_transaction = 10\nconnections = 2\nretry = ["1s", "1s", "1s"]\n'
         f'[dns]\nnameservers = ["{quiet()}"]\n'
+        '[web]\nlisten = ""\n'
     )
     await cli(config, "init")
     await cli(config, "lists", "create", TEAM, "--policy", "open")

@@ -8,6 +8,7 @@ SQL are never the user's: a malformed query is refused by the parser before.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from listfed.archive.query import QueryError, compile_query
@@ -40,15 +41,24 @@ class Hit:
 
 
 def search(
-    conn: sqlite3.Connection, query: str, list_address: str | None = None, limit: int = 20
+    conn: sqlite3.Connection,
+    query: str,
+    list_address: str | None = None,
+    limit: int = 20,
+    visibilities: Sequence[str] | None = None,
 ) -> list[Hit]:
-    """The best `limit` messages for the query; raises QueryError for a malformed one."""
+    """The best `limit` messages for the query; raises QueryError for a malformed one.
+    `visibilities`: only lists whose archive is one of these (the web face's readers)."""
     compiled = compile_query(query)
     where = list(compiled.where)
     params: dict[str, object] = dict(compiled.params)
     if list_address:
         where.append("m.local || '@' || m.domain = :list_address")
         params["list_address"] = list_address.lower()
+    if visibilities is not None:
+        names = [f"visibility{i}" for i in range(len(visibilities))]
+        where.append(f"m.visibility IN ({', '.join(':' + n for n in names)})" if names else "0")
+        params.update(zip(names, visibilities, strict=True))
     params["limit"] = max(1, limit)
     try:
         if compiled.match is None:

@@ -18,6 +18,7 @@ from listfed.config.settings import (
     RouteConfig,
     SmtpConfig,
     StorageConfig,
+    WebConfig,
 )
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "RouteConfig",
     "SmtpConfig",
     "StorageConfig",
+    "WebConfig",
     "find_config",
     "load_config",
     "parse_config",

@@ -18,6 +18,7 @@ from listfed.config.sections import (
     _peer,
     _route,
     _smtp,
+    _web,
 )
 from listfed.config.settings import (
     ArchiveConfig,
@@ -91,7 +92,17 @@ def parse_config(
     )
     sub = {
         name: top.data.get(name, {})
-        for name in ("node", "smtp", "delivery", "archive", "storage", "dns", "members", "dkim")
+        for name in (
+            "node",
+            "smtp",
+            "delivery",
+            "archive",
+            "storage",
+            "dns",
+            "members",
+            "dkim",
+            "web",
+        )
     }
     archive = _Table(sub["archive"], "archive", _fields(ArchiveConfig))
     storage = _Table(sub["storage"], "storage", _fields(StorageConfig))
@@ -122,6 +133,7 @@ def parse_config(
             )
         ),
         path=path,
+        web=_web(sub["web"]),
     )
 
 

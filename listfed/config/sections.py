@@ -19,6 +19,7 @@ from listfed.config.settings import (
     PeerConfig,
     RouteConfig,
     SmtpConfig,
+    WebConfig,
 )
 from listfed.config.values import (
     _DOMAIN,
@@ -122,6 +123,14 @@ def _smtp(value: object) -> SmtpConfig:
         max_connections=t.get("max_connections", _count, SmtpConfig.max_connections),
         max_recipients=t.get("max_recipients", _recipient_limit, SmtpConfig.max_recipients),
     )
+
+
+def _web(value: object) -> WebConfig:
+    t = _Table(value, "web", ("listen",))
+    if t.data.get("listen") == "":
+        return WebConfig(enabled=False)
+    host, port = t.get("listen", _listen, (WebConfig.host, WebConfig.port))
+    return WebConfig(host=host, port=port)
 
 
 def _delivery(value: object, base_dir: Path) -> DeliveryConfig:

@@ -47,6 +47,15 @@ class DeliveryConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """[web]: the web face (SPEC §10); listen = "" turns it off."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
 class ArchiveConfig:
     """[archive]."""
 
@@ -171,3 +180,4 @@ class Config:
     routes: tuple[RouteConfig, ...]
     bridges: tuple[BridgeConfig, ...]
     path: Path | None = None
+    web: WebConfig = field(default_factory=WebConfig)

@@ -1,0 +1,128 @@
+"""Archived posts as a reader asks for them: one post with its place in its thread, a
+thread's posts, the newest posts, and the raw messages of a span or a thread (for mbox).
+Plain sqlite3, every value a bound parameter."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from listfed.db import compressed
+
+_FIELDS = "message_id, thread_id, sender, sender_name, subject, date, body_text"
+_CHILDREN = (
+    "SELECT message_id FROM thread_node WHERE list_id = ? AND parent = ? AND archived "
+    "ORDER BY date, message_id"
+)
+_PARENT = (
+    "SELECT n.parent FROM thread_node n JOIN thread_node p ON p.list_id = n.list_id "
+    "AND p.message_id = n.parent WHERE n.list_id = ? AND n.message_id = ? AND p.archived"
+)
+_BATCH = 200
+
+
+@dataclass(frozen=True)
+class Post:
+    message_id: str
+    thread_id: str
+    sender: str
+    sender_name: str
+    subject: str
+    date: float
+    body_text: str
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A post with its raw bytes, its archived parent ("" if none) and archived replies."""
+
+    post: Post
+    raw: bytes
+    parent: str
+    replies: list[str]
+
+
+def _post(row: tuple[object, ...]) -> Post:
+    mid, tid, sender, name, subject, date, body = row
+    return Post(
+        str(mid), str(tid), str(sender), str(name), str(subject), float(str(date)), str(body)
+    )
+
+
+def placed(conn: sqlite3.Connection, list_id: int, message_id: str) -> Placed | None:
+    """One archived post of the list, or None."""
+    row = conn.execute(
+        f"SELECT {_FIELDS}, raw FROM archive WHERE list_id = ? AND message_id = ?",  # noqa: S608
+        (list_id, message_id),
+    ).fetchone()
+    if row is None:
+        return None
+    parent = conn.execute(_PARENT, (list_id, message_id)).fetchone()
+    replies = [str(r[0]) for r in conn.execute(_CHILDREN, (list_id, message_id))]
+    return Placed(
+        _post(row[:7]), compressed.unpack(row[7]), str(parent[0]) if parent else "", replies
+    )
+
+
+def thread_id(conn: sqlite3.Connection, list_id: int, message_id: str) -> str | None:
+    """The thread of an archived post of the list, or None."""
+    row = conn.execute(
+        "SELECT thread_id FROM archive WHERE list_id = ? AND message_id = ?", (list_id, message_id)
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def in_thread(conn: sqlite3.Connection, list_id: int, thread: str) -> dict[str, Post]:
+    """The archived posts of a thread, by Message-ID."""
+    sql = f"SELECT {_FIELDS} FROM archive WHERE list_id = ? AND thread_id = ?"  # noqa: S608
+    return {p.message_id: p for p in map(_post, conn.execute(sql, (list_id, thread)))}
+
+
+def by_ids(conn: sqlite3.Connection, list_id: int, ids: list[str]) -> dict[str, Post]:
+    """The archived posts of the list among `ids`, by Message-ID."""
+    wanted = [i for i in ids if i][:500]
+    if not wanted:
+        return {}
+    sql = (
+        f"SELECT {_FIELDS} FROM archive WHERE list_id = ? "  # noqa: S608
+        f"AND message_id IN ({','.join('?' * len(wanted))})"
+    )
+    return {p.message_id: p for p in map(_post, conn.execute(sql, (list_id, *wanted)))}
+
+
+def newest(conn: sqlite3.Connection, list_id: int, limit: int = 20) -> list[Post]:
+    """The latest posts of the list, newest first."""
+    sql = (
+        f"SELECT {_FIELDS} FROM archive WHERE list_id = ? "  # noqa: S608
+        "ORDER BY date DESC, id DESC LIMIT ?"
+    )
+    return [_post(r) for r in conn.execute(sql, (list_id, limit))]
+
+
+def raw_between(
+    conn: sqlite3.Connection, list_id: int, start: float, end: float
+) -> Iterator[tuple[bytes, str, float]]:
+    """(raw, sender, date) of the posts dated in [start, end), oldest first."""
+    sql = (
+        "SELECT raw, sender, date FROM archive WHERE list_id = ? AND date >= ? AND date < ? "
+        "ORDER BY date, id"
+    )
+    yield from _unpacked(conn.execute(sql, (list_id, start, end)))
+
+
+def raw_thread(
+    conn: sqlite3.Connection, list_id: int, thread: str
+) -> Iterator[tuple[bytes, str, float]]:
+    """(raw, sender, date) of a thread's archived posts, oldest first."""
+    sql = (
+        "SELECT raw, sender, date FROM archive WHERE list_id = ? AND thread_id = ? "
+        "ORDER BY date, id"
+    )
+    yield from _unpacked(conn.execute(sql, (list_id, thread)))
+
+
+def _unpacked(cursor: sqlite3.Cursor) -> Iterator[tuple[bytes, str, float]]:
+    while rows := cursor.fetchmany(_BATCH):
+        for blob, sender, date in rows:
+            yield compressed.unpack(blob), str(sender), float(date)

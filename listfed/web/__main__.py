@@ -1,0 +1,49 @@
+"""The web face's process: `python -m listfed.web --fd N --database PATH ...`, started by
+`listfed serve` (web/supervisor.py) on a socket it has bound already.
+
+It ends when told to (SIGTERM, SIGINT) and when its parent is gone (its stdin, a pipe
+from the parent, reaches end of file), so no orphan keeps the port.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import sys
+import threading
+from pathlib import Path
+
+import uvicorn
+
+from listfed.web.app import build
+
+
+def _arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m listfed.web")
+    parser.add_argument("--fd", type=int, required=True, help="a listening socket to serve on")
+    parser.add_argument("--database", type=Path, required=True)
+    parser.add_argument("--busy-timeout", type=float, default=5.0)
+    parser.add_argument("--base-url", default="")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _arguments(sys.argv[1:] if argv is None else argv)
+    sock = socket.socket(fileno=args.fd)
+    app = build(args.database, args.busy_timeout, args.base_url)
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, server_header=False, lifespan="off"
+    )
+    server = uvicorn.Server(config)
+
+    def orphaned() -> None:
+        sys.stdin.buffer.read()  # returns at end of file: the parent is gone
+        server.should_exit = True
+
+    threading.Thread(target=orphaned, daemon=True).start()
+    asyncio.run(server.serve(sockets=[sock]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Search (SPEC §6's query language, ranking and snippets): in one list
+(`/LIST@DOMAIN/search?q=Q&page=N`) or in every list the visitor may read (`/search?q=Q`).
+A malformed query is a 400 page that says what is wrong."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from listfed.archive.query import QueryError
+from listfed.archive.search import search
+from listfed.web.site import READABLE, readable, site_of
+
+PER_PAGE = 20
+MAX_PAGE = 50  # 1,000 hits: past that, a better query
+
+
+def _page(request: Request) -> int:
+    try:
+        return min(max(1, int(request.query_params.get("page", "1"))), MAX_PAGE)
+    except ValueError:
+        return 1
+
+
+def in_list(request: Request) -> Response:
+    return _answer(request, request.path_params["address"])
+
+
+def everywhere(request: Request) -> Response:
+    return _answer(request, None)
+
+
+def _answer(request: Request, address: str | None) -> Response:
+    site = site_of(request)
+    query = request.query_params.get("q", "").strip()
+    page = _page(request)
+    with site.reading() as conn:
+        lst = readable(conn, address) if address is not None else None
+        context: dict[str, Any] = {
+            "list": lst,
+            "query": query,
+            "page": page,
+            "hits": [],
+            "more": False,
+        }
+        if not query:
+            return site.page("search.html", **context)
+        try:
+            hits = search(
+                conn,
+                query,
+                lst.address if lst else None,
+                PER_PAGE * page + 1,
+                visibilities=READABLE,
+            )
+        except QueryError as exc:
+            return site.page("search.html", status=400, error=str(exc), **context)
+    start = PER_PAGE * (page - 1)
+    context.update(hits=hits[start : start + PER_PAGE], more=len(hits) > start + PER_PAGE)
+    return site.page("search.html", **context)

@@ -1,0 +1,69 @@
+"""Templates and their filters. Autoescape is on for every template: all text from mail
+is escaped; the few filters that return markup escape what they are given first."""
+
+from __future__ import annotations
+
+import re
+import time
+from urllib.parse import quote
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
+
+from listfed.archive.search import MARK
+
+# An address in text: the part before '@' stops at blanks and brackets, so the match is
+# linear; only the '@' changes, everything else is shown as written.
+_ADDRESS = re.compile(r"([^\s<>()\[\]\"',;:@]+)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
+DEPTH_CLASSES = 12  # tree indentation steps the stylesheet knows (d0 ... d12)
+
+
+def at(text: str) -> str:
+    """Addresses written as `user at domain` (SPEC §10: no address a harvester can read)."""
+    return _ADDRESS.sub(r"\1 at \2", text)
+
+
+def msgid_path(message_id: str) -> str:
+    """A Message-ID as one path segment: without <>, percent-encoded."""
+    return quote(message_id.strip().strip("<>"), safe="")
+
+
+def date(ts: float | None) -> str:
+    return "" if ts is None else time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts))
+
+
+def day(ts: float | None) -> str:
+    return "" if ts is None else time.strftime("%Y-%m-%d", time.gmtime(ts))
+
+
+def marked(snippet: str) -> Markup:
+    """A search snippet, escaped, with the search's marks around matched words as <mark>."""
+    pieces = snippet.split(MARK[0])
+    out = [
+        escape(at(piece)) if i % 2 == 0 else Markup("<mark>%s</mark>") % at(piece)
+        for i, piece in enumerate(pieces)
+    ]
+    return Markup("").join(out)
+
+
+def size(n: int) -> str:
+    if n < 1024:
+        return f"{n} bytes"
+    return f"{n / 1024:.0f} KB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.1f} MB"
+
+
+def depth_class(depth: int) -> str:
+    return f"d{min(depth, DEPTH_CLASSES)}"
+
+
+def environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("listfed.web"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        at=at, msgid=msgid_path, date=date, day=day, marked=marked, size=size, depth=depth_class
+    )
+    return env

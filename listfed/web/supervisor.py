@@ -1,0 +1,149 @@
+"""The web face as `serve` runs it: a child process on a socket the daemon binds itself,
+restarted with a growing pause when it dies, stopped with the daemon.
+
+Binding here, before any child starts, makes a taken port an error at start that names
+the key to change; the child only ever inherits the socket, so a restart never races
+another program for the port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import sys
+import time
+from pathlib import Path
+
+from listfed.errors import ListfedError
+
+log = logging.getLogger("listfed.web")
+
+FIRST_PAUSE = 0.5  # before the first restart; doubled after each quick death
+LONGEST_PAUSE = 30.0
+HEALTHY_AFTER = 60.0  # a child that lived this long starts the pauses over
+STOP_GRACE = 5.0
+
+
+class WebFace:
+    """The supervised child process serving the web face on (host, port)."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        database: Path,
+        busy_timeout: float,
+        base_url: str,
+        first_pause: float = FIRST_PAUSE,
+    ) -> None:
+        self.host, self.port = host, port
+        self.args = ["--database", str(database), "--busy-timeout", str(busy_timeout)]
+        self.args += ["--base-url", base_url]
+        self.first_pause = first_pause
+        self.sock: socket.socket | None = None
+        self.process: asyncio.subprocess.Process | None = None
+
+    def bind(self) -> tuple[str, int]:
+        """Listen on the configured address; a ListfedError naming [web] listen if not."""
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self.port))
+            sock.listen(128)
+        except OSError as exc:
+            sock.close()
+            raise ListfedError(
+                f"cannot listen on {self.host}:{self.port} for the web face: "
+                f'{exc.strerror or exc}; change [web] listen ("" turns the web face off)'
+            ) from None
+        sock.set_inheritable(True)
+        self.sock = sock
+        self.host, self.port = sock.getsockname()[:2]
+        return self.host, self.port
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Keep a child serving until `stop` is set; then end it."""
+        assert self.sock is not None, "bind() first"
+        pause = self.first_pause
+        try:
+            while not stop.is_set():
+                started = time.monotonic()
+                self.process = await self._spawn()
+                log.info(
+                    "web face on http://%s:%s/ (pid %s)", self.host, self.port, self.process.pid
+                )
+                if await self._ended_or_stopped(self.process, stop):
+                    break
+                _release(self.process)
+                lived = time.monotonic() - started
+                pause = self.first_pause if lived > HEALTHY_AFTER else pause
+                log.warning(
+                    "web face (pid %s) exited with status %s; restarting in %.1fs",
+                    self.process.pid,
+                    self.process.returncode,
+                    pause,
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), pause)
+                pause = min(pause * 2, LONGEST_PAUSE)
+        finally:
+            await self._end()
+            self.close()
+
+    async def _spawn(self) -> asyncio.subprocess.Process:
+        assert self.sock is not None
+        fd = self.sock.fileno()
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "listfed.web",
+            "--fd",
+            str(fd),
+            *self.args,
+            stdin=asyncio.subprocess.PIPE,
+            pass_fds=(fd,),
+        )
+
+    async def _ended_or_stopped(
+        self, process: asyncio.subprocess.Process, stop: asyncio.Event
+    ) -> bool:
+        """Wait for the child to end (False) or for the daemon to stop (True)."""
+        ended = asyncio.ensure_future(process.wait())
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({ended, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not ended.done():
+            ended.cancel()
+            return True
+        return stop.is_set()
+
+    async def _end(self) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
+        if process.returncode is not None:
+            _release(process)
+            return
+        with contextlib.suppress(ProcessLookupError):
+            process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), STOP_GRACE)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+        _release(process)
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+
+def _release(process: asyncio.subprocess.Process) -> None:
+    """Close our end of a finished child's stdin pipe."""
+    if process.stdin is not None:
+        process.stdin.close()

@@ -1,0 +1,149 @@
+"""`listfed serve` runs the web face (SPEC §10): a child process on [web] listen that
+comes back when it dies and stops with the daemon; a taken port stops the start."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from listfed.config import WebConfig, parse_config
+from listfed.errors import ConfigError
+from tests.conftest import DOMAIN
+from tests.dnsstub import quiet
+from tests.test_restart import free_port
+
+PID = re.compile(r"web face on http://127\.0\.0\.1:(\d+)/ \(pid (\d+)\)")
+
+
+def write_config(tmp_path: Path, web_port: int, lists: tuple[str, ...] = ()) -> Path:
+    """A config (serve makes the data dir and database itself) and these lists."""
+    config = tmp_path / "listfed.toml"
+    config.write_text(
+        f'[node]\nname = "node.example.org"\ndomains = ["{DOMAIN}"]\ndata_dir = "var"\n'
+        f'[smtp]\nlisten = "127.0.0.1:{free_port()}"\n'
+        f'[dns]\nnameservers = ["{quiet()}"]\n'
+        f'[web]\nlisten = "127.0.0.1:{web_port}"\n'
+    )
+    listfed = [sys.executable, "-m", "listfed", "--config", str(config)]
+    if lists:
+        subprocess.run([*listfed, "init"], check=True, capture_output=True)
+    for address in lists:
+        subprocess.run([*listfed, "lists", "create", address], check=True, capture_output=True)
+    return config
+
+
+def wait_for(found: Callable[[], object], timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = found()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise TimeoutError("gave up waiting")
+
+
+def get(port: int, path: str = "/") -> tuple[int, str] | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, ""
+    except OSError:
+        return None
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, int]]:
+    port = free_port()
+    config = write_config(tmp_path, port, (f"team@{DOMAIN}",))
+    log = tmp_path / "daemon.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "listfed", "--config", str(config), "serve"],
+            stdout=subprocess.DEVNULL,
+            stderr=out,
+        )
+    try:
+        yield proc, log, port
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+
+
+def pids(log: Path) -> list[int]:
+    return [int(m.group(2)) for m in PID.finditer(log.read_text(errors="replace"))]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_serve_answers_on_the_web_port_and_the_child_comes_back(
+    daemon: tuple[subprocess.Popen[bytes], Path, int],
+) -> None:
+    proc, log, port = daemon
+    status, page = wait_for(lambda: get(port))
+    assert status == 200 and "team at lists.example.org" in page
+    [first] = pids(log)
+    os.kill(first, signal.SIGKILL)  # the web face's child, which this test's daemon started
+    wait_for(lambda: len(pids(log)) == 2)
+    assert "exited with status -9; restarting" in log.read_text()
+    second = pids(log)[1]
+    assert second != first
+    status, page = wait_for(lambda: get(port, f"/team@{DOMAIN}/"))
+    assert status == 200 and "No posts yet" in page
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+    assert not alive(second)  # stopped with the daemon
+    assert get(port) is None
+
+
+def test_serve_does_not_start_when_the_web_port_is_taken(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = write_config(tmp_path, port)
+        result = subprocess.run(
+            [sys.executable, "-m", "listfed", "--config", str(config), "serve"],
+            capture_output=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    err = result.stderr.decode()
+    assert f"cannot listen on 127.0.0.1:{port} for the web face" in err
+    assert "change [web] listen" in err
+    assert "Traceback" not in err
+
+
+def _web(value: object) -> WebConfig:
+    return parse_config({"web": {"listen": value}}, Path("."), {}).web
+
+
+def test_the_web_listen_key() -> None:
+    assert parse_config({}, Path("."), {}).web == WebConfig("127.0.0.1", 8080, True)
+    assert _web("") == WebConfig(enabled=False)
+    assert _web("[::1]:8081") == WebConfig("::1", 8081, True)
+    for bad in ("8080", "127.0.0.1:99999", 8080):
+        with pytest.raises(ConfigError) as caught:
+            _web(bad)
+        assert caught.value.key == "web.listen"
+    with pytest.raises(ConfigError, match="unknown key"):
+        parse_config({"web": {"port": 1}}, Path("."), {})
