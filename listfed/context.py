@@ -25,6 +25,7 @@ class NodeSettings:
     domains: tuple[str, ...] = ()
     signature_max_age: float = 7 * 86400.0
     accept_v1_signatures: bool = True  # relay signatures of the old form, for now
+    sign_v1: bool = True  # sign relays v=1 too (SPEC §9's form), beside v=2
     peers: tuple[PeerConfig, ...] = ()
     routes: tuple[RouteConfig, ...] = ()
     bridges: tuple[BridgeConfig, ...] = ()
@@ -58,6 +59,7 @@ def node_settings(config: Config, secret: str = "") -> NodeSettings:
         domains=config.node.domains,
         signature_max_age=config.node.signature_max_age,
         accept_v1_signatures=config.node.accept_v1_signatures,
+        sign_v1=config.node.sign_v1,
         peers=config.peers,
         routes=config.routes,
         bridges=config.bridges,

@@ -201,6 +201,8 @@ def test_v1_relay_signatures_are_accepted_until_the_node_says_otherwise() -> Non
     config = parse("[node]\naccept_v1_signatures = false\n")
     assert node_settings(config).accept_v1_signatures is False
     assert node_settings(parse("")).accept_v1_signatures is True
+    assert node_settings(parse("")).sign_v1 is True
+    assert node_settings(parse("[node]\nsign_v1 = false\n")).sign_v1 is False
 
 
 def test_smtp_smarthost_port_defaults_to_25() -> None:
@@ -259,6 +261,7 @@ def test_config_is_frozen() -> None:
         ('[node]\nsignature_max_age = "0s"\n', "node.signature_max_age"),
         ('[node]\naccept_v1_signatures = "no"\n', "node.accept_v1_signatures"),
         ("[node]\naccept_v1_signatures = 0\n", "node.accept_v1_signatures"),
+        ('[node]\nsign_v1 = "yes"\n', "node.sign_v1"),
         ('[smtp]\nlmtp = "yes"\n', "smtp.lmtp"),
         ('[smtp]\nlisten = "localhost"\n', "smtp.listen"),
         ('[smtp]\nlisten = "::1:8025"\n', "smtp.listen"),

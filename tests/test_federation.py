@@ -388,6 +388,26 @@ async def test_a_route_from_a_list_that_does_not_exist_is_logged_on_reload(
         }
 
 
+@pytest.mark.parametrize("sign_v1", [True, False])
+async def test_a_node_that_refuses_v1_takes_a_relay_by_its_v2_signature(
+    tmp_path: Path, smarthost: RecordingSmarthost, sign_v1: bool
+) -> None:
+    async with federation(tmp_path, smarthost, "philly", "nyc") as fed:
+        fed.make_list(ACTIONS, Policy.MEMBERS, ["ann@philly.example"])
+        fed.make_list(COC_NYC, Policy.MEMBERS, ["ned@nyc.example"])
+        fed.configure("philly", sign_v1=sign_v1)
+        fed.configure("nyc", accept_v1_signatures=False)
+        fed.set_routes("philly", NATIONAL)
+        await fed["philly"].send(
+            post("[national] Day of action", to=ACTIONS, sender="ann@philly.example"),
+            ACTIONS,
+            mail_from="ann@philly.example",
+        )
+        await fed.idle()
+        assert [m["Message-ID"] for m in fed.got("ned@nyc.example")] == ["<m1@example.net>"]
+        assert _held(fed["nyc"]) == []
+
+
 async def test_a_relay_reaches_members_digests_and_archive_readers_without_its_signature(
     tmp_path: Path, smarthost: RecordingSmarthost
 ) -> None:
@@ -415,9 +435,11 @@ async def test_a_relay_reaches_members_digests_and_archive_readers_without_its_s
             stored = compressed.unpack(row[0])
             shown = show.load(conn, list_id, "m1@example.net")
             assert export_mbox(conn, list_id, tmp_path / "coc.mbox") == 1
-    # it came signed v=2 for this list (a trusted relay), and the archive keeps it as it came
+    # it came signed for this list (a trusted relay), and the archive keeps it as it came:
+    # v=1 and v=2 ([node] sign_v1, on by default), only those of this hop
+    assert b"\r\nX-Listfed-Signature: v=1; n=philly.example; t=" in stored
     assert b"\r\nX-Listfed-Signature: v=2; n=philly.example; t=" in stored
-    assert stored.lower().count(b"x-listfed-signature") == 1  # only the one for this peer
+    assert stored.lower().count(b"x-listfed-signature") == 2
     assert fed.ledger("nyc") == [("in", "", ACTIONS, "m1@example.net", "received")]
 
     def fields(raw: bytes) -> list[tuple[str, bytes]]:

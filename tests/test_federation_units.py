@@ -474,9 +474,11 @@ def test_signed_copy_verifies_as_the_receiving_node_reads_it() -> None:
     )
     body = out[out.find(b"\r\n\r\n") + 4 :]
     received = parse(out)
-    assert len(received.signatures) == 1
+    # [node] sign_v1 (on by default): SPEC §9's v=1 first, for peers that know only it
+    first, value = received.signatures
     assert received.traces == (OLD_TRACE, NEW_TRACE)
-    value = received.signatures[0]
+    v1 = spec_v1(secret, "philly.example", before, "<plans-2@example.org>", received.traces, body)
+    assert first == f"v=1; n=philly.example; t={before}; s={v1}"
     result = verify(value, {"philly.example": secret}, out)
     assert result.ok, result.reason
     assert result.node == "philly.example"
@@ -517,7 +519,15 @@ def test_the_target_is_compared_lower_cased() -> None:
     post = post_of(INCOMING)
     copy = relayed_copy(post, out_route(), PHILLY)
     out = signed(copy, post, PHILLY, "k", "COC@Lists.NYC.example", time.time())
-    assert verify(parse(out).signatures[0], {"philly.example": "k"}, out).ok
+    assert verify(parse(out).signatures[-1], {"philly.example": "k"}, out).ok
+
+
+def test_without_sign_v1_a_relay_carries_v2_only() -> None:
+    post = post_of(INCOMING)
+    node = NodeSettings(name="philly.example", sign_v1=False)
+    out = signed(relayed_copy(post, out_route(), node), post, node, "k", NYC_LIST, time.time())
+    [value] = parse(out).signatures
+    assert value.startswith("v=2; ") and verify(value, {"philly.example": "k"}, out).ok
 
 
 def test_a_copy_with_a_repeated_signed_field_goes_unsigned() -> None:
@@ -569,7 +579,7 @@ def test_signed_copy_with_an_8bit_trace_from_an_earlier_hop_verifies() -> None:
     out = signed(relayed_copy(post, out_route(), PHILLY), post, PHILLY, "k", NYC_LIST, time.time())
     body = out[out.find(b"\r\n\r\n") + 4 :]
     received = parse(out)
-    value = received.signatures[0]
+    value = received.signatures[-1]
     when = int(value.split("t=")[1].split(";")[0])
     fields = signing.field_values(received.head)
     assert fields is not None

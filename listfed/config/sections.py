@@ -96,6 +96,7 @@ def _node(value: object, base_dir: Path) -> NodeConfig:
         hop_limit=t.get("hop_limit", _count, NodeConfig.hop_limit),
         signature_max_age=t.get("signature_max_age", _period, NodeConfig.signature_max_age),
         accept_v1_signatures=t.get("accept_v1_signatures", _bool, NodeConfig.accept_v1_signatures),
+        sign_v1=t.get("sign_v1", _bool, NodeConfig.sign_v1),
     )
 
 

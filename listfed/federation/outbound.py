@@ -58,9 +58,10 @@ def _without(subject: str, prefix: str) -> str:
 def signed(
     msg: RawMessage, post: Post, node: NodeSettings, secret: str, target: str, now: float
 ) -> bytes:
-    """`msg` as it goes to `target` at a peer: with a v=2 signature for that list, or,
-    when it cannot be signed (a repeated From, Subject or Content-Type), unsigned: the
-    peer then takes it as an ordinary post from its sender."""
+    """`msg` as it goes to `target` at a peer: with a v=2 signature for that list (after
+    a v=1 one while `[node] sign_v1` is on: peers that know only SPEC §9's form read the
+    first), or, when it cannot be signed (a repeated From, Subject or Content-Type),
+    unsigned: the peer then takes it as an ordinary post from its sender."""
     data = msg.to_bytes()
     sent = RawMessage.parse(data)  # read as the receiving node will read it
     fields = signing.field_values(sent)
@@ -73,7 +74,10 @@ def signed(
         return data
     traces = sent.get_all(TRACE_HEADER)
     covered = signing.Covered(post.message.message_id, traces, sent.body, target, fields)
-    msg.append(signing.SIGNATURE_HEADER, signing.sign(secret, node.name, int(now), covered))
+    versions = ("1", "2") if node.sign_v1 else ("2",)
+    for version in versions:
+        value = signing.sign(secret, node.name, int(now), covered, version)
+        msg.append(signing.SIGNATURE_HEADER, value)
     return msg.to_bytes()
 
 

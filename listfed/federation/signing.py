@@ -96,11 +96,12 @@ def _mac(secret: str, lines: Sequence[str]) -> bytes:
     return hmac.new(secret.encode("utf-8"), text, hashlib.sha256).digest()
 
 
-def sign(secret: str, node: str, when: int, covered: Covered) -> str:
-    """The v=2 header value for a message that goes out exactly as `covered` says;
-    ValueError when it cannot be signed (a repeated field)."""
-    mac = _mac(secret, covered.lines("2", node, when, body_hash(covered.body)))
-    return f"v=2; n={node}; t={when}; s={base64.b64encode(mac).decode('ascii')}"
+def sign(secret: str, node: str, when: int, covered: Covered, version: str = "2") -> str:
+    """The header value of signature `version` (2, or 1 for peers that know only
+    SPEC §9's form) for a message that goes out exactly as `covered` says;
+    ValueError when it cannot be signed v=2 (a repeated field)."""
+    mac = _mac(secret, covered.lines(version, node, when, body_hash(covered.body)))
+    return f"v={version}; n={node}; t={when}; s={base64.b64encode(mac).decode('ascii')}"
 
 
 def _tags(value: str) -> dict[str, str] | None:
