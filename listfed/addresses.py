@@ -33,6 +33,8 @@ class Kind(StrEnum):
 
 
 _SUFFIXES = {k.value: k for k in Kind if k not in (Kind.POST, Kind.BRIDGE)}
+# Mailman's names for -join and -leave (SPEC §2), which old footers and habits use
+_SUFFIXES |= {"subscribe": Kind.JOIN, "unsubscribe": Kind.LEAVE}
 _WITH_DETAIL = {Kind.BOUNCES, Kind.CONFIRM}
 
 

@@ -8,6 +8,7 @@ import time
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
 from sqlmodel import select
 
 from listfed.db import members as stored_members
@@ -123,6 +124,19 @@ async def test_join_confirm_welcome_post_digest_leave(world: World) -> None:
     assert inner["Subject"] == "Second" and "alice@example.net" in str(inner["From"])
 
     goodbye = await ask_and_confirm(world, DAVE, "team-leave")
+    assert "Goodbye" in str(goodbye["Subject"])
+    assert member(world, DAVE) is None
+
+
+@pytest.mark.parametrize(("join", "leave"), [("team-subscribe", "team-unsubscribe")])
+async def test_mailmans_subscribe_and_unsubscribe_addresses_join_and_leave(
+    world: World, join: str, leave: str
+) -> None:
+    world.make_list(TEAM, people=["alice@example.net"])
+    welcome = await ask_and_confirm(world, DAVE, join)
+    assert "Welcome to team@" in str(welcome["Subject"])
+    assert member(world, DAVE) is not None
+    goodbye = await ask_and_confirm(world, DAVE, leave)
     assert "Goodbye" in str(goodbye["Subject"])
     assert member(world, DAVE) is None
 
