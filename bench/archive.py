@@ -292,7 +292,7 @@ def measure_search(db: Path, fig: Figures, rounds: int) -> None:
                     continue  # it failed: reported once
                 started = time.perf_counter()
                 try:
-                    found = search.search(conn, query, None, 20)
+                    found = search.search(conn, query, None, 20).hits
                 except ListfedError as exc:
                     hits[query] = f"error: {exc}"
                     continue

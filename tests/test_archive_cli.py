@@ -446,3 +446,49 @@ def test_conditions_that_keep_few_of_the_best_matches_still_find_theirs(node_dir
     assert sorted(ids(f"strike list:{OTHER}")) == ["b0@x", "b1@x", "b2@x"]
     assert sorted(ids("strike", "--list", OTHER)) == ["b0@x", "b1@x", "b2@x"]
     assert len(ids("strike", "--limit", "300")) == 263
+
+
+def _crowd(node_dir: Path) -> None:
+    """30 posts saying "strike", imported oldest first; the oldest says it in its subject
+    (the best match by bm25). Then 5 on the other list, older still, saying it once."""
+    crowd = [
+        message(
+            f"c{i}@x",
+            "Strike strike strike" if i == 0 else f"Notes {i}",
+            "a strike was mentioned\n",
+            date=f"Mon, {1 + i % 28:02d} Apr 2024 10:00:00 +0000",
+        )
+        for i in range(30)
+    ]
+    run("archive", "import", TEAM, str(_write(node_dir, crowd, "crowd.mbox")))
+    old = [message(f"o{i}@x", f"Old {i}", "one strike\n", date="Mon, 01 Jan 2018 10:00:00 +0000")
+           for i in range(5)]  # fmt: skip
+    run("archive", "import", OTHER, str(_write(node_dir, old, "old.mbox")))
+
+
+def test_a_query_matching_more_than_the_window_ranks_the_newest_and_says_so(
+    node_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from listfed.archive import search as searching
+
+    _crowd(node_dir)
+    monkeypatch.setattr(searching, "WINDOW", 10)
+    result = CliRunner().invoke(app, ["archive", "search", "strike", "--limit", "50", "--json"])
+    hits = [h["message_id"] for h in json.loads(result.stdout)]
+    assert len(hits) == 10 and "c0@x" not in hits  # the newest 10 (the other list's last)
+    assert result.stderr.strip() == (
+        "(ranked among the newest 10 of 35 matches; --all ranks every match)"
+    )
+    everything = ids("strike", "--limit", "50", "--all")
+    assert len(everything) == 35 and everything[0] == "c0@x"
+    # the window is of what the whole query keeps: an older list's posts are still found
+    assert sorted(ids(f"strike list:{OTHER}")) == [f"o{i}@x" for i in range(5)]
+    assert ids("strike before:2019-01-01", "--limit", "50") == ids(
+        f"strike list:{OTHER}", "--limit", "50"
+    )
+    monkeypatch.setattr(searching, "WINDOW", 3)
+    result = CliRunner().invoke(app, ["archive", "search", f"strike list:{OTHER}"])
+    assert "ranked among the newest 3 matches" in result.stderr  # not counted: conditions
+    monkeypatch.setattr(searching, "WINDOW", 100)
+    result = CliRunner().invoke(app, ["archive", "search", "strike"])
+    assert result.stderr == "" and ids("strike", "--limit", "50")[0] == "c0@x"

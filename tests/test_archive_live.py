@@ -23,7 +23,7 @@ QUIET = f"quiet@{DOMAIN}"
 def found(world: World, query: str) -> list[tuple[str, str, str]]:
     conn = opendb.connect(world.node.config.node.data_dir / "listfed.db", 5.0, readonly=True)
     try:
-        return [(h.message_id, h.list, h.thread_id) for h in search(conn, query)]
+        return [(h.message_id, h.list, h.thread_id) for h in search(conn, query).hits]
     finally:
         conn.close()
 
@@ -92,11 +92,11 @@ def test_an_older_database_gets_its_archive_indexed_and_compressed(tmp_path: Pat
     assert upgrade(db) == SCHEMA_VERSION
     db.close()
     conn = sqlite3.connect(tmp_path / "a.db")
-    hits = search(conn, '"minutes of the general assembly"')
+    hits = search(conn, '"minutes of the general assembly"').hits
     assert [(h.message_id, h.visibility, h.sender) for h in hits] == [
         ("old@x", "members", "ann@example.org")
     ]
-    assert [h.thread_id for h in search(conn, "comments")] == ["old@x"]
+    assert [h.thread_id for h in search(conn, "comments").hits] == ["old@x"]
     blob, size = conn.execute("SELECT raw, size FROM archive WHERE message_id = 'old@x'").fetchone()
     assert compressed.unpack(blob) == raw and size == len(raw)
     conn.close()

@@ -278,6 +278,21 @@ def test_search_pages_hold_twenty(client: TestClient, node: Path) -> None:
     assert "page=2" in first and "Next results" not in second
 
 
+def test_a_search_over_the_window_says_so_and_all_ranks_every_match(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from listfed.archive import search as searching
+
+    monkeypatch.setattr(searching, "WINDOW", 2)
+    page = client.get(f"/{TEAM}/search", params={"q": "friday"}).text
+    assert "Ranked among the newest 2 matches" in page  # a list: not counted
+    assert 'href="?q=friday&amp;all=1"' in page
+    everything = client.get(f"/{TEAM}/search", params={"q": "friday", "all": "1"}).text
+    assert "Ranked among" not in everything and 'name="all" value="1"' in everything
+    monkeypatch.setattr(searching, "WINDOW", 1000)
+    assert "Ranked among" not in client.get(f"/{TEAM}/search", params={"q": "friday"}).text
+
+
 @pytest.mark.parametrize("query", ['"unclosed', "(friday", "after:2024-13-01", "OR friday"])
 def test_a_malformed_query_is_a_400_that_says_what_is_wrong(client: TestClient, query: str) -> None:
     for path in (f"/{TEAM}/search", "/search"):

@@ -67,19 +67,37 @@ def search(
     ],
     list_address: ListOption = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 20,
+    everything: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Rank every match. Without it, a query that matches more than 10,000 "
+            "posts is ranked among the newest 10,000 of them (and says so on stderr).",
+        ),
+    ] = False,
     as_json: bool = JsonOption,
 ) -> None:
     """Search the archive; best matches first (bm25, then newest)."""
-    run_search(state(ctx), query, list_address, limit, as_json)
+    run_search(state(ctx), query, list_address, limit, as_json, everything)
 
 
-def run_search(st: State, query: str, list_address: str | None, limit: int, as_json: bool) -> None:
+def run_search(
+    st: State,
+    query: str,
+    list_address: str | None,
+    limit: int,
+    as_json: bool,
+    everything: bool = False,
+) -> None:
     """The search command's work (cli/quicksearch.py calls it too, without typer's parsing)."""
     with _connection(st, readonly=True) as conn:
         if list_address:
             archive_ops.list_id(conn, list_address)
-        hits = searching.search(conn, query, list_address, limit)
+        found = searching.search(conn, query, list_address, limit, everything=everything)
+    hits = found.hits
     emit(as_json, [answers.hit_json(h) for h in hits], lambda: answers.hits_text(hits))
+    if found.windowed:
+        typer.echo(f"({found.note('--all')})", err=True)
 
 
 @app.command()

@@ -1,4 +1,5 @@
-"""`listfed [-c FILE] archive search QUERY [--list L] [--limit N] [--json]` without typer.
+"""`listfed [-c FILE] archive search QUERY [--list L] [--limit N] [--all] [--json]`
+without typer.
 
 Typer builds a pydantic validator for every parameter it parses, about 0.1 s of a
 command that should answer in well under 0.3 s. The plain forms of the one command
@@ -13,7 +14,7 @@ from pathlib import Path
 _VALUE = {"--list", "--limit"}
 
 
-def _parse(argv: list[str]) -> tuple[Path | None, str, str | None, int, bool] | None:
+def _parse(argv: list[str]) -> tuple[Path | None, str, str | None, int, bool, bool] | None:
     config: Path | None = None
     words = list(argv)
     while words and words[0] in ("--config", "-c") and len(words) > 1:
@@ -23,7 +24,7 @@ def _parse(argv: list[str]) -> tuple[Path | None, str, str | None, int, bool] | 
         return None
     query: str | None = None
     options: dict[str, str] = {}
-    as_json = positional_only = False
+    as_json = everything = positional_only = False
     rest = words[2:]
     while rest:
         word = rest.pop(0)
@@ -35,6 +36,8 @@ def _parse(argv: list[str]) -> tuple[Path | None, str, str | None, int, bool] | 
             positional_only = True
         elif word == "--json":
             as_json = True
+        elif word == "--all":
+            everything = True
         elif word in _VALUE and rest:
             options[word] = rest.pop(0)
         elif word.startswith("--"):
@@ -46,7 +49,7 @@ def _parse(argv: list[str]) -> tuple[Path | None, str, str | None, int, bool] | 
     limit = options.get("--limit", "20")
     if query is None or not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= 1000:
         return None
-    return config, query, options.get("--list"), int(limit), as_json
+    return config, query, options.get("--list"), int(limit), as_json, everything
 
 
 def search(argv: list[str]) -> int | None:
@@ -59,9 +62,11 @@ def search(argv: list[str]) -> int | None:
     from listfed.cli.archive import run_search
     from listfed.cli.base import State, guarded
 
-    config, query, list_address, limit, as_json = parsed
+    config, query, list_address, limit, as_json, everything = parsed
     try:
-        guarded(run_search)(State(config_path=config), query, list_address, limit, as_json)
+        guarded(run_search)(
+            State(config_path=config), query, list_address, limit, as_json, everything
+        )
     except typer.Exit as done:
         return int(done.exit_code)
     return 0

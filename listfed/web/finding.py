@@ -44,19 +44,24 @@ def _answer(request: Request, address: str | None) -> Response:
             "page": page,
             "hits": [],
             "more": False,
+            "everything": request.query_params.get("all") == "1",
+            "window": 0,
+            "matches": None,
         }
         if not query:
             return site.page("search.html", **context)
         try:
-            hits = search(
+            found = search(
                 conn,
                 query,
                 lst.address if lst else None,
                 PER_PAGE * page + 1,
                 visibilities=READABLE,
+                everything=context["everything"],
             )
         except QueryError as exc:
             return site.page("search.html", status=400, error=str(exc), **context)
-    start = PER_PAGE * (page - 1)
+    hits, start = found.hits, PER_PAGE * (page - 1)
     context.update(hits=hits[start : start + PER_PAGE], more=len(hits) > start + PER_PAGE)
+    context.update(window=found.window, matches=found.matches)
     return site.page("search.html", **context)
