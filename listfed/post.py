@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from enum import StrEnum
 
 from listfed.listinfo import ListInfo
@@ -111,10 +113,14 @@ def make_post(
 ) -> Post:
     """Read `raw` as a post on `lst` (`message`: read already, off the database thread).
     A message without a Message-ID gets the generated one as a header, so that every
-    copy, relay and archive entry carries the same id."""
+    copy, relay and archive entry carries the same id; one without a Date gets its
+    arrival (RFC 5322 requires one; mail programs sort by it)."""
     message = message or parse(raw, mail_from, node)
-    if message.generated_id:  # the stages' header block carries the new field too
-        raw = f"Message-ID: <{message.message_id}>\r\n".encode() + raw
+    added = f"Message-ID: <{message.message_id}>\r\n" if message.generated_id else ""
+    if not message.head.get_all("Date"):
+        added += f"Date: {format_datetime(datetime.fromtimestamp(received, UTC))}\r\n"
+    if added:  # the stages' header block carries the new fields too
+        raw = added.encode() + raw
         message = dataclasses.replace(message, head=RawMessage.parse(raw))
         spooled_id = None  # raw is no longer the stored bytes
     return Post(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sqlite3
+import time
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import aiosmtplib
@@ -40,6 +42,25 @@ async def test_every_member_receives_once_with_list_headers(world: World) -> Non
     assert msg["Message-ID"] == "<m1@example.net>"
     # one SMTP transaction carried all three recipients
     assert len(world.smarthost.received) == 1
+
+
+async def test_a_post_without_date_or_message_id_is_delivered_with_both(world: World) -> None:
+    world.make_list(TEAM, people=PEOPLE)
+    bare = b"From: alice@example.net\r\nSubject: hello\r\n\r\nFirst post.\r\n"  # README's
+    before = time.time()
+    await world.send(bare, TEAM)
+    await world.idle()
+    assert world.smarthost is not None
+    msgs = [m.message for _r, m in world.smarthost.deliveries()]
+    assert len(msgs) == 3
+    dates = {str(m["Date"]) for m in msgs}
+    assert len(dates) == 1  # the same Date on every copy: the post's arrival
+    when = parsedate_to_datetime(dates.pop()).timestamp()
+    assert before - 1 <= when <= time.time()
+    assert len({str(m["Message-ID"]) for m in msgs}) == 1 and msgs[0]["Message-ID"]
+    with world.node.db.read() as s:
+        row = s.exec(select(ArchivedMessage)).one()
+    assert b"\r\nDate: " in unpack(row.raw) or unpack(row.raw).startswith(b"Date: ")
 
 
 async def test_post_is_archived_with_its_fields(world: World) -> None:

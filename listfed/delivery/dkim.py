@@ -1,6 +1,7 @@
 """DKIM-signing what the node sends, and ARC-sealing the posts it changed (RFC 6376, 8617).
 
-dkimpy does the cryptography. This module picks the signing domain (a d= that aligns with
+The DKIM-Signature is made by dkimsign.py (OpenSSL); dkimpy checks keys and seals ARC.
+This module picks the signing domain (a d= that aligns with
 neither the envelope nor the From buys nothing) and makes sure a signing problem never
 costs a message: whatever dkimpy raises is logged and the mail goes out unsigned.
 
@@ -25,6 +26,7 @@ import dkim
 from dkim.crypto import parse_pem_private_key
 from dkim.util import parse_tag_value
 
+from listfed.delivery import dkimsign
 from listfed.errors import ConfigError
 from listfed.mail.authors import domain as address_domain
 from listfed.mail.authors import from_domain
@@ -56,8 +58,8 @@ def load_key(pem: str) -> bytes:
         bits = key_bits(key)
         probe = b"From: probe@example.org\r\nSubject: probe\r\n\r\nprobe\r\n"
         record = public_key_record(key).encode()
-        signed = dkim.sign(probe, b"probe", b"example.org", key) + probe
-        usable = dkim.verify(signed, dnsfunc=lambda *_a, **_k: record)
+        signed = dkimsign.signature(probe, dkimsign.load(key), "example.org", "probe", SIGNED, 0)
+        usable = dkim.verify(signed + probe, dnsfunc=lambda *_a, **_k: record)
     except Exception as exc:
         problem = f"not an RSA private key in PEM (PKCS#1 or PKCS#8) that dkimpy can use: {exc}"
         raise ConfigError(problem[:300], key="dkim.private_key") from None
@@ -110,6 +112,7 @@ class MailSigner:
         self.selector = selector
         self.record = public_key_record(private_key)
         self._key = private_key
+        self._rsa = dkimsign.load(private_key)
         self._domains = frozenset(d.lower().rstrip(".") for d in domains)
         self._authserv_id = authserv_id
         self._arc = arc
@@ -131,18 +134,13 @@ class MailSigner:
             log.debug("%s: not signed: no hosted domain aligns", _message_id(data))
             return data
         message = crlf(data)
+        if not message.endswith(b"\r\n"):  # as it goes over SMTP: verifiers then agree
+            message += b"\r\n"
         if seal and self._arc:
             message = self._seal(message, domain)
         try:
-            signer = dkim.DKIM(message, linesep=b"\r\n")
-            names = [name.lower() for name, _value in signer.headers if name.lower() in SIGNED]
-            field = signer.sign(
-                self.selector.encode(),
-                domain.encode(),
-                self._key,
-                canonicalize=(b"relaxed", b"relaxed"),
-                include_headers=[*names, b"from"],
-            )
+            when = int(self._clock())
+            field = dkimsign.signature(message, self._rsa, domain, self.selector, SIGNED, when)
         except Exception as exc:
             log.warning("%s: sent without DKIM: %s", _message_id(data), _short(exc))
             return data
