@@ -95,6 +95,18 @@ class ListInfo:
     def bounces_address(self) -> str:
         return self.sub_address("bounces")
 
+    def placeholders(self) -> dict[str, str]:
+        """What `$name` in the list's texts (welcome, goodbye, footer) stands for."""
+        return {
+            "list": self.address,
+            "description": self.description,
+            "about": f" ({self.description})" if self.description else "",
+            "request": self.sub_address("request"),
+            "join": self.sub_address("join"),
+            "leave": self.sub_address("leave"),
+            "owner": self.sub_address("owner"),
+        }
+
     @property
     def list_id(self) -> str:
         """The RFC 2919 identifier, without the phrase: ``LIST.DOMAIN``."""

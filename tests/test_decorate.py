@@ -648,3 +648,31 @@ def test_a_body_in_a_charset_that_is_no_charset_is_not_decoded() -> None:
     out = decorate(raw, LST)
     assert time.process_time() - start < 1.0
     assert FOOTER.encode() in out and body in out
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        ("Re: [team] Re: [team] Budget", "[team] Re: Budget"),
+        ("RE: [Team] AW: [team]  Budget", "[team] Re: Budget"),
+        ("[team] [team] Budget", "[team] Budget"),
+        ("Re: [team] Budget", "Re: [team] Budget"),  # once: left as it is
+        ("Budget", "[team] Budget"),
+    ],
+)
+def test_a_doubled_prefix_is_collapsed_to_one(subject: str, expected: str) -> None:
+    assert subject_of(decorate(message(f"Subject: {subject}"), LST)) == expected
+
+
+def test_footer_placeholders_are_filled() -> None:
+    lst = ListInfo(
+        id=1,
+        local="team",
+        domain="example.org",
+        footer="$list: leave by writing to $leave; owners: $owner; archive: $archive; $5",
+    )
+    out = decorate(message("Subject: Hi"), lst, base_url="https://lists.example.org")
+    assert (
+        "team@example.org: leave by writing to team-leave@example.org; owners: "
+        "team-owner@example.org; archive: https://lists.example.org/team@example.org/; $5"
+    ) in body(out).decode()

@@ -299,3 +299,11 @@ def test_builders_never_raise(posts: list[bytes], footer: str, description: str)
     assert plain.get_content_type() == "text/plain"
     lines = text(plain).split("\n")
     assert lines.count(DASHES) == len(posts) + (1 if footer.strip() else 0)
+
+
+def test_the_footer_placeholders_are_filled_in_both_forms() -> None:
+    lst = ListInfo(id=1, local="team", domain="example.org", footer="Leave: $leave")
+    mime = mime_digest(lst, 1, [ALICE], WHEN)
+    plain = plain_digest(lst, 1, [ALICE], WHEN)
+    for data in (mime, plain):
+        assert b"Leave: team-leave@example.org" in data and b"$leave" not in data

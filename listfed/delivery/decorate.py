@@ -12,6 +12,8 @@ import binascii
 import logging
 import re
 import secrets
+from collections.abc import Callable
+from string import Template
 
 from listfed.delivery import rewrite
 from listfed.listinfo import ListInfo
@@ -61,18 +63,19 @@ def decorate(
         msg.remove(name)
     _authenticated(msg, authserv_id, auth)
     sender = rewrite.munge if dmarc == "munge" else rewrite.reply_to
-    steps = (
-        (_prefix_subject, _add_footer)
-        if dmarc == "wrap"
-        else (sender, _prefix_subject, _add_footer)
-    )
-    for step in steps:
+    archive = f"{base_url.rstrip('/')}/{lst.address}/" if base_url else ""
+    steps: list[tuple[str, Callable[[], None]]] = [
+        ("the sender's rewriting", lambda: sender(msg, lst)),
+        ("the prefix", lambda: _prefix_subject(msg, lst)),
+        ("the footer", lambda: _add_footer(msg, lst, archive)),
+    ]
+    for what, step in steps[1:] if dmarc == "wrap" else steps:
         saved = (list(msg.fields), msg.body)
         try:
-            step(msg, lst)
+            step()
         except Exception:  # a bug must cost the decoration, never the post
             msg.fields, msg.body = saved
-            log.exception("%s: %s skipped for a post", lst.address, step.__name__)
+            log.exception("%s: %s skipped for a post", lst.address, what)
     _add_list_headers(msg, lst, archive_url)
     return msg.to_bytes()
 
@@ -160,9 +163,27 @@ def _prefix_subject(msg: RawMessage, lst: ListInfo) -> None:
     if not prefix:
         return
     subject = " ".join((msg.get_decoded("Subject") or "").split())
-    if prefix.casefold() in subject.casefold():
+    seen = subject.casefold().count(prefix.casefold())
+    if seen == 1:
         return  # already there (a reply): the field stays byte for byte
+    if seen > 1:  # a mail program's Re: [team] Re: [team] ...
+        msg.replace("Subject", collapsed(subject, prefix))
+        return
     msg.replace("Subject", f"{prefix} {subject or '(no subject)'}")
+
+
+_REPLY = frozenset({"re:", "aw:", "sv:", "antw:"})  # Re: as mail programs write it
+
+
+def collapsed(subject: str, prefix: str) -> str:
+    """`Re: [team] Re: [team] Budget` → `[team] Re: Budget`, as Mailman writes it: the
+    prefix once, in front, then one Re: when it is a reply."""
+    words = re.sub(re.escape(prefix), " ", subject, flags=re.IGNORECASE).split()
+    reply = False
+    while words and words[0].casefold() in _REPLY:
+        reply, words = True, words[1:]
+    rest = " ".join(words) or "(no subject)"
+    return f"{prefix} Re: {rest}" if reply else f"{prefix} {rest}"
 
 
 def _content_type(msg: RawMessage) -> tuple[str, dict[str, str]]:
@@ -179,8 +200,15 @@ def _content_type(msg: RawMessage) -> tuple[str, dict[str, str]]:
     return kind, params
 
 
-def _add_footer(msg: RawMessage, lst: ListInfo) -> None:
-    footer = lst.footer.replace("\r\n", "\n").replace("\r", "\n").strip("\n")
+def footer_text(lst: ListInfo, archive: str = "") -> str:
+    """The list's footer with its placeholders filled: $list, $description, $request,
+    $join, $leave, $owner, and $archive (the list's web page, "" without base_url)."""
+    text = lst.footer.replace("\r\n", "\n").replace("\r", "\n").strip("\n")
+    return Template(text).safe_substitute({**lst.placeholders(), "archive": archive})
+
+
+def _add_footer(msg: RawMessage, lst: ListInfo, archive: str = "") -> None:
+    footer = footer_text(lst, archive)
     if not footer.strip():
         return
     kind, params = _content_type(msg)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime, make_msgid
 
-from listfed.delivery.decorate import list_headers
+from listfed.delivery.decorate import footer_text, list_headers
 from listfed.listinfo import ListInfo
 from listfed.mail import authors, mimeparse
 from listfed.mail.message import SIGNATURE_HEADER, TRACE_HEADER, body_text, normalise_message_id
@@ -60,7 +60,7 @@ def mime_digest(lst: ListInfo, issue: int, posts: Sequence[bytes], when: datetim
         if not post.raw.isascii():  # RFC 2046: message/rfc822 is 7bit unless it says so
             head += b"Content-Transfer-Encoding: 8bit\r\n"
         parts.append(head + b"\r\n" + post.raw)
-    footer = _lines(lst.footer)
+    footer = _lines(footer_text(lst))
     if footer:
         parts.append(_text_part(footer))
     boundary = _boundary(parts)
@@ -90,7 +90,7 @@ def plain_digest(lst: ListInfo, issue: int, posts: Sequence[bytes], when: dateti
                     break_long_words=False, break_on_hyphens=False,
                 )  # fmt: skip
         lines += ["", *_escaped(_lines(_text_of(post.raw))), "", MESSAGE_RULE, ""]
-    footer = _lines(lst.footer)
+    footer = _lines(footer_text(lst))
     if footer:
         lines += [*_escaped(footer), "", MESSAGE_RULE, ""]
     end = f"End of {digest_subject(lst, issue)}"

@@ -93,15 +93,4 @@ more is needed from you.
 
 def render(text: str, lst: ListInfo, address: str, **extra: str) -> str:
     """`text` with the placeholders filled; unknown ones are left as they are."""
-    values = {
-        "list": lst.address,
-        "description": lst.description,
-        "about": f" ({lst.description})" if lst.description else "",
-        "address": address,
-        "request": lst.sub_address("request"),
-        "join": lst.sub_address("join"),
-        "leave": lst.sub_address("leave"),
-        "owner": lst.sub_address("owner"),
-        **extra,
-    }
-    return Template(text).safe_substitute(values)
+    return Template(text).safe_substitute({**lst.placeholders(), "address": address, **extra})
