@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -195,3 +197,23 @@ async def test_listening_on_a_taken_port_is_a_clear_error(
     with pytest.raises(ListfedError, match=r"cannot listen on 127\.0\.0\.1"):
         await node.start()
     await node.stop(grace=0)
+
+
+async def test_ids_in_replies_and_logs_are_never_given_twice(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The queue empties between two posts: the second is not "queued as 1" again, nor
+    delivered as d1 again (SQLite would reuse the largest rowid once its row is gone)."""
+    caplog.set_level(logging.INFO, logger="listfed")
+    world.make_list(TEAM, Policy.OPEN, people=["bob@example.net"])
+    replies, deliveries = [], []
+    for n in range(3):
+        _errors, reply = await world.send(post(f"Post {n}", message_id=f"<p{n}@x>"), TEAM)
+        await world.idle()
+        replies.append(reply)
+    for record in caplog.records:
+        found = re.search(r" (d\d+): 1 accepted", record.getMessage())
+        if found:
+            deliveries.append(found.group(1))
+    assert len(set(replies)) == 3, replies
+    assert len(deliveries) == 3 and len(set(deliveries)) == 3, deliveries

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from listfed.db import spooled
+from listfed.db import sequence, spooled
 from listfed.db.engine import sqlite_of
 
 _INSERT = (
-    "INSERT INTO queue (kind, list_id, rcpt, detail, mail_from, message_id, spooled_id, "
+    "INSERT INTO queue (id, kind, list_id, rcpt, detail, mail_from, message_id, spooled_id, "
     "received, approved, origin, state, attempts, next_attempt, last_error) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', 0, 0, '')"
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', 0, 0, '')"
 )
 
 
@@ -48,11 +48,13 @@ def insert(session: Session, raw: bytes, items: Sequence[NewItem]) -> list[int]:
 def insert_stored(session: Session, spooled_id: int, items: Sequence[NewItem]) -> list[int]:
     """Queue items of a message whose bytes are stored already (a held post's)."""
     cursor = sqlite_of(session).cursor()
+    first = sequence.reserve(cursor, "queue", len(items))  # never an id given before
     ids = []
-    for item in items:
+    for queue_id, item in enumerate(items, first):
         cursor.execute(
             _INSERT,
             (
+                queue_id,
                 item.kind,
                 item.list_id,
                 item.rcpt,
@@ -65,5 +67,5 @@ def insert_stored(session: Session, spooled_id: int, items: Sequence[NewItem]) -
                 item.origin,
             ),
         )
-        ids.append(int(cursor.lastrowid or 0))
+        ids.append(queue_id)
     return ids
