@@ -11,6 +11,7 @@ from listfed.cli import (
     held,
     lists,
     members,
+    mta,
     node,
     peers,
     queue,
@@ -28,6 +29,7 @@ app.add_typer(peers.app, name="peers")
 app.add_typer(bridges.app, name="bridges")
 app.add_typer(digests.app, name="digests")
 app.add_typer(archive.app, name="archive")
+app.add_typer(mta.app, name="mta")
 app.command("doctor")(doctor.doctor)
 app.command()(node.init)
 app.command()(node.serve)

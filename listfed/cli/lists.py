@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from listfed.cli import mta
 from listfed.cli.base import JsonOption, emit, new_app, state, table
 from listfed.db import lists as stored_lists
 from listfed.errors import UsageError
@@ -37,6 +38,7 @@ def create(
             if result.invalid:
                 raise UsageError("; ".join(why for _, why in result.invalid))
     typer.echo(f"created {info.address} (policy {info.policy})")
+    mta.refresh(st)
 
 
 @app.command("ls")
@@ -97,3 +99,4 @@ def delete(
     with state(ctx).write() as s:
         lists.delete(s, address)
     typer.echo(f"deleted {address}")
+    mta.refresh(state(ctx))

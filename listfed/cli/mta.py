@@ -1,0 +1,68 @@
+"""`listfed mta postfix`: what Postfix in front of this node needs (SPEC §11)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from listfed.cli.base import State, new_app, state
+from listfed.db import lists as stored_lists
+from listfed.ops import mta
+
+app = new_app("Settings for the mail server in front of this node.")
+
+
+@app.command()
+def postfix(
+    ctx: typer.Context,
+    write: Annotated[
+        Path | None,
+        typer.Option(
+            "--write",
+            metavar="DIR",
+            help="Write the tables into DIR (e.g. /etc/postfix), run postmap on them, and "
+            "write them again whenever `lists create` or `lists delete` changes them.",
+        ),
+    ] = None,
+) -> None:
+    """Print the Postfix settings that hand this node's domains to it: relay_domains, a
+    transport table (LMTP when [smtp] lmtp = true, else SMTP, to [smtp] listen), and the
+    tables of every address the node takes, so that Postfix refuses any other address at
+    its RCPT with 550 instead of accepting it and bouncing it later. See README,
+    "Postfix in front"."""
+    st = state(ctx)
+    found = _tables(st)
+    where = write or Path("/etc/postfix")
+    if write is None:
+        for name, content in found.files().items():
+            typer.echo(f"# ---- {where / name}\n{content}")
+    else:
+        with st.write() as s:
+            mta.remember(s, write)
+        for line in mta.write(found, write):
+            typer.echo(line)
+    typer.echo("# ---- main.cf")
+    for line in mta.main_cf(st.config, where):
+        typer.echo(line)
+    typer.echo("# ---- then")
+    for line in mta.commands(where):
+        typer.echo(line)
+
+
+def _tables(st: State) -> mta.Tables:
+    with st.read() as s:
+        addresses = [info.address for info, _count in stored_lists.all_lists(s)]
+    return mta.tables(st.config, addresses)
+
+
+def refresh(st: State) -> None:
+    """After a list came or went: the tables written by `mta postfix --write` again."""
+    with st.read() as s:
+        where = mta.written_to(s)
+    if where is None:
+        return
+    for line in mta.write(_tables(st), where):
+        typer.echo(line)
+    typer.echo(f"run `postfix reload` for the -bounces+ and -confirm+ forms ({where / mta.PLUS})")

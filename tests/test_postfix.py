@@ -1,0 +1,113 @@
+"""`listfed mta postfix` against a real Postfix in front of a node (SPEC §11): the
+tables it writes make Postfix hand the lists' mail to listfed and refuse every other
+address of the hosted domain at its own RCPT, so that nothing is accepted and bounced
+later to a forged sender."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import subprocess
+from pathlib import Path
+
+import aiosmtplib
+import pytest
+from typer.testing import CliRunner
+
+from listfed.cli.app import app
+from listfed.config import Config
+from listfed.ops import mta
+from tests.conftest import DOMAIN, RecordingSmarthost, World, post, running_world
+from tests.postfix import postfix_directory, running_postfix
+
+TEAM = f"team@{DOMAIN}"
+PEOPLE = ["ann@example.net", "bob@example.net"]
+
+
+async def _send(port: int, raw: bytes, rcpt: str, sender: str = "ann@example.net") -> None:
+    await aiosmtplib.send(
+        raw, sender=sender, recipients=[rcpt], hostname="127.0.0.1", port=port, timeout=10
+    )
+
+
+async def test_postfix_in_front_takes_the_lists_mail_and_refuses_the_rest(
+    tmp_path: Path, smarthost: RecordingSmarthost
+) -> None:
+    async with running_world(tmp_path / "node", smarthost) as w:
+        w.make_list(TEAM, people=PEOPLE)
+        config = w.node.config
+        config = dataclasses.replace(config, smtp=dataclasses.replace(config.smtp, port=w.port))
+        with postfix_directory() as where:
+            await _through_postfix(config, where, smarthost, w)
+
+
+async def _through_postfix(
+    config: Config, where: Path, smarthost: RecordingSmarthost, w: World
+) -> None:
+    tables = mta.tables(config, [TEAM])
+    done = mta.write(tables, where)
+    assert any(line.startswith("postmap ") and "failed" not in line for line in done), done
+    with running_postfix(where, mta.main_cf(config, where)) as front:
+        # a post through Postfix reaches every member once
+        await _send(
+            front.port,
+            post("Through Postfix", message_id="<pf1@x>", sender="ann@example.net"),
+            TEAM,
+        )
+        for _ in range(200):
+            if len(smarthost.deliveries()) >= 2:
+                break
+            await asyncio.sleep(0.05)
+        await w.idle()
+        assert sorted(r for r, _m in smarthost.deliveries()) == PEOPLE
+        # robots' and VERP forms are taken too
+        await _send(front.port, b"Subject: help\r\n\r\nhelp\r\n", f"team-request@{DOMAIN}")
+        await _send(front.port, b"Subject: x\r\n\r\nx\r\n", f"team-bounces+a=b.example@{DOMAIN}")
+        # an address the node does not take is refused at Postfix's RCPT: no bounce
+        for wrong in (f"nosuchlist@{DOMAIN}", f"team-nope@{DOMAIN}", f"team+x@{DOMAIN}"):
+            with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as refused:
+                await _send(front.port, b"Subject: x\r\n\r\nx\r\n", wrong, "forged@victim.example")
+            [error] = refused.value.recipients
+            assert error.code == 550, (wrong, error)
+        await asyncio.sleep(1.0)
+        assert front.queued() == 0, front.log[-3000:]
+        assert "status=bounced" not in front.log
+
+
+def test_mta_postfix_writes_the_tables_and_lists_create_and_delete_rewrite_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LISTFED_CONFIG", raising=False)
+    cli("init", "--name", "node.example.org", "--domain", DOMAIN)
+    cli("lists", "create", TEAM)
+    printed = cli("mta", "postfix")
+    assert f"relay_domains = {DOMAIN}" in printed and f"{TEAM}\tOK" in printed
+    assert "/^team-confirm\\+[^@]+@lists\\.example\\.org$/\tOK" in printed
+    where = tmp_path / "postfix"
+    said = cli("mta", "postfix", "--write", str(where))
+    assert f"postmap {where / 'listfed_recipients'}" in said
+    assert lookup(where, TEAM) == "OK" and lookup(where, f"other@{DOMAIN}") == ""
+    said = cli("lists", "create", f"other@{DOMAIN}")
+    assert f"wrote {where / 'listfed_recipients'}" in said and "postfix reload" in said
+    assert lookup(where, f"other-leave@{DOMAIN}") == "OK"
+    cli("lists", "delete", f"other@{DOMAIN}", "--yes")
+    assert lookup(where, f"other@{DOMAIN}") == "" and lookup(where, TEAM) == "OK"
+
+
+def cli(*args: str) -> str:
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, (result.output, result.stderr)
+    return result.stdout
+
+
+def lookup(where: Path, address: str) -> str:
+    found = subprocess.run(
+        ["postmap", "-q", address, f"hash:{where / 'listfed_recipients'}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "PATH": "/usr/sbin:/usr/bin:/bin"},
+    )
+    return found.stdout.strip()
