@@ -82,6 +82,7 @@ class ListInfo:
     dmarc_never: tuple[str, ...] = ()  # From domains never mitigated
     hold_expiry: float = 14 * 86400.0  # 0: held posts wait for ever
     reply_to_override: bool = False  # replace the poster's own Reply-To
+    one_click: bool = True  # members' copies carry a one-click unsubscribe URL (base_url)
 
     @property
     def address(self) -> str:

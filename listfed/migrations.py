@@ -164,7 +164,12 @@ def _v7(conn: Connection) -> None:
         conn.exec_driver_sql(statement)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+def _v8(conn: Connection) -> None:
+    """One-click unsubscribe (RFC 8058), on unless a list turns it off."""
+    conn.exec_driver_sql("ALTER TABLE mlist ADD COLUMN one_click BOOLEAN NOT NULL DEFAULT 1")
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 SCHEMA_VERSION = len(MIGRATIONS)
 assert SCHEMA_VERSION == version.SCHEMA_VERSION
 

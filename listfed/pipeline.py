@@ -40,6 +40,7 @@ def _decorate(ctx: Context, post: Post) -> None:
         post.raw,
         post.lst,
         base_url=node.base_url,
+        archive_url=f"{node.base_url.rstrip('/')}/{post.lst.address}/" if node.base_url else "",
         dmarc=mitigation.mode,
         auth=post.facts.auth,
         authserv_id=node.name,

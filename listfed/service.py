@@ -26,6 +26,7 @@ from listfed.db import lists
 from listfed.db.engine import Database
 from listfed.delivery.routing import RoutedTransport
 from listfed.delivery.transport import MaildirTransport, SmtpTransport, Transport
+from listfed.delivery.unsubscribe import personal
 from listfed.delivery.worker import Deliverer, Letter
 from listfed.dispatch import Dispatcher
 from listfed.dns import txt_lookup
@@ -37,7 +38,7 @@ from listfed.housekeeping import Housekeeper
 from listfed.intake import IntakeHandler
 from listfed.mailauth import prechecks, signer, signers
 from listfed.migrations import upgrade
-from listfed.ops.node import node_secret
+from listfed.ops.node import node_secret, secret_path
 from listfed.spool import Spool
 from listfed.web.supervisor import WebFace
 
@@ -115,6 +116,7 @@ class Node:
             verp=lambda: self.dispatcher.node.verp == "always",
             sign=self._sign if self.signer is not None else None,
             relayed=ledger.relay_outcome,
+            personal=personal(self.db, lambda: self.dispatcher.node),
         )
         self.dispatcher = Dispatcher(
             self.db,
@@ -155,6 +157,7 @@ class Node:
                 database_path(config),
                 config.storage.busy_timeout,
                 config.node.base_url,
+                secret_file=secret_path(config),
             )
             if web.enabled
             else None

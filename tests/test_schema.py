@@ -124,6 +124,13 @@ def test_upgrading_keeps_queued_deliveries_and_never_reuses_outgoing_ids(
     db.close()
 
 
+V6_LIST = (
+    "INSERT INTO mlist (local, domain, description, footer, policy, nonmember_action, archive, "
+    "visibility, max_message_size, reply_to, dmarc, created) VALUES ('team', "
+    "'lists.example.org', '', '', 'members', 'hold', 1, 'public', 0, 'none', 'munge', 0)"
+)
+
+
 def test_version_7_keeps_queued_and_held_mail_and_stores_it_apart(tmp_path: Path) -> None:
     """Queue and held rows of a version 6 database keep their bytes, now in `spooled`,
     which goes with the last row that refers to it, and only then."""
@@ -134,8 +141,8 @@ def test_version_7_keeps_queued_and_held_mail_and_stores_it_apart(tmp_path: Path
     db = Database(tmp_path / "a.db")
     assert upgrade(db, MIGRATIONS[:6]) == 6
     with db.write() as s:
-        lists.create(s, "team@lists.example.org", ("lists.example.org",))
         conn = s.connection()
+        conn.execute(text(V6_LIST))  # as a version 6 node made it
         for n in (1, 2):
             conn.execute(
                 text(

@@ -293,8 +293,25 @@ async def test_mail_queued_and_held_before_the_upgrade_still_goes_out(
     db = Database(path)
     assert upgrade(db, MIGRATIONS[:6]) == 6
     with db.write() as s:
-        lists.create(s, TEAM, (DOMAIN,), Policy.OPEN)
-        members.add(s, TEAM, PEOPLE, Role.MEMBER)
+        local, domain = TEAM.split("@")
+        s.connection().execute(  # as a version 6 node made it
+            text(
+                "INSERT INTO mlist (local, domain, description, footer, policy, "
+                "nonmember_action, archive, visibility, max_message_size, reply_to, dmarc, "
+                "created) VALUES (:l, :d, '', '', 'open', 'hold', 1, 'public', 0, 'none', "
+                "'munge', 0)"
+            ),
+            {"l": local, "d": domain},
+        )
+        for person in PEOPLE:
+            s.connection().execute(
+                text(
+                    "INSERT INTO member (list_id, address, display_address, name, role, "
+                    "delivery, bounce_score, delivery_disabled, last_failure, created) "
+                    "VALUES (1, :a, :a, '', 'member', 'regular', 0, 0, '', 0)"
+                ),
+                {"a": person},
+            )
         conn = s.connection()
         conn.execute(
             text(

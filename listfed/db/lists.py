@@ -49,6 +49,7 @@ def to_info(row: MailingList) -> ListInfo:
         dmarc_never=listvalues.items(row.dmarc_never),
         hold_expiry=row.hold_expiry,
         reply_to_override=row.reply_to_override,
+        one_click=row.one_click,
     )
 
 

@@ -41,3 +41,19 @@ def all_members(session: Session, list_address: str) -> list[Member]:
     info = get(session, list_address)
     query = select(Member).where(Member.list_id == info.id).order_by(col(Member.address))
     return list(session.exec(query))
+
+
+def ids_of(session: Session, list_id: int, addresses: list[str]) -> dict[str, int]:
+    """The member row id of each of these addresses that is a member (as given -> id)."""
+    wanted = {a.lower(): a for a in addresses}
+    found: dict[str, int] = {}
+    names = list(wanted)
+    for start in range(0, len(names), 500):  # SQLite's bound-parameter limit
+        chunk = names[start : start + 500]
+        query = select(Member.id, Member.address).where(
+            Member.list_id == list_id, col(Member.address).in_(chunk)
+        )
+        for member_id, address in session.exec(query):
+            if member_id is not None:
+                found[wanted[address]] = member_id
+    return found

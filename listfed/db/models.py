@@ -46,6 +46,7 @@ class MailingList(SQLModel, table=True):
     dmarc_never: str = ""  # From domains never mitigated
     hold_expiry: float = 14 * 86400.0  # a held post is dropped (poster told) after this
     reply_to_override: bool = False  # true: replace a Reply-To the poster set
+    one_click: bool = True  # members' copies carry a one-click unsubscribe URL (base_url)
 
 
 class Member(SQLModel, table=True):

@@ -24,6 +24,7 @@ from sqlmodel import Session
 
 from listfed.db.engine import Database
 from listfed.delivery.transport import SendResult, Transport
+from listfed.delivery.unsubscribe import Personal, without_fields
 from listfed.errors import ListfedError
 from listfed.groupcommit import GroupCommit
 from listfed.verp import verp_address
@@ -48,6 +49,8 @@ class Letter:
     data: bytes
     message_id: str
     kind: str = "post"
+    list_id: int | None = None
+    bare: bytes = b""  # a post's copy as decorated, unsigned (for one-click copies)
 
 
 @dataclass(frozen=True)
@@ -102,8 +105,10 @@ class Deliverer:
         verp: Callable[[], bool] = lambda: False,
         sign: Callable[[Letter], bytes] | None = None,
         relayed: Relayed | None = None,
+        personal: Personal | None = None,
     ) -> None:
         self.db = db
+        self.personal = personal  # one-click unsubscribe: each member's own header fields
         self.sign = sign  # DKIM (and ARC): once per message, in a worker thread
         self.failed = failed
         self.relayed = relayed
@@ -139,13 +144,14 @@ class Deliverer:
                 s.connection()
                 .execute(
                     text(
-                        "SELECT envelope_from, data, message_id, kind FROM outgoing WHERE id = :o"
+                        "SELECT envelope_from, data, message_id, kind, list_id "
+                        "FROM outgoing WHERE id = :o"
                     ),
                     {"o": outgoing_id},
                 )
                 .first()
             )
-        return Letter(row[0], row[1], row[2], row[3]) if row else None
+        return Letter(row[0], row[1], row[2], row[3], row[4]) if row else None
 
     def _record_all(self, outcomes: list[Outcome]) -> list[None]:
         with self.db.write() as s:
@@ -250,6 +256,8 @@ class Deliverer:
             loaded = await self.db.run(self._load, outgoing_id)
             if loaded is None:
                 return None
+            if loaded.kind == "post" and self.personal is not None:
+                loaded = replace(loaded, bare=loaded.data)  # unsigned, for one-click copies
             if self.sign is not None:
                 loaded = replace(loaded, data=await asyncio.to_thread(self.sign, loaded))
             self._data[outgoing_id] = loaded
@@ -277,12 +285,22 @@ class Deliverer:
             task.add_done_callback(self._finishing.discard)
 
     async def _send(self, transport: Transport, letter: Letter, to: list[str]) -> SendResult:
-        if letter.kind not in VERP_KINDS or not self.verp():
+        verp = letter.kind in VERP_KINDS and self.verp()
+        heads: dict[str, bytes] = {}
+        if letter.bare and letter.list_id is not None and self.personal is not None:
+            heads = await self.db.run(self.personal, letter.list_id, to)
+        bare = await asyncio.to_thread(without_fields, letter.bare) if heads else b""
+        if not verp and not heads:
             return await transport.send(letter.envelope_from, to, letter.data)
         merged = SendResult()
-        for address in to:
-            verp = verp_address(letter.envelope_from, address)
-            merged.merge(await transport.send(verp, [address], letter.data))
+        for address in to:  # copies that differ: a transaction each
+            sender = verp_address(letter.envelope_from, address) if verp else letter.envelope_from
+            data = letter.data
+            if address in heads:
+                data = heads[address] + bare
+                if self.sign is not None:
+                    data = await asyncio.to_thread(self.sign, replace(letter, data=data))
+            merged.merge(await transport.send(sender, [address], data))
         return merged
 
     async def _finish(self, batch: Batch, letter: Letter, result: SendResult) -> None:

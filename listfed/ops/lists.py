@@ -110,6 +110,7 @@ SETTINGS: dict[str, Any] = {
     "max_message_size": _size,
     "reply_to": listvalues.reply_to,
     "reply_to_override": parse_bool,
+    "one_click": parse_bool,
     "dmarc": _choice("munge", "wrap", "none"),
     "bounce_threshold": _positive,
     "digest_size": _size,
@@ -169,4 +170,5 @@ def describe(info: ListInfo, members: int) -> dict[str, Any]:
         "dmarc_never": list(plain.dmarc_never),
         "hold_expiry": plain.hold_expiry,
         "reply_to_override": plain.reply_to_override,
+        "one_click": plain.one_click,
     }

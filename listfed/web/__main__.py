@@ -25,13 +25,17 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--database", type=Path, required=True)
     parser.add_argument("--busy-timeout", type=float, default=5.0)
     parser.add_argument("--base-url", default="")
+    parser.add_argument(
+        "--secret-file", type=Path, default=None, help="the node secret (one-click tokens)"
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = _arguments(sys.argv[1:] if argv is None else argv)
     sock = socket.socket(fileno=args.fd)
-    app = build(args.database, args.busy_timeout, args.base_url)
+    secret = args.secret_file.read_text().strip() if args.secret_file else ""
+    app = build(args.database, args.busy_timeout, args.base_url, secret)
     config = uvicorn.Config(
         app, log_level="warning", access_log=False, server_header=False, lifespan="off"
     )

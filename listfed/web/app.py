@@ -1,8 +1,8 @@
 """The web face's routes, one table, and the pages for errors.
 
-Every page reads; nothing here writes yet (subscribing and signing in come next).
-Endpoints are plain functions: starlette runs them in its thread pool, each with its
-own read-only connection, so a slow page never holds the event loop.
+Every page reads, but one-click unsubscribe (`/u/TOKEN`), which writes in a short
+transaction of its own. Endpoints are plain functions: starlette runs them in its thread
+pool, each with its own read-only connection, so a slow page never holds the event loop.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from listfed.web import downloads, finding, lists, posts
+from listfed.web import downloads, finding, lists, posts, unsubscribe
 from listfed.web.headers import SecurityHeaders
 from listfed.web.site import Site, site_of
 
@@ -38,6 +38,7 @@ ROUTES = [
     Route("/", lists.index),
     Route("/style.css", stylesheet),
     Route("/search", finding.everywhere),
+    Route("/u/{token}", unsubscribe.one_click, methods=["GET", "POST"]),
     Route("/{address}", lists.without_slash),
     Route("/{address}/", lists.list_page),
     Route("/{address}/search", finding.in_list),
@@ -56,11 +57,14 @@ def _error(request: Request, exc: Exception) -> Response:
     return site.page("error.html", status=status, code=status, reason=reason)
 
 
-def build(database: Path, busy_timeout: float = 5.0, base_url: str = "") -> ASGIApp:
-    """The web face over the node's database at `database`."""
+def build(
+    database: Path, busy_timeout: float = 5.0, base_url: str = "", secret: str = ""
+) -> ASGIApp:
+    """The web face over the node's database at `database`; `secret` is the node secret
+    (one-click unsubscribe tokens)."""
     app = Starlette(
         routes=ROUTES,
         exception_handlers={HTTPException: _error, 500: _error},
     )
-    app.state.site = Site(database, busy_timeout, base_url)
+    app.state.site = Site(database, busy_timeout, base_url, secret=secret)
     return SecurityHeaders(app)

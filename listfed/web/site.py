@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from listfed.archive import browse, opendb
+from listfed.db.engine import Database
 from listfed.listinfo import Visibility
 from listfed.web import render
 
@@ -30,6 +31,15 @@ class Site:
     busy_timeout: float = 5.0
     base_url: str = ""  # [node] base_url: absolute links in feeds; "" : the request's own
     templates: Environment = field(default_factory=render.environment)
+    secret: str = ""  # the node secret: one-click unsubscribe tokens
+    _writer: Database | None = None
+
+    def writer(self) -> Database:
+        """For the few writes (one-click unsubscribe): short WAL transactions, as the
+        command line writes."""
+        if self._writer is None:
+            self._writer = Database(self.database, self.busy_timeout)
+        return self._writer
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:

@@ -1,0 +1,51 @@
+"""One-click unsubscribe in members' copies (RFC 8058, SPEC §10): where `[node] base_url`
+is set and the list has `one_click` on, each member's copy of a post carries its own
+`List-Unsubscribe` URL and `List-Unsubscribe-Post`, so each copy differs and goes in a
+transaction of its own (delivery/worker.py); elsewhere many recipients share one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from listfed import oneclick
+from listfed.context import NodeSettings
+from listfed.db import lists, members
+from listfed.db.engine import Database
+from listfed.mail.rawmail import RawMessage
+
+# (list id, recipients) -> each member's two header fields; {}: the list does not use it
+Personal = Callable[[int, list[str]], dict[str, bytes]]
+FIELDS = ("List-Unsubscribe", "List-Unsubscribe-Post")
+
+
+def personal(db: Database, node: Callable[[], NodeSettings]) -> Personal:
+    """The delivery worker's look-up, on the database thread: one query per batch."""
+
+    def lookup(list_id: int, recipients: list[str]) -> dict[str, bytes]:
+        settings = node()
+        if not settings.base_url or not settings.secret:
+            return {}
+        with db.read() as s:
+            lst = lists.by_id(s, list_id)
+            if not lst.one_click:
+                return {}
+            found = members.ids_of(s, list_id, recipients)
+        leave = lst.sub_address("leave")
+        return {
+            address: oneclick.headers(
+                settings.base_url,
+                oneclick.make(settings.secret, list_id, member_id, address),
+                leave,
+            )
+            for address, member_id in found.items()
+        }
+
+    return lookup
+
+
+def without_fields(data: bytes) -> bytes:
+    """The copy for everyone, without the list's shared List-Unsubscribe fields."""
+    msg = RawMessage.parse(data)
+    for name in FIELDS:
+        msg.remove(name)
+    return msg.to_bytes()

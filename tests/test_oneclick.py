@@ -1,0 +1,139 @@
+"""One-click unsubscribe (RFC 8058, SPEC §10): where `[node] base_url` is set, each
+member's copy carries its own List-Unsubscribe URL and List-Unsubscribe-Post; a POST to
+it unsubscribes at once (200, no redirect, harmless to repeat), a GET never does, a
+forged token does nothing; DKIM covers both fields; `one_click false` turns it off."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import dkim
+from starlette.testclient import TestClient
+
+from listfed import oneclick
+from listfed.db import lists as stored_lists
+from listfed.db import members as stored_members
+from listfed.web.app import build
+from tests.conftest import DOMAIN, RecordingSmarthost, World, post, running_world
+from tests.dnsstub import StubDns
+from tests.test_dkim_flow import lookup, pems, signing_node, stub  # noqa: F401 (fixtures)
+
+TEAM = f"team@{DOMAIN}"
+PEOPLE = ["ann@example.net", "bob@example.net", "cy@example.org"]
+BASE = "https://lists.example.org"
+URL = re.compile(
+    r"<https://lists\.example\.org/u/([^>]+)>, <mailto:team-leave@lists\.example\.org>"
+)
+
+
+@asynccontextmanager
+async def node(tmp_path: Path, smarthost: RecordingSmarthost, **lst: str) -> AsyncIterator[World]:
+    async with running_world(tmp_path, smarthost, node={"base_url": BASE}) as w:
+        w.make_list(TEAM, people=PEOPLE, **lst)
+        yield w
+
+
+def copies(smarthost: RecordingSmarthost) -> dict[str, Any]:
+    return {r: m.message for r, m in smarthost.deliveries()}
+
+
+def web(w: World) -> TestClient:
+    app = build(w.node.config.node.data_dir / "listfed.db", 5.0, BASE, w.node.secret)
+    return TestClient(app, base_url="https://testserver")
+
+
+def is_member(w: World, address: str) -> bool:
+    with w.node.db.read() as s:
+        return stored_members.find(s, stored_lists.get(s, TEAM).id, address) is not None
+
+
+async def test_each_member_gets_a_url_of_their_own_and_a_post_to_it_unsubscribes(
+    tmp_path: Path, smarthost: RecordingSmarthost
+) -> None:
+    async with node(tmp_path, smarthost) as w:
+        await w.send(post("Budget", sender="ann@example.net"), TEAM, "ann@example.net")
+        await w.idle()
+        got = copies(smarthost)
+        assert sorted(got) == PEOPLE
+        assert len(smarthost.received) == 3  # the copies differ: a transaction each
+        tokens = {}
+        for address, msg in got.items():
+            found = URL.fullmatch(str(msg["List-Unsubscribe"]))
+            assert found is not None, msg["List-Unsubscribe"]
+            assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+            assert msg["List-Archive"] == f"<{BASE}/{TEAM}/>"
+            assert len(msg.get_all("List-Unsubscribe")) == 1
+            tokens[address] = found.group(1)
+        assert len(set(tokens.values())) == 3
+
+        client = web(w)
+        bob = f"/u/{tokens['bob@example.net']}"
+        page = client.get(bob)  # a link scanner, or the member looking first
+        assert page.status_code == 200 and 'name="List-Unsubscribe"' in page.text
+        assert is_member(w, "bob@example.net")
+        done = client.post(bob, content=b"List-Unsubscribe=One-Click", follow_redirects=False)
+        assert done.status_code == 200 and "no longer subscribed" in done.text
+        assert not is_member(w, "bob@example.net")
+        again = client.post(bob, content=b"List-Unsubscribe=One-Click")
+        assert again.status_code == 200 and "not subscribed" in again.text
+
+        # a forged or altered token, or a POST without the field, does nothing
+        cy = tokens["cy@example.org"]
+        altered = cy[:-1] + ("a" if cy[-1] != "a" else "b")
+        for path, body in [
+            (f"/u/{altered}", b"List-Unsubscribe=One-Click"),
+            (f"/u/{tokens['ann@example.net'].split('.')[0]}.999.{cy.split('.')[2]}", b"x"),
+            (f"/u/{cy}", b""),
+            ("/u/not-a-token", b"List-Unsubscribe=One-Click"),
+        ]:
+            assert client.post(path, content=body).status_code in (200, 400)
+        assert (
+            client.post(f"/u/{altered}", content=b"List-Unsubscribe=One-Click").status_code == 400
+        )
+        assert is_member(w, "cy@example.org") and is_member(w, "ann@example.net")
+
+
+async def test_one_click_false_keeps_the_mailto_and_one_transaction(
+    tmp_path: Path, smarthost: RecordingSmarthost
+) -> None:
+    async with node(tmp_path, smarthost, one_click="false") as w:
+        await w.send(post("Budget", sender="ann@example.net"), TEAM, "ann@example.net")
+        await w.idle()
+        got = copies(smarthost)
+        assert sorted(got) == PEOPLE and len(smarthost.received) == 1
+        for msg in got.values():
+            assert msg["List-Unsubscribe"] == f"<mailto:team-leave@{DOMAIN}>"
+            assert msg["List-Unsubscribe-Post"] is None
+
+
+def test_a_token_names_its_list_member_and_address_only() -> None:
+    token = oneclick.make("s" * 32, 3, 7, "Ann@Example.net")
+    read = oneclick.read(token)
+    assert read is not None and (read.list_id, read.member_id) == (3, 7)
+    assert oneclick.valid("s" * 32, read, "ann@example.net")
+    assert not oneclick.valid("s" * 32, read, "bob@example.net")
+    assert not oneclick.valid("t" * 32, read, "ann@example.net")
+    assert oneclick.read("3.7.x") is None and oneclick.read("../../etc") is None
+
+
+async def test_dkim_covers_both_fields_of_each_copy(
+    tmp_path: Path,
+    smarthost: RecordingSmarthost,
+    stub: StubDns,  # noqa: F811 (the fixture)
+    pems: dict[str, str],  # noqa: F811
+) -> None:
+    async with signing_node(tmp_path, smarthost, stub, pems["node"], node={"base_url": BASE}) as w:
+        w.make_list(TEAM, people=PEOPLE)
+        await w.send(post("Signed", sender="ann@example.net"), TEAM, "ann@example.net")
+        await w.idle()
+        assert len(smarthost.received) == 3
+        for received in smarthost.received:
+            head = received.data.split(b"\r\n\r\n", 1)[0].lower()
+            signature = re.sub(rb"\r\n[ \t]+", b" ", head.split(b"dkim-signature:", 1)[1])
+            signed = signature.split(b" h=", 1)[1].split(b";", 1)[0]
+            assert b"list-unsubscribe:" in signed and b"list-unsubscribe-post" in signed
+            assert dkim.verify(received.data, dnsfunc=lookup(stub))
