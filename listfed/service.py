@@ -158,6 +158,7 @@ class Node:
                 config.storage.busy_timeout,
                 config.node.base_url,
                 secret_file=secret_path(config),
+                config_file=config.path,
             )
             if web.enabled
             else None

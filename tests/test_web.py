@@ -99,7 +99,7 @@ def test_a_list_page_shows_join_address_threads_months_and_links(client: TestCli
     assert f'href="mailto:team-join@{DOMAIN}"' in page.text
     assert f"team-join at {DOMAIN}" in page.text
     assert "<form" in page.text and f'action="/{TEAM}/search"' in page.text
-    assert 'name="email"' not in page.text  # no subscribe form in this step
+    assert f'action="/{TEAM}/subscribe"' in page.text and 'name="email"' in page.text
     assert f'href="/{TEAM}/atom.xml"' in page.text
     assert f'href="/{TEAM}/2024/03.mbox"' in page.text  # the newest month
     assert f'href="/{TEAM}/2023/12/"' in page.text

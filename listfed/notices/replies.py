@@ -29,16 +29,20 @@ def mailbox(address: str) -> str:
     return f"{local.partition('+')[0]}@{domain}"
 
 
-def allowed(session: Session, address: str, now: float, per_hour: int) -> bool:
-    """May the robots write to `address` now? If so, count this message."""
-    key = mailbox(address)
+def room(session: Session, address: str, now: float, per_hour: int) -> bool:
+    """Is there room under the limit for `address` (nothing is counted)?"""
     recent = session.connection().execute(
         text("SELECT COUNT(*) FROM robot_reply WHERE address = :a AND sent > :t"),
-        {"a": key, "t": now - 3600},
+        {"a": mailbox(address), "t": now - 3600},
     )
-    if int(recent.scalar_one()) >= per_hour:
+    return int(recent.scalar_one()) < per_hour
+
+
+def allowed(session: Session, address: str, now: float, per_hour: int) -> bool:
+    """May the robots write to `address` now? If so, count this message."""
+    if not room(session, address, now, per_hour):
         return False
-    session.add(RobotReply(address=key, sent=now))
+    session.add(RobotReply(address=mailbox(address), sent=now))
     return True
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import uvicorn
 
+from listfed.config import load_config
+from listfed.context import node_settings
 from listfed.web.app import build
 
 
@@ -28,6 +30,7 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--secret-file", type=Path, default=None, help="the node secret (one-click tokens)"
     )
+    parser.add_argument("--config", type=Path, default=None, help="the daemon's config file")
     return parser.parse_args(argv)
 
 
@@ -35,7 +38,9 @@ def main(argv: list[str] | None = None) -> None:
     args = _arguments(sys.argv[1:] if argv is None else argv)
     sock = socket.socket(fileno=args.fd)
     secret = args.secret_file.read_text().strip() if args.secret_file else ""
-    app = build(args.database, args.busy_timeout, args.base_url, secret)
+    # the daemon's config, found as the daemon found it (same folder, same environment)
+    node = node_settings(load_config(args.config), secret)
+    app = build(args.database, args.busy_timeout, args.base_url, secret, node)
     config = uvicorn.Config(
         app, log_level="warning", access_log=False, server_header=False, lifespan="off"
     )

@@ -17,7 +17,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from listfed.web import downloads, finding, lists, posts, unsubscribe
+from listfed.context import NodeSettings
+from listfed.web import downloads, finding, joining, lists, posts, unsubscribe
 from listfed.web.headers import SecurityHeaders
 from listfed.web.site import Site, site_of
 
@@ -42,6 +43,7 @@ ROUTES = [
     Route("/{address}", lists.without_slash),
     Route("/{address}/", lists.list_page),
     Route("/{address}/search", finding.in_list),
+    Route("/{address}/subscribe", joining.subscribe, methods=["POST"]),
     Route("/{address}/atom.xml", downloads.atom),
     Route("/{address}/{year:int}/{month:int}/", lists.month_page),
     Route("/{address}/{year:int}/{month:int}.mbox", downloads.month_mbox),
@@ -58,13 +60,18 @@ def _error(request: Request, exc: Exception) -> Response:
 
 
 def build(
-    database: Path, busy_timeout: float = 5.0, base_url: str = "", secret: str = ""
+    database: Path,
+    busy_timeout: float = 5.0,
+    base_url: str = "",
+    secret: str = "",
+    node: NodeSettings | None = None,
 ) -> ASGIApp:
     """The web face over the node's database at `database`; `secret` is the node secret
-    (one-click unsubscribe tokens)."""
+    (one-click unsubscribe tokens); `node` the settings the subscribe form's
+    confirmations need (None: the form sends nothing)."""
     app = Starlette(
         routes=ROUTES,
         exception_handlers={HTTPException: _error, 500: _error},
     )
-    app.state.site = Site(database, busy_timeout, base_url, secret=secret)
+    app.state.site = Site(database, busy_timeout, base_url, secret=secret, node=node)
     return SecurityHeaders(app)

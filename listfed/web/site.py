@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from listfed.archive import browse, opendb
+from listfed.context import NodeSettings
 from listfed.db.engine import Database
 from listfed.listinfo import Visibility
 from listfed.web import render
@@ -32,6 +33,7 @@ class Site:
     base_url: str = ""  # [node] base_url: absolute links in feeds; "" : the request's own
     templates: Environment = field(default_factory=render.environment)
     secret: str = ""  # the node secret: one-click unsubscribe tokens
+    node: NodeSettings | None = None  # for the subscribe form's confirmations
     _writer: Database | None = None
 
     def writer(self) -> Database:

@@ -38,12 +38,15 @@ class WebFace:
         base_url: str,
         first_pause: float = FIRST_PAUSE,
         secret_file: Path | None = None,
+        config_file: Path | None = None,
     ) -> None:
         self.host, self.port = host, port
         self.args = ["--database", str(database), "--busy-timeout", str(busy_timeout)]
         self.args += ["--base-url", base_url]
         if secret_file is not None:  # a path, never the secret itself: `ps` shows args
             self.args += ["--secret-file", str(secret_file)]
+        if config_file is not None:
+            self.args += ["--config", str(config_file)]
         self.first_pause = first_pause
         self.sock: socket.socket | None = None
         self.process: asyncio.subprocess.Process | None = None

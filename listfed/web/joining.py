@@ -1,0 +1,71 @@
+"""`POST /LIST@DOMAIN/subscribe` (form field `email`): joining from a browser starts the
+same confirmation as mail to LIST-join (SPEC §10). The page says the same whatever the
+address, so it never tells who is a member; and so that the form cannot be used to
+mail-bomb a stranger, it sends at most one mail per address and ten per client an hour
+(further requests get the same page and send nothing).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from urllib.parse import parse_qsl
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from listfed.addresses import normalise
+from listfed.db import lists
+from listfed.errors import InvalidAddress
+from listfed.notices.replies import allowed, mailbox, room
+from listfed.robots import actions
+from listfed.tokens import Action
+from listfed.web.site import Site, readable, site_of
+
+MAX_BODY = 4096
+PER_ADDRESS = 1  # confirmation mails an hour to one address from the web
+PER_CLIENT = 10  # and from one client address
+
+
+async def subscribe(request: Request) -> Response:
+    site = site_of(request)
+    with site.reading() as conn:
+        lst = readable(conn, request.path_params["address"])  # else the 404 of no list
+    body = (await request.body())[:MAX_BODY]
+    given = dict(parse_qsl(body.decode("utf-8", "replace"))).get("email", "").strip()
+    try:
+        address = normalise(given)
+    except InvalidAddress:
+        return site.page("joined.html", status=400, list=lst, address=given, bad=True)
+    await run_in_threadpool(_ask, site, lst.address, address, client_of(request))
+    return site.page("joined.html", list=lst, address=address, bad=False)
+
+
+def _ask(site: Site, list_address: str, address: str, client: str) -> None:
+    if site.node is None:
+        return
+    now = time.time()
+    by_client = f"web@{client}"
+    with site.writer().write() as s:
+        # a client is charged only for mail that goes out
+        if room(s, by_client, now, PER_CLIENT) and allowed(
+            s, f"{mailbox(address)}#web", now, PER_ADDRESS
+        ):
+            allowed(s, by_client, now, PER_CLIENT)
+            lst = lists.get(s, list_address)
+            actions.ask(s, site.node, lst, Action.SUBSCRIBE, address, now)
+
+
+def client_of(request: Request) -> str:
+    """The visitor's address: the proxy's X-Forwarded-For when the connection comes from
+    this machine (a TLS proxy in front, README), else the connection's own."""
+    host = request.client.host if request.client else ""
+    forwarded = request.headers.get("x-forwarded-for", "")
+    try:
+        local = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        local = False
+    if local and forwarded:
+        return forwarded.split(",")[-1].strip()[:64]
+    return host
