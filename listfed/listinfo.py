@@ -83,6 +83,7 @@ class ListInfo:
     hold_expiry: float = 14 * 86400.0  # 0: held posts wait for ever
     reply_to_override: bool = False  # replace the poster's own Reply-To
     one_click: bool = True  # members' copies carry a one-click unsubscribe URL (base_url)
+    notify_owners: bool = True  # owners hear of each join and leave (SPEC §2)
 
     @property
     def address(self) -> str:

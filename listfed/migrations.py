@@ -169,7 +169,12 @@ def _v8(conn: Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE mlist ADD COLUMN one_click BOOLEAN NOT NULL DEFAULT 1")
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
+def _v9(conn: Connection) -> None:
+    """Owners are told of each join and leave (SPEC §2), unless a list says not to."""
+    conn.exec_driver_sql("ALTER TABLE mlist ADD COLUMN notify_owners BOOLEAN NOT NULL DEFAULT 1")
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
 SCHEMA_VERSION = len(MIGRATIONS)
 assert SCHEMA_VERSION == version.SCHEMA_VERSION
 

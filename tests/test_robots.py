@@ -421,3 +421,18 @@ async def test_a_non_member_asking_to_change_delivery_is_told_so(world: World) -
     await world.idle()
     [reply] = to(world, DAVE)
     assert "dave@example.net is not subscribed; nothing was changed." in text_of(reply)
+
+
+@pytest.mark.parametrize("notify", [True, False])
+async def test_owners_hear_of_each_join_and_leave_unless_notify_owners_is_false(
+    world: World, notify: bool
+) -> None:
+    owner = "olive@example.org"
+    world.make_list(TEAM, people=["alice@example.net"], notify_owners=str(notify).lower())
+    with world.write() as s:
+        members.add(s, TEAM, [owner], Role.OWNER)
+    await ask_and_confirm(world, DAVE, "team-join")
+    await ask_and_confirm(world, DAVE, "team-leave")
+    subjects = [str(m["Subject"]) for m in to(world, owner)]
+    expected = [f"{DAVE} joined {TEAM}", f"{DAVE} left {TEAM}"] if notify else []
+    assert subjects == expected

@@ -50,6 +50,7 @@ def to_info(row: MailingList) -> ListInfo:
         hold_expiry=row.hold_expiry,
         reply_to_override=row.reply_to_override,
         one_click=row.one_click,
+        notify_owners=row.notify_owners,
     )
 
 

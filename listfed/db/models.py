@@ -47,6 +47,7 @@ class MailingList(SQLModel, table=True):
     hold_expiry: float = 14 * 86400.0  # a held post is dropped (poster told) after this
     reply_to_override: bool = False  # true: replace a Reply-To the poster set
     one_click: bool = True  # members' copies carry a one-click unsubscribe URL (base_url)
+    notify_owners: bool = True  # owners hear of each join and leave
 
 
 class Member(SQLModel, table=True):

@@ -1,4 +1,5 @@
-"""LIST-owner: forwarded to the list's owners, loop-safe.
+"""LIST-owner: forwarded to the list's owners, loop-safe; and the owners told of joins
+and leaves.
 
 Every forwarded copy carries `X-Listfed-Owner: LIST@DOMAIN` and goes out with the
 list's bounce address as envelope sender. Mail that already carries the mark (anywhere:
@@ -8,10 +9,13 @@ that bounces or auto-replies cannot start a loop.
 
 from __future__ import annotations
 
-from listfed.context import Context
+from sqlmodel import Session
+
+from listfed.context import Context, NodeSettings
 from listfed.db import members
 from listfed.delivery import outbox
-from listfed.listinfo import Role
+from listfed.listinfo import ListInfo, Role
+from listfed.notices import replies, templates
 from listfed.post import Incoming
 
 MARK = b"X-Listfed-Owner:"
@@ -31,3 +35,27 @@ def forward(ctx: Context, mail: Incoming, *, null_sender: bool = False) -> str:
     mid = mail.message.message_id
     outbox.enqueue(session, data, envelope, owners, lst.id, "owner", mid, now=ctx.now())
     return f"forwarded to {len(owners)} owner(s)"
+
+
+def tell_change(
+    session: Session,
+    node: NodeSettings,
+    lst: ListInfo,
+    address: str,
+    *,
+    joined: bool,
+    how: str,
+    now: float,
+) -> int:
+    """Tell the list's owners that `address` joined or left (SPEC §2), unless the list's
+    `notify_owners` is false; how many were told (robot mail's rate limit applies)."""
+    if not lst.notify_owners:
+        return 0
+    text = templates.OWNER_JOINED if joined else templates.OWNER_LEFT
+    subject = f"{address} {'joined' if joined else 'left'} {lst.address}"
+    body = templates.render(text, lst, address, how=how)
+    told = 0
+    for owner in members.with_role(session, lst.id, Role.OWNER):
+        if owner.lower() != address.lower():
+            told += replies.send(session, lst, owner, subject, body, now, node)
+    return told

@@ -76,6 +76,16 @@ To resume, post to the list, or send "set delivery $mode" to $request and
 reply to the confirmation we send you.
 """
 
+OWNER_JOINED = """\
+$address has joined $list ($how).
+
+Members:  listfed members ls $list
+"""
+
+OWNER_LEFT = """\
+$address has left $list ($how).
+"""
+
 OWNER_DISABLED = """\
 Delivery from $list to $address has been paused after repeated bounces
 (bounce score $score, threshold $threshold).

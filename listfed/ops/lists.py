@@ -111,6 +111,7 @@ SETTINGS: dict[str, Any] = {
     "reply_to": listvalues.reply_to,
     "reply_to_override": parse_bool,
     "one_click": parse_bool,
+    "notify_owners": parse_bool,
     "dmarc": _choice("munge", "wrap", "none"),
     "bounce_threshold": _positive,
     "digest_size": _size,
@@ -171,4 +172,5 @@ def describe(info: ListInfo, members: int) -> dict[str, Any]:
         "hold_expiry": plain.hold_expiry,
         "reply_to_override": plain.reply_to_override,
         "one_click": plain.one_click,
+        "notify_owners": plain.notify_owners,
     }

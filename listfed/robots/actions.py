@@ -19,6 +19,7 @@ from listfed.db import lists
 from listfed.db import members as stored_members
 from listfed.listinfo import DeliveryMode, ListInfo, Role
 from listfed.notices import replies, templates
+from listfed.notices.owners import tell_change
 from listfed.ops import members
 from listfed.tokens import Action
 
@@ -107,6 +108,9 @@ def confirm(session: Session, node: NodeSettings, token: str, now: float) -> tup
         if row.name:  # set apart: a display name needs no quoting or encoding here
             members.set_value(session, lst.address, row.address, "name", row.name)
         log.info("%s: %s subscribed (confirmed)", lst.address, row.address)
+        tell_change(
+            session, node, lst, added.added[0], joined=True, how="confirmed by mail", now=now
+        )
         return f"{added.added[0]} is now subscribed to {lst.address}.", True
     member = stored_members.find(session, lst.id, row.address)
     if member is None:
@@ -122,6 +126,7 @@ def confirm(session: Session, node: NodeSettings, token: str, now: float) -> tup
     members.remove(session, lst.address, [address])
     replies.goodbye(session, node, lst, address, now)
     log.info("%s: %s unsubscribed (confirmed)", lst.address, address)
+    tell_change(session, node, lst, address, joined=False, how="confirmed by mail", now=now)
     return f"{address} has been unsubscribed from {lst.address}.", True
 
 

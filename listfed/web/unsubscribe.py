@@ -10,6 +10,7 @@ nothing. The write is a short transaction of its own, through ops/members.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
@@ -21,6 +22,7 @@ from listfed import oneclick
 from listfed.db import lists
 from listfed.db.models import Member
 from listfed.errors import NotFound
+from listfed.notices import owners
 from listfed.ops import members
 from listfed.web.site import Site, site_of
 
@@ -86,5 +88,10 @@ def _unsubscribe(site: Site, token: oneclick.Token) -> Found:
             members.remove(s, lst.address, [row.address])
         except NotFound:
             return Found()
+        if site.node is not None:
+            how = "one-click unsubscribe"
+            owners.tell_change(
+                s, site.node, lst, row.display_address, joined=False, how=how, now=time.time()
+            )
     log.info("%s: %s unsubscribed (one-click)", lst.address, row.display_address)
     return Found(row.display_address, lst.address)
