@@ -20,7 +20,7 @@ from aiosmtpd.smtp import SMTP
 from listfed.addresses import Resolution, resolve
 from listfed.bounces.handle import delivery_failed
 from listfed.bridges.watchers import Timing, Watchers
-from listfed.config import Config
+from listfed.config import Config, WebConfig
 from listfed.context import NodeSettings, node_settings
 from listfed.db import lists
 from listfed.db.engine import Database
@@ -256,16 +256,34 @@ class Node:
     def reload(self, config: Config) -> None:
         """Apply a re-read config: routes, peers, bridges, [members], verp, the [node]
         relay settings (hop limit, signature age, accept_v1_signatures), delivery retry
-        steps and batch size change live; sessions and queued mail are untouched."""
+        steps and batch size change live; sessions and queued mail are untouched. The web
+        face's child is replaced at once when its settings ([node] base_url, [storage]
+        busy_timeout) change; a new [web] listen waits for a restart of serve."""
         self.deliverer.retry = config.delivery.retry
         self.deliverer.per_transaction = config.delivery.recipients_per_transaction
         self.dispatcher.node = node_settings(config, self.secret)
+        self._reload_web(config)
         self.config = config
         self.bridges.apply(config.bridges)
         log.info("configuration reloaded from %s", config.path)
         task = asyncio.get_running_loop().create_task(self._check_routes())
         self._checks.add(task)
         task.add_done_callback(self._checks.discard)
+
+    def _reload_web(self, config: Config) -> None:
+        """Give the web face the settings it can take without rebinding; say in the log
+        that a new [web] listen is not one of them."""
+        if config.web != self.config.web:
+            log.warning(
+                "[web] listen is now %s in the file, but the web face stays %s until serve "
+                "is restarted: a reload does not rebind its port",
+                _listen(config.web),
+                _listen(self.config.web),
+            )
+        if self.web is not None:  # the child logs its own restart
+            self.web.reconfigure(
+                database_path(self.config), config.storage.busy_timeout, config.node.base_url
+            )
 
     async def _check_routes(self) -> None:
         """Say in the log what `listfed routes check` would call an error."""
@@ -302,6 +320,13 @@ class Node:
             self.reload(reload())
         except Exception as exc:  # a broken file must not stop a running node
             log.error("reload failed, keeping the running configuration: %s", exc)
+
+
+def _listen(web: WebConfig) -> str:
+    if not web.enabled:
+        return 'off ("")'
+    host = f"[{web.host}]" if ":" in web.host else web.host
+    return f"on {host}:{web.port}"
 
 
 def _in_transaction(session: Any) -> bool:

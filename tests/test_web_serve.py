@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,21 +28,28 @@ from tests.test_restart import free_port
 PID = re.compile(r"web face on http://127\.0\.0\.1:(\d+)/ \(pid (\d+)\)")
 
 
-def write_config(tmp_path: Path, web_port: int, lists: tuple[str, ...] = ()) -> Path:
+def write_config(
+    tmp_path: Path, web_port: int, lists: tuple[str, ...] = (), base_url: str = ""
+) -> Path:
     """A config (serve makes the data dir and database itself) and these lists."""
     config = tmp_path / "listfed.toml"
-    config.write_text(
-        f'[node]\nname = "node.example.org"\ndomains = ["{DOMAIN}"]\ndata_dir = "var"\n'
-        f'[smtp]\nlisten = "127.0.0.1:{free_port()}"\n'
-        f'[dns]\nnameservers = ["{quiet()}"]\n'
-        f'[web]\nlisten = "127.0.0.1:{web_port}"\n'
-    )
+    config.write_text(config_text(web_port, base_url))
     listfed = [sys.executable, "-m", "listfed", "--config", str(config)]
     if lists:
         subprocess.run([*listfed, "init"], check=True, capture_output=True)
     for address in lists:
         subprocess.run([*listfed, "lists", "create", address], check=True, capture_output=True)
     return config
+
+
+def config_text(web_port: int, base_url: str = "") -> str:
+    return (
+        f'[node]\nname = "node.example.org"\ndomains = ["{DOMAIN}"]\ndata_dir = "var"\n'
+        f'base_url = "{base_url}"\n'
+        f'[smtp]\nlisten = "127.0.0.1:{free_port()}"\n'
+        f'[dns]\nnameservers = ["{quiet()}"]\n'
+        f'[web]\nlisten = "127.0.0.1:{web_port}"\n'
+    )
 
 
 def wait_for(found: Callable[[], object], timeout: float = 20.0) -> Any:
@@ -64,11 +72,9 @@ def get(port: int, path: str = "/") -> tuple[int, str] | None:
         return None
 
 
-@pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, int]]:
-    port = free_port()
-    config = write_config(tmp_path, port, (f"team@{DOMAIN}",))
-    log = tmp_path / "daemon.log"
+@contextmanager
+def serving(config: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`listfed serve` with this config, its log in `log`; stopped afterwards."""
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "listfed", "--config", str(config), "serve"],
@@ -76,11 +82,20 @@ def daemon(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, int]
             stderr=out,
         )
     try:
-        yield proc, log, port
+        yield proc
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, int]]:
+    port = free_port()
+    config = write_config(tmp_path, port, (f"team@{DOMAIN}",))
+    log = tmp_path / "daemon.log"
+    with serving(config, log) as proc:
+        yield proc, log, port
 
 
 def pids(log: Path) -> list[int]:
@@ -113,6 +128,45 @@ def test_serve_answers_on_the_web_port_and_the_child_comes_back(
     assert proc.wait(30) == 0
     assert not alive(second)  # stopped with the daemon
     assert get(port) is None
+
+
+def test_a_reload_restarts_the_web_face_with_the_new_base_url(tmp_path: Path) -> None:
+    team, port = f"team@{DOMAIN}", free_port()
+    config = write_config(tmp_path, port, (team,), base_url="https://old.example.org")
+    log = tmp_path / "daemon.log"
+
+    def feed_says(base: str) -> bool:
+        answer = get(port, f"/{team}/atom.xml")
+        return answer is not None and f'href="{base}/{team}/atom.xml"' in answer[1]
+
+    with serving(config, log) as proc:
+        wait_for(lambda: feed_says("https://old.example.org"))
+        [first] = pids(log)
+        text = config.read_text()
+        config.write_text(text.replace("https://old.example.org", "https://lists.example.org"))
+        proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: feed_says("https://lists.example.org"))
+        assert len(pids(log)) == 2 and not alive(first)
+        said = log.read_text()
+        assert f"web face (pid {first}) restarting with new settings" in said
+        assert "exited with status" not in said  # a replacement, not a crash
+
+        # Nothing for the web face in this reload: the child stays.
+        proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: log.read_text().count("configuration reloaded") == 2)
+        assert len(pids(log)) == 2
+
+        # A new [web] listen needs a restart of serve; the reload says so and serves on.
+        other = free_port()
+        config.write_text(config.read_text().replace(f"127.0.0.1:{port}", f"127.0.0.1:{other}"))
+        proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: log.read_text().count("configuration reloaded") == 3)
+        said = log.read_text()
+        assert f"[web] listen is now on 127.0.0.1:{other} in the file" in said
+        assert f"the web face stays on 127.0.0.1:{port} until serve is restarted" in said
+        assert feed_says("https://lists.example.org") and get(other) is None
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
 
 
 def test_serve_does_not_start_when_the_web_port_is_taken(tmp_path: Path) -> None:

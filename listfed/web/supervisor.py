@@ -1,5 +1,6 @@
 """The web face as `serve` runs it: a child process on a socket the daemon binds itself,
-restarted with a growing pause when it dies, stopped with the daemon.
+restarted with a growing pause when it dies, at once (on the same socket) when a reload
+changes its settings, stopped with the daemon.
 
 Binding here, before any child starts, makes a taken port an error at start that names
 the key to change; the child only ever inherits the socket, so a restart never races
@@ -14,6 +15,7 @@ import logging
 import socket
 import sys
 import time
+from enum import Enum
 from pathlib import Path
 
 from listfed.errors import ListfedError
@@ -24,6 +26,26 @@ FIRST_PAUSE = 0.5  # before the first restart; doubled after each quick death
 LONGEST_PAUSE = 30.0
 HEALTHY_AFTER = 60.0  # a child that lived this long starts the pauses over
 STOP_GRACE = 5.0
+
+
+class _Why(Enum):
+    """Why the supervisor stopped waiting on its child."""
+
+    ENDED = "ended"  # the child died
+    STOPPING = "stopping"  # the daemon stops
+    RESTART = "restart"  # new settings: a new child, at once
+
+
+def child_arguments(database: Path, busy_timeout: float, base_url: str) -> list[str]:
+    """The child's settings as its command line (`python -m listfed.web`) takes them."""
+    return [
+        "--database",
+        str(database),
+        "--busy-timeout",
+        str(busy_timeout),
+        "--base-url",
+        base_url,
+    ]
 
 
 class WebFace:
@@ -41,15 +63,27 @@ class WebFace:
         config_file: Path | None = None,
     ) -> None:
         self.host, self.port = host, port
-        self.args = ["--database", str(database), "--busy-timeout", str(busy_timeout)]
-        self.args += ["--base-url", base_url]
-        if secret_file is not None:  # a path, never the secret itself: `ps` shows args
-            self.args += ["--secret-file", str(secret_file)]
+        # fixed for the daemon's life: paths, never the secret itself (`ps` shows args)
+        self.fixed: list[str] = []
+        if secret_file is not None:
+            self.fixed += ["--secret-file", str(secret_file)]
         if config_file is not None:
-            self.args += ["--config", str(config_file)]
+            self.fixed += ["--config", str(config_file)]
+        self.args = child_arguments(database, busy_timeout, base_url) + self.fixed
         self.first_pause = first_pause
         self.sock: socket.socket | None = None
         self.process: asyncio.subprocess.Process | None = None
+        self.restart = asyncio.Event()
+
+    def reconfigure(self, database: Path, busy_timeout: float, base_url: str) -> bool:
+        """Serve with these settings from now on: a running child is replaced at once (the
+        socket stays bound, so no request is refused meanwhile). True if they changed."""
+        args = child_arguments(database, busy_timeout, base_url) + self.fixed
+        if args == self.args:
+            return False
+        self.args = args
+        self.restart.set()
+        return True
 
     def bind(self) -> tuple[str, int]:
         """Listen on the configured address; a ListfedError naming [web] listen if not."""
@@ -77,12 +111,19 @@ class WebFace:
         try:
             while not stop.is_set():
                 started = time.monotonic()
+                self.restart.clear()  # whatever asked for it, this child has the newest args
                 self.process = await self._spawn()
                 log.info(
                     "web face on http://%s:%s/ (pid %s)", self.host, self.port, self.process.pid
                 )
-                if await self._ended_or_stopped(self.process, stop):
+                why = await self._wait(self.process, stop)
+                if why is _Why.STOPPING:
                     break
+                if why is _Why.RESTART:
+                    log.info("web face (pid %s) restarting with new settings", self.process.pid)
+                    await self._end()
+                    pause = self.first_pause
+                    continue
                 _release(self.process)
                 lived = time.monotonic() - started
                 pause = self.first_pause if lived > HEALTHY_AFTER else pause
@@ -113,18 +154,17 @@ class WebFace:
             pass_fds=(fd,),
         )
 
-    async def _ended_or_stopped(
-        self, process: asyncio.subprocess.Process, stop: asyncio.Event
-    ) -> bool:
-        """Wait for the child to end (False) or for the daemon to stop (True)."""
+    async def _wait(self, process: asyncio.subprocess.Process, stop: asyncio.Event) -> _Why:
+        """Wait for the child to end, the daemon to stop or new settings to come."""
         ended = asyncio.ensure_future(process.wait())
         stopping = asyncio.ensure_future(stop.wait())
-        await asyncio.wait({ended, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if not ended.done():
-            ended.cancel()
-            return True
-        return stop.is_set()
+        restart = asyncio.ensure_future(self.restart.wait())
+        waits = {ended, stopping, restart}
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        why = _Why.ENDED if ended.done() else _Why.RESTART
+        for waiting in waits:
+            waiting.cancel()
+        return _Why.STOPPING if stop.is_set() else why
 
     async def _end(self) -> None:
         process, self.process = self.process, None
