@@ -188,7 +188,7 @@ def walk(visit: Visit) -> None:
 
     visit.click("team at lists.example.org")
     page = visit.text()
-    assert "To join, send a message to team-join at lists.example.org" in page
+    assert "Or send a message to team-join at lists.example.org" in page
     for subject in ("Rent strike meeting", "From elsewhere", "Flyer attached", HOSTILE):
         assert subject in page, subject  # the hostile subject is text, not a tag
 
