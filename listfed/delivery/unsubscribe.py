@@ -11,6 +11,7 @@ from listfed import oneclick
 from listfed.context import NodeSettings
 from listfed.db import lists, members
 from listfed.db.engine import Database
+from listfed.errors import NotFound
 from listfed.mail.rawmail import RawMessage
 
 # (list id, recipients) -> each member's two header fields; {}: the list does not use it
@@ -26,7 +27,10 @@ def personal(db: Database, node: Callable[[], NodeSettings]) -> Personal:
         if not settings.base_url or not settings.secret:
             return {}
         with db.read() as s:
-            lst = lists.by_id(s, list_id)
+            try:
+                lst = lists.by_id(s, list_id)
+            except NotFound:  # deleted meanwhile: its mail goes as it is
+                return {}
             if not lst.one_click:
                 return {}
             found = members.ids_of(s, list_id, recipients)
