@@ -1,16 +1,18 @@
-"""Ids that are never handed out twice.
+"""Intake queue ids that are never handed out twice.
 
 SQLite gives a new row the largest rowid plus one, so once the last row is gone (an
-emptied queue, a delivered message) the next one gets the same id again: every message
-was "queued as 1" and logged as q1. The last id given is kept in `meta` instead, so an
-id in a `250` reply or a log line names one message over the node's life.
+emptied queue) the next one gets the same id again: every message was "queued as 1"
+and logged as q1. The last id given is kept in `meta` instead, so an id in a `250`
+reply or a log line names one message over the node's life. (`outgoing` needs none of
+this: its ids are AUTOINCREMENT since schema v2. The queue table would need a rebuild
+for that, which a row in `meta` spares.)
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-TABLES = frozenset({"queue", "outgoing"})  # the tables whose ids people see
+TABLES = frozenset({"queue"})
 
 
 def reserve(db: sqlite3.Connection | sqlite3.Cursor, table: str, count: int = 1) -> int:

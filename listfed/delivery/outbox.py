@@ -12,8 +12,6 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from listfed.context import Context
-from listfed.db import sequence
-from listfed.db.engine import sqlite_of
 from listfed.listinfo import DeliveryMode
 from listfed.post import Post
 
@@ -30,15 +28,17 @@ def enqueue(
     now: float,
 ) -> int:
     """Store a message for delivery to each recipient once; returns the outgoing id."""
-    outgoing_id = sequence.reserve(sqlite_of(session), "outgoing")  # never an id given before
-    session.connection().execute(
-        text(
-            "INSERT INTO outgoing (id, list_id, kind, message_id, envelope_from, data, created) "
-            "VALUES (:i, :l, :k, :m, :e, :d, :c)"
-        ),
-        {"i": outgoing_id, "l": list_id, "k": kind, "m": message_id, "e": envelope_from,
-         "d": data, "c": now},
-    )  # fmt: skip
+    outgoing_id = (
+        session.connection()
+        .execute(
+            text(
+                "INSERT INTO outgoing (list_id, kind, message_id, envelope_from, data, created) "
+                "VALUES (:l, :k, :m, :e, :d, :c) RETURNING id"
+            ),
+            {"l": list_id, "k": kind, "m": message_id, "e": envelope_from, "d": data, "c": now},
+        )
+        .scalar_one()
+    )
     rows = [(outgoing_id, a, now) for a in dict.fromkeys(recipients)]
     if rows:  # the driver's executemany: a thousand rows cost a few milliseconds
         session.connection().exec_driver_sql(
