@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from listfed.dmarc.lookup import DmarcLookup, DmarcResult
 from listfed.dmarc.mitigation import from_domain
@@ -65,9 +66,7 @@ class Prechecks:
 
     async def all(self, posts: dict[int, tuple[bytes, bool]]) -> dict[int, Facts]:
         """Facts for each queue id (raw, mitigating list?), looked up side by side."""
-        ids = list(posts)
-        found = await asyncio.gather(*(self.facts(*posts[i]) for i in ids))
-        return dict(zip(ids, found, strict=True))
+        return await _side_by_side({i: self.facts(*post) for i, post in posts.items()})
 
     async def signed(self, raw: bytes) -> Facts:
         """Mail to a bridge: who signed it. Never raises: what cannot be checked in
@@ -85,6 +84,10 @@ class Prechecks:
         return Facts(signers=found)
 
     async def all_signed(self, raws: dict[int, bytes]) -> dict[int, Facts]:
-        ids = list(raws)
-        found = await asyncio.gather(*(self.signed(raws[i]) for i in ids))
-        return dict(zip(ids, found, strict=True))
+        """`signed` for each queue id, side by side."""
+        return await _side_by_side({i: self.signed(raw) for i, raw in raws.items()})
+
+
+async def _side_by_side(lookups: dict[int, Coroutine[Any, Any, Facts]]) -> dict[int, Facts]:
+    found = await asyncio.gather(*lookups.values())
+    return dict(zip(lookups, found, strict=True))

@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from listfed.bridges import inbox, state
+from listfed.bridges import foreign, inbox, state
 from listfed.bridges.imapwatch import Cursor, Fetched, ImapTarget, ImapWatcher, parse_imap_url
 from listfed.config.settings import BridgeConfig
 from listfed.context import NodeSettings
@@ -72,9 +72,15 @@ def watcher_for(
             return inbox.take(s, node(), bridge, at, batch, clock(), signed)
 
     def check(batch: list[Fetched]) -> dict[int, tuple[str, ...]]:
-        if signers is None:
+        """Who signed each of the foreign list's posts (the secretary's own mail costs
+        no DNS lookup)."""
+        if signers is None or not bridge.takes_in:
             return {}
-        return {item.uid: signers(item.raw) for item in batch if bridge.takes_in}
+        return {
+            item.uid: signers(item.raw)
+            for item in batch
+            if foreign.judge(item.raw, bridge.foreign, return_path=True).post
+        }
 
     async def load_cursor() -> Cursor | None:
         return await db.run(load)
