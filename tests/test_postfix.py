@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -85,6 +86,9 @@ def test_mta_postfix_writes_the_tables_and_lists_create_and_delete_rewrite_them(
     printed = cli("mta", "postfix")
     assert f"relay_domains = {DOMAIN}" in printed and f"{TEAM}\tOK" in printed
     assert "/^team-confirm\\+[^@]+@lists\\.example\\.org$/\tOK" in printed
+    as_json = json.loads(cli("mta", "postfix", "--json"))
+    assert f"{TEAM}\tOK\n" in as_json["files"]["/etc/postfix/listfed_recipients"]
+    assert f"relay_domains = {DOMAIN}" in as_json["main_cf"] and as_json["written"] == []
     where = tmp_path / "postfix"
     said = cli("mta", "postfix", "--write", str(where))
     assert f"postmap {where / 'listfed_recipients'}" in said

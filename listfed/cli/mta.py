@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from listfed.cli.base import State, new_app, state
+from listfed.cli.base import JsonOption, State, emit, new_app, state
 from listfed.db import lists as stored_lists
 from listfed.ops import mta
 
@@ -26,29 +26,31 @@ def postfix(
             "write them again whenever `lists create` or `lists delete` changes them.",
         ),
     ] = None,
+    as_json: bool = JsonOption,
 ) -> None:
     """Print the Postfix settings that hand this node's domains to it: relay_domains, a
     transport table (LMTP when [smtp] lmtp = true, else SMTP, to [smtp] listen), and the
     tables of every address the node takes, so that Postfix refuses any other address at
     its RCPT with 550 instead of accepting it and bouncing it later. See README,
-    "Postfix in front"."""
+    "Postfix in front". --json: the tables by file, the main.cf lines, the commands,
+    and what --write did."""
     st = state(ctx)
     found = _tables(st)
     where = write or Path("/etc/postfix")
-    if write is None:
-        for name, content in found.files().items():
-            typer.echo(f"# ---- {where / name}\n{content}")
-    else:
+    done: list[str] = []
+    if write is not None:
         with st.write() as s:
             mta.remember(s, write)
-        for line in mta.write(found, write):
-            typer.echo(line)
-    typer.echo("# ---- main.cf")
-    for line in mta.main_cf(st.config, where):
-        typer.echo(line)
-    typer.echo("# ---- then")
-    for line in mta.commands(where):
-        typer.echo(line)
+        done = mta.write(found, write)
+    files = {str(where / name): content for name, content in found.files().items()}
+    main_cf, then = mta.main_cf(st.config, where), mta.commands(where)
+    data = {"files": files, "main_cf": main_cf, "commands": then, "written": done}
+
+    def text() -> str:
+        shown = done or [f"# ---- {path}\n{content}" for path, content in files.items()]
+        return "\n".join([*shown, "# ---- main.cf", *main_cf, "# ---- then", *then])
+
+    emit(as_json, data, text)
 
 
 def _tables(st: State) -> mta.Tables:
