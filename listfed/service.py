@@ -115,6 +115,7 @@ class Node:
             failed=self._delivery_failed,
             verp=lambda: self.dispatcher.node.verp == "always",
             sign=self._sign if self.signer is not None else None,
+            seal=self._seal if self.signer is not None else None,
             relayed=ledger.relay_outcome,
             personal=personal(self.db, lambda: self.dispatcher.node),
         )
@@ -165,9 +166,15 @@ class Node:
         )
 
     def _sign(self, letter: Letter) -> bytes:
-        """DKIM for everything; an ARC seal too on posts, which the list has changed."""
+        """DKIM for everything; an ARC seal too on posts, which the list has changed,
+        unless the letter carries it already (one-click copies: sealed once per post)."""
         assert self.signer is not None
-        return self.signer.sign(letter.data, letter.envelope_from, seal=letter.kind == "post")
+        seal = letter.kind == "post" and not letter.sealed
+        return self.signer.sign(letter.data, letter.envelope_from, seal=seal)
+
+    def _seal(self, letter: Letter) -> bytes:
+        assert self.signer is not None
+        return self.signer.seal(letter.data, letter.envelope_from)
 
     def _delivery_failed(
         self, session: Any, outgoing_id: int, address: str, error: str, kind: str

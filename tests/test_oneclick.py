@@ -120,7 +120,7 @@ def test_a_token_names_its_list_member_and_address_only() -> None:
     assert oneclick.read("3.7.x") is None and oneclick.read("../../etc") is None
 
 
-async def test_dkim_covers_both_fields_of_each_copy(
+async def test_dkim_covers_both_fields_of_each_copy_and_arc_holds(
     tmp_path: Path,
     smarthost: RecordingSmarthost,
     stub: StubDns,  # noqa: F811 (the fixture)
@@ -137,3 +137,6 @@ async def test_dkim_covers_both_fields_of_each_copy(
             signed = signature.split(b" h=", 1)[1].split(b";", 1)[0]
             assert b"list-unsubscribe:" in signed and b"list-unsubscribe-post" in signed
             assert dkim.verify(received.data, dnsfunc=lookup(stub))
+            # and the list's ARC set (one seal per post, shared by the copies) holds
+            assert head.count(b"arc-seal:") == 1
+            assert dkim.arc_verify(received.data, dnsfunc=lookup(stub))[0] == b"pass"

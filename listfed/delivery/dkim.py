@@ -146,6 +146,18 @@ class MailSigner:
             return data
         return bytes(field) + message
 
+    def seal(self, data: bytes, envelope_from: str) -> bytes:
+        """The message with an ARC set (no DKIM-Signature), or as it was: for a post whose
+        members' copies then differ only in fields added above it (one-click), so that
+        one seal serves every copy and each gets only its own DKIM signature."""
+        domain = self.domain_for(envelope_from, data)
+        if domain is None or not self._arc:
+            return data
+        message = crlf(data)
+        if not message.endswith(b"\r\n"):
+            message += b"\r\n"
+        return self._seal(message, domain)
+
     def _seal(self, message: bytes, domain: str) -> bytes:
         """Prepend an ARC set recording what we saw on arrival, or log why there is none."""
         srv_id = self._authserv_id.encode()
