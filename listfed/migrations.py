@@ -174,7 +174,19 @@ def _v9(conn: Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE mlist ADD COLUMN notify_owners BOOLEAN NOT NULL DEFAULT 1")
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
+def _v10(conn: Connection) -> None:
+    """Signing in to members archives on the web (SPEC §10): the links mailed, by hash."""
+    conn.exec_driver_sql(
+        "CREATE TABLE sign_in (id INTEGER NOT NULL, digest VARCHAR NOT NULL, "
+        "address VARCHAR NOT NULL, expires FLOAT NOT NULL, created FLOAT NOT NULL, "
+        "used FLOAT NOT NULL, PRIMARY KEY (id), UNIQUE (digest))"
+    )
+    conn.exec_driver_sql("CREATE INDEX ix_sign_in_address ON sign_in (address)")
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    *(_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10)
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 assert SCHEMA_VERSION == version.SCHEMA_VERSION
 

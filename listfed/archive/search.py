@@ -75,9 +75,11 @@ def search(
     visibilities: Sequence[str] | None = None,
     *,
     everything: bool = False,
+    also: Sequence[int] = (),
 ) -> Found:
     """The best `limit` messages for the query; raises QueryError for a malformed one.
-    `visibilities`: only lists whose archive is one of these (the web face's readers).
+    `visibilities`: only lists whose archive is one of these (the web face's readers),
+    and the lists whose ids are in `also` (a signed-in member's own lists).
     `everything`: rank every match, however many (see WINDOW)."""
     compiled = compile_query(query)
     where = list(compiled.where)
@@ -87,8 +89,13 @@ def search(
         params["list_address"] = list_address.lower()
     if visibilities is not None:
         names = [f"visibility{i}" for i in range(len(visibilities))]
-        where.append(f"m.visibility IN ({', '.join(':' + n for n in names)})" if names else "0")
+        ids = [f"also{i}" for i in range(len(also))]
+        where.append(
+            f"(m.visibility IN ({', '.join(':' + n for n in names)}) "
+            f"OR m.id IN ({', '.join(':' + n for n in ids)}))"
+        )
         params.update(zip(names, visibilities, strict=True))
+        params.update(zip(ids, also, strict=True))
     params["limit"] = max(1, limit)
     try:
         if compiled.match is None:

@@ -34,6 +34,7 @@ from listfed.config.values import (
     _int,
     _items,
     _listen,
+    _network,
     _nonempty,
     _period,
     _Reader,
@@ -127,11 +128,13 @@ def _smtp(value: object) -> SmtpConfig:
 
 
 def _web(value: object) -> WebConfig:
-    t = _Table(value, "web", ("listen",))
+    t = _Table(value, "web", ("listen", "metrics_from"))
+    nothing: tuple[str, ...] = ()
+    networks = t.get("metrics_from", lambda v, k: _items(v, k, _network), nothing)
     if t.data.get("listen") == "":
-        return WebConfig(enabled=False)
+        return WebConfig(enabled=False, metrics_from=networks)
     host, port = t.get("listen", _listen, (WebConfig.host, WebConfig.port))
-    return WebConfig(host=host, port=port)
+    return WebConfig(host=host, port=port, metrics_from=networks)
 
 
 def _delivery(value: object, base_dir: Path) -> DeliveryConfig:

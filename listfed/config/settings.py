@@ -54,6 +54,7 @@ class WebConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     enabled: bool = True
+    metrics_from: tuple[str, ...] = ()  # networks besides loopback that may read /metrics
 
 
 @dataclass(frozen=True)

@@ -171,6 +171,14 @@ def _host_port(text: str, default_port: int | None, lowest: int = 1) -> tuple[st
     return host, int(port)
 
 
+def _network(value: object, key: str) -> str:
+    """A CIDR network ("10.0.0.0/8", "2001:db8::/32"; a bare address is a /32 or /128)."""
+    try:
+        return str(ipaddress.ip_network(_str(value, key).strip(), strict=False))
+    except ValueError:
+        raise ConfigError(f"expected a network like '10.0.0.0/8', got {value!r}", key=key) from None
+
+
 def _listen(value: object, key: str) -> tuple[str, int]:
     try:
         # port 0 lets tests ask the OS for a free port

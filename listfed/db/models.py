@@ -218,6 +218,20 @@ class RobotReply(SQLModel, table=True):
     sent: float
 
 
+class SignIn(SQLModel, table=True):
+    """A sign-in link mailed to a member (schema v10): usable once, until `expires`.
+    Only a hash of the link's token is kept, so the database alone signs nobody in."""
+
+    __tablename__ = "sign_in"
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest: str = Field(unique=True)  # sha256 of the token, hex
+    address: str = Field(index=True)  # lower-cased
+    expires: float
+    created: float
+    used: float = 0.0  # 0: not yet
+
+
 class DigestItem(SQLModel, table=True):
     """A post waiting for the list's next digest."""
 

@@ -80,8 +80,8 @@ def add(
 
 
 def forget(session: Session, address: str) -> list[str]:
-    """Remove `address` from every list, with its pending confirmations and robot reply
-    log; the lists it was on."""
+    """Remove `address` from every list, with its pending confirmations, its web sign-in
+    links and robot reply log; the lists it was on."""
     _, normal = parse_entry(address)
     key = normal.lower()
     rows = session.exec(select(Member).where(Member.address == key)).all()
@@ -92,6 +92,7 @@ def forget(session: Session, address: str) -> list[str]:
     conn = session.connection()
     conn.execute(text("DELETE FROM token WHERE lower(address) = :a"), {"a": key})
     conn.execute(text("DELETE FROM robot_reply WHERE address = :a"), {"a": key})
+    conn.execute(text("DELETE FROM sign_in WHERE address = :a"), {"a": key})
     return sorted(left)
 
 

@@ -39,12 +39,21 @@ def main(argv: list[str] | None = None) -> None:
     sock = socket.socket(fileno=args.fd)
     secret = args.secret_file.read_text().strip() if args.secret_file else ""
     # the daemon's config, found as the daemon found it (same folder, same environment)
-    node = node_settings(load_config(args.config), secret)
-    app = build(args.database, args.busy_timeout, args.base_url, secret, node)
-    config = uvicorn.Config(
-        app, log_level="warning", access_log=False, server_header=False, lifespan="off"
+    config = load_config(args.config)
+    node = node_settings(config, secret)
+    app = build(
+        args.database,
+        args.busy_timeout,
+        args.base_url,
+        secret,
+        node,
+        metrics_from=config.web.metrics_from,
     )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, log_level="warning", access_log=False, server_header=False, lifespan="off"
+        )
+    )
 
     def orphaned() -> None:
         sys.stdin.buffer.read()  # returns at end of file: the parent is gone

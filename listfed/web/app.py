@@ -1,12 +1,15 @@
 """The web face's routes, one table, and the pages for errors.
 
-Every page reads, but one-click unsubscribe (`/u/TOKEN`), which writes in a short
-transaction of its own. Endpoints are plain functions: starlette runs them in its thread
-pool, each with its own read-only connection, so a slow page never holds the event loop.
+Every page reads, but the forms and links that act (subscribe, sign in, one-click
+unsubscribe), which write in short transactions of their own. Endpoints are plain
+functions or await their work in starlette's thread pool, each with a connection of its
+own, so a slow page never holds the event loop.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 
@@ -18,28 +21,55 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from listfed.context import NodeSettings
-from listfed.web import downloads, finding, joining, lists, posts, unsubscribe
+from listfed.web import (
+    account,
+    downloads,
+    finding,
+    joining,
+    lists,
+    metrics,
+    posts,
+    unsubscribe,
+)
 from listfed.web.headers import SecurityHeaders
 from listfed.web.site import Site, site_of
 
 _REASONS = {
     400: "Bad request",
+    403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
     500: "Something went wrong",
 }
 
 
+def _static(name: str, media_type: str) -> Response:
+    data = files("listfed.web").joinpath(f"static/{name}").read_bytes()
+    return Response(data, media_type=media_type, headers={"Cache-Control": "max-age=3600"})
+
+
 def stylesheet(_request: Request) -> Response:
-    css = files("listfed.web").joinpath("static/style.css").read_bytes()
-    return Response(css, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
+    return _static("style.css", "text/css")
+
+
+def icon(_request: Request) -> Response:
+    """The site's icon, for the pages' `<link rel=icon>` and browsers that ask anyway."""
+    return _static("icon.svg", "image/svg+xml")
 
 
 ROUTES = [
     Route("/", lists.index),
     Route("/style.css", stylesheet),
+    Route("/icon.svg", icon),
+    Route("/favicon.ico", icon),
+    Route("/metrics", metrics.serve),
     Route("/search", finding.everywhere),
     Route("/u/{token}", unsubscribe.one_click, methods=["GET", "POST"]),
+    Route("/login", account.login_page, methods=["GET"]),
+    Route("/login", account.login, methods=["POST"]),
+    Route("/login/{token}", account.link_page, methods=["GET"]),
+    Route("/login/{token}", account.use_link, methods=["POST"]),
+    Route("/logout", account.logout, methods=["POST"]),
     Route("/{address}", lists.without_slash),
     Route("/{address}/", lists.list_page),
     Route("/{address}/search", finding.in_list),
@@ -65,13 +95,24 @@ def build(
     base_url: str = "",
     secret: str = "",
     node: NodeSettings | None = None,
+    clock: Callable[[], float] = time.time,
+    metrics_from: tuple[str, ...] = (),
 ) -> ASGIApp:
     """The web face over the node's database at `database`; `secret` is the node secret
-    (one-click unsubscribe tokens); `node` the settings the subscribe form's
-    confirmations need (None: the form sends nothing)."""
+    (one-click tokens, session cookies); `node` the settings the forms' mail needs
+    (None: the forms send nothing); `metrics_from` the networks besides loopback that
+    may read /metrics."""
     app = Starlette(
         routes=ROUTES,
         exception_handlers={HTTPException: _error, 500: _error},
     )
-    app.state.site = Site(database, busy_timeout, base_url, secret=secret, node=node)
+    app.state.site = Site(
+        database,
+        busy_timeout,
+        base_url,
+        secret=secret,
+        node=node,
+        clock=clock,
+        metrics_from=metrics_from,
+    )
     return SecurityHeaders(app)

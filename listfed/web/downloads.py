@@ -32,7 +32,7 @@ def month_mbox(request: Request) -> Response:
     site = site_of(request)
     span = month_span(request.path_params["year"], request.path_params["month"])
     with site.reading() as conn:
-        lst = readable(conn, request.path_params["address"])
+        lst = readable(request, conn, request.path_params["address"])
         return mbox(posts.raw_between(conn, lst.id, *span))
 
 
@@ -40,7 +40,7 @@ def atom(request: Request) -> Response:
     """`/LIST@DOMAIN/atom.xml`: the newest posts, newest first."""
     site = site_of(request)
     with site.reading() as conn:
-        lst = readable(conn, request.path_params["address"])
+        lst = readable(request, conn, request.path_params["address"])
         newest = posts.newest(conn, lst.id, FEED_POSTS)
     body = feed.atom(lst, newest, site.root(request))
     return Response(body, media_type="application/atom+xml")

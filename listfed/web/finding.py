@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from listfed.archive.query import QueryError
 from listfed.archive.search import search
-from listfed.web.site import READABLE, readable, site_of
+from listfed.web.site import READABLE, members_lists, readable, site_of
 
 PER_PAGE = 20
 MAX_PAGE = 50  # 1,000 hits: past that, a better query
@@ -37,7 +37,7 @@ def _answer(request: Request, address: str | None) -> Response:
     query = request.query_params.get("q", "").strip()
     page = _page(request)
     with site.reading() as conn:
-        lst = readable(conn, address) if address is not None else None
+        lst = readable(request, conn, address) if address is not None else None
         context: dict[str, Any] = {
             "list": lst,
             "query": query,
@@ -56,7 +56,9 @@ def _answer(request: Request, address: str | None) -> Response:
                 query,
                 lst.address if lst else None,
                 PER_PAGE * page + 1,
-                visibilities=READABLE,
+                # one list: readable, as checked; every list: those the visitor may read
+                visibilities=None if lst else READABLE,
+                also=() if lst else members_lists(request, conn),
                 everything=context["everything"],
             )
         except QueryError as exc:

@@ -8,7 +8,6 @@ mail-bomb a stranger, it sends at most one mail per address and ten per client a
 from __future__ import annotations
 
 import ipaddress
-import time
 from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
@@ -18,20 +17,18 @@ from starlette.responses import Response
 from listfed.addresses import normalise
 from listfed.db import lists
 from listfed.errors import InvalidAddress
-from listfed.notices.replies import allowed, mailbox, room
+from listfed.ops import webmail
 from listfed.robots import actions
 from listfed.tokens import Action
 from listfed.web.site import Site, readable, site_of
 
 MAX_BODY = 4096
-PER_ADDRESS = 1  # confirmation mails an hour to one address from the web
-PER_CLIENT = 10  # and from one client address
 
 
 async def subscribe(request: Request) -> Response:
     site = site_of(request)
     with site.reading() as conn:
-        lst = readable(conn, request.path_params["address"])  # else the 404 of no list
+        lst = readable(request, conn, request.path_params["address"])  # else the 404 of no list
     body = (await request.body())[:MAX_BODY]
     given = dict(parse_qsl(body.decode("utf-8", "replace"))).get("email", "").strip()
     try:
@@ -45,14 +42,9 @@ async def subscribe(request: Request) -> Response:
 def _ask(site: Site, list_address: str, address: str, client: str) -> None:
     if site.node is None:
         return
-    now = time.time()
-    by_client = f"web@{client}"
     with site.writer().write() as s:
-        # a client is charged only for mail that goes out
-        if room(s, by_client, now, PER_CLIENT) and allowed(
-            s, f"{mailbox(address)}#web", now, PER_ADDRESS
-        ):
-            allowed(s, by_client, now, PER_CLIENT)
+        now = site.clock()
+        if webmail.allowed(s, address, client, now):
             lst = lists.get(s, list_address)
             actions.ask(s, site.node, lst, Action.SUBSCRIBE, address, now)
 

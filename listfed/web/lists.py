@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from listfed.archive import browse
-from listfed.web.site import READABLE, readable, site_of
+from listfed.web.site import readable, readable_lists, site_of
 
 NEWEST_THREADS = 30
 
@@ -16,7 +16,7 @@ def index(request: Request) -> Response:
     """`/`: the lists whose archive the visitor may read."""
     site = site_of(request)
     with site.reading() as conn:
-        found = browse.lists(conn, READABLE)
+        found = readable_lists(request, conn)
     return site.page("index.html", lists=found)
 
 
@@ -24,7 +24,7 @@ def list_page(request: Request) -> Response:
     """`/LIST@DOMAIN/`: how to join, the newest threads, the months."""
     site = site_of(request)
     with site.reading() as conn:
-        lst = readable(conn, request.path_params["address"])
+        lst = readable(request, conn, request.path_params["address"])
         threads = browse.threads(conn, lst.id, NEWEST_THREADS)
         months = browse.months(conn, lst.id)
     return site.page("list.html", list=lst, threads=threads, months=months)
@@ -35,7 +35,7 @@ def without_slash(request: Request) -> Response:
     list nobody may read answers as one that does not exist)."""
     site = site_of(request)
     with site.reading() as conn:
-        lst = readable(conn, request.path_params["address"])
+        lst = readable(request, conn, request.path_params["address"])
     return RedirectResponse(f"/{lst.address}/", status_code=301)
 
 
@@ -45,7 +45,7 @@ def month_page(request: Request) -> Response:
     year, month = request.path_params["year"], request.path_params["month"]
     span = month_span(year, month)
     with site.reading() as conn:
-        lst = readable(conn, request.path_params["address"])
+        lst = readable(request, conn, request.path_params["address"])
         threads = browse.threads(conn, lst.id, 10_000, span)
     return site.page("month.html", list=lst, threads=threads, year=year, month=month)
 

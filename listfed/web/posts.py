@@ -36,7 +36,7 @@ def message(request: Request) -> Response:
         raise HTTPException(404)
     site = site_of(request)
     with site.reading() as conn:
-        lst = readable(conn, request.path_params["address"])
+        lst = readable(request, conn, request.path_params["address"])
         found = posts.placed(conn, lst.id, message_id)
         if found is None:
             raise HTTPException(404)
@@ -66,7 +66,7 @@ def thread(request: Request) -> Response:
     mbox = message_id.endswith(".mbox")
     site = site_of(request)
     with site.reading() as conn:
-        lst = readable(conn, request.path_params["address"])
+        lst = readable(request, conn, request.path_params["address"])
         wanted = message_id.removesuffix(".mbox") if mbox else message_id
         tid = posts.thread_id(conn, lst.id, wanted)
         if tid is None:

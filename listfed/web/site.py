@@ -1,10 +1,13 @@
 """What every page needs: the database (read-only, a connection per request, as the
-command line reads it), the templates, the public address; and who may read which list."""
+command line reads it), the templates, the public address; and who may read which list:
+public archives everybody, `members` ones a visitor signed in as a member of that list
+(looked up on every request, so leaving ends the access), private ones nobody."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,10 +22,11 @@ from listfed.archive import browse, opendb
 from listfed.context import NodeSettings
 from listfed.db.engine import Database
 from listfed.listinfo import Visibility
+from listfed.ops import signin
 from listfed.web import render
+from listfed.web.headers import SESSION_COOKIE
 
-# Who may read a list's archive on the web. Signing in (members archives) comes later:
-# until then a members or private list is, to every visitor, a list that does not exist.
+# Whose archives every visitor may read; `members` ones need a signed-in member.
 READABLE = (Visibility.PUBLIC.value,)
 
 
@@ -33,7 +37,9 @@ class Site:
     base_url: str = ""  # [node] base_url: absolute links in feeds; "" : the request's own
     templates: Environment = field(default_factory=render.environment)
     secret: str = ""  # the node secret: one-click unsubscribe tokens
-    node: NodeSettings | None = None  # for the subscribe form's confirmations
+    node: NodeSettings | None = None  # for the forms' mail
+    clock: Callable[[], float] = time.time
+    metrics_from: tuple[str, ...] = ()  # networks besides loopback that may read /metrics
     _writer: Database | None = None
 
     def writer(self) -> Database:
@@ -59,13 +65,44 @@ class Site:
         """The site's address without a trailing slash, for absolute links."""
         return self.base_url or str(request.base_url).rstrip("/")
 
+    def visitor(self, request: Request) -> str:
+        """The address the visitor is signed in as, or ""."""
+        value = request.cookies.get(SESSION_COOKIE, "")
+        return signin.visitor(self.secret, value, self.clock()) if value else ""
 
-def readable(conn: sqlite3.Connection, address: str) -> browse.ListRow:
+
+def members_lists(request: Request, conn: sqlite3.Connection) -> list[int]:
+    """The ids of the `members` lists the visitor reads as a member (none if not signed in)."""
+    who = site_of(request).visitor(request)
+    if not who:
+        return []
+    rows = conn.execute(
+        "SELECT m.id FROM mlist m JOIN member x ON x.list_id = m.id "
+        "WHERE x.address = ? AND m.visibility = ?",
+        (who, Visibility.MEMBERS.value),
+    )
+    return [int(r[0]) for r in rows]
+
+
+def _may_read(request: Request, conn: sqlite3.Connection, found: browse.ListRow) -> bool:
+    return found.visibility in READABLE or (
+        found.visibility == Visibility.MEMBERS.value and found.id in members_lists(request, conn)
+    )
+
+
+def readable(request: Request, conn: sqlite3.Connection, address: str) -> browse.ListRow:
     """The list at `address` if the visitor may read it; else the 404 of a missing list."""
     found = browse.find_list(conn, address)
-    if found is None or found.visibility not in READABLE:
+    if found is None or not _may_read(request, conn, found):
         raise HTTPException(404)
     return found
+
+
+def readable_lists(request: Request, conn: sqlite3.Connection) -> list[browse.ListSummary]:
+    """Every list whose archive the visitor may read, with its numbers."""
+    mine = members_lists(request, conn)
+    every = browse.lists(conn, (Visibility.PUBLIC.value, Visibility.MEMBERS.value))
+    return [s for s in every if s.list.visibility in READABLE or s.list.id in mine]
 
 
 def site_of(request: Request) -> Site:
