@@ -452,8 +452,11 @@ def status_kb(pid: int, key: str) -> int:
 
 
 class Daemon:
-    def __init__(self, workdir: Path, smarthost_port: int, members: int) -> None:
+    def __init__(
+        self, workdir: Path, smarthost_port: int, members: int, extra_config: str = ""
+    ) -> None:
         self.workdir = workdir
+        self.extra_config = extra_config  # [node] keys, then tables (bench/oneclick.py)
         self.port = free_port()
         self.config = workdir / "listfed.toml"
         self.log = workdir / "serve.log"
@@ -466,8 +469,11 @@ class Daemon:
         self.config.write_text(
             '[node]\nname = "bench.example.org"\n'
             f'domains = ["{DOMAIN}"]\ndata_dir = "var"\n'
-            f'[smtp]\nlisten = "127.0.0.1:{self.port}"\n'
+            # more [node] keys first, then whole tables (bench/oneclick.py)
+            + self.extra_config
+            + f'[smtp]\nlisten = "127.0.0.1:{self.port}"\n'
             f'[delivery]\nsmarthost = "smtp://127.0.0.1:{self.smarthost_port}"\n'
+            '[web]\nlisten = ""\n'  # no web face: nothing here reads it, and no port clash
         )
         cli(self.config, "init")
         # no --owner: owners are members too and would receive every post
@@ -621,12 +627,13 @@ async def run_shape(
     profile: Path | None,
     rate: int,
     quiet_wait: float,
+    extra_config: str = "",
 ) -> Result:
     members, posts, clients = sizes
     expected = members * posts
     res = Result(name, members, posts, clients, expected)
     workdir = Path(tempfile.mkdtemp(prefix=f"listfed-bench-{name}-"))
-    daemon = Daemon(workdir, responder.port, members)
+    daemon = Daemon(workdir, responder.port, members, extra_config)
     spy: subprocess.Popen[bytes] | None = None
     before = calibrate()
     try:
