@@ -184,8 +184,18 @@ def _v10(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_sign_in_address ON sign_in (address)")
 
 
+def _v11(conn: Connection) -> None:
+    """Posts removed from an archive (`archive delete`, `members forget --posts`)."""
+    conn.exec_driver_sql(
+        "CREATE TABLE archive_removed (id INTEGER NOT NULL, list_id INTEGER NOT NULL "
+        "REFERENCES mlist (id) ON DELETE CASCADE, message_id VARCHAR NOT NULL, "
+        "thread_id VARCHAR NOT NULL, removed FLOAT NOT NULL, reason VARCHAR NOT NULL, "
+        "PRIMARY KEY (id), UNIQUE (list_id, message_id))"
+    )
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
-    *(_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10)
+    *(_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11)
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 assert SCHEMA_VERSION == version.SCHEMA_VERSION

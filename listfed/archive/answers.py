@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,7 +93,9 @@ def walk(roots: list[TreeNode]) -> Iterable[tuple[TreeNode, int, list[bool]]]:
             stack.append((kids[i], depth + 1, [*lasts[-MAX_TEXT_INDENT:], i == len(kids) - 1]))
 
 
-def tree_text(roots: list[TreeNode], meta: dict[str, Meta], focus: str) -> str:
+def tree_text(
+    roots: list[TreeNode], meta: dict[str, Meta], focus: str, removed: Collection[str] = ()
+) -> str:
     lines = []
     for node, depth, lasts in walk(roots):
         shown = lasts[-MAX_TEXT_INDENT:] if depth >= MAX_TEXT_INDENT else lasts
@@ -104,7 +106,8 @@ def tree_text(roots: list[TreeNode], meta: dict[str, Meta], focus: str) -> str:
             prefix = f"[{depth}] " + prefix
         m = meta.get(node.message_id)
         if m is None:
-            line = f"(not archived) <{node.message_id}>"
+            gone = "post removed" if node.message_id in removed else "not archived"
+            line = f"({gone}) <{node.message_id}>"
         else:
             subject = m.subject or "(no subject)"
             line = f"{short_date(m.date)}  {who(m.sender_name, m.sender)}  {subject}"
@@ -137,12 +140,16 @@ def node_json(message_id: str, m: Meta | None, lst: str = "") -> dict[str, Any]:
     }
 
 
-def tree_json(roots: list[TreeNode], meta: dict[str, Meta], lst: str) -> list[dict[str, Any]]:
+def tree_json(
+    roots: list[TreeNode], meta: dict[str, Meta], lst: str, removed: Collection[str] = ()
+) -> list[dict[str, Any]]:
     top: list[dict[str, Any]] = []
     holders: list[list[dict[str, Any]]] = [top]  # children lists by depth, capped
     for node, depth, _lasts in walk(roots):
         level = min(depth, MAX_JSON_DEPTH)
         item = node_json(node.message_id, meta.get(node.message_id), lst)
+        if not item["archived"]:
+            item["removed"] = node.message_id in removed
         del holders[level + 1 :]
         holders[level].append(item)
         holders.append(item["children"] if level < MAX_JSON_DEPTH else holders[level])

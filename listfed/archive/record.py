@@ -21,7 +21,11 @@ _INSERT = (
     "subject, body_text, attachments, size, raw, received) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_EXISTS = "SELECT 1 FROM archive WHERE list_id = ? AND message_id = ?"
+# there already, or removed from it (archive/removal.py): never archived again
+_EXISTS = (
+    "SELECT 1 FROM archive WHERE list_id = ?1 AND message_id = ?2 "
+    "UNION ALL SELECT 1 FROM archive_removed WHERE list_id = ?1 AND message_id = ?2"
+)
 RELABEL_ARCHIVE = "UPDATE archive SET thread_id = ? WHERE list_id = ? AND message_id = ?"
 _RELABEL_RELAYS = "UPDATE relay SET thread_id = ? WHERE list_id = ? AND message_id = ?"
 
@@ -53,7 +57,8 @@ def prepare(
 
 
 def add(conn: sqlite3.Connection, list_id: int, item: Prepared, received: float) -> str | None:
-    """Archive the message on the list; its thread id, or None when it was there already."""
+    """Archive the message on the list; its thread id, or None when it was there already
+    (or was removed from it)."""
     if conn.execute(_EXISTS, (list_id, item.message_id)).fetchone() is not None:
         return None
     ex = item.extract

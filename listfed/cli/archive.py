@@ -1,4 +1,5 @@
-"""`listfed archive ...`: search, threads, one message, mbox export and import, reindex.
+"""`listfed archive ...`: search, threads, one message, mbox export and import, delete,
+reindex.
 
 Imported on its own for a quick `archive search` (see cli/main.py): nothing here may
 import the SQLAlchemy layer at module level.
@@ -108,18 +109,19 @@ def thread(
     as_json: bool = JsonOption,
 ) -> None:
     """Print the thread a message belongs to, as a tree."""
-    from listfed.archive import threads
+    from listfed.archive import removal, threads
 
     with _connection(state(ctx), readonly=True) as conn:
         found = _locate(conn, message_id, list_address)
         roots = threads.tree(conn, found.list_id, found.thread_id)
         ids = [n.message_id for n, _d, _l in answers.walk(roots)]
         meta = answers.metadata(conn, found.list_id, ids)
+        gone = removal.removed(conn, found.list_id, [i for i in ids if i not in meta])
     focus = message_id.strip().strip("<>").strip()
     emit(
         as_json,
-        answers.tree_json(roots, meta, found.list_address),
-        lambda: answers.tree_text(roots, meta, focus),
+        answers.tree_json(roots, meta, found.list_address, gone),
+        lambda: answers.tree_text(roots, meta, focus, gone),
     )
 
 
@@ -189,6 +191,24 @@ def import_(
         f"{report.read} read, {report.added} added, {report.present} already archived, "
         f"{len(report.damaged)} damaged (skipped)"
     )
+
+
+@app.command()
+def delete(
+    ctx: typer.Context,
+    message_id: MessageId,
+    list_address: ListOption = None,
+) -> None:
+    """Remove a post from the archive (of every list that has it, unless --list): its
+    text, its search entry, its downloads. Its thread keeps a "post removed" placeholder,
+    the web face answers 410 Gone for it, and it is never archived again."""
+    import time
+
+    with _connection(state(ctx), readonly=False) as conn:
+        lists = archive_ops.delete(conn, message_id, list_address, time.time())
+    mid = message_id.strip().strip("<>").strip()
+    for address in lists:
+        typer.echo(f"<{mid}>: removed from the archive of {address}")
 
 
 @app.command()

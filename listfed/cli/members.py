@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -139,10 +140,22 @@ def set_(
 def forget(
     ctx: typer.Context,
     address: Annotated[str, typer.Argument(help="The address to forget.")],
+    posts: Annotated[
+        bool,
+        typer.Option(
+            "--posts",
+            help="Also remove every post from this address from the archives (the search "
+            'index too); threads keep a "post removed" placeholder.',
+        ),
+    ] = False,
 ) -> None:
-    """Remove an address from every list, with its pending confirmations."""
+    """Remove an address from every list, with its pending confirmations and sign-in
+    links; with --posts, its archived posts too."""
     with state(ctx).write() as s:
         left = members.forget(s, address)
+        removed = members.forget_posts(s, address, time.time()) if posts else 0
     for list_address in left:
         typer.echo(f"removed from {list_address}")
     typer.echo(f"{address}: forgotten ({len(left)} list(s); pending confirmations revoked)")
+    if posts:
+        typer.echo(f"{address}: {removed} archived post(s) removed")

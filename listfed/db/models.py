@@ -136,6 +136,22 @@ class ArchivedMessage(SQLModel, table=True):
     size: int = 0  # the message's length uncompressed
 
 
+class ArchiveRemoval(SQLModel, table=True):
+    """A post removed from a list's archive (schema v11: `archive delete`, `members
+    forget --posts`): what the web face answers 410 Gone for, the thread shows as
+    "post removed", and what is never archived again (a relay, a re-import)."""
+
+    __tablename__ = "archive_removed"
+    __table_args__ = (UniqueConstraint("list_id", "message_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    list_id: int = Field(foreign_key="mlist.id", ondelete="CASCADE")
+    message_id: str
+    thread_id: str
+    removed: float
+    reason: str  # "archive delete" | "members forget --posts"
+
+
 class Outgoing(SQLModel, table=True):
     """One message as sent (decorated once), shared by all of its outbox rows."""
 

@@ -1,10 +1,11 @@
 """Archive operations for the command line (and next the web face): find a list or a
-message in the archive, rebuild the index. Plain sqlite3, as `archive search` must not
-load the SQLAlchemy layer (see archive/opendb.py)."""
+message in the archive, remove a post, rebuild the index. Plain sqlite3, as `archive
+search` must not load the SQLAlchemy layer (see archive/opendb.py)."""
 
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -47,9 +48,52 @@ def locate(conn: sqlite3.Connection, message_id: str, lst: str | None) -> Locate
         params = (mid, list_id(conn, lst))
     rows = conn.execute(sql + " ORDER BY a.list_id", params).fetchall()
     if not rows:
-        raise NotFound(f"no archived message <{mid}>" + (f" on {lst}" if lst else ""))
+        where = f" on {lst}" if lst else ""
+        raise NotFound(f"no archived message <{mid}>{where}{_gone(conn, mid)}")
     first = rows[0]
     return Located(int(first[0]), str(first[1]), str(first[2]), tuple(r[2] for r in rows[1:]))
+
+
+def _gone(conn: sqlite3.Connection, mid: str) -> str:
+    """Where and when the message was removed, if it was: for the NotFound's message."""
+    rows = conn.execute(
+        "SELECT m.local || '@' || m.domain, r.removed, r.reason FROM archive_removed r "
+        "JOIN mlist m ON m.id = r.list_id WHERE r.message_id = ? ORDER BY r.list_id",
+        (mid,),
+    ).fetchall()
+    said = [
+        f"removed from {lst} on {time.strftime('%Y-%m-%d', time.gmtime(when))} ({why})"
+        for lst, when, why in rows
+    ]
+    return f": {'; '.join(said)}" if said else ""
+
+
+def delete(conn: sqlite3.Connection, message_id: str, lst: str | None, now: float) -> list[str]:
+    """Remove a post from the archive of `lst`, or of every list that has it (a relay
+    keeps its Message-ID); the lists it was removed from. NotFound if none has it."""
+    from listfed.archive import removal
+
+    mid = message_id.strip().strip("<>").strip()
+    sql = (
+        "SELECT a.list_id, m.local || '@' || m.domain FROM archive a "
+        "JOIN mlist m ON m.id = a.list_id WHERE a.message_id = ?"
+    )
+    params: tuple[object, ...] = (mid,)
+    if lst:
+        sql += " AND a.list_id = ?"
+        params = (mid, list_id(conn, lst))
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        rows = conn.execute(sql + " ORDER BY a.list_id", params).fetchall()
+        if not rows:
+            raise NotFound(f"no archived message <{mid}>" + (f" on {lst}" if lst else ""))
+        for found_id, _address in rows:
+            removal.remove(conn, int(found_id), mid, "archive delete", now)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return [str(address) for _id, address in rows]
 
 
 def reindex(conn: sqlite3.Connection, progress: Callable[[int], None]) -> int:

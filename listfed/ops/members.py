@@ -10,8 +10,10 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from listfed.addresses import normalise
+from listfed.archive import removal
 from listfed.context import NodeSettings
 from listfed.db import lists as stored_lists
+from listfed.db.engine import sqlite_of
 from listfed.db.members import find
 from listfed.db.models import Member
 from listfed.digests import collect
@@ -81,7 +83,7 @@ def add(
 
 def forget(session: Session, address: str) -> list[str]:
     """Remove `address` from every list, with its pending confirmations, its web sign-in
-    links and robot reply log; the lists it was on."""
+    links and robot reply log; the lists it was on. (Its posts: forget_posts.)"""
     _, normal = parse_entry(address)
     key = normal.lower()
     rows = session.exec(select(Member).where(Member.address == key)).all()
@@ -94,6 +96,16 @@ def forget(session: Session, address: str) -> list[str]:
     conn.execute(text("DELETE FROM robot_reply WHERE address = :a"), {"a": key})
     conn.execute(text("DELETE FROM sign_in WHERE address = :a"), {"a": key})
     return sorted(left)
+
+
+def forget_posts(session: Session, address: str, now: float) -> int:
+    """Remove every archived post from `address` on every list (archive/removal.py);
+    how many."""
+    conn = sqlite_of(session)
+    found = removal.by_sender(conn, parse_entry(address)[1])
+    for list_id, message_id in found:
+        removal.remove(conn, list_id, message_id, "members forget --posts", now)
+    return len(found)
 
 
 def remove(session: Session, list_address: str, addresses: list[str]) -> list[str]:

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from listfed.archive import posts
+from listfed.archive import posts, removal
 from listfed.archive.answers import walk
 from listfed.archive.threads import tree
 from listfed.mail.parts import attachments, relayed_through
@@ -38,6 +38,8 @@ def message(request: Request) -> Response:
     with site.reading() as conn:
         lst = readable(request, conn, request.path_params["address"])
         found = posts.placed(conn, lst.id, message_id)
+        if found is None and removal.removed(conn, lst.id, [message_id]):
+            return site.page("removed.html", status=410, list=lst)
         if found is None:
             raise HTTPException(404)
         if rest == ["raw"]:
@@ -75,6 +77,8 @@ def thread(request: Request) -> Response:
             return downloads.mbox(posts.raw_thread(conn, lst.id, tid))
         roots = tree(conn, lst.id, tid)
         found = posts.in_thread(conn, lst.id, tid)
-    items = [(found.get(node.message_id), node.message_id, depth) for node, depth, _ in walk(roots)]
-    first = next((p for p, _, _ in items if p is not None), None)
+        nodes = [(node.message_id, depth) for node, depth, _ in walk(roots)]
+        gone = removal.removed(conn, lst.id, [m for m, _ in nodes if m not in found])
+    items = [(found.get(mid), mid, depth, mid in gone) for mid, depth in nodes]
+    first = next((p for p, _, _, _ in items if p is not None), None)
     return site.page("thread.html", list=lst, items=items, first=first, focus=wanted)
