@@ -35,9 +35,9 @@ def list_id(conn: sqlite3.Connection, address: str) -> int:
     return int(row[0])
 
 
-def locate(conn: sqlite3.Connection, message_id: str, lst: str | None) -> Located:
-    """The list and thread of an archived message; the first list when it is on several."""
-    mid = message_id.strip().strip("<>").strip()
+def _holders(conn: sqlite3.Connection, mid: str, lst: str | None) -> list[tuple[int, str, str]]:
+    """(list id, thread id, list address) of each list whose archive has the message
+    (only `lst`'s, if given); NotFound, saying whether it was removed, when none has."""
     sql = (
         "SELECT a.list_id, a.thread_id, m.local || '@' || m.domain FROM archive a "
         "JOIN mlist m ON m.id = a.list_id WHERE a.message_id = ?"
@@ -50,8 +50,14 @@ def locate(conn: sqlite3.Connection, message_id: str, lst: str | None) -> Locate
     if not rows:
         where = f" on {lst}" if lst else ""
         raise NotFound(f"no archived message <{mid}>{where}{_gone(conn, mid)}")
+    return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
+def locate(conn: sqlite3.Connection, message_id: str, lst: str | None) -> Located:
+    """The list and thread of an archived message; the first list when it is on several."""
+    rows = _holders(conn, message_id.strip().strip("<>").strip(), lst)
     first = rows[0]
-    return Located(int(first[0]), str(first[1]), str(first[2]), tuple(r[2] for r in rows[1:]))
+    return Located(first[0], first[1], first[2], tuple(r[2] for r in rows[1:]))
 
 
 def _gone(conn: sqlite3.Connection, mid: str) -> str:
@@ -74,26 +80,16 @@ def delete(conn: sqlite3.Connection, message_id: str, lst: str | None, now: floa
     from listfed.archive import removal
 
     mid = message_id.strip().strip("<>").strip()
-    sql = (
-        "SELECT a.list_id, m.local || '@' || m.domain FROM archive a "
-        "JOIN mlist m ON m.id = a.list_id WHERE a.message_id = ?"
-    )
-    params: tuple[object, ...] = (mid,)
-    if lst:
-        sql += " AND a.list_id = ?"
-        params = (mid, list_id(conn, lst))
     conn.execute("BEGIN IMMEDIATE")
     try:
-        rows = conn.execute(sql + " ORDER BY a.list_id", params).fetchall()
-        if not rows:
-            raise NotFound(f"no archived message <{mid}>" + (f" on {lst}" if lst else ""))
-        for found_id, _address in rows:
-            removal.remove(conn, int(found_id), mid, "archive delete", now)
+        rows = _holders(conn, mid, lst)
+        for found_id, _thread, _address in rows:
+            removal.remove(conn, found_id, mid, "archive delete", now)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    return [str(address) for _id, address in rows]
+    return [address for _id, _thread, address in rows]
 
 
 def reindex(conn: sqlite3.Connection, progress: Callable[[int], None]) -> int:
