@@ -13,7 +13,7 @@ from listfed.archive import stage as archive
 from listfed.bounces import score
 from listfed.bridges import echoes
 from listfed.context import Context
-from listfed.delivery import outbox
+from listfed.delivery import outbox, subjects
 from listfed.delivery.decorate import decorate
 from listfed.digests import collect
 from listfed.dmarc import mitigation as dmarc
@@ -45,6 +45,7 @@ def _decorate(ctx: Context, post: Post) -> None:
         auth=post.facts.auth,
         authserv_id=node.name,
         parsed=post.message.editable(),
+        tags=subjects.route_tags(node.routes),
     )
 
 

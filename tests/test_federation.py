@@ -125,6 +125,43 @@ async def test_a_reply_on_the_far_list_comes_back_by_follow_thread(
         assert [m["Message-ID"] for m in fed.got("ned@nyc.example")][-1] == "<m3@philly>"
 
 
+async def test_route_tags_do_not_pile_up_as_a_thread_goes_back_and_forth(
+    tmp_path: Path, smarthost: RecordingSmarthost
+) -> None:
+    """Each node takes out the tags its own routes and lists put on a subject when the
+    thread comes home; the author's words (the [national] tag) and where a post came
+    from (the other side's route tag) stay; nothing grows, however long the thread."""
+    async with federation(tmp_path, smarthost, "philly", "nyc") as fed:
+        fed.make_list(ACTIONS, Policy.MEMBERS, ["ann@philly.example"])
+        fed.make_list(COC_NYC, Policy.MEMBERS, ["ned@nyc.example"])
+        fed.set_routes("philly", NATIONAL)
+        fed.set_routes("nyc", {**BACK, "prefix": "[nyc]"})
+        first = post("[national] Strike fund", to=ACTIONS, sender="ann@philly.example")
+        await fed["philly"].send(first, ACTIONS, mail_from="ann@philly.example")
+        await fed.idle()
+        seen = fed.got("ned@nyc.example")[-1]["Subject"]
+        assert seen == "[coc] [philly] [national] Strike fund"
+        refs = ["<m1@example.net>"]
+
+        async def reply(node: str, lst: str, who: str, subject: str, mid: str) -> None:
+            head = f"In-Reply-To: {refs[-1]}\r\nReferences: {' '.join(refs)}\r\n"
+            raw = post(f"Re: {subject}", to=lst, sender=who, message_id=mid, extra=head)
+            await fed[node].send(raw, lst, mail_from=who)
+            await fed.idle()
+            refs.append(mid)
+
+        for turn in range(3):  # ned answers, ann answers, as mail programs write it
+            await reply("nyc", COC_NYC, "ned@nyc.example", seen, f"<r{turn}@nyc.example>")
+            home = fed.got("ann@philly.example")[-1]
+            assert home["Message-ID"] == refs[-1]
+            assert home["Subject"] == "[actions] [nyc] [national] Re: Strike fund"
+            await reply("philly", ACTIONS, "ann@philly.example", home["Subject"], f"<a{turn}@p>")
+            there = fed.got("ned@nyc.example")[-1]
+            assert there["Message-ID"] == refs[-1]
+            seen = there["Subject"]
+            assert seen == "[coc] [philly] [national] Re: Strike fund"
+
+
 async def test_a_cycle_of_three_nodes_gives_each_list_the_post_once(
     tmp_path: Path, smarthost: RecordingSmarthost
 ) -> None:

@@ -12,10 +12,10 @@ import binascii
 import logging
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from string import Template
 
-from listfed.delivery import rewrite
+from listfed.delivery import rewrite, subjects
 from listfed.listinfo import ListInfo
 from listfed.mail import decoding
 from listfed.mail.message import SIGNATURE_HEADER, without_signatures
@@ -47,13 +47,15 @@ def decorate(
     auth: str = "",
     authserv_id: str = "",
     parsed: RawMessage | None = None,
+    tags: Collection[str] = (),
 ) -> bytes:
     """The bytes every member of `lst` receives for the accepted post `raw`.
 
     `dmarc` is the DMARC mitigation decided for this post ("", "munge" or "wrap");
     `auth` an Authentication-Results value to add (what ARC sealing records), and
     `authserv_id` the node's name, under which nobody else may write one. `parsed` is
-    a copy of `raw`'s header block to change, where the caller has read it already."""
+    a copy of `raw`'s header block to change, where the caller has read it already;
+    `tags` the subject tags that routes and lists on the way added (delivery/subjects)."""
     # No copy carries a peer's relay signature, not even inside a wrapper
     if dmarc == "wrap":
         msg = _wrapped(without_signatures(raw), lst)
@@ -66,7 +68,7 @@ def decorate(
     archive = f"{base_url.rstrip('/')}/{lst.address}/" if base_url else ""
     steps: list[tuple[str, Callable[[], None]]] = [
         ("the sender's rewriting", lambda: sender(msg, lst)),
-        ("the prefix", lambda: _prefix_subject(msg, lst)),
+        ("the prefix", lambda: _prefix_subject(msg, lst, tags)),
         ("the footer", lambda: _add_footer(msg, lst, archive)),
     ]
     for what, step in steps[1:] if dmarc == "wrap" else steps:
@@ -158,32 +160,17 @@ def _phrase(text: str) -> str:
     return encode_words(text)
 
 
-def _prefix_subject(msg: RawMessage, lst: ListInfo) -> None:
+def _prefix_subject(msg: RawMessage, lst: ListInfo, tags: Collection[str]) -> None:
+    """The list's prefix in front, once; `tags` (routes', lists' on the way) gone."""
     prefix = " ".join(lst.prefix.split())
-    if not prefix:
-        return
     subject = " ".join((msg.get_decoded("Subject") or "").split())
-    seen = subject.casefold().count(prefix.casefold())
-    if seen == 1:
-        return  # already there (a reply): the field stays byte for byte
-    if seen > 1:  # a mail program's Re: [team] Re: [team] ...
-        msg.replace("Subject", collapsed(subject, prefix))
+    if subjects.untidy(subject, prefix, tags):  # Re: [team] Re: [team] ..., or relayed
+        rest = subjects.tidy(subject, {*tags, prefix}) or "(no subject)"
+        msg.replace("Subject", f"{prefix} {rest}".strip())
         return
+    if not prefix or prefix.casefold() in subject.casefold():
+        return  # already there (a reply): the field stays byte for byte
     msg.replace("Subject", f"{prefix} {subject or '(no subject)'}")
-
-
-_REPLY = frozenset({"re:", "aw:", "sv:", "antw:"})  # Re: as mail programs write it
-
-
-def collapsed(subject: str, prefix: str) -> str:
-    """`Re: [team] Re: [team] Budget` → `[team] Re: Budget`, as Mailman writes it: the
-    prefix once, in front, then one Re: when it is a reply."""
-    words = re.sub(re.escape(prefix), " ", subject, flags=re.IGNORECASE).split()
-    reply = False
-    while words and words[0].casefold() in _REPLY:
-        reply, words = True, words[1:]
-    rest = " ".join(words) or "(no subject)"
-    return f"{prefix} Re: {rest}" if reply else f"{prefix} {rest}"
 
 
 def _content_type(msg: RawMessage) -> tuple[str, dict[str, str]]:

@@ -16,7 +16,7 @@ from listfed.config.settings import RouteConfig
 from listfed.context import Context, NodeSettings
 from listfed.db import lists, queue
 from listfed.db.queue import NewItem
-from listfed.delivery import outbox
+from listfed.delivery import outbox, subjects
 from listfed.federation import signing
 from listfed.federation.ledger import record, record_arrival
 from listfed.federation.plan import plan
@@ -35,24 +35,15 @@ def relayed_copy(post: Post, route: RouteConfig, node: NodeSettings) -> RawMessa
     msg.remove(signing.SIGNATURE_HEADER)
     subject = msg.get_decoded("Subject")
     wanted = " ".join((route.prefix or "").split())
-    rest = _without(subject or "", post.lst.prefix)
-    if wanted and wanted.casefold() not in rest.casefold():
-        rest = f"{wanted} {rest}".strip()
+    # the list's prefix and every tag this node's routes add, this one's included
+    known = {post.lst.prefix, wanted, *subjects.route_tags(node.routes)}
+    rest = subjects.tidy(subject or "", known)
+    rest = f"{wanted} {rest}".strip()
     if rest != " ".join((subject or "").split()):  # else the field stays byte for byte
         msg.replace("Subject", rest or "(no subject)")
     entry = TraceEntry(node.name, post.lst.address, route.forward)
     msg.append(TRACE_HEADER, entry.format())
     return msg
-
-
-def _without(subject: str, prefix: str) -> str:
-    """The subject with the list's prefix taken out once, wherever it stands."""
-    text_ = " ".join(subject.split())
-    prefix = " ".join(prefix.split())
-    at = text_.casefold().find(prefix.casefold()) if prefix else -1
-    if at < 0:
-        return text_
-    return " ".join(f"{text_[:at]} {text_[at + len(prefix) :]}".split())
 
 
 def signed(
