@@ -116,6 +116,7 @@ class Node:
             verp=lambda: self.dispatcher.node.verp == "always",
             sign=self._sign if self.signer is not None else None,
             seal=self._seal if self.signer is not None else None,
+            sign_each=self._sign_each if self.signer is not None else None,
             relayed=ledger.relay_outcome,
             personal=personal(self.db, lambda: self.dispatcher.node),
         )
@@ -166,15 +167,18 @@ class Node:
         )
 
     def _sign(self, letter: Letter) -> bytes:
-        """DKIM for everything; an ARC seal too on posts, which the list has changed,
-        unless the letter carries it already (one-click copies: sealed once per post)."""
+        """DKIM for everything; an ARC seal too on posts, which the list has changed."""
         assert self.signer is not None
-        seal = letter.kind == "post" and not letter.sealed
-        return self.signer.sign(letter.data, letter.envelope_from, seal=seal)
+        return self.signer.sign(letter.data, letter.envelope_from, seal=letter.kind == "post")
 
     def _seal(self, letter: Letter) -> bytes:
+        """One-click posts: the ARC seal once; each copy then gets DKIM alone."""
         assert self.signer is not None
         return self.signer.seal(letter.data, letter.envelope_from)
+
+    def _sign_each(self, letter: Letter, above: list[bytes]) -> list[bytes]:
+        assert self.signer is not None
+        return self.signer.sign_each(letter.data, letter.envelope_from, above)
 
     def _delivery_failed(
         self, session: Any, outgoing_id: int, address: str, error: str, kind: str

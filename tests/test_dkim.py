@@ -443,3 +443,26 @@ def test_the_signature_time_is_the_nodes_clock(keys: dict[str, bytes], dns: DnsF
     out = signer.sign(MESSAGE, BOUNCES)
     assert b" t=1000000000;" in out.split(b"\r\n\r\n")[0]
     assert dkim.verify(out, dnsfunc=dns)
+
+
+def test_copies_signed_each_with_their_own_fields_verify_and_cannot_be_swapped(
+    signer: MailSigner, dns: DnsFunc
+) -> None:
+    above = [
+        f"List-Unsubscribe: <https://x.example/u/{n}>\r\nList-Unsubscribe-Post: "
+        "List-Unsubscribe=One-Click\r\n".encode()
+        for n in ("a1", "b2")
+    ]
+    first, second = signer.sign_each(MESSAGE, BOUNCES, above)
+    for copy, fields in ((first, above[0]), (second, above[1])):
+        assert dkim.verify(copy, dnsfunc=dns), copy
+        head = copy.split(b"\r\n\r\n", 1)[0]
+        assert b"list-unsubscribe:list-unsubscribe-post" in head.replace(b"\r\n\t", b"")
+        assert fields in copy
+    # one member's URL on another's signed copy: the signature no longer holds
+    assert not dkim.verify(first.replace(b"/u/a1", b"/u/b2"), dnsfunc=dns)
+    # a sender whose domain we do not host: the copies go unsigned, fields on top
+    [plain] = signer.sign_each(
+        MESSAGE.replace(b"ann@example.net", b"x@y.example"), "x@y.example", above[:1]
+    )
+    assert plain.startswith(above[0]) and b"DKIM-Signature" not in plain

@@ -146,6 +146,29 @@ class MailSigner:
             return data
         return bytes(field) + message
 
+    def sign_each(self, data: bytes, envelope_from: str, above: list[bytes]) -> list[bytes]:
+        """Copies of `data`, each with its own fields `above[i]` (whole fields, CRLF) on
+        top and its own DKIM signature; the message (and its ARC set, if `seal` made
+        one) is read once for all of them. Unsigned copies if signing fails."""
+        domain = self.domain_for(envelope_from, data)
+        message = crlf(data)
+        if not message.endswith(b"\r\n"):
+            message += b"\r\n"
+        if domain is None:
+            return [fields + message for fields in above]
+        try:
+            prepared = dkimsign.Prepared(message, SIGNED)
+            when = int(self._clock())
+            return [
+                prepared.signature(fields, self._rsa, domain, self.selector, when)
+                + fields
+                + message
+                for fields in above
+            ]
+        except Exception as exc:
+            log.warning("%s: sent without DKIM: %s", _message_id(data), _short(exc))
+            return [fields + message for fields in above]
+
     def seal(self, data: bytes, envelope_from: str) -> bytes:
         """The message with an ARC set (no DKIM-Signature), or as it was: for a post whose
         members' copies then differ only in fields added above it (one-click), so that

@@ -75,21 +75,38 @@ def signature(
     """The DKIM-Signature field (with its CRLF) for `message` (CRLF line ends): the
     fields whose names are in `signed`, each occurrence, and From once more, so that
     nobody can add another."""
-    head, _, body = message.partition(b"\r\n\r\n")
-    present = fields(head + b"\r\n")
-    names = [name.strip(b" \t").lower() for name, _ in present]
-    chosen = [n for n in names if n in signed] + [b"from"]
-    body_hash = base64.b64encode(hashlib.sha256(relaxed_body(body)).digest())
-    tags = (
-        f"v=1; a=rsa-sha256; c=relaxed/relaxed; d={domain}; s={selector}; t={when}; "
-        f"h={':'.join(n.decode('ascii') for n in chosen)}; bh={body_hash.decode()}; b="
-    ).encode("ascii")
-    canonical = [relaxed_field(n, v) + b"\r\n" for n, v in _bottom_up(present, chosen)]
-    canonical.append(relaxed_field(b"DKIM-Signature", b" " + tags))
-    sig = key.sign(b"".join(canonical), padding.PKCS1v15(), hashes.SHA256())
-    b64 = base64.b64encode(sig)
-    folded = b"\r\n\t".join(b64[i : i + B64_LINE] for i in range(0, len(b64), B64_LINE))
-    return b"DKIM-Signature: " + tags + folded + b"\r\n"
+    return Prepared(message, signed).signature(b"", key, domain, selector, when)
+
+
+class Prepared:
+    """A message read once for many signatures: copies that differ only in fields added
+    above its header (one-click unsubscribe) share its body hash and its fields, so
+    each copy costs the canonical form of its own fields and one RSA signature."""
+
+    def __init__(self, message: bytes, signed: Collection[bytes]) -> None:
+        head, _, body = message.partition(b"\r\n\r\n")
+        self.signed = signed
+        self.present = fields(head + b"\r\n")
+        self.body_hash = base64.b64encode(hashlib.sha256(relaxed_body(body)).digest()).decode()
+
+    def signature(
+        self, above: bytes, key: rsa.RSAPrivateKey, domain: str, selector: str, when: int
+    ) -> bytes:
+        """The DKIM-Signature field for `above` (whole fields, CRLF line ends, or b"")
+        put on top of the prepared message."""
+        present = [*fields(above), *self.present] if above else self.present
+        names = [name.strip(b" \t").lower() for name, _ in present]
+        chosen = [n for n in names if n in self.signed] + [b"from"]
+        tags = (
+            f"v=1; a=rsa-sha256; c=relaxed/relaxed; d={domain}; s={selector}; t={when}; "
+            f"h={':'.join(n.decode('ascii') for n in chosen)}; bh={self.body_hash}; b="
+        ).encode("ascii")
+        canonical = [relaxed_field(n, v) + b"\r\n" for n, v in _bottom_up(present, chosen)]
+        canonical.append(relaxed_field(b"DKIM-Signature", b" " + tags))
+        sig = key.sign(b"".join(canonical), padding.PKCS1v15(), hashes.SHA256())
+        b64 = base64.b64encode(sig)
+        folded = b"\r\n\t".join(b64[i : i + B64_LINE] for i in range(0, len(b64), B64_LINE))
+        return b"DKIM-Signature: " + tags + folded + b"\r\n"
 
 
 def _bottom_up(

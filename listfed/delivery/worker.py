@@ -51,7 +51,6 @@ class Letter:
     kind: str = "post"
     list_id: int | None = None
     bare: bytes = b""  # a post's copy as decorated, unsigned (for one-click copies)
-    sealed: bool = False  # data carries the list's ARC set already: DKIM only
 
 
 @dataclass(frozen=True)
@@ -108,11 +107,13 @@ class Deliverer:
         relayed: Relayed | None = None,
         personal: Personal | None = None,
         seal: Callable[[Letter], bytes] | None = None,
+        sign_each: Callable[[Letter, list[bytes]], list[bytes]] | None = None,
     ) -> None:
         self.db = db
         self.personal = personal  # one-click unsubscribe: each member's own header fields
         self.sign = sign  # DKIM (and ARC): once per message, in a worker thread
         self.seal = seal  # ARC alone: once per one-click post, its copies then DKIM only
+        self.sign_each = sign_each  # those copies: each with its fields, DKIM-signed
         self.failed = failed
         self.relayed = relayed
         self.verp = verp
@@ -308,20 +309,28 @@ class Deliverer:
         heads: dict[str, bytes] = {}
         if letter.bare and letter.list_id is not None and self.personal is not None:
             heads = await self.db.run(self.personal, letter.list_id, to)
-        bare = await self._base(outgoing_id, letter) if heads else b""
         if not verp and not heads:
             return await transport.send(letter.envelope_from, to, letter.data)
+        copies = await self._copies(outgoing_id, letter, heads) if heads else {}
         merged = SendResult()
         for address in to:  # copies that differ: a transaction each
             sender = verp_address(letter.envelope_from, address) if verp else letter.envelope_from
-            data = letter.data
-            if address in heads:
-                data = heads[address] + bare
-                if self.sign is not None:
-                    signed = replace(letter, data=data, sealed=self.seal is not None)
-                    data = await asyncio.to_thread(self.sign, signed)
-            merged.merge(await transport.send(sender, [address], data))
+            merged.merge(await transport.send(sender, [address], copies.get(address, letter.data)))
         return merged
+
+    async def _copies(
+        self, outgoing_id: int, letter: Letter, heads: dict[str, bytes]
+    ) -> dict[str, bytes]:
+        """Each one-click member's copy: the shared part with the member's own fields on
+        top, DKIM-signed where the node signs (one pass over the batch, in a thread)."""
+        bare = await self._base(outgoing_id, letter)
+        order = list(heads)
+        above = [heads[a] for a in order]
+        if self.sign_each is not None:
+            made = await asyncio.to_thread(self.sign_each, replace(letter, data=bare), above)
+        else:
+            made = [fields + bare for fields in above]
+        return dict(zip(order, made, strict=True))
 
     async def _finish(self, batch: Batch, letter: Letter, result: SendResult) -> None:
         try:
