@@ -14,6 +14,7 @@ from listfed.addresses import Resolution, for_log
 from listfed.db.queue import NewItem
 from listfed.errors import ListfedError
 from listfed.mail.message import normalise_message_id
+from listfed.mail.received import received
 from listfed.recipients import TOO_MANY, Recipients, span, summary
 
 log = logging.getLogger("listfed.intake")
@@ -43,7 +44,9 @@ class IntakeHandler:
         lmtp: bool = False,
         clock: Callable[[], float] = time.time,
         max_recipients: int = 1000,
+        node: str = "localhost",
     ) -> None:
+        self.node = node  # [node] name, for the Received: field
         self.clock = clock
         self.resolve = resolve
         self.store = store
@@ -86,6 +89,11 @@ class IntakeHandler:
         rcpts: Recipients = getattr(envelope, "listfed_rcpts", Recipients(self.max_recipients))
         mid = _message_id(raw)
         now = self.clock()
+        peer = session.peer[0] if isinstance(session.peer, tuple) and session.peer else ""
+        protocol = ("LMTP" if self.lmtp else "ESMTP") + ("S" if session.ssl else "")
+        to = [t.address for t in rcpts.targets]
+        hop = received(session.host_name, str(peer), self.node, protocol, to, now)
+        raw = hop + raw
         sender = envelope.mail_from or ""
         sender = "" if sender.strip() in ("", "<>") else sender  # null reverse-path: no sender
         items = [

@@ -146,6 +146,7 @@ class Node:
             config.smtp.lmtp,
             clock,
             config.smtp.max_recipients,
+            config.node.name,
         )
         self.sessions: set[Any] = set()
         self.server: asyncio.Server | None = None

@@ -7,6 +7,7 @@ import logging
 import re
 from pathlib import Path
 
+import aiosmtplib
 import pytest
 from sqlmodel import select
 
@@ -217,3 +218,34 @@ async def test_ids_in_replies_and_logs_are_never_given_twice(
             deliveries.append(found.group(1))
     assert len(set(replies)) == 3, replies
     assert len(deliveries) == 3 and len(set(deliveries)) == 3, deliveries
+
+
+async def test_every_message_taken_in_carries_the_nodes_received_field(
+    tmp_path: Path, smarthost: RecordingSmarthost
+) -> None:
+    """RFC 5321 §4.4: listfed's own hop, as any MTA writes it; a HELO that is not a
+    host name is not copied."""
+    async with running_world(tmp_path, smarthost) as w:
+        w.make_list(f"team@{DOMAIN}", Policy.OPEN, people=["bob@example.org"])
+        await w.send(post("Hello", to=f"team@{DOMAIN}"), f"team@{DOMAIN}")
+        await w.idle()
+        [(_, got)] = smarthost.deliveries()
+        [hop] = [v for v in got.message.get_all("Received") if "(listfed)" in v]
+        flat = " ".join(str(hop).split())
+        assert flat.startswith("from ") and "([127.0.0.1])" in flat
+        assert f"by {w.node.config.node.name} (listfed) with ESMTP" in flat
+        assert f"for <team@{DOMAIN}>;" in flat
+
+        client = aiosmtplib.SMTP(hostname=w.host, port=w.port, local_hostname="x", timeout=10)
+        await client.connect()
+        await client.execute_command(b"EHLO", b"evil<script>(x)")
+        await client.sendmail(
+            "alice@example.net",
+            [f"team@{DOMAIN}"],
+            post("Again", message_id="<m2@x>", to=f"team@{DOMAIN}"),
+        )
+        await client.quit()
+        await w.idle()
+        [(_, second)] = smarthost.deliveries()[1:]
+        [hop] = [v for v in second.message.get_all("Received") if "(listfed)" in v]
+        assert str(hop).startswith("from unknown ([127.0.0.1])")

@@ -205,7 +205,9 @@ async def test_the_bytes_stay_while_a_post_is_held_and_go_with_the_decision(
     assert count(world, "spooled") == 1  # the held post's, shared with the delivered one
     with world.write() as s:
         [(row, _)] = held.all_held(s)
-        assert held.raw(s, row) == raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        stored = held.raw(s, row)  # as it came, under the node's Received: field
+        assert stored.startswith(b"Received: from ")
+        assert stored.endswith(raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
         assert row.id is not None
         held.approve(s, row.id)
         assert count(world, "spooled") == 1  # handed on to the new queue item, not freed
