@@ -15,7 +15,8 @@ from listfed import tokens
 from listfed.bounces import score
 from listfed.bridges import echoes
 from listfed.context import NodeSettings
-from listfed.db.engine import Database
+from listfed.db import stats
+from listfed.db.engine import Database, sqlite_of
 from listfed.digests import collect
 from listfed.errors import ListfedError
 from listfed.moderation import expire as held
@@ -50,6 +51,7 @@ class Housekeeper:
             tokens.purge(s, now)
             replies.purge(s, now)
             echoes.purge(s, now)
+            stats.prune(sqlite_of(s), now)
         if sent or expired:
             self.delivered()
         return later

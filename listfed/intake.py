@@ -16,6 +16,7 @@ from listfed.errors import ListfedError
 from listfed.mail.message import normalise_message_id
 from listfed.mail.received import received
 from listfed.recipients import TOO_MANY, Recipients, span, summary
+from listfed.tally import Tally
 
 log = logging.getLogger("listfed.intake")
 
@@ -45,8 +46,10 @@ class IntakeHandler:
         clock: Callable[[], float] = time.time,
         max_recipients: int = 1000,
         node: str = "localhost",
+        tally: Tally | None = None,
     ) -> None:
         self.node = node  # [node] name, for the Received: field
+        self.tally = tally or Tally(clock)  # replies by code, messages by kind (/metrics)
         self.clock = clock
         self.resolve = resolve
         self.store = store
@@ -59,7 +62,7 @@ class IntakeHandler:
         self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
     ) -> str:
         if self.stopping:
-            return "421 4.3.2 Service shutting down, try again later"
+            return self._refused("421 4.3.2 Service shutting down, try again later")
         envelope.mail_from = address  # "<>" for the null reverse-path (aiosmtpd needs it)
         envelope.mail_options.extend(mail_options)
         envelope.listfed_rcpts = Recipients(self.max_recipients)
@@ -70,15 +73,15 @@ class IntakeHandler:
     ) -> str:
         rcpts: Recipients = envelope.listfed_rcpts
         if rcpts.full():  # before any lookup: the rest costs nothing
-            return TOO_MANY
+            return self._refused(TOO_MANY)
         try:
             resolution, list_id = await self.resolve(address)
         except ListfedError as exc:
             log.warning("RCPT %s: cannot resolve now: %s", for_log(address), exc)
-            return "451 4.3.0 Temporary lookup failure, try again later"
+            return self._refused("451 4.3.0 Temporary lookup failure, try again later")
         if resolution.recipient is None:
             log.info("RCPT %s refused: %s", for_log(address), resolution.reply)
-            return resolution.reply
+            return self._refused(resolution.reply)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         rcpts.add(address, resolution.recipient, list_id)
@@ -112,7 +115,9 @@ class IntakeHandler:
             ids = await self.store(raw, items)
         except ListfedError as exc:
             log.error("<%s> not stored, sender will retry: %s", mid, exc)
-            return self._each(exc.smtp_reply, len(rcpts.accepted))
+            return self._each(self._refused(exc.smtp_reply), len(rcpts.accepted))
+        for item in items:
+            self.tally.add("intake", "accepted", item.kind)
         log.info(
             "<%s> queued as %s for %s",
             mid,
@@ -123,6 +128,11 @@ class IntakeHandler:
         if self.lmtp:
             return "\r\n".join(f"250 2.0.0 <{a}> queued as {i}" for a, i in rcpts.ids_by_rcpt(ids))
         return f"250 2.0.0 Queued as {ids[0] if ids else 0}"
+
+    def _refused(self, reply: str) -> str:
+        """`reply`, counted by its code."""
+        self.tally.add("intake", "refused", reply[:3])
+        return reply
 
     def _each(self, reply: str, count: int) -> str:
         """LMTP answers once per recipient after DATA; SMTP once."""

@@ -194,8 +194,20 @@ def _v11(conn: Connection) -> None:
     )
 
 
+def _v12(conn: Connection) -> None:
+    """What the node counts (db/stats.py): by day for `listfed report`, in all for
+    /metrics."""
+    for table, day in (("stat_day", "day INTEGER NOT NULL, "), ("stat_total", "")):
+        keys = "day, name, a, b, c" if day else "name, a, b, c"
+        conn.exec_driver_sql(
+            f"CREATE TABLE {table} ({day}name VARCHAR NOT NULL, a VARCHAR NOT NULL, "
+            "b VARCHAR NOT NULL, c VARCHAR NOT NULL, count INTEGER NOT NULL, "
+            f"PRIMARY KEY ({keys})) WITHOUT ROWID"
+        )
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
-    *(_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11)
+    *(_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12)
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 assert SCHEMA_VERSION == version.SCHEMA_VERSION

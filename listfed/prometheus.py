@@ -1,16 +1,16 @@
-"""The Prometheus text exposition format (version 0.0.4): metric families written out.
-
-Only what /metrics needs: gauges and counters with labels. Label values are escaped as
-the format says (backslash, double quote, newline); names are our own constants.
-"""
+"""/metrics in Prometheus's text format, written by the prometheus-client package from
+metric families that ops/metrics.py reads off the database (plain data here, so that
+the operations never import the exposition library)."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
 @dataclass(frozen=True)
@@ -27,25 +27,26 @@ class Family:
     samples: list[Sample] = field(default_factory=list)
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+class _Snapshot:
+    """A collector that yields families read once, for one scrape."""
+
+    def __init__(self, families: Iterable[Family]) -> None:
+        self.families = list(families)
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self.families:
+            names = [k for k, _ in family.samples[0].labels] if family.samples else []
+            made: CounterMetricFamily | GaugeMetricFamily
+            if family.kind == "counter":
+                made = CounterMetricFamily(family.name, family.help, labels=names)
+            else:
+                made = GaugeMetricFamily(family.name, family.help, labels=names)
+            for sample in family.samples:
+                made.add_metric([v for _, v in sample.labels], sample.value)
+            yield made
 
 
-def _number(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
-def render(families: Iterable[Family]) -> str:
-    lines = []
-    for family in families:
-        lines.append(f"# HELP {family.name} {family.help}")
-        lines.append(f"# TYPE {family.name} {family.kind}")
-        for sample in family.samples:
-            labels = ",".join(f'{k}="{_escape(v)}"' for k, v in sample.labels)
-            where = f"{{{labels}}}" if labels else ""
-            lines.append(f"{family.name}{where} {_number(sample.value)}")
-    return "\n".join(lines) + "\n"
+def render(families: Iterable[Family]) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Snapshot(families))
+    return generate_latest(registry)

@@ -40,6 +40,7 @@ from listfed.mailauth import prechecks, signer, signers
 from listfed.migrations import upgrade
 from listfed.ops.node import node_secret, secret_path
 from listfed.spool import Spool
+from listfed.tally import Tally
 from listfed.web.supervisor import WebFace
 
 log = logging.getLogger("listfed.service")
@@ -147,6 +148,7 @@ class Node:
             clock,
             config.smtp.max_recipients,
             config.node.name,
+            Tally(clock),
         )
         self.sessions: set[Any] = set()
         self.server: asyncio.Server | None = None
@@ -239,6 +241,7 @@ class Node:
             asyncio.create_task(self.dispatcher.run(self.stop_event)),
             asyncio.create_task(self.deliverer.run(self.stop_event)),
             asyncio.create_task(self.housekeeper.run(self.stop_event)),
+            asyncio.create_task(self.handler.tally.run(self.db, self.stop_event)),
         ]
         if self.web is not None:  # a child process: pages never take this loop's time
             self.tasks.append(asyncio.create_task(self.web.run(self.stop_event)))

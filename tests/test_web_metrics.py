@@ -9,6 +9,7 @@ import re
 import urllib.request
 from pathlib import Path
 
+import aiosmtplib
 import pytest
 from starlette.testclient import TestClient
 
@@ -23,14 +24,32 @@ from tests.test_web_browser import mail
 TEAM = f"team@{DOMAIN}"
 
 
+SAMPLE = re.compile(r"([a-z_]+)(?:\{(.*)\})? (\S+)")
+LABEL = re.compile(r'([a-z_]+)="((?:[^"\\]|\\.)*)"')
+
+
 def value(text: str, name: str, **labels: str) -> float:
-    """The sample of `name` with exactly these labels, from the exposition text."""
-    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    line = f"{name}{{{want}}} " if want else f"{name} "
+    """The sample of `name` with exactly these labels (in any order) from the text."""
     for row in text.splitlines():
-        if row.startswith(line):
-            return float(row[len(line) :])
-    raise AssertionError(f"no {line!r} in\n{text}")
+        found = SAMPLE.fullmatch(row)
+        if found and found.group(1) == name and dict(LABEL.findall(found.group(2) or "")) == labels:
+            return float(found.group(3))
+    raise AssertionError(f"no {name} {labels} in\n{text}")
+
+
+async def scrape(url: str) -> str:
+    answer = await asyncio.to_thread(urllib.request.urlopen, url, timeout=10)
+    return str(answer.read().decode())
+
+
+async def counted(url: str, posts: int) -> None:
+    """Wait (bounded) until the daemon's counts, written every two seconds, show `posts`."""
+    want = f'listfed_intake_accepted_total{{kind="post"}} {posts}.0'
+    for _ in range(100):
+        if want in (await scrape(url)).splitlines():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"never saw {want}")
 
 
 async def test_a_running_node_reports_its_state_to_loopback(
@@ -43,14 +62,25 @@ async def test_a_running_node_reports_its_state_to_loopback(
         await world.idle()
         assert world.node.web is not None
         url = f"http://127.0.0.1:{world.node.web.port}/metrics"
+        await counted(url, 3)
+        await world.send(mail("m3@x", "Post 3", "Hello.\n"), TEAM)  # the counter moves
+        with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
+            await world.send(mail("m4@x", "Refused", "x\n"), f"nosuch@{DOMAIN}")
+        await world.idle()
+        await counted(url, 4)
         answer = await asyncio.to_thread(urllib.request.urlopen, url, timeout=10)
     assert answer.status == 200
-    assert answer.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    assert answer.headers["content-type"].startswith("text/plain; version=")
     text = answer.read().decode()
+    assert value(text, "listfed_intake_accepted_total", kind="post") == 4
     assert "# TYPE listfed_archive_messages gauge" in text
     assert value(text, "listfed_lists") == 1
     assert value(text, "listfed_members", delivery="enabled") == 2
-    assert value(text, "listfed_archive_messages") == 3
+    assert value(text, "listfed_archive_messages") == 4
+    assert value(text, "listfed_intake_refused_total", code="550") == 1
+    for domain in ("example.org", "example.net"):
+        assert value(text, "listfed_deliveries_total", domain=domain, outcome="accepted") == 4
+    assert value(text, "listfed_delivery_replies_total", outcome="accepted", code="250") == 8
     assert value(text, "listfed_outbox_oldest_seconds") == 0  # all delivered
     assert value(text, "listfed_held_posts") == 0
     assert value(text, "listfed_process_resident_memory_bytes", process="daemon") > 10e6
@@ -96,7 +126,7 @@ def test_metrics_from_must_be_networks(tmp_path: Path) -> None:
 
 def test_label_values_are_escaped() -> None:
     family = Family("x_total", "counter", "A test.", [Sample(2.5, (("name", 'a"b\\c\nd'),))])
-    assert render([family]).splitlines() == [
+    assert render([family]).decode().splitlines() == [
         "# HELP x_total A test.",
         "# TYPE x_total counter",
         'x_total{name="a\\"b\\\\c\\nd"} 2.5',

@@ -15,6 +15,7 @@ from listfed.cli import (
     node,
     peers,
     queue,
+    report,
     routes,
 )
 from listfed.cli.base import HELP, new_app, root
@@ -31,6 +32,7 @@ app.add_typer(digests.app, name="digests")
 app.add_typer(archive.app, name="archive")
 app.add_typer(mta.app, name="mta")
 app.command("doctor")(doctor.doctor)
+app.command("report")(report.report)
 app.command()(node.init)
 app.command()(node.serve)
 

@@ -22,7 +22,9 @@ from dataclasses import dataclass, replace
 from sqlalchemy import Connection, text
 from sqlmodel import Session
 
-from listfed.db.engine import Database
+from listfed.db import stats
+from listfed.db.engine import Database, sqlite_of
+from listfed.delivery import outcomes
 from listfed.delivery.transport import SendResult, Transport
 from listfed.delivery.unsubscribe import Personal, without_fields
 from listfed.errors import ListfedError
@@ -186,6 +188,7 @@ class Deliverer:
                 self.failed(s, batch.outgoing_id, address, error, outcome.kind)
         if outcome.kind == "relay" and self.relayed is not None:
             self.relayed(s, batch.outgoing_id, _relay_outcome(outcome))
+        stats.add(sqlite_of(s), outcomes.tally(result, outcome.when))  # `listfed report`
         conn.execute(
             text(
                 "DELETE FROM outgoing WHERE id = :o AND NOT EXISTS "

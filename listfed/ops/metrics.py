@@ -2,10 +2,10 @@
 
 Everything here is a gauge of the node's state as stored: queues by kind with their
 oldest item's age, the outbox by state, held posts, lists and members, the archive, the
-bridges, the database's size, and the memory of the daemon and the web face. Each query
-reads an index or a small table; nothing reads the archive's messages. (The daemon's own
-counters, such as posts accepted and refused by reply code and deliveries by recipient
-domain, are the operations issue's: they need the daemon to publish them.)
+bridges, the database's size, and the memory of the daemon and the web face; and the
+daemon's counts (db/stats.py): messages taken in by kind, refusals by reply code,
+deliveries by recipient domain and outcome, relays by route. Each query reads an index
+or a small table; nothing reads the archive's messages.
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+from collections import Counter
 from pathlib import Path
 
 from listfed import __version__
+from listfed.db import stats
 from listfed.db.version import SCHEMA_VERSION
 from listfed.prometheus import Family, Sample
 
@@ -133,6 +135,58 @@ def _bridges(conn: sqlite3.Connection) -> list[Family]:
     ]
 
 
+TOP_DOMAINS = 20  # label values of recipient domains; the rest count as "other"
+
+
+def _counted(conn: sqlite3.Connection) -> list[Family]:
+    """The daemon's counts (db/stats.py, written every few seconds): never decrease."""
+    intake = stats.totals(conn, "intake")
+    delivery = stats.totals(conn, "delivery")
+    by_domain: Counter[str] = Counter()
+    for domain, _outcome, _code, n in delivery:
+        by_domain[domain] += n
+    top = {d for d, _ in by_domain.most_common(TOP_DOMAINS)}
+    deliveries: Counter[tuple[str, str]] = Counter()
+    replies: Counter[tuple[str, str]] = Counter()
+    for domain, outcome, code, n in delivery:
+        deliveries[(domain if domain in top else "other", outcome)] += n
+        replies[(outcome, code)] += n
+    relays = _rows(conn, "SELECT direction, route, COUNT(*) FROM relay GROUP BY direction, route")
+    return [
+        Family(
+            "listfed_intake_accepted_total",
+            "counter",
+            "Messages taken in, per recipient, by the kind of address (post, bounces, ...).",
+            [Sample(n, (("kind", b),)) for a, b, _c, n in intake if a == "accepted"],
+        ),
+        Family(
+            "listfed_intake_refused_total",
+            "counter",
+            "Commands and messages refused at intake, by reply code.",
+            [Sample(n, (("code", b),)) for a, b, _c, n in intake if a == "refused"],
+        ),
+        Family(
+            "listfed_deliveries_total",
+            "counter",
+            f"Copies handed on, by recipient domain (the busiest {TOP_DOMAINS}, the rest "
+            "as other) and outcome (accepted, deferred, refused).",
+            [Sample(n, (("domain", d), ("outcome", o))) for (d, o), n in deliveries.items()],
+        ),
+        Family(
+            "listfed_delivery_replies_total",
+            "counter",
+            "Delivery outcomes by the reply code that decided them.",
+            [Sample(n, (("outcome", o), ("code", c))) for (o, c), n in replies.items()],
+        ),
+        Family(
+            "listfed_relays_total",
+            "counter",
+            "Relays sent (out) and taken in (in), by route.",
+            _by(relays, "direction", "route"),
+        ),
+    ]
+
+
 def resident_bytes(pid: int) -> int:
     """The resident memory of process `pid` (0 if it cannot be read)."""
     try:
@@ -164,6 +218,7 @@ def collect(conn: sqlite3.Connection, database: Path, now: float, daemon_pid: in
             "This listfed's version and database schema.",
             [Sample(1.0, (("version", __version__), ("schema", str(SCHEMA_VERSION))))],
         ),
+        *_counted(conn),
         *_queues(conn, now),
         *_lists(conn),
         *_bridges(conn),
