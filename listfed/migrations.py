@@ -206,8 +206,14 @@ def _v12(conn: Connection) -> None:
         )
 
 
+def _v13(conn: Connection) -> None:
+    """A list's posts by date: the newest (Atom feed, list page) and a month's threads
+    read an index range instead of sorting the whole archive (bench/web.py)."""
+    conn.exec_driver_sql("CREATE INDEX ix_archive_list_date ON archive (list_id, date, id)")
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
-    *(_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12)
+    *(_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13)
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 assert SCHEMA_VERSION == version.SCHEMA_VERSION

@@ -102,6 +102,12 @@ def pids(log: Path) -> list[int]:
     return [int(m.group(2)) for m in PID.finditer(log.read_text(errors="replace"))]
 
 
+def niceness(pid: int) -> int:
+    """Field 19 of /proc/PID/stat (after the command's parenthesis)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rpartition(")")[2].split()[16])
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -117,6 +123,8 @@ def test_serve_answers_on_the_web_port_and_the_child_comes_back(
     status, page = wait_for(lambda: get(port))
     assert status == 200 and "team at lists.example.org" in page
     [first] = pids(log)
+    # pages give way to mail: the child runs ten steps nicer than the daemon
+    assert niceness(first) == niceness(proc.pid) + 10
     os.kill(first, signal.SIGKILL)  # the web face's child, which this test's daemon started
     wait_for(lambda: len(pids(log)) == 2)
     assert "exited with status -9; restarting" in log.read_text()

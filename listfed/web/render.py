@@ -62,6 +62,7 @@ def environment() -> Environment:
         autoescape=select_autoescape(default=True, default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # the templates ship with the package: no stat() per include
     )
     env.filters.update(
         at=at, msgid=msgid_path, date=date, day=day, marked=marked, size=size, depth=depth_class

@@ -6,6 +6,7 @@ public archives everybody, `members` ones a visitor signed in as a member of tha
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -49,13 +50,23 @@ class Site:
             self._writer = Database(self.database, self.busy_timeout)
         return self._writer
 
+    _local: threading.local = field(default_factory=threading.local)
+
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
-        conn = opendb.connect(self.database, self.busy_timeout, readonly=True)
+        """This thread's read-only connection, kept for the next page (opening one and
+        reading the schema cost half of a post page). It runs no transaction between
+        statements, so each page sees the newest commit; one that failed is replaced."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = opendb.connect(self.database, self.busy_timeout, readonly=True)
+            self._local.conn = conn
         try:
             yield conn
-        finally:
+        except sqlite3.Error:
+            self._local.conn = None
             conn.close()
+            raise
 
     def page(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         html = self.templates.get_template(name).render(**context)
