@@ -65,11 +65,18 @@ def transports(
     return [RoutedTransport(t, settings) for t in found]
 
 
+LONGEST_LINE = 1 << 20  # bytes of one line in DATA (RFC 5322's 998 binds writers)
+
+
 def _session_class(base: type[Any], sessions: set[Any], limit: int) -> type[Any]:
     """The aiosmtpd protocol, counting sessions so that we can stop gracefully."""
 
     class Session(base):  # type: ignore[misc]
         refused = False
+        # A line of DATA may be long (web mailers, phones write a paragraph as one line):
+        # taken, as Postfix takes it, rather than refused for good with 500. Commands
+        # keep aiosmtpd's own 512-byte limit; the message its size limit.
+        line_length_limit = LONGEST_LINE
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             if len(sessions) >= limit:

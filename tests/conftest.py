@@ -45,6 +45,12 @@ class Received:
         return msg
 
 
+class LongLines(SMTP):  # type: ignore[misc]
+    """aiosmtpd taking lines of any length in DATA, as Postfix does."""
+
+    line_length_limit = 1 << 20
+
+
 @dataclass
 class RecordingSmarthost:
     """An aiosmtpd server that records what it accepts and can be told to refuse."""
@@ -95,7 +101,7 @@ class RecordingSmarthost:
 async def smarthost() -> AsyncIterator[RecordingSmarthost]:
     host = RecordingSmarthost()
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: SMTP(host, enable_SMTPUTF8=True), "127.0.0.1", 0)
+    server = await loop.create_server(lambda: LongLines(host, enable_SMTPUTF8=True), "127.0.0.1", 0)
     host.port = server.sockets[0].getsockname()[1]
     yield host
     server.close()

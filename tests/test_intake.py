@@ -249,3 +249,20 @@ async def test_every_message_taken_in_carries_the_nodes_received_field(
         [(_, second)] = smarthost.deliveries()[1:]
         [hop] = [v for v in second.message.get_all("Received") if "(listfed)" in v]
         assert str(hop).startswith("from unknown ([127.0.0.1])")
+
+
+async def test_a_post_with_a_line_longer_than_1000_bytes_is_taken_and_delivered_whole(
+    tmp_path: Path, smarthost: RecordingSmarthost
+) -> None:
+    """Web mailers and phones write a paragraph as one line: refusing it with a
+    permanent 500 (aiosmtpd's default) bounced real posts. Postfix takes them; so do we."""
+    long_line = "word " * 2000  # 10,000 bytes
+    async with running_world(tmp_path, smarthost) as w:
+        w.make_list(f"team@{DOMAIN}", Policy.OPEN, people=["bob@example.org"])
+        reply = await w.send(
+            post("Long", body=long_line + "\r\n", to=f"team@{DOMAIN}"), f"team@{DOMAIN}"
+        )
+        assert reply[1].startswith("2.0.0") or "Queued" in reply[1]
+        await w.idle()
+        [(_, got)] = smarthost.deliveries()
+        assert long_line.strip() in got.message.get_content()
