@@ -28,6 +28,7 @@ from listfed.db import lists, spooled
 from listfed.db.engine import Database
 from listfed.db.models import QueueItem
 from listfed.errors import ListfedError
+from listfed.heldlogs import Withheld, withheld
 from listfed.listinfo import ListInfo
 from listfed.lookups import Facts, Prechecks
 from listfed.mail.message import ParsedMessage, parse
@@ -37,6 +38,16 @@ from listfed.robots import request
 from listfed.wakeup import first_of
 
 log = logging.getLogger("listfed.pipeline")
+# the loggers of the stages a pass runs: their lines wait for its commit (heldlogs.py)
+PASS_LOGGERS = (
+    "listfed.pipeline",
+    "listfed.moderation",
+    "listfed.federation",
+    "listfed.robots",
+    "listfed.bounces",
+    "listfed.bridges",
+    "listfed.digests",
+)
 
 MAX_ATTEMPTS = 5
 
@@ -202,7 +213,29 @@ class Dispatcher:
     ) -> int:
         """Run up to `limit` due items through the pipeline or their robot; how many were
         taken. A post or mail to a bridge not in `facts` (it came after the peek) waits
-        for the next pass; one in `read` is not parsed again."""
+        for the next pass; one in `read` is not parsed again. What the stages log is
+        emitted once the pass committed (heldlogs.py)."""
+        said = Withheld()
+        try:
+            with withheld(*PASS_LOGGERS) as said:
+                taken = self._process(limit, facts, read)
+        except Exception:
+            if said.records:
+                log.error(
+                    "a pipeline pass did not commit: its %d logged decisions are void; "
+                    "it runs again",
+                    len(said.records),
+                )
+            raise
+        said.release()
+        return taken
+
+    def _process(
+        self,
+        limit: int,
+        facts: dict[int, Facts] | None,
+        read: dict[int, ParsedMessage] | None,
+    ) -> int:
         with self.db.write() as s:
             items = s.exec(self._due(limit)).all()
             if facts is not None:

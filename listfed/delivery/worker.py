@@ -131,6 +131,11 @@ class Deliverer:
         self._bases: OrderedDict[int, bytes] = OrderedDict()  # one-click copies' common part
         self._recorder: GroupCommit[Outcome, None] = GroupCommit(db, self._record_all)
         self._finishing: set[asyncio.Task[None]] = set()
+        # Cleared while outcomes cannot be recorded (a full disk): nothing more is sent,
+        # and what was sent stays in flight until its outcome is written, never re-sent.
+        self._recording = asyncio.Event()
+        self._recording.set()
+        self._stop = asyncio.Event()
 
     # -- database side (runs on the database thread) --------------------------------------
 
@@ -276,6 +281,10 @@ class Deliverer:
     async def _sender(self, transport: Transport) -> None:
         while True:
             batch = await self._batches.get()
+            await first_of(self._recording, self._stop, timeout=None)
+            if not self._recording.is_set():  # stopping while paused: left for next time
+                self._release(batch)
+                continue
             try:
                 letter = await self._letter(batch.outgoing_id)
                 if letter is None:
@@ -336,17 +345,48 @@ class Deliverer:
         return dict(zip(order, made, strict=True))
 
     async def _finish(self, batch: Batch, letter: Letter, result: SendResult) -> None:
+        """Record the batch's outcome. If the store fails, delivery pauses (said once)
+        and the outcome is tried again, backing off to 30 s, until it is written: the
+        rows stay in flight meanwhile, so nothing delivered is sent again. Only a stop
+        before that leaves them to be sent again at the next start."""
+        outcome = Outcome(batch, result, self.clock(), letter.kind)
+        pause = 0.5
         try:
-            await self._recorder.submit(Outcome(batch, result, self.clock(), letter.kind))
+            while True:
+                try:
+                    await self._recorder.submit(outcome)
+                    break
+                except Exception as exc:
+                    self._paused(letter, batch, exc)
+                    if self._stop.is_set():
+                        log.error(
+                            "<%s> d%s: stopping with the outcome of %d copies unrecorded: "
+                            "they will be sent again at the next start",
+                            letter.message_id,
+                            batch.outgoing_id,
+                            len(batch.rows),
+                        )
+                        return
+                    await first_of(self._stop, timeout=pause)
+                    pause = min(pause * 2, 30.0)
+            if not self._recording.is_set():
+                self._recording.set()
+                log.warning("delivery outcomes are recorded again: delivery resumes")
             self._log(batch, letter, result)
-        except Exception:
-            log.exception(
-                "<%s> d%s: outcome not recorded; those rows will be sent again",
-                letter.message_id,
-                batch.outgoing_id,
-            )
         finally:
             self._release(batch)
+
+    def _paused(self, letter: Letter, batch: Batch, exc: Exception) -> None:
+        if not self._recording.is_set():
+            return  # said already
+        self._recording.clear()
+        log.error(
+            "<%s> d%s: delivery outcome not recorded (%s): delivery pauses until the "
+            "database takes writes again; nothing is sent twice meanwhile",
+            letter.message_id,
+            batch.outgoing_id,
+            str(exc)[:300] or type(exc).__name__,
+        )
 
     def _release(self, batch: Batch) -> None:
         self._inflight.difference_update(batch.rows.values())
@@ -369,6 +409,7 @@ class Deliverer:
     async def run(self, stop: asyncio.Event, poll: float = 1.0) -> None:
         """Deliver until `stop` is set; then finish only the batches being sent."""
         senders = [asyncio.create_task(self._sender(t)) for t in self.transports]
+        self._stop = stop
         try:
             while not stop.is_set():
                 self.wake.clear()

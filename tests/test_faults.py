@@ -1,0 +1,104 @@
+"""When the store fails under delivery (issue 22: a full disk): nothing delivered is sent
+again because its outcome could not be written; delivery pauses, says so once, and
+resumes when the database takes writes again.
+
+A full disk cannot be made safely on a shared machine, so the delivery recorder's
+commit raises what SQLite raises then (`database or disk is full`) while `full` is set;
+everything else (SMTP in and out, the database) is real."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from listfed.errors import StorageError
+from listfed.listinfo import Policy
+from tests.conftest import DOMAIN, RecordingSmarthost, post, running_world
+
+TEAM = f"team@{DOMAIN}"
+PEOPLE = [f"m{n}@example.org" for n in range(5)]
+
+
+async def test_a_full_disk_pauses_delivery_instead_of_sending_again(
+    tmp_path: Path, smarthost: RecordingSmarthost, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running_world(tmp_path, smarthost) as w:
+        w.make_list(TEAM, Policy.OPEN, people=PEOPLE)
+        recorder = w.node.deliverer._recorder
+        real = recorder.commit
+        full = True
+
+        def commit(items: list[Any]) -> list[Any]:
+            if full:
+                raise sqlite3.OperationalError("database or disk is full")
+            return real(items)
+
+        recorder.commit = commit
+        caplog.set_level(logging.INFO, logger="listfed.delivery")
+        await w.send(post("One", to=TEAM, message_id="<one@x>"), TEAM)
+        for _ in range(60):  # the copies go out once...
+            if len(smarthost.deliveries()) >= len(PEOPLE):
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(3.0)  # ...and, in three seconds of a full disk, never again
+        sent = Counter(rcpt for rcpt, _ in smarthost.deliveries())
+        assert sent == Counter(PEOPLE)
+        paused = [r for r in caplog.records if "delivery pauses" in r.getMessage()]
+        assert len(paused) == 1  # said once, not once a second
+
+        full = False  # the disk has room again
+        await w.idle(timeout=40)
+        assert Counter(rcpt for rcpt, _ in smarthost.deliveries()) == Counter(PEOPLE)
+        assert any("delivery resumes" in r.getMessage() for r in caplog.records)
+        # and what comes next is delivered as usual, once
+        await w.send(post("Two", to=TEAM, message_id="<two@x>"), TEAM)
+        await w.idle()
+        assert len(smarthost.deliveries()) == 2 * len(PEOPLE)
+
+
+class FullOnCommit:
+    """The dispatcher's database, whose write transactions fail at commit while `full`."""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+        self.full = True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.db, name)
+
+    @contextmanager
+    def write(self) -> Iterator[Any]:
+        with self.db.write() as session:
+            yield session
+            if self.full:
+                raise StorageError("database or disk is full")
+
+
+async def test_a_pass_that_does_not_commit_logs_no_verdict(
+    tmp_path: Path, smarthost: RecordingSmarthost, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running_world(tmp_path, smarthost) as w:
+        w.make_list(TEAM, Policy.OPEN, people=PEOPLE[:2])
+        store = FullOnCommit(w.node.dispatcher.db)
+        w.node.dispatcher.db = store
+        caplog.set_level(logging.INFO)
+        await w.send(post("Kept", to=TEAM, message_id="<kept@x>"), TEAM)
+        await asyncio.sleep(2.5)  # passes run and fail to commit
+        said = [r.getMessage() for r in caplog.records if r.name == "listfed.pipeline"]
+        assert not [m for m in said if "<kept@x>" in m]  # no verdict that did not happen
+        assert any("did not commit" in m and "void" in m for m in said)
+        assert smarthost.deliveries() == []
+
+        store.full = False
+        await w.idle()
+        said = [r.getMessage() for r in caplog.records if r.name == "listfed.pipeline"]
+        assert len([m for m in said if "<kept@x>" in m and " accept" in m]) == 1
+        assert len(smarthost.deliveries()) == 2
