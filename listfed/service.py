@@ -39,6 +39,7 @@ from listfed.intake import IntakeHandler
 from listfed.mailauth import prechecks, signer, signers
 from listfed.migrations import upgrade
 from listfed.ops.node import node_secret, secret_path
+from listfed.smtpsession import Limits, session_class
 from listfed.spool import Spool
 from listfed.tally import Tally
 from listfed.web.supervisor import WebFace
@@ -63,38 +64,6 @@ def transports(
     if settings is None:
         return found
     return [RoutedTransport(t, settings) for t in found]
-
-
-LONGEST_LINE = 1 << 20  # bytes of one line in DATA (RFC 5322's 998 binds writers)
-
-
-def _session_class(base: type[Any], sessions: set[Any], limit: int) -> type[Any]:
-    """The aiosmtpd protocol, counting sessions so that we can stop gracefully."""
-
-    class Session(base):  # type: ignore[misc]
-        refused = False
-        # A line of DATA may be long (web mailers, phones write a paragraph as one line):
-        # taken, as Postfix takes it, rather than refused for good with 500. Commands
-        # keep aiosmtpd's own 512-byte limit; the message its size limit.
-        line_length_limit = LONGEST_LINE
-
-        def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            if len(sessions) >= limit:
-                self.refused = True
-                assert isinstance(transport, asyncio.WriteTransport)
-                transport.write(b"421 4.3.2 Too many connections, try again later\r\n")
-                transport.close()
-                return
-            sessions.add(self)
-            super().connection_made(transport)
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            if self.refused:
-                return
-            sessions.discard(self)
-            super().connection_lost(exc)
-
-    return Session
 
 
 class Node:
@@ -223,11 +192,19 @@ class Node:
         await self._check_routes()
         smtp = self.config.smtp
         base = LMTP if smtp.lmtp else SMTP
-        protocol = _session_class(base, self.sessions, smtp.max_connections)
+        limits = Limits(
+            smtp.max_connections,
+            smtp.max_connections_per_client,
+            smtp.timeout,
+            smtp.data_timeout,
+            smtp.session_timeout,
+        )
+        protocol = session_class(base, self.sessions, limits)
 
         def factory() -> Any:
             return protocol(
                 self.handler,
+                timeout=limits.command_timeout,
                 data_size_limit=smtp.max_message_size,
                 enable_SMTPUTF8=False,
                 decode_data=False,

@@ -114,7 +114,11 @@ def _recipient_limit(value: object, key: str) -> int:
 
 
 def _smtp(value: object) -> SmtpConfig:
-    keys = ("listen", "lmtp", "max_message_size", "max_connections", "max_recipients")
+    keys = (
+        *("listen", "lmtp", "max_message_size", "max_connections"),
+        *("max_connections_per_client", "max_recipients", "timeout", "data_timeout"),
+        "session_timeout",
+    )
     t = _Table(value, "smtp", keys)
     host, port = t.get("listen", _listen, (SmtpConfig.host, SmtpConfig.port))
     return SmtpConfig(
@@ -123,7 +127,13 @@ def _smtp(value: object) -> SmtpConfig:
         lmtp=t.get("lmtp", _bool, SmtpConfig.lmtp),
         max_message_size=t.get("max_message_size", _size, SmtpConfig.max_message_size),
         max_connections=t.get("max_connections", _count, SmtpConfig.max_connections),
+        max_connections_per_client=t.get(
+            "max_connections_per_client", _count, SmtpConfig.max_connections_per_client
+        ),
         max_recipients=t.get("max_recipients", _recipient_limit, SmtpConfig.max_recipients),
+        timeout=t.get("timeout", _duration, SmtpConfig.timeout),
+        data_timeout=t.get("data_timeout", _duration, SmtpConfig.data_timeout),
+        session_timeout=t.get("session_timeout", _duration, SmtpConfig.session_timeout),
     )
 
 

@@ -30,7 +30,11 @@ class SmtpConfig:
     lmtp: bool = False
     max_message_size: int = 10 * 1024 * 1024
     max_connections: int = 200
+    max_connections_per_client: int = 20  # from one client address
     max_recipients: int = 1000  # RCPTs per transaction; the rest are answered 452
+    timeout: float = 300.0  # seconds to wait for a command (RFC 5321 §4.5.3.2)
+    data_timeout: float = 600.0  # seconds for the whole DATA phase
+    session_timeout: float = 1800.0  # seconds a session may last
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,110 @@
+"""The SMTP/LMTP session as the node runs it: aiosmtpd's protocol with fair limits.
+
+- at most `total` sessions, and at most `per_client` from one client address, so that
+  one host holding many idle connections cannot keep another host's mail out; each
+  refusal is a `421` and a log line (at most one a minute per client);
+- a command must come within `command_timeout` (RFC 5321 §4.5.3.2: 5 minutes), the
+  whole DATA phase end within `data_timeout` (a client dripping a byte a second is cut
+  off), a session last at most `session_timeout`;
+- a line of DATA may be long (web mailers write a paragraph as one line): taken, as
+  Postfix takes it, not refused for good with 500. Commands keep aiosmtpd's 512 bytes.
+
+`sessions` is the set of open sessions, so that the daemon can stop gracefully.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger("listfed.intake")
+
+LONGEST_LINE = 1 << 20  # bytes of one line in DATA (RFC 5322's 998 binds writers)
+LOG_EVERY = 60.0  # seconds between two refusal lines about one client
+
+
+@dataclass(frozen=True)
+class Limits:
+    total: int = 200
+    per_client: int = 20
+    command_timeout: float = 300.0
+    data_timeout: float = 600.0
+    session_timeout: float = 1800.0
+
+
+class Refusals:
+    """Who was refused, said at most once a minute per client (bounded memory)."""
+
+    def __init__(self, clock: Any = time.monotonic) -> None:
+        self.clock = clock
+        self.last: dict[str, float] = {}
+
+    def say(self, client: str, why: str) -> None:
+        now = self.clock()
+        if now - self.last.get(client, -LOG_EVERY) < LOG_EVERY:
+            return
+        if len(self.last) > 10_000:
+            self.last.clear()
+        self.last[client] = now
+        log.warning("connection from %s refused with 421: %s", client, why)
+
+
+def session_class(base: type[Any], sessions: set[Any], limits: Limits) -> type[Any]:
+    """`base` (aiosmtpd's SMTP or LMTP) with the node's limits; pass `timeout=
+    limits.command_timeout` when making one."""
+    by_client: Counter[str] = Counter()
+    refusals = Refusals()
+
+    class Session(base):  # type: ignore[misc]
+        refused = False
+        client = ""
+        line_length_limit = LONGEST_LINE
+        _ends: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            peer = transport.get_extra_info("peername")
+            self.client = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
+            why = ""
+            if len(sessions) >= limits.total:
+                why = f"{len(sessions)} sessions open, the most [smtp] max_connections allows"
+            elif by_client[self.client] >= limits.per_client:
+                why = f"{by_client[self.client]} sessions from this client already"
+            if why:
+                self.refused = True
+                refusals.say(self.client, why)
+                assert isinstance(transport, asyncio.WriteTransport)
+                transport.write(b"421 4.3.2 Too many connections, try again later\r\n")
+                transport.close()
+                return
+            sessions.add(self)
+            by_client[self.client] += 1
+            loop = asyncio.get_running_loop()
+            self._ends = loop.call_later(limits.session_timeout, self._too_long, transport)
+            super().connection_made(transport)
+
+        def _too_long(self, transport: asyncio.BaseTransport) -> None:
+            log.warning(
+                "session from %s closed: longer than %.0f s", self.client, limits.session_timeout
+            )
+            transport.close()
+
+        async def smtp_DATA(self, arg: str) -> None:
+            self._reset_timeout(limits.data_timeout)  # the whole DATA phase, not per line
+            await super().smtp_DATA(arg)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self.refused:
+                return
+            if self._ends is not None:
+                self._ends.cancel()
+            sessions.discard(self)
+            by_client[self.client] -= 1
+            if by_client[self.client] <= 0:
+                del by_client[self.client]
+            super().connection_lost(exc)
+
+    return Session
