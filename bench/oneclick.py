@@ -45,6 +45,7 @@ def make_key(folder: Path) -> Path:
         subprocess.run(
             ["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
             stdout=out,
+            stderr=subprocess.DEVNULL,  # its progress dots
             check=True,
             timeout=60,
         )
