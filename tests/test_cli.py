@@ -282,3 +282,35 @@ def test_held_approve_always_accepts_the_sender(node_dir: Path) -> None:
     assert "added to the list's accept_these_nonmembers" in out
     shown = json.loads(run("lists", "show", TEAM, "--json"))
     assert shown["accept_these_nonmembers"] == ["p@partner.example"]
+
+
+def test_lists_show_writes_values_as_lists_set_takes_them(node_dir: Path) -> None:
+    run("lists", "create", TEAM)
+    run("lists", "set", TEAM, "accept_these_nonmembers", "ann@partner.example *@coalition.example")
+    run("lists", "set", TEAM, "footer", "Leave: $leave\\nArchive: $archive")
+    shown = dict(line.split(": ", 1) for line in run("lists", "show", TEAM).splitlines())
+    assert shown["digest_size"] == "30KB"
+    assert shown["hold_expiry"] == "14d"
+    assert shown["max_message_size"] == (
+        "0 (no limit of its own: the node's [smtp] max_message_size applies)"
+    )
+    assert shown["archive"] == "true" and shown["emergency"] == "false"
+    assert shown["accept_these_nonmembers"] == "ann@partner.example *@coalition.example"
+    assert shown["footer"] == "Leave: $leave\\nArchive: $archive"
+    for key, value in shown.items():  # what it says can be typed back as it stands
+        if key not in ("address", "members", "subject_prefix") and not value.startswith("0 ("):
+            run("lists", "set", TEAM, key, value)
+    assert run("lists", "show", TEAM) == "\n".join(f"{k}: {v}" for k, v in shown.items()) + "\n"
+    run("lists", "set", TEAM, "hold_expiry", "0")
+    run("lists", "set", TEAM, "digest_size", "0")
+    run("lists", "set", TEAM, "max_message_size", "10MB")
+    shown = dict(line.split(": ", 1) for line in run("lists", "show", TEAM).splitlines())
+    assert shown["hold_expiry"] == "0 (never: a held post waits until someone decides)"
+    assert shown["digest_size"] == "0 (no size to wait for: a digest goes out with every post)"
+    assert shown["max_message_size"] == "10MB"
+    data = json.loads(run("lists", "show", TEAM, "--json"))  # JSON keeps the numbers
+    assert (data["hold_expiry"], data["digest_size"], data["max_message_size"]) == (
+        0,
+        0,
+        10 * 1024 * 1024,
+    )

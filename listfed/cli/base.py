@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -51,7 +52,15 @@ def guarded(fn: F) -> F:
 
 
 class App(typer.Typer):
-    """A Typer whose commands are all `guarded`."""
+    """A Typer whose commands are all `guarded`, and whose values are converted without
+    pydantic where they can be (cli/coercion.py)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from listfed.cli.coercion import quicken
+
+        command = typer.main.get_command(self)
+        quicken(command)
+        return command(*args, **kwargs)
 
     def command(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
         register = super().command(*args, **kwargs)
@@ -104,6 +113,25 @@ class State:
             yield db
         finally:
             db.close()
+
+    @contextmanager
+    def plain(self, readonly: bool = True) -> Iterator[sqlite3.Connection]:
+        """A plain sqlite3 connection, for the commands that must not wait for SQLAlchemy
+        to load (archive, `lists ls`); an older database is upgraded once first."""
+        from listfed.archive import opendb
+
+        path = self.database_path
+        timeout = self.config.storage.busy_timeout
+        conn = opendb.connect(path, timeout, readonly)
+        if not opendb.is_current(conn):  # the usual path upgrades it
+            conn.close()
+            with self.database():
+                pass
+            conn = opendb.connect(path, timeout, readonly)
+        try:
+            yield conn
+        finally:
+            conn.close()
 
     @contextmanager
     def write(self) -> Iterator[Session]:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 import typer
 
 from listfed.cli.base import JsonOption, emit, state
-from listfed.ops.doctor import Record, Report, examine
+
+if TYPE_CHECKING:
+    from listfed.ops.doctor import Record, Report
 
 MAX_STRING = 255  # a DNS character-string; longer TXT values are several of them
 
@@ -17,6 +20,8 @@ def doctor(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 
     Exits 1 when a check finds a problem.
     """
+    from listfed.ops.doctor import examine
+
     report = examine(state(ctx).config)
     data = {
         "records": [asdict(r) for r in report.records],

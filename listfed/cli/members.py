@@ -3,26 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from listfed.cli.base import JsonOption, emit, new_app, state, table
-from listfed.context import node_settings
-from listfed.db import members as stored_members
+from listfed.cli.commands import GROUPS
 from listfed.listinfo import DeliveryMode, Role
-from listfed.ops import members
-from listfed.ops.node import node_secret
+from listfed.ops import listings
 
-app = new_app("Add, list, change and remove the members of a list.")
+if TYPE_CHECKING:
+    from listfed.ops.members import AddResult
+
+# The commands import the operations they run (and SQLAlchemy with them) when they run:
+# `--help`, and a mistyped command, answer at once.
+
+app = new_app(GROUPS["members"])
 
 ListArg = Annotated[str, typer.Argument(help="The list's address, LIST@DOMAIN.")]
 
 
-def _report(result: members.AddResult) -> None:
-    for address in result.added:
+def _report(result: AddResult, quiet: bool = False) -> None:
+    for address in [] if quiet else result.added:
         typer.echo(f"added {address}")
-    for address in result.skipped:
+    for address in [] if quiet else result.skipped:
         typer.echo(f"skipped {address} (already a member)")
     for _entry, why in result.invalid:
         typer.echo(f"invalid: {why}", err=True)
@@ -48,6 +52,10 @@ def add(
     ] = False,
 ) -> None:
     """Add members directly, without confirmation. Invalid addresses are reported; exit 1."""
+    from listfed.context import node_settings
+    from listfed.ops import members
+    from listfed.ops.node import node_secret
+
     st = state(ctx)
     with st.write() as s:
         node = node_settings(st.config, node_secret(st.config)) if welcome else None
@@ -72,6 +80,8 @@ def import_(
     ],
 ) -> None:
     """Add every address in a file; reports added / skipped / invalid."""
+    from listfed.ops import members
+
     lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
     entries = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
     with state(ctx).write() as s:
@@ -86,6 +96,8 @@ def remove(
     addresses: Annotated[list[str], typer.Argument(help="Addresses to remove.")],
 ) -> None:
     """Remove members."""
+    from listfed.ops import members
+
     with state(ctx).write() as s:
         members.remove(s, list_address, addresses)
     typer.echo(f"removed {len(addresses)}")
@@ -94,8 +106,8 @@ def remove(
 @app.command("ls")
 def ls(ctx: typer.Context, list_address: ListArg, as_json: bool = JsonOption) -> None:
     """List the members with role, delivery and bounce state."""
-    with state(ctx).read() as s:
-        data = [members.describe(m) for m in stored_members.all_members(s, list_address)]
+    with state(ctx).plain() as conn:
+        data = listings.members(conn, list_address)
     emit(
         as_json,
         data,
@@ -130,6 +142,8 @@ def set_(
     value: Annotated[str, typer.Argument(help="The new value.")],
 ) -> None:
     """Change one setting of a member."""
+    from listfed.ops import members
+
     with state(ctx).write() as s:
         members.set_value(s, list_address, address, key, value)
     typer.echo(f"{address}: {key} set")
@@ -141,6 +155,8 @@ def forget(
     address: Annotated[str, typer.Argument(help="The address to forget.")],
 ) -> None:
     """Remove an address from every list, with its pending confirmations."""
+    from listfed.ops import members
+
     with state(ctx).write() as s:
         left = members.forget(s, address)
     for list_address in left:

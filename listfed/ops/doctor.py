@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from listfed.config import Config
-from listfed.delivery.dkim import key_bits, load_key, public_key_record
 from listfed.errors import ConfigError
-from listfed.ops.node import secret_path
+
+# The key's readers (OpenSSL, dkimpy) and the node's setup (SQLAlchemy) are imported when
+# a check needs them: `doctor` on a node without DKIM answers at once.
 
 KEYGEN = "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out dkim.pem"
 DKIM_OFF = (
@@ -85,6 +86,8 @@ def examine(config: Config) -> Report:
 def _dkim(config: Config) -> tuple[str | None, Check]:
     if not config.dkim.enabled:
         return None, Check(True, "DKIM signing is off: no [dkim] private_key (see above)")
+    from listfed.delivery.dkim import key_bits, load_key, public_key_record
+
     try:
         key = load_key(config.dkim.private_key)
     except ConfigError as exc:
@@ -95,6 +98,8 @@ def _dkim(config: Config) -> tuple[str | None, Check]:
 
 
 def _checks(config: Config) -> list[Check]:
+    from listfed.ops.node import secret_path
+
     where = str(config.path) if config.path else "the built-in defaults"
     data, init = config.node.data_dir, "run `listfed init`"
     database, secret = data / "listfed.db", secret_path(config)

@@ -17,6 +17,7 @@ from listfed.errors import NotFound
 from listfed.listinfo import ListInfo
 from listfed.moderation.hold import release
 from listfed.notices import rejection
+from listfed.ops import listings
 
 
 @dataclass(frozen=True)
@@ -115,15 +116,4 @@ def discard(session: Session, held_id: int, now: float | None = None) -> Held:
 
 def describe(row: Held, list_address: str) -> dict[str, Any]:
     """The JSON shape of a held message (SPEC §9)."""
-    return {
-        "id": row.id,
-        "list": list_address,
-        "sender": row.sender or row.mail_from,
-        "subject": row.subject,
-        "reason": row.reason,
-        "received": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(row.received)),
-        "message_id": row.message_id,
-        "expires": (
-            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(row.expires)) if row.expires else ""
-        ),
-    }
+    return listings.held_json(row.model_dump(), list_address)
