@@ -314,3 +314,44 @@ def test_lists_show_writes_values_as_lists_set_takes_them(node_dir: Path) -> Non
         0,
         10 * 1024 * 1024,
     )
+
+
+PEER_CONFIG = """\
+[node]
+name = "philly.example"
+domains = ["{domain}"]
+
+[[peer]]
+name = "nyc"
+node = "nyc.example"
+domains = ["lists.nyc.example"]
+secret = "env:LISTFED_TEST_PEER_SECRET"
+
+[[route]]
+name = "national"
+from = "{team}"
+to = ["coc@lists.nyc.example"]
+match = {{ subject_tag = "national" }}
+"""
+
+
+def test_a_command_that_needs_no_peer_secret_runs_without_it(
+    node_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LISTFED_TEST_PEER_SECRET", raising=False)
+    (node_dir / "listfed.toml").write_text(PEER_CONFIG.format(domain=DOMAIN, team=TEAM))
+    run("lists", "create", TEAM)
+    assert TEAM in run("lists", "ls")
+    assert "national" in run("routes", "ls")
+    assert json.loads(run("peers", "ls", "--json"))[0]["secret_set"] is False
+    assert json.loads(run("archive", "search", "anything", "--json")) == []
+    # the commands that need it name the key and the variable
+    missing = "peer[0].secret: environment variable LISTFED_TEST_PEER_SECRET is not set"
+    eml = node_dir / "post.eml"
+    eml.write_bytes(b"From: a@example.net\r\nSubject: [national] x\r\n\r\nhi\r\n")
+    assert run("routes", "test", str(eml), "--list", TEAM, code=1) == f"listfed: {missing}\n"
+    assert run("serve", code=1) == f"listfed: {missing}\n"
+    doctor = CliRunner().invoke(app, ["doctor"])
+    assert doctor.exit_code == 1 and f"problem: {missing}" in doctor.stdout
+    monkeypatch.setenv("LISTFED_TEST_PEER_SECRET", "s3cret-s3cret-s3cret")
+    assert "relay" in run("routes", "test", str(eml), "--list", TEAM)

@@ -91,8 +91,11 @@ class State:
 
     @property
     def config(self) -> Config:
+        """The config; a secret it names that cannot be read stops only the commands
+        that need it (`config.need_secrets(...)`)."""
         if self._config is None:
-            self._config = load_config(self.config_path, dict(os.environ), Path.cwd())
+            env = dict(os.environ)
+            self._config = load_config(self.config_path, env, Path.cwd(), lenient_secrets=True)
         return self._config
 
     @property

@@ -90,6 +90,7 @@ def sync(
     st = state(ctx)
     config = st.config
     bridge = bridges.syncable(bridges.find(config.bridges, name))
+    config.need_secrets(f"bridge[{config.bridges.index(bridge)}]")  # its password
     node = node_settings(config, node_secret(config))
     dnsfunc = txt_lookup(config.dns.nameservers, config.dns.timeout)
     with st.database() as db:

@@ -45,7 +45,7 @@ def serve(ctx: typer.Context) -> None:
     from listfed.service import Node
 
     st = state(ctx)
-    config = st.config
+    config = st.config.need_secrets()  # the daemon starts with every secret or not at all
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: a line per command
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

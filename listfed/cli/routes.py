@@ -123,7 +123,7 @@ def try_message(
     except OSError as exc:
         raise ListfedError(f"cannot read {file}: {exc.strerror or exc}") from None
     st = state(ctx)
-    node = node_settings(st.config)
+    node = node_settings(st.config.need_secrets("peer"))  # a signed relay is checked
     with st.read() as s:
         lst = lists.get(s, address)
         result = checking.trial(s, node, lst, raw)

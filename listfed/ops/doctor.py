@@ -69,7 +69,7 @@ def examine(config: Config) -> Report:
     dkim_record, dkim_check = _dkim(config)
     signing = config.dkim.domains or config.node.domains
     records: list[Record] = []
-    notes = [] if dkim_record else [Note("", DKIM_OFF)]
+    notes = [] if dkim_record or not dkim_check.ok else [Note("", DKIM_OFF)]
     for domain in config.node.domains:
         if dkim_record and domain in signing:
             name = f"{config.dkim.selector}._domainkey.{domain}."
@@ -84,6 +84,10 @@ def examine(config: Config) -> Report:
 
 
 def _dkim(config: Config) -> tuple[str | None, Check]:
+    try:
+        config.need_secrets("dkim")
+    except ConfigError as exc:
+        return None, Check(False, f"the DKIM key cannot be read: {exc}")
     if not config.dkim.enabled:
         return None, Check(True, "DKIM signing is off: no [dkim] private_key (see above)")
     from listfed.delivery.dkim import key_bits, load_key, public_key_record
@@ -105,6 +109,11 @@ def _checks(config: Config) -> list[Check]:
     database, secret = data / "listfed.db", secret_path(config)
     checks = [
         Check(True, f"the config loads ({where})"),
+        *(
+            Check(False, f"{u.key}: {u.problem} (`listfed serve` needs it)")
+            for u in config.unresolved
+            if not u.key.startswith("dkim.")
+        ),
         Check(True, f"the data dir is {data}")
         if data.is_dir()
         else Check(False, f"no data dir at {data}: {init}"),
