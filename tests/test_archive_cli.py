@@ -492,3 +492,14 @@ def test_a_query_matching_more_than_the_window_ranks_the_newest_and_says_so(
     monkeypatch.setattr(searching, "WINDOW", 100)
     result = CliRunner().invoke(app, ["archive", "search", "strike"])
     assert result.stderr == "" and ids("strike", "--limit", "50")[0] == "c0@x"
+
+
+def test_export_to_stdout_with_a_dash(node_dir: Path) -> None:
+    imported(node_dir)
+    result = CliRunner().invoke(app, ["archive", "export", TEAM, "-o", "-"])
+    assert result.exit_code == 0, result.output
+    run("archive", "export", TEAM, "-o", "file.mbox")
+    assert result.stdout_bytes == (node_dir / "file.mbox").read_bytes()
+    assert result.stdout_bytes.count(b"\nFrom ") + 1 == len(MESSAGES)
+    assert result.stderr == f"wrote {len(MESSAGES)} message(s) to stdout\n"
+    assert not (node_dir / "-").exists()

@@ -316,6 +316,36 @@ def test_lists_show_writes_values_as_lists_set_takes_them(node_dir: Path) -> Non
     )
 
 
+def test_a_footer_that_starts_with_the_signature_dashes_is_a_value(node_dir: Path) -> None:
+    run("lists", "create", TEAM)
+    out = run("lists", "set", TEAM, "footer", "-- \\nleave: $leave")
+    assert out == f"{TEAM}: footer set\n"
+    assert json.loads(run("lists", "show", TEAM, "--json"))["footer"] == "-- \nleave: $leave"
+    run("members", "add", TEAM, "dave@example.net")
+    run("members", "set", TEAM, "dave@example.net", "name", "-dave-")
+    [dave] = json.loads(run("members", "ls", TEAM, "--json"))
+    assert dave["name"] == "-dave-"
+
+
+def test_members_import_quiet_prints_only_the_summary(node_dir: Path) -> None:
+    run("lists", "create", TEAM)
+    people = node_dir / "people.txt"
+    people.write_text("".join(f"m{i}@example.net\n" for i in range(300)))
+    assert run("members", "import", TEAM, str(people), "--quiet") == (
+        "300 added, 0 skipped, 0 invalid\n"
+    )
+    people.write_text("m1@example.net\nnew@example.net\nnot an address\n")
+    result = CliRunner().invoke(app, ["members", "import", TEAM, str(people), "-q"])
+    assert result.exit_code == 1
+    assert result.stdout == "1 added, 1 skipped, 1 invalid\n"
+    assert "not an address" in result.stderr
+    loud = CliRunner().invoke(app, ["members", "import", TEAM, str(people)])
+    assert loud.stdout.splitlines()[:2] == [
+        "skipped m1@example.net (already a member)",
+        "skipped new@example.net (already a member)",
+    ]
+
+
 PEER_CONFIG = """\
 [node]
 name = "philly.example"

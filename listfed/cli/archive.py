@@ -136,14 +136,22 @@ def show(
 def export(
     ctx: typer.Context,
     list_address: Annotated[str, typer.Argument(help="The list (LIST@DOMAIN).")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="The mbox file to write.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="The mbox file to write; - for stdout.")
+    ],
 ) -> None:
     """Write a list's archive to an mbox file (mboxrd), oldest first."""
-    from listfed.archive.export import export_mbox
+    from listfed.archive.export import export_mbox, write_mbox
 
     with _connection(state(ctx), readonly=True) as conn:
-        count = export_mbox(conn, archive_ops.list_id(conn, list_address), output)
-    typer.echo(f"wrote {count} message(s) to {output}")
+        list_id = archive_ops.list_id(conn, list_address)
+        if str(output) == "-":
+            count = write_mbox(conn, list_id, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        else:
+            count = export_mbox(conn, list_id, output)
+    where = "stdout" if str(output) == "-" else output
+    typer.echo(f"wrote {count} message(s) to {where}", err=str(output) == "-")
 
 
 @app.command("import")

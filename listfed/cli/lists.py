@@ -73,7 +73,8 @@ def show(ctx: typer.Context, address: Address, as_json: bool = JsonOption) -> No
     emit(as_json, data, lambda: listview.show_text(data))
 
 
-@app.command("set")
+# A value may start with a dash (a footer's "-- " signature line): not an option.
+@app.command("set", context_settings={"ignore_unknown_options": True})
 def set_(
     ctx: typer.Context,
     address: Address,

@@ -78,6 +78,12 @@ def import_(
             readable=True,
         ),
     ],
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="Print only the summary (and invalid entries, on stderr)."
+        ),
+    ] = False,
 ) -> None:
     """Add every address in a file; reports added / skipped / invalid."""
     from listfed.ops import members
@@ -86,7 +92,7 @@ def import_(
     entries = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
     with state(ctx).write() as s:
         result = members.add(s, list_address, entries)
-    _report(result)
+    _report(result, quiet)
 
 
 @app.command()
@@ -131,7 +137,8 @@ def ls(ctx: typer.Context, list_address: ListArg, as_json: bool = JsonOption) ->
     )
 
 
-@app.command("set")
+# A value may start with a dash (a name such as "-ann-"): not an option.
+@app.command("set", context_settings={"ignore_unknown_options": True})
 def set_(
     ctx: typer.Context,
     list_address: ListArg,

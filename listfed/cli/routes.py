@@ -109,7 +109,8 @@ def try_message(
         Path, typer.Argument(metavar="FILE.eml", help="The message, as it would arrive.")
     ],
     address: Annotated[
-        str, typer.Option("--list", metavar="LIST@DOMAIN", help="The list it is posted to.")
+        str,
+        typer.Option("--list", metavar="LIST@DOMAIN", help="The list to try it on."),
     ],
     as_json: bool = JsonOption,
 ) -> None:
@@ -140,7 +141,10 @@ def try_message(
 
     def text() -> str:
         generated = " (generated: the file has no Message-ID)" if message.generated_id else ""
-        lines = [f"message <{message.message_id}>{generated} posted to {lst.address}"]
+        lines = [
+            f"message <{message.message_id}>{generated} tried on {lst.address}: "
+            "a simulation, nothing is sent or stored"
+        ]
         if result.drop is not None:
             lines.append(f"the list would drop it: {result.drop}")
             lines.append("so no route would run; were it new, the routes would say:")

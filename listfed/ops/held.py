@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from listfed import listvalues
+from listfed import listvalues, tokens
 from listfed.addresses import Kind
 from listfed.db import lists, members, queue, spooled
 from listfed.db.models import Held
@@ -36,8 +36,21 @@ def all_held(session: Session, list_address: str | None = None) -> list[tuple[He
 def get(session: Session, held_id: int) -> Held:
     row = session.get(Held, held_id)
     if row is None:
-        raise NotFound(f"no held message {held_id}")
+        raise NotFound(gone(session, held_id))
     return row
+
+
+def gone(session: Session, held_id: int) -> str:
+    """Why there is no held post `held_id`: decided already, expired, or never held; its
+    moderation code, spent when it left the queue, says which (as the moderators' email
+    replies tell it)."""
+    code = tokens.latest(session, tokens.held_key(held_id))
+    if code is None or not code.used:
+        return f"no held message {held_id}"
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(code.used))
+    if code.used >= code.expires:
+        return f"held post {held_id} has expired, undecided ({when}); nothing was done"
+    return f"held post {held_id} has been decided already ({when}); nothing was done"
 
 
 def approve(
