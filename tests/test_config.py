@@ -172,6 +172,27 @@ def test_unreadable_file_secret_names_key(tmp_path: Path) -> None:
     assert info.value.key == "bridge[0].password"
 
 
+def test_a_lenient_load_leaves_an_unreadable_secret_to_the_commands_that_need_it(
+    tmp_path: Path,
+) -> None:
+    text = PEER.replace('"s3cret"', '"env:NYC_KEY"') + IMAP_BRIDGE.replace('"pw"', '"file:nope"')
+    config = parse_config(tomllib.loads(text), tmp_path, {}, lenient_secrets=True)
+    assert config.peers[0].secret == "" and config.bridges[0].password == ""
+    assert config.need_secrets("dkim", "bridges") is config  # none missing there
+    with pytest.raises(ConfigError, match="environment variable NYC_KEY is not set") as peer:
+        config.need_secrets("peer")
+    assert peer.value.key == "peer[0].secret"
+    with pytest.raises(ConfigError, match="cannot read secret file") as bridge:
+        config.need_secrets("bridge[0]")
+    assert bridge.value.key == "bridge[0].password"
+    assert config.need_secrets("bridge[1]", "bridge[0].name") is config
+    with pytest.raises(ConfigError, match="NYC_KEY"):
+        config.need_secrets()  # every one: `serve`
+    with pytest.raises(ConfigError, match="needs a name"):  # a mistake, not a missing secret
+        parse_config(tomllib.loads(PEER.replace('"s3cret"', '"env:"')), tmp_path, {},
+                     lenient_secrets=True)  # fmt: skip
+
+
 # --- good values ---------------------------------------------------------------------
 
 

@@ -135,6 +135,17 @@ def test_a_key_dkimpy_cannot_use_is_a_problem(node_dir: Path) -> None:
     assert "_domainkey" not in out
 
 
+def test_a_key_that_cannot_be_read_is_a_problem_not_dkim_off(node_dir: Path) -> None:
+    with (node_dir / "listfed.toml").open("a") as fh:
+        fh.write('\n[dkim]\nprivate_key = "env:LISTFED_TEST_NO_SUCH_KEY"\n')
+    out = doctor(code=1)
+    assert (
+        "problem: the DKIM key cannot be read: dkim.private_key: "
+        "environment variable LISTFED_TEST_NO_SUCH_KEY is not set"
+    ) in out
+    assert "DKIM signing is off" not in out and "_domainkey" not in out
+
+
 def test_missing_secret_and_the_delivery_route(node_dir: Path) -> None:
     assert "ok: mail goes into the maildir" in doctor()
     (node_dir / "var" / "node.secret").unlink()

@@ -4,15 +4,18 @@ loopback SMTP, with signed traces, thread following, loops and forged relays."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from pathlib import Path
 
 import pytest
 from sqlmodel import select
+from typer.testing import CliRunner
 
 from listfed.archive import show
 from listfed.archive.export import export_mbox
+from listfed.cli.app import app
 from listfed.db import compressed
 from listfed.db.engine import sqlite_of
 from listfed.db.models import Held
@@ -267,7 +270,36 @@ async def test_only_a_valid_fresh_signature_passes_a_members_only_list(
             assert _held(fed["nyc"]) == []
         else:
             assert fed.got("ned@nyc.example") == []
-            assert _held(fed["nyc"]) == ["mallory@evil.example is not a member of " + COC_NYC]
+            [reason] = _held(fed["nyc"])
+            assert reason.startswith("relay signature refused (the signature ")
+            assert reason.endswith(
+                "); as an ordinary post, mallory@evil.example is not a member of " + COC_NYC
+            )
+
+
+async def test_held_show_says_a_relay_was_held_because_its_signature_was_refused(
+    tmp_path: Path, smarthost: RecordingSmarthost
+) -> None:
+    async with federation(tmp_path, smarthost, "philly", "nyc") as fed:
+        fed.make_list(COC_NYC, Policy.MEMBERS, ["ned@nyc.example"])
+        raw = _forged("[national] Plans", "Send 10.\r\n", secret=secret_for("philly", "nyc"))
+        raw = raw.replace(b"Send 10", b"Send 99")  # changed on the way: the signature fails
+        await fed["nyc"].send(raw, COC_NYC, mail_from="actions-bounces@lists.philly.example")
+        await fed.idle()
+        # the admin of the New York node asks why, with the command line
+        config = tmp_path / "nyc" / "listfed.toml"
+        config.write_text(
+            f'[node]\nname = "{node_name("nyc")}"\ndomains = ["{domain_of("nyc")}"]\n'
+        )
+        listed = CliRunner().invoke(app, ["--config", str(config), "held", "ls", "--json"])
+        [held] = json.loads(listed.stdout)
+        shown = CliRunner().invoke(app, ["--config", str(config), "held", "show", str(held["id"])])
+    assert shown.exit_code == 0, shown.output
+    reason = next(line for line in shown.stdout.splitlines() if line.startswith("reason: "))
+    assert reason == (
+        "reason: relay signature refused (the signature does not match the message); "
+        f"as an ordinary post, mallory@evil.example is not a member of {COC_NYC}"
+    )
 
 
 PLANS_NYC = f"plans@{domain_of('nyc')}"
@@ -303,7 +335,9 @@ async def test_a_v2_signature_holds_only_for_its_list_from_subject_and_content_t
         else:  # an ordinary post from its sender, whom a members-only list holds
             assert fed.got("ned@nyc.example") == []
             sender = "mal@evil.example" if case == "another From" else "mallory@evil.example"
-            assert _held(fed["nyc"]) == [f"{sender} is not a member of {rcpt}"]
+            [reason] = _held(fed["nyc"])
+            assert reason.startswith("relay signature refused (")
+            assert reason.endswith(f"as an ordinary post, {sender} is not a member of {rcpt}")
 
 
 @pytest.mark.parametrize("accept", [True, False])
@@ -325,7 +359,10 @@ async def test_a_v1_signature_passes_only_while_the_node_accepts_v1(
             assert _held(fed["nyc"]) == []
         else:
             assert fed.got("ned@nyc.example") == []
-            assert _held(fed["nyc"]) == ["mallory@evil.example is not a member of " + COC_NYC]
+            assert _held(fed["nyc"]) == [
+                f"relay signature refused ({signing.V1_REFUSED}); as an ordinary post, "
+                f"mallory@evil.example is not a member of {COC_NYC}"
+            ]
             refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
             assert len(refused) == 1 and "accept_v1_signatures = false" in refused[0], refused
 

@@ -90,12 +90,14 @@ def search(
     if visibilities is not None:
         names = [f"visibility{i}" for i in range(len(visibilities))]
         ids = [f"also{i}" for i in range(len(also))]
-        where.append(
+        readable = (
             f"(m.visibility IN ({', '.join(':' + n for n in names)}) "
             f"OR m.id IN ({', '.join(':' + n for n in ids)}))"
         )
+        where.append(readable)
         params.update(zip(names, visibilities, strict=True))
         params.update(zip(ids, also, strict=True))
+    _lists_exist(conn, compiled.lists, readable if visibilities is not None else "", params)
     params["limit"] = max(1, limit)
     try:
         if compiled.match is None:
@@ -114,6 +116,22 @@ def search(
         raise StorageError(f"searching the archive failed: {exc}") from None
     hits = [_hit(row, snippets.get(rowid, "")) for rowid, row in ranked]
     return Found(hits, window if cut is not None else 0, matches)
+
+
+def _lists_exist(
+    conn: sqlite3.Connection, names: Sequence[str], readable: str, params: dict[str, object]
+) -> None:
+    """Refuse a query whose list: names no list (the web face: no list the reader may
+    read, so that a private list is exactly as absent as one that does not exist)."""
+    also = _and([readable] if readable else [])
+    for name in names:
+        column = "m.local || '@' || m.domain" if "@" in name else "m.local"
+        found = conn.execute(
+            f"SELECT 1 FROM mlist m WHERE {column} = :list_name{also} LIMIT 1",  # noqa: S608
+            {**params, "list_name": name},
+        ).fetchone()
+        if found is None:
+            raise QueryError(f"bad query: list:{name}: there is no such list")
 
 
 def _hit(row: tuple[object, ...], snippet: str) -> Hit:

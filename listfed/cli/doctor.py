@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from listfed.cli.base import JsonOption, emit, state
-from listfed.config import Config
-from listfed.ops.doctor import Record, Report, examine
+
+if TYPE_CHECKING:
+    from listfed.config import Config
+    from listfed.ops.doctor import Record, Report
 
 MAX_STRING = 255  # a DNS character-string; longer TXT values are several of them
 
@@ -21,12 +23,14 @@ def doctor(
     ] = False,
     as_json: bool = JsonOption,
 ) -> None:
-    """Print the DNS records each hosted domain needs, check this node locally, and ask
-    DNS ([dns] nameservers) what each domain publishes: MX, SPF, the DKIM key, DMARC;
-    each problem is one line with the record to publish.
+    """Print the DNS records each domain needs, ask DNS what they publish, check the node.
 
-    Exits 1 when a check finds a problem.
+    DNS is asked through [dns] nameservers for each domain's MX, SPF, DKIM key and
+    DMARC; each problem is one line with the record to publish. Exits 1 when a check
+    finds a problem.
     """
+    from listfed.ops.doctor import examine
+
     config = state(ctx).config
     report = examine(config)
     if not offline:
@@ -45,6 +49,7 @@ def published(config: Config, report: Report) -> Report:
     """The report with what DNS says of each domain added to its checks."""
     from listfed import dns as resolvers
     from listfed.ops import dnscheck
+    from listfed.ops.doctor import Report
 
     ask = dnscheck.asker(resolvers.sync_resolver(config.dns.nameservers, config.dns.timeout))
     found = [

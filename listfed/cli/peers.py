@@ -7,8 +7,9 @@ import secrets
 import typer
 
 from listfed.cli.base import JsonOption, emit, new_app, state, table
+from listfed.cli.commands import GROUPS
 
-app = new_app("The listfed nodes this node exchanges signed relays with ([[peer]]).")
+app = new_app(GROUPS["peers"])
 
 
 @app.command("ls")

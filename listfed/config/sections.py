@@ -19,6 +19,7 @@ from listfed.config.settings import (
     PeerConfig,
     RouteConfig,
     SmtpConfig,
+    Unresolved,
     WebConfig,
 )
 from listfed.config.values import (
@@ -187,13 +188,11 @@ def _members(value: object) -> MembersConfig:
     )
 
 
-def _dkim(
-    value: object, env: Mapping[str, str], base_dir: Path, domains: tuple[str, ...]
-) -> DkimConfig:
+def _dkim(value: object, secrets: Secrets, domains: tuple[str, ...]) -> DkimConfig:
     t = _Table(value, "dkim", _fields(DkimConfig))
     key = t.get("private_key", _str, "")
-    pem = resolve_secret(key, t.key("private_key"), env, base_dir) if key else ""
-    if key and "PRIVATE KEY-----" not in pem:
+    pem = secrets.read(key, t.key("private_key")) if key else ""
+    if pem is not None and key and "PRIVATE KEY-----" not in pem:
         raise ConfigError(
             "expected a PEM private key (BEGIN ... PRIVATE KEY)", key=t.key("private_key")
         )
@@ -204,17 +203,17 @@ def _dkim(
             raise ConfigError(f"{domain} is not one of [node] domains", key=f"dkim.domains[{i}]")
     return DkimConfig(
         selector=t.get("selector", _token, DkimConfig.selector),
-        private_key=pem,
+        private_key=pem or "",
         domains=signing,
         arc=t.get("arc", _bool, DkimConfig.arc),
     )
 
 
-def _peer(value: object, path: str, env: Mapping[str, str], base_dir: Path) -> PeerConfig:
+def _peer(value: object, path: str, secrets: Secrets) -> PeerConfig:
     t = _Table(value, path, _fields(PeerConfig, "smtp_host", "smtp_port"))
     name, node = t.need("name", _text), t.need("node", _token)
-    secret = resolve_secret(t.need("secret", _text), t.key("secret"), env, base_dir)
-    if not secret:
+    secret = secrets.read(t.need("secret", _text), t.key("secret"))
+    if secret == "":
         raise ConfigError("the secret is empty", key=t.key("secret"))
     if "domains" in t.data:
         domains = _nonempty(_items(t.data["domains"], t.key("domains"), _domain), t.key("domains"))
@@ -225,7 +224,7 @@ def _peer(value: object, path: str, env: Mapping[str, str], base_dir: Path) -> P
     return PeerConfig(
         name=name,
         node=node,
-        secret=secret,
+        secret=secret or "",
         domains=domains,
         smtp=smtp,
         smtp_host=host,
@@ -258,9 +257,7 @@ def _route(value: object, path: str, domains: tuple[str, ...]) -> RouteConfig:
     )
 
 
-def _bridge(
-    value: object, path: str, env: Mapping[str, str], base_dir: Path, domains: tuple[str, ...]
-) -> BridgeConfig:
+def _bridge(value: object, path: str, secrets: Secrets, domains: tuple[str, ...]) -> BridgeConfig:
     t = _Table(value, path, _fields(BridgeConfig, "smtp_host", "smtp_port"))
     name, local, foreign = (
         t.need("name", _text),
@@ -315,7 +312,7 @@ def _bridge(
     return BridgeConfig(
         imap=imap,
         username=username,
-        password=resolve_secret(t.need("password", _text), t.key("password"), env, base_dir),
+        password=secrets.read(t.need("password", _text), t.key("password")) or "",
         post_as=post_as,
         smtp=smtp,
         smtp_host=host,
@@ -345,6 +342,28 @@ def _choice(allowed: tuple[str, ...]) -> Any:
 def _fields(cls: type[Any], *skip: str) -> tuple[str, ...]:
     """The TOML keys of a section that are spelled like its dataclass fields."""
     return tuple(f.name for f in fields(cls) if f.name not in skip)
+
+
+class Secrets:
+    """Reads the secrets a config names. `lenient`: one that cannot be read (an unset
+    variable, a missing file) is None and noted in `unresolved`, for commands that may
+    not need it (Config.need_secrets asks for it later); else it stops the load."""
+
+    def __init__(self, env: Mapping[str, str], base_dir: Path, lenient: bool = False) -> None:
+        self.env = env
+        self.base_dir = base_dir
+        self.lenient = lenient
+        self.unresolved: list[Unresolved] = []
+
+    def read(self, value: str, key: str) -> str | None:
+        try:
+            return resolve_secret(value, key, self.env, self.base_dir)
+        except ConfigError as exc:
+            kind, _, name = value.partition(":")
+            if not (self.lenient and kind in ("env", "file") and name):
+                raise
+            self.unresolved.append(Unresolved(key, str(exc).removeprefix(f"{key}: ")))
+            return None
 
 
 def resolve_secret(value: str, key: str, env: Mapping[str, str], base_dir: Path) -> str:

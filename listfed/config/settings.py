@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from listfed.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class NodeConfig:
@@ -171,6 +173,15 @@ class BridgeConfig:
 
 
 @dataclass(frozen=True)
+class Unresolved:
+    """A secret the file names (`env:VAR`, `file:PATH`) that could not be read, when the
+    config was loaded for a command that may not need it: left "" in its section."""
+
+    key: str  # its key path, e.g. peer[0].secret
+    problem: str  # e.g. environment variable LISTFED_PEER_SECRET is not set
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole file; path is None for the embedded defaults."""
 
@@ -187,3 +198,18 @@ class Config:
     bridges: tuple[BridgeConfig, ...]
     path: Path | None = None
     web: WebConfig = field(default_factory=WebConfig)
+    unresolved: tuple[Unresolved, ...] = ()
+
+    def need_secrets(self, *sections: str) -> Config:
+        """This config, when the secrets under these key paths (`peer`, `bridge[2]`,
+        `dkim`; all when none is given) were read; else a ConfigError that names the
+        first missing one's key and what is missing."""
+        for missing in self.unresolved:
+            if not sections or any(_under(missing.key, s) for s in sections):
+                raise ConfigError(missing.problem, key=missing.key)
+        return self
+
+
+def _under(key: str, section: str) -> bool:
+    """Is `key` (peer[0].secret) in `section` (peer, peer[0]), not merely spelt alike?"""
+    return key.startswith(section) and key[len(section) : len(section) + 1] in ("", ".", "[")

@@ -50,6 +50,7 @@ def _signed_by(node: NodeSettings, post: Post, now: float) -> str | None:
                 checked.reason if not checked.ok else f"signed by {checked.node}, not {hop.node}"
             )
         why = "; ".join(reasons)
+    post.refused_signature = why
     post.reasons.append(f"relay signature refused: {why}")
     log.warning("%s relay signature refused (%s): an ordinary post", post.log_prefix(), why)
     return None

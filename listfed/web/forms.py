@@ -5,12 +5,12 @@ where the visitor comes from."""
 from __future__ import annotations
 
 import ipaddress
-from email.parser import BytesParser
-from email.policy import default
 from urllib.parse import parse_qsl
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+
+from listfed.mail import formdata
 
 MAX_BODY = 4096  # bytes: the forms' fields are a few dozen
 
@@ -26,28 +26,13 @@ async def fields(request: Request, limit: int = MAX_BODY) -> dict[str, str]:
         if len(body) > limit:
             raise HTTPException(413)
     kind = request.headers.get("content-type", "")
-    pairs = _multipart(kind, bytes(body)) if kind.lower().startswith("multipart/") else None
+    pairs = formdata.fields(kind, bytes(body)) if kind.lower().startswith("multipart/") else None
     if pairs is None:
         pairs = parse_qsl(body.decode("utf-8", "replace"))
     found: dict[str, str] = {}
     for name, value in pairs:
         found.setdefault(name, value)
     return found
-
-
-def _multipart(kind: str, body: bytes) -> list[tuple[str, str]]:
-    """multipart/form-data (RFC 7578), which RFC 8058 says one-click POSTs SHOULD use:
-    each part's name and text. The body is at most MAX_BODY bytes, one level deep."""
-    head = f"Content-Type: {kind}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1", "replace")
-    message = BytesParser(policy=default).parsebytes(head + body)
-    pairs = []
-    for part in message.iter_parts() if message.is_multipart() else []:
-        name = part.get_param("name", header="content-disposition")
-        if isinstance(name, str) and not part.is_multipart():
-            payload = part.get_payload(decode=True)
-            text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
-            pairs.append((name, text.strip()))
-    return pairs
 
 
 def client_of(request: Request) -> str:
