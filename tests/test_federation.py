@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 import time
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from listfed.federation import signing
 from listfed.listinfo import DeliveryMode, Policy, Role
 from listfed.mail.rawmail import RawMessage
 from listfed.ops import archive as archive_ops
-from listfed.ops import members
+from listfed.ops import members, metrics
 from tests.conftest import RecordingSmarthost, World, post
 from tests.federation import domain_of, federation, node_name, secret_for, spec_v1
 
@@ -68,6 +69,20 @@ async def test_a_tagged_post_relays_once_with_trace_and_an_untagged_one_does_not
         assert fed.ledger("philly")[0][:3] == ("out", "national", COC_NYC)
         assert fed.ledger("philly")[0][4] == "sent"
         assert fed.ledger("nyc") == [("in", "", ACTIONS, "m1@example.net", "received")]
+        # /metrics counts relays by direction, route and the far list's domain (the peer)
+        assert relays_counted(fed["philly"]) == {("out", "national", domain_of("nyc")): 1}
+        assert relays_counted(fed["nyc"]) == {("in", "", domain_of("philly")): 1}
+
+
+def relays_counted(world: World) -> dict[tuple[str, ...], float]:
+    database = world.node.config.node.data_dir / "listfed.db"
+    conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        families = metrics.collect(conn, database, time.time(), 0)
+    finally:
+        conn.close()
+    [relays] = [f for f in families if f.name == "listfed_relays_total"]
+    return {tuple(v for _k, v in s.labels): s.value for s in relays.samples}
 
 
 async def test_a_reply_on_the_far_list_comes_back_by_follow_thread(

@@ -73,6 +73,17 @@ async def _through_postfix(
                 await _send(front.port, b"Subject: x\r\n\r\nx\r\n", wrong, "forged@victim.example")
             [error] = refused.value.recipients
             assert error.code == 550, (wrong, error)
+        # joining through Postfix: the request, the confirmation, the reply, the welcome
+        dave = "dave@example.com"
+        await _send(front.port, b"Subject: join\r\n\r\n", f"team-join@{DOMAIN}", dave)
+        await _until(lambda: any(r == dave for r, _m in smarthost.deliveries()))
+        [(_, request)] = [(r, m) for r, m in smarthost.deliveries() if r == dave]
+        reply_to = str(request.message["Reply-To"])
+        subject = f"Re: {request.message['Subject']}"
+        await _send(front.port, f"Subject: {subject}\r\n\r\nyes\r\n".encode(), reply_to, dave)
+        await _until(lambda: len([r for r, _m in smarthost.deliveries() if r == dave]) >= 2)
+        welcome = [m for r, m in smarthost.deliveries() if r == dave][-1]
+        assert "Welcome to team@" in str(welcome.message["Subject"])
         await asyncio.sleep(1.0)
         assert front.queued() == 0, front.log[-3000:]
         assert "status=bounced" not in front.log
