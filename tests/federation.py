@@ -79,6 +79,8 @@ class Fed:
     ports: dict[str, int]
     dead: set[str]
     node_keys: dict[str, dict[str, Any]] = field(default_factory=dict)  # more [node] keys
+    # (node, peer) -> the peer's `secret` in node's config, where not secret_for's
+    secrets: dict[tuple[str, str], str | list[str]] = field(default_factory=dict)
 
     def __getitem__(self, short: str) -> World:
         return self.worlds[short]
@@ -88,7 +90,7 @@ class Fed:
             {
                 "name": other,
                 "node": node_name(other),
-                "secret": secret_for(short, other),
+                "secret": self.secrets.get((short, other), secret_for(short, other)),
                 "domains": [domain_of(other)],
                 "smtp": f"smtp://127.0.0.1:{self.ports[other]}",
             }

@@ -457,3 +457,14 @@ def test_bad_dkim_settings_name_their_key(
     with pytest.raises(ConfigError) as caught:
         parse_config({"dkim": dkim}, tmp_path, {})
     assert caught.value.key == key
+
+
+def test_a_peer_secret_may_be_a_list_during_a_rotation(tmp_path: Path) -> None:
+    peer = {"name": "nyc", "node": "nyc.example", "secret": ["env:NEW_S", "old-secret"]}
+    config = parse_config({"peer": [peer]}, tmp_path, {"NEW_S": "new-secret"}, None)
+    [found] = config.peers
+    assert found.secret == "new-secret" and found.secrets == ("new-secret", "old-secret")
+    with pytest.raises(ConfigError, match=r"peer\[0\]\.secret"):
+        parse_config({"peer": [{**peer, "secret": []}]}, tmp_path, {"NEW_S": "x"}, None)
+    with pytest.raises(ConfigError, match=r"peer\[0\]\.secret\[0\]"):
+        parse_config({"peer": [peer]}, tmp_path, {}, None)  # NEW_S is not set

@@ -180,6 +180,50 @@ async def test_route_tags_do_not_pile_up_as_a_thread_goes_back_and_forth(
             assert seen == "[coc] [philly] [national] Re: Strike fund"
 
 
+async def test_a_secret_rotates_without_dropping_a_relay(
+    tmp_path: Path, smarthost: RecordingSmarthost, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 23: `secret` may be a list, the new one first (it signs), any verifies; both
+    sides switch in their own time, and a relay in flight is never refused for it."""
+    old, new = secret_for("nyc", "philly"), "a-new-secret-for-nyc-and-philly"
+    async with federation(tmp_path, smarthost, "philly", "nyc") as fed:
+        fed.make_list(ACTIONS, Policy.MEMBERS, ["ann@philly.example"])
+        fed.make_list(COC_NYC, Policy.MEMBERS, ["ned@nyc.example"])
+        sent = 0
+
+        async def relay(config: dict[tuple[str, str], str | list[str]]) -> bool:
+            """Post on philly with these peer secrets; did nyc take the relay?"""
+            nonlocal sent
+            fed.secrets.clear()
+            fed.secrets.update(config)
+            fed.set_routes("philly", NATIONAL)
+            fed.set_routes("nyc")
+            sent += 1
+            raw = post(
+                f"[national] Step {sent}",
+                to=ACTIONS,
+                sender="ann@philly.example",
+                message_id=f"<step{sent}@x>",
+            )
+            await fed["philly"].send(raw, ACTIONS, mail_from="ann@philly.example")
+            await fed.idle()
+            return any(m["Message-ID"] == f"<step{sent}@x>" for m in fed.got("ned@nyc.example"))
+
+        # nyc accepts the new secret beside the old; philly still signs with the old
+        assert await relay({("nyc", "philly"): [new, old]})
+        # philly switches: the new one signs (nyc has both)
+        assert await relay({("nyc", "philly"): [new, old], ("philly", "nyc"): [new, old]})
+        # the overlap is over: only the new one on either side
+        assert await relay({("nyc", "philly"): [new], ("philly", "nyc"): [new]})
+        # a relay signed with the retired secret is an ordinary post now, and nyc says why
+        caplog.set_level(logging.WARNING, logger="listfed.federation")
+        assert not await relay({("nyc", "philly"): [new], ("philly", "nyc"): [old]})
+        said = [
+            r.getMessage() for r in caplog.records if "relay signature refused" in r.getMessage()
+        ]
+        assert said and "the signature does not match the message" in said[-1]
+
+
 async def test_a_cycle_of_three_nodes_gives_each_list_the_post_once(
     tmp_path: Path, smarthost: RecordingSmarthost
 ) -> None:

@@ -212,9 +212,20 @@ def _dkim(value: object, secrets: Secrets, domains: tuple[str, ...]) -> DkimConf
 def _peer(value: object, path: str, secrets: Secrets) -> PeerConfig:
     t = _Table(value, path, _fields(PeerConfig, "smtp_host", "smtp_port"))
     name, node = t.need("name", _text), t.need("node", _token)
-    secret = secrets.read(t.need("secret", _text), t.key("secret"))
-    if secret == "":
+    # a string, or a list during a rotation: the new secret first (it signs), then the
+    # ones still accepted until the peer has switched
+    given = t.need(
+        "secret", lambda v, k: _items(v, k, _text) if isinstance(v, list) else (_text(v, k),)
+    )
+    if not given:
+        raise ConfigError("no secret given", key=t.key("secret"))
+    read = [
+        secrets.read(v, t.key("secret") if len(given) == 1 else f"{t.key('secret')}[{i}]")
+        for i, v in enumerate(given)
+    ]
+    if "" in read:
         raise ConfigError("the secret is empty", key=t.key("secret"))
+    secret, retiring = read[0], tuple(r for r in read[1:] if r)
     if "domains" in t.data:
         domains = _nonempty(_items(t.data["domains"], t.key("domains"), _domain), t.key("domains"))
     else:
@@ -225,6 +236,7 @@ def _peer(value: object, path: str, secrets: Secrets) -> PeerConfig:
         name=name,
         node=node,
         secret=secret or "",
+        retiring=retiring,
         domains=domains,
         smtp=smtp,
         smtp_host=host,

@@ -117,11 +117,17 @@ class PeerConfig:
 
     name: str
     node: str
-    secret: str
+    secret: str  # the one that signs: the first given
     domains: tuple[str, ...] = ()  # mail domains of its lists; default: node, if a domain
     smtp: str | None = None  # "smtp://host:port" to reach it directly, else the smarthost
     smtp_host: str | None = None
     smtp_port: int | None = None
+    retiring: tuple[str, ...] = ()  # older secrets, still accepted during a rotation
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret a relay from this peer may be signed with, the signing one first."""
+        return (self.secret, *self.retiring)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ def _signed_by(node: NodeSettings, post: Post, now: float) -> str | None:
     if hop is None:
         why = "a signature without a trace header"
     else:
-        secrets = {p.node: p.secret for p in node.peers}
+        secrets = {p.node: p.secrets for p in node.peers}  # new first, then retiring
         raw = post.message.head
         exact = raw.get_all(trace.TRACE_HEADER)  # unfolded, as SPEC §9 says
         forms = [exact] if exact == list(msg.traces) else [exact, list(msg.traces)]
