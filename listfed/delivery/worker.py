@@ -137,6 +137,7 @@ class Deliverer:
         self._recording = asyncio.Event()
         self._recording.set()
         self._stop = asyncio.Event()
+        self._recorded_at = 0.0  # when an outcome was last written
 
     # -- database side (runs on the database thread) --------------------------------------
 
@@ -363,13 +364,26 @@ class Deliverer:
         rows stay in flight meanwhile, so nothing delivered is sent again. Only a stop
         before that leaves them to be sent again at the next start."""
         outcome = Outcome(batch, result, self.clock(), letter.kind)
-        pause = 0.5
+        pause, failed_at, tries = 0.5, 0.0, 0
         try:
             while True:
                 try:
                     await self._recorder.submit(outcome)
+                    self._recorded_at = self.clock()
                     break
                 except Exception as exc:
+                    failed_at, tries = failed_at or self.clock(), tries + 1
+                    if tries >= 3 and (self._recorded_at > failed_at or await self._writable()):
+                        # the store takes other writes: this outcome is the problem
+                        log.exception(
+                            "<%s> d%s: this outcome cannot be recorded (others can): "
+                            "its %d copies will be sent again",
+                            letter.message_id,
+                            batch.outgoing_id,
+                            len(batch.rows),
+                        )
+                        self._recording.set()  # the store works: delivery goes on
+                        return
                     self._paused(letter, batch, exc)
                     if self._stop.is_set():
                         log.error(
@@ -388,6 +402,22 @@ class Deliverer:
             self._log(batch, letter, result)
         finally:
             self._release(batch)
+
+    async def _writable(self) -> bool:
+        """Does the database take a write now (a small one, that needs a page)?"""
+
+        def probe() -> None:
+            with self.db.write() as s:
+                s.connection().execute(
+                    text("INSERT OR REPLACE INTO meta (key, value) VALUES ('write_probe', :v)"),
+                    {"v": str(self.clock())},
+                )
+
+        try:
+            await self.db.run(probe)
+        except Exception:  # any failure means: not now
+            return False
+        return True
 
     def _paused(self, letter: Letter, batch: Batch, exc: Exception) -> None:
         if not self._recording.is_set():
