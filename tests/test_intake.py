@@ -266,6 +266,9 @@ async def test_a_post_with_a_line_longer_than_1000_bytes_is_taken_and_delivered_
         await w.idle()
         [(_, got)] = smarthost.deliveries()
         assert long_line.strip() in got.message.get_content()
+        # handed on in lines the next hop takes as they are (RFC 5322's 998 octets)
+        assert max(len(line) for line in got.data.split(b"\r\n")) <= 998
+        assert got.message["Content-Transfer-Encoding"] == "quoted-printable"
 
 
 async def test_a_line_over_a_mebibyte_or_a_message_too_big_gets_552_with_a_reason(
