@@ -119,10 +119,11 @@ def session_class(base: type[Any], sessions: set[Any], limits: Limits) -> type[A
                 return
             if self._ends is not None:
                 self._ends.cancel()
-            sessions.discard(self)
-            by_client[self.client] -= 1
-            if by_client[self.client] <= 0:
-                del by_client[self.client]
+            if self in sessions:  # counted once, however often this is called
+                sessions.discard(self)
+                by_client[self.client] -= 1
+                if by_client[self.client] <= 0:
+                    del by_client[self.client]
             super().connection_lost(exc)
 
     return Session
