@@ -468,3 +468,15 @@ def test_a_peer_secret_may_be_a_list_during_a_rotation(tmp_path: Path) -> None:
         parse_config({"peer": [{**peer, "secret": []}]}, tmp_path, {"NEW_S": "x"}, None)
     with pytest.raises(ConfigError, match=r"peer\[0\]\.secret\[0\]"):
         parse_config({"peer": [peer]}, tmp_path, {}, None)  # NEW_S is not set
+
+
+def test_a_peer_trusted_by_dkim_needs_no_secret(tmp_path: Path) -> None:
+    peer = {"name": "nyc", "node": "nyc.example", "trust": "dkim"}
+    [found] = parse_config({"peer": [peer]}, tmp_path, {}, None).peers
+    assert found.trust == "dkim" and found.secret == ""
+    with pytest.raises(ConfigError, match=r"peer\[0\]\.trust.*'keys'"):
+        parse_config({"peer": [{**peer, "trust": "keys"}]}, tmp_path, {}, None)
+    with pytest.raises(ConfigError, match=r"peer\[0\]\.secret"):  # secret peers still need one
+        parse_config({"peer": [{"name": "nyc", "node": "nyc.example"}]}, tmp_path, {}, None)
+    with pytest.raises(ConfigError, match=r"peer\[0\]\.retiring"):  # not a key of the file
+        parse_config({"peer": [{**peer, "retiring": ["x"]}]}, tmp_path, {}, None)

@@ -24,6 +24,7 @@ def ls(ctx: typer.Context, as_json: bool = JsonOption) -> None:
             "domains": list(p.domains),
             "smtp": p.smtp or "",
             "secret_set": bool(p.secret),
+            "trust": p.trust,
         }
         for p in peers
     ]

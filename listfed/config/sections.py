@@ -210,8 +210,13 @@ def _dkim(value: object, secrets: Secrets, domains: tuple[str, ...]) -> DkimConf
 
 
 def _peer(value: object, path: str, secrets: Secrets) -> PeerConfig:
-    t = _Table(value, path, _fields(PeerConfig, "smtp_host", "smtp_port"))
+    t = _Table(value, path, _fields(PeerConfig, "smtp_host", "smtp_port", "retiring"))
     name, node = t.need("name", _text), t.need("node", _token)
+    trust = t.get("trust", _str, PeerConfig.trust)
+    if trust not in ("secret", "dkim"):
+        raise ConfigError(f"expected secret or dkim, got {trust!r}", key=t.key("trust"))
+    if trust == "dkim" and "secret" not in t.data:  # trusted by the key it publishes
+        return _peer_fields(t, name, node, "", (), trust)
     # a string, or a list during a rotation: the new secret first (it signs), then the
     # ones still accepted until the peer has switched
     given = t.need(
@@ -225,7 +230,12 @@ def _peer(value: object, path: str, secrets: Secrets) -> PeerConfig:
     ]
     if "" in read:
         raise ConfigError("the secret is empty", key=t.key("secret"))
-    secret, retiring = read[0], tuple(r for r in read[1:] if r)
+    return _peer_fields(t, name, node, read[0] or "", tuple(r for r in read[1:] if r), trust)
+
+
+def _peer_fields(
+    t: _Table, name: str, node: str, secret: str, retiring: tuple[str, ...], trust: str
+) -> PeerConfig:
     if "domains" in t.data:
         domains = _nonempty(_items(t.data["domains"], t.key("domains"), _domain), t.key("domains"))
     else:
@@ -235,8 +245,9 @@ def _peer(value: object, path: str, secrets: Secrets) -> PeerConfig:
     return PeerConfig(
         name=name,
         node=node,
-        secret=secret or "",
+        secret=secret,
         retiring=retiring,
+        trust=trust,
         domains=domains,
         smtp=smtp,
         smtp_host=host,

@@ -123,6 +123,7 @@ class PeerConfig:
     smtp_host: str | None = None
     smtp_port: int | None = None
     retiring: tuple[str, ...] = ()  # older secrets, still accepted during a rotation
+    trust: str = "secret"  # "secret": HMAC relay signatures; "dkim": its DKIM key in DNS
 
     @property
     def secrets(self) -> tuple[str, ...]:

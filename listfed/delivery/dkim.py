@@ -42,7 +42,8 @@ DnsFunc = Callable[..., bytes | None]
 SIGNED = frozenset(
     b"from sender to cc subject date message-id in-reply-to references reply-to "
     b"list-id list-post list-unsubscribe list-unsubscribe-post list-subscribe list-help "
-    b"list-owner list-archive mime-version content-type content-transfer-encoding".split()
+    b"list-owner list-archive mime-version content-type content-transfer-encoding "
+    b"x-listfed-trace".split()  # a relay's trace: what peers trusting our key check
 )
 MIN_BITS = 1024  # what dkimpy's verifiers accept
 _RSA_ALGORITHM = bytes.fromhex("300d06092a864886f70d0101010500")  # rsaEncryption, NULL
