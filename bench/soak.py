@@ -86,10 +86,12 @@ class Sink:
     after DATA: (Message-ID, recipient) -> [(monotonic time, envelope number)].
 
     `mode`: "up"; "closed" (no listener: connections are refused, and open connections
-    get 421 at their next command); "451" (every RCPT gets 451, DATA then 554)."""
+    get 421 at their next command); "451" (every RCPT gets 451, DATA then 554).
+    `delay`: seconds to wait before the 250 after DATA; the copy counts when it is sent."""
 
     def __init__(self) -> None:
         self.mode = "up"
+        self.delay = 0.0  # seconds before the 250 after DATA (a slow smarthost)
         self.copies: dict[tuple[str, str], list[tuple[float, int]]] = {}
         self.longest: dict[str, int] = {}  # Message-ID -> its longest line as delivered
         self.envelopes = 0
@@ -148,6 +150,7 @@ class _SinkProtocol(asyncio.Protocol):
         self.rcpts: list[str] = []
         self.transport: asyncio.WriteTransport | None = None
         self.closed = False
+        self.waiting = False  # a delayed 250 is due: read nothing more until it is sent
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.WriteTransport)
@@ -169,10 +172,24 @@ class _SinkProtocol(asyncio.Protocol):
         self.transport.close()
         self.closed = True
 
+    def _accept_later(self, out: list[bytes], body: bytes, rcpts: list[str]) -> None:
+        self.waiting = False
+        if self.closed or self.transport is None or self.transport.is_closing():
+            return
+        if self.sink.mode == "closed":
+            self._bye(out)
+            return
+        self.sink.record(body, rcpts)
+        self.transport.write(b"".join([*out, b"250 2.0.0 Ok: queued\r\n"]))
+        if self.buf:
+            self.data_received(b"")
+
     def data_received(self, data: bytes) -> None:
         if self.closed:
             return
         self.buf += data
+        if self.waiting:
+            return
         out: list[bytes] = []
         while True:
             if self.in_data:
@@ -189,6 +206,13 @@ class _SinkProtocol(asyncio.Protocol):
                 self.in_data, self.scan = False, 0
                 if self.sink.mode == "closed":
                     self._bye(out)
+                    return
+                if self.sink.delay > 0:
+                    self.waiting = True
+                    asyncio.get_running_loop().call_later(
+                        self.sink.delay, self._accept_later, out, body, self.rcpts
+                    )
+                    self.rcpts = []
                     return
                 self.sink.record(body, self.rcpts)
                 self.rcpts = []
@@ -979,7 +1003,11 @@ async def scenario_disk(quick: bool, timeout: float, keep: bool) -> Outcome:
     out.setup = (
         f"{members} members, 2 clients at {rate:.0f} posts/s in all; the data dir is a "
         f"64 MB tmpfs, filled with a filler file after {before_s:.0f} s, freed after "
-        f"{full_s:.0f} s more; posting goes on {after_s:.0f} s after"
+        f"{full_s:.0f} s more; posting goes on {after_s:.0f} s after. From 3 s before the "
+        "fill until it is freed the smarthost takes 1 s to answer each DATA (copies are "
+        "going out while the disk is full) and a read-only connection holds a read "
+        "transaction open (as a backup or an export would), so that SQLite cannot reuse "
+        "its WAL and every write needs new space"
     )
     workdir = new_workdir("disk")
     mnt = workdir / "var"
@@ -1013,19 +1041,31 @@ async def scenario_disk(quick: bool, timeout: float, keep: bool) -> Outcome:
                 daemon.port, maker("disk", 3), traffic, deadline, count=count, rate=rate, clients=2
             )
         )
-        await asyncio.sleep(before_s)
+        await asyncio.sleep(before_s - 3.0)
+        sink.delay = 1.0
+        await asyncio.sleep(3.0)
         filler = mnt / "filler"
         full0 = time.monotonic()
-        copies0 = sink.envelopes
-        size = await asyncio.to_thread(fill, filler)
-        free = os.statvfs(mnt)
-        out.figures.append(
-            f"filler {size / 1e6:.1f} MB written in {time.monotonic() - full0:.1f} s; "
-            f"free after it {free.f_bavail * free.f_frsize} bytes"
+        copies0 = sink.copies_to(lambda r: True)
+        reader = sqlite3.connect(
+            f"file:{daemon.db}?mode=ro", uri=True, timeout=10, isolation_level=None
         )
-        await asyncio.sleep(full_s)
-        copies_full = sink.envelopes - copies0
+        try:
+            reader.execute("BEGIN")
+            backlog = reader.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+            size = await asyncio.to_thread(fill, filler)
+            free = os.statvfs(mnt)
+            out.figures.append(
+                f"filler {size / 1e6:.1f} MB written in {time.monotonic() - full0:.1f} s; "
+                f"free after it {free.f_bavail * free.f_frsize} bytes; {backlog} outbox rows "
+                "waiting or in flight when it began"
+            )
+            await asyncio.sleep(full_s)
+        finally:
+            reader.close()
+        copies_full = sink.copies_to(lambda r: True) - copies0
         filler.unlink()
+        sink.delay = 0.0
         full1 = time.monotonic()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(senders, max(1.0, deadline - time.monotonic()))
@@ -1047,8 +1087,14 @@ async def scenario_disk(quick: bool, timeout: float, keep: bool) -> Outcome:
             + "; ".join(f"{n}: {codes_text(traffic.codes.counter(a, b))}" for n, a, b in phases)
         )
         out.figures.append(
-            f"the smarthost took {copies_full} transaction(s) while the disk was full; "
-            f"{sink.envelopes} in all"
+            f"the smarthost took {copies_full:,} copies while the disk was full; "
+            f"{sink.envelopes:,} transactions in all"
+        )
+        paused = daemon.log_lines("delivery outcome not recorded")
+        resumed = daemon.log_lines("delivery resumes")
+        out.figures.append(
+            f"delivery paused {sum(paused.values())} time(s) and resumed "
+            f"{sum(resumed.values())} time(s) (serve's log)"
         )
         accepted_full = sum(1 for t in traffic.accepted.values() if full0 <= t < full1)
         out.figures.append(f"posts accepted while the disk was full: {accepted_full}")
@@ -1058,11 +1104,6 @@ async def scenario_disk(quick: bool, timeout: float, keep: bool) -> Outcome:
                 "serve's log, warnings and errors (numbers as N): "
                 + "; ".join(f"{n} × {t}" for t, n in said.most_common(8))
             )
-        sending = daemon.log_lines("listfed.delivery")
-        out.figures.append(
-            "serve's log, delivery: "
-            + ("; ".join(f"{n} × {t}" for t, n in sending.most_common(5)) or "nothing")
-        )
         full_codes = traffic.codes.counter(full0, full1)
         if not any(c.startswith("4") for c in full_codes):
             out.notes.append("no 4xx at intake while the disk was full (writes still fitted?)")
