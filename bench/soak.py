@@ -39,6 +39,7 @@ import json
 import os
 import random
 import re
+import shlex
 import shutil
 import signal
 import sqlite3
@@ -521,6 +522,7 @@ class SoakDaemon(Daemon):
         self.hwm_kb = 0  # VmHWM, the largest of every incarnation
         self.starts = 0
         self.stopping = False  # stop() was called: an exit is ours, not a crash
+        self.children_at_kill: list[int] = []  # how many children serve had at each kill
         self.notes: list[str] = []
 
     @property
@@ -594,6 +596,7 @@ class SoakDaemon(Daemon):
         """SIGKILL serve, reap it, and see that its children went with it."""
         self.peak()
         kids = self.children()
+        self.children_at_kill.append(len(kids))
         assert self.proc is not None
         self.proc.kill()
         self.proc.wait(10)
@@ -860,7 +863,11 @@ async def scenario_kill(quick: bool, timeout: float, keep: bool) -> Outcome:
             if down
             else "no kill happened"
         )
-        out.figures.append(f"{sink.envelopes:,} transactions at the smarthost")
+        out.figures.append(
+            f"{sink.envelopes:,} transactions at the smarthost; serve's children (the web "
+            f"face) at each kill: {daemon.children_at_kill}, none left behind"
+            + (" (but see the notes)" if daemon.notes else "")
+        )
         if doubled:
             # which batch each first copy came in, and how long before the next kill
             batches = {sink.copies[p][0][1] for p in doubled}
@@ -1549,8 +1556,14 @@ async def scenario_hostile(quick: bool, timeout: float, keep: bool) -> Outcome:
 # -- 5. the command line beside load ------------------------------------------------------
 
 
+OPTIONS = {"cli_rate": 50.0}  # posts/s offered in the cli scenario (--cli-rate)
+
+
 async def scenario_cli(quick: bool, timeout: float, keep: bool) -> Outcome:
-    members, commands, rate, clients = (20, 20, 50.0, 5) if quick else (20, 100, 50.0, 5)
+    members, commands, rate = (
+        (20, 20, OPTIONS["cli_rate"]) if quick else (20, 100, OPTIONS["cli_rate"])
+    )
+    clients = max(5, int(rate // 10))
     out = Outcome("cli", TITLES["cli"])
     out.setup = (
         f"{members} members; {clients} clients post at {rate:.0f} posts/s in all while {commands} "
@@ -1728,10 +1741,25 @@ async def main() -> int:
         default=None,
         help="seconds per scenario (default 300, 150 with --quick)",
     )
+    ap.add_argument(
+        "--cli-rate",
+        type=float,
+        default=OPTIONS["cli_rate"],
+        help="posts/s offered during the cli scenario (default 50; a client per 10/s)",
+    )
+    ap.add_argument(
+        "--listfed",
+        metavar="CMD",
+        help="command that runs listfed (default: the listfed next to this Python), "
+        'e.g. "python -m listfed" with PYTHONPATH at an older checkout',
+    )
     ap.add_argument("--keep", action="store_true", help="keep the temporary folders")
     ap.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = ap.parse_args()
     timeout = args.timeout or (150.0 if args.quick else 300.0)
+    OPTIONS["cli_rate"] = args.cli_rate
+    if args.listfed:
+        LISTFED[:] = shlex.split(args.listfed)
     info = machine()
     rev, dirty = git_commit(HERE)
     print("listfed soak" + (" (--quick sizes)" if args.quick else ""))
