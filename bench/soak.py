@@ -669,6 +669,7 @@ class Outcome:
     duplicates: int = 0  # copies beyond one per member per post
     codes: dict[str, int] = field(default_factory=dict)
     recover_s: float | None = None
+    finished: bool = False  # every member had every accepted post before the deadline
     peak_rss_mb: float = 0.0
     seconds: float = 0.0
     skipped: str = ""
@@ -678,7 +679,12 @@ class Outcome:
 
 
 def account(
-    out: Outcome, sink: Sink, accepted: Iterable[str], members: list[str], sent: Iterable[str]
+    out: Outcome,
+    sink: Sink,
+    accepted: Iterable[str],
+    members: list[str],
+    sent: Iterable[str],
+    want_all: bool = True,
 ) -> set[tuple[str, str]]:
     """Fill in delivered, lost, missing, duplicates; the duplicated (mid, member) pairs."""
     accepted = list(accepted)
@@ -700,6 +706,12 @@ def account(
             out.lost += 1
             out.missing += len(members) - got
     taken = set(accepted)
+    sent = list(sent)
+    if want_all and len(taken) < len(sent):
+        out.notes.append(
+            f"{len(sent) - len(taken)} post(s) never accepted before the scenario's deadline "
+            "(--timeout)"
+        )
     ghosts = [
         mid for mid in sent if mid not in taken and any((mid, m) in sink.copies for m in members)
     ]
@@ -748,6 +760,14 @@ async def settle(daemon: SoakDaemon, seconds: float = 3.0) -> None:
 def codes_text(c: Counter[str] | dict[str, int]) -> str:
     items = sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))
     return ", ".join(f"{k} ×{v:,}" for k, v in items) or "–"
+
+
+async def cancel(task: asyncio.Future[None] | None) -> None:
+    """Stop clients still running (a scenario that stopped early)."""
+    if task is not None and not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(task, 10)
 
 
 def new_workdir(name: str) -> Path:
@@ -799,6 +819,7 @@ async def scenario_kill(quick: bool, timeout: float, keep: bool) -> Outcome:
     retry = '["1s", "2s", "4s", "8s", "15s", "30s"]'
     daemon = SoakDaemon(workdir, sink.port, members, delivery=f"retry = {retry}\n", web=True)
     t_start = time.monotonic()
+    senders: asyncio.Future[None] | None = None
     try:
         daemon.prepare()
         await daemon.start()
@@ -849,7 +870,7 @@ async def scenario_kill(quick: bool, timeout: float, keep: bool) -> Outcome:
             await kill_and_restart()
         else:
             out.notes.append("every copy was out before the last kill: skipped it")
-        await wait_copies(sink, traffic.accepted, all_members, deadline)
+        out.finished = await wait_copies(sink, traffic.accepted, all_members, deadline)
         await settle(daemon)
         out.posts = total
         doubled = account(out, sink, traffic.accepted, all_members, traffic.sent)
@@ -900,6 +921,7 @@ async def scenario_kill(quick: bool, timeout: float, keep: bool) -> Outcome:
         )
     finally:
         out.seconds = time.monotonic() - t_start
+        await cancel(senders)
         await finish(out, daemon, workdir, keep)
         sink.close()
     return out
@@ -924,6 +946,7 @@ async def scenario_outage(quick: bool, timeout: float, keep: bool) -> Outcome:
     workdir = new_workdir("outage")
     daemon = SoakDaemon(workdir, sink.port, members, delivery=f"retry = {retry}\n")
     t_start = time.monotonic()
+    senders: asyncio.Future[None] | None = None
     try:
         daemon.prepare()
         await daemon.start()
@@ -948,7 +971,7 @@ async def scenario_outage(quick: bool, timeout: float, keep: bool) -> Outcome:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(senders, max(1.0, deadline - time.monotonic()))
         posting = time.monotonic() - t0
-        await wait_copies(sink, traffic.accepted, all_members, deadline)
+        out.finished = await wait_copies(sink, traffic.accepted, all_members, deadline)
         await settle(daemon)
         out.posts = len(traffic.sent)
         account(out, sink, traffic.accepted, all_members, traffic.sent)
@@ -972,6 +995,7 @@ async def scenario_outage(quick: bool, timeout: float, keep: bool) -> Outcome:
             out.problems.append(f"{out.duplicates} duplicate copies after a smarthost outage")
     finally:
         out.seconds = time.monotonic() - t_start
+        await cancel(senders)
         await finish(out, daemon, workdir, keep)
         sink.close()
     return out
@@ -1034,6 +1058,7 @@ async def scenario_disk(quick: bool, timeout: float, keep: bool) -> Outcome:
     sink = Sink()
     daemon: SoakDaemon | None = None
     t_start = time.monotonic()
+    senders: asyncio.Future[None] | None = None
     try:
         await sink.start()
         daemon = SoakDaemon(workdir, sink.port, members)
@@ -1076,7 +1101,7 @@ async def scenario_disk(quick: bool, timeout: float, keep: bool) -> Outcome:
         full1 = time.monotonic()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(senders, max(1.0, deadline - time.monotonic()))
-        await wait_copies(sink, traffic.accepted, all_members, deadline)
+        out.finished = await wait_copies(sink, traffic.accepted, all_members, deadline)
         await settle(daemon)
         out.posts = len(traffic.sent)
         account(out, sink, traffic.accepted, all_members, traffic.sent)
@@ -1127,6 +1152,7 @@ async def scenario_disk(quick: bool, timeout: float, keep: bool) -> Outcome:
             out.problems.append(f"{out.lost} accepted post(s) lost ({out.missing} copies)")
     finally:
         out.seconds = time.monotonic() - t_start
+        await cancel(senders)
         sink.close()
         if daemon is not None:
             await daemon.stop()
@@ -1464,10 +1490,10 @@ async def scenario_hostile(quick: bool, timeout: float, keep: bool) -> Outcome:
             accepted.append(mid("drip"))
         sent += [mid("flood"), mid("line10k"), mid("line2mb"), mid("drip")]
         sent += [mid(f"outer-{n}") for n in seps]
-        await wait_copies(sink, accepted, all_members, deadline)
+        out.finished = await wait_copies(sink, accepted, all_members, deadline)
         await settle(daemon)
         out.posts = len(sent)
-        account(out, sink, accepted, all_members, sent)
+        account(out, sink, accepted, all_members, sent, want_all=False)
         out.codes = dict(normal_codes.counter())
         end = last_first_copy(sink, accepted, all_members)
         if end is not None:
@@ -1575,6 +1601,7 @@ async def scenario_cli(quick: bool, timeout: float, keep: bool) -> Outcome:
     workdir = new_workdir("cli")
     daemon = SoakDaemon(workdir, sink.port, members)
     t_start = time.monotonic()
+    senders: asyncio.Future[None] | None = None
     try:
         daemon.prepare()
         await daemon.start()
@@ -1637,7 +1664,7 @@ async def scenario_cli(quick: bool, timeout: float, keep: bool) -> Outcome:
         stop.set()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(senders, max(1.0, deadline - time.monotonic()))
-        await wait_copies(sink, traffic.accepted, all_members, deadline)
+        out.finished = await wait_copies(sink, traffic.accepted, all_members, deadline)
         await settle(daemon)
         out.posts = len(traffic.sent)
         account(out, sink, traffic.accepted, all_members, traffic.sent)
@@ -1667,6 +1694,7 @@ async def scenario_cli(quick: bool, timeout: float, keep: bool) -> Outcome:
             out.problems.append(f"{out.duplicates} duplicate copies")
     finally:
         out.seconds = time.monotonic() - t_start
+        await cancel(senders)
         await finish(out, daemon, workdir, keep)
         sink.close()
     return out
@@ -1696,6 +1724,11 @@ def print_outcome(o: Outcome) -> None:
     print(f"  wall time    {o.seconds:.0f} s")
     for f in o.figures:
         print(f"  - {f}")
+    if not o.finished:
+        print(
+            "  note: delivery had not finished by the scenario's deadline: lost and missing "
+            "count what had not arrived by then (a longer --timeout tells a loss from a delay)"
+        )
     for n in o.notes:
         print(f"  note: {n}")
     for p in o.problems:
