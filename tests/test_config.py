@@ -407,6 +407,7 @@ def test_example_documents_every_key() -> None:
     keys |= {"enabled", "busy_timeout"}
     keys |= {"nameservers", "secret", "from", "to", "match", "follow_thread", "prefix", "forward"}
     keys |= {"list", "foreign", "address", "imap", "username", "password", "post_as", "smtp"}
+    keys |= {"direct_wait"}
     for key in keys:
         assert re.search(rf"^#?{key} = ", text, re.MULTILINE), key
 

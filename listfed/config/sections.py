@@ -282,6 +282,7 @@ def _bridge(
         "foreign": foreign,
         "match": t.get("match", _match, empty),
         "direction": t.get("direction", _choice(("both", "in", "out")), BridgeConfig.direction),
+        "direct_wait": t.get("direct_wait", _duration, BridgeConfig.direct_wait),
     }
     address, imap = t.get("address", _address, None), t.get("imap", _checked(_imap_url), None)
     if address is not None and imap is not None:

@@ -155,6 +155,9 @@ class BridgeConfig:
     smtp_port: int | None = None
     match: Mapping[str, object] = field(default_factory=dict)
     direction: str = "both"
+    # how long a foreign member's direct copy (unproven, naming the foreign list only in
+    # To/Cc) waits for the foreign list's own copy, which makes it a duplicate
+    direct_wait: float = 600.0
 
     @property
     def identity(self) -> str:

@@ -153,6 +153,16 @@ def read_inner(raw: bytes) -> Inner | None:
     )
 
 
+def message_ids_of(raw: bytes) -> tuple[str, ...]:
+    """The Message-ID of `raw` and of the post it wraps, if any, from the header blocks
+    alone (no parse of the whole): "is this a copy of what we have?"."""
+    ids = [normalise_message_id(RawMessage.parse(raw).get("Message-ID"))]
+    found = wrapped.unwrap(raw)
+    if found is not None:
+        ids.append(normalise_message_id(RawMessage.parse(found.inner).get("Message-ID")))
+    return tuple(i for i in dict.fromkeys(ids) if i)
+
+
 def _raw(value: str) -> bytes:
     return value.encode("utf-8", "surrogateescape")
 
