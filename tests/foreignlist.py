@@ -304,25 +304,22 @@ class ForeignList:
         await self.write(liststyles.dsn(self, arrival, reason))
 
     async def write(self, letter: Arrival) -> None:
-        """Send a notice or bounce to the endpoint of its recipient's domain, if known."""
+        """Record a notice or bounce, and send it to the endpoint of its recipient's
+        domain if `mx` knows one."""
         [rcpt] = letter.rcpt_tos
-        endpoint = self.mx.get(rcpt.rpartition("@")[2].lower())
-        if endpoint is None:
-            return
         self.notices.append(letter)
-        await self._smtp(letter.raw, letter.mail_from, rcpt, endpoint)
+        endpoint = self.mx.get(rcpt.rpartition("@")[2].lower())
+        if endpoint is not None:
+            await self._smtp(letter.raw, letter.mail_from, rcpt, endpoint)
         await self._notify()
 
     async def _smtp(self, raw: bytes, sender: str, rcpt: str, endpoint: Endpoint) -> None:
-        await aiosmtplib.send(
-            raw,
-            sender=sender,
-            recipients=[rcpt],
-            hostname=endpoint[0],
-            port=endpoint[1],
-            timeout=self.timeout,
-            start_tls=False,
+        """One SMTP transaction; `sender` "" is the null sender of a bounce."""
+        client = aiosmtplib.SMTP(
+            hostname=endpoint[0], port=endpoint[1], timeout=self.timeout, start_tls=False
         )
+        async with client:
+            await client.sendmail(sender, [rcpt], raw)
 
     # the list's work
 

@@ -68,6 +68,13 @@ def judge(
     return Judgement(True, f"its {named} names {foreign}", named)
 
 
+def from_robot(raw: bytes, foreign: str) -> bool:
+    """Is `raw` From one of the foreign list's robots (or its list server's)?"""
+    local, _, domain = foreign.lower().rpartition("@")
+    msg = RawMessage.parse(raw[:_MAX_HEAD])
+    return any(_robot(sender, local, domain) for sender in addresses(msg.get_all("From")))
+
+
 def _robot(sender: str, local: str, domain: str) -> bool:
     """Mailman's, Sympa's and Google Groups' service addresses for the list, and the
     list servers' own (mailman@, sympa@, noreply@ ...)."""

@@ -26,13 +26,14 @@ from collections.abc import Mapping
 from sqlmodel import Session
 
 from listfed.addresses import Kind
-from listfed.bridges import foreign, proof, state
+from listfed.bridges import feedback, foreign, proof, state
 from listfed.bridges.imapwatch import Cursor, Fetched
 from listfed.config.settings import BridgeConfig
 from listfed.context import Context, NodeSettings
 from listfed.db import lists, posts, queue
 from listfed.db.queue import NewItem
 from listfed.errors import ListfedError
+from listfed.listinfo import ListInfo
 from listfed.mail.message import message_ids_of, normalise_message_id
 from listfed.mail.rawmail import RawMessage
 from listfed.mail.trace import TRACE_HEADER, TraceEntry
@@ -101,7 +102,10 @@ def handle(ctx: Context, mail: Incoming) -> str:
     if duplicate:
         return f"bridge {bridge.name}: a copy of what {bridge.list} has: {duplicate}: dropped"
     if not judged.post:
-        return _to_owners(ctx, mail, f"not a post of {bridge.foreign}: {judged.reason}")
+        bounce = mail.mail_from.strip() in ("", "<>")
+        told = feedback.handle(session, node, bridge, mail.lst, mail.raw, bounce, now)
+        why = f"not a post of {bridge.foreign}: {judged.reason}{f'; {told}' if told else ''}"
+        return _to_owners(ctx, mail, why)
     if not bridge.takes_in:
         return f"bridge {bridge.name}: a post of {bridge.foreign}, not taken (direction = out)"
     wait = waits(bridge, judged, how)
@@ -150,12 +154,19 @@ def take(
     stored = state.cursor(session, bridge.name)
     floor = stored.last_uid if stored and stored.uidvalidity == at.uidvalidity else 0
     count = 0
+    lst: ListInfo | None = None  # read for the first notice about a post of ours
     for item in fetched:
         if item.uid <= floor:
             continue
         judged = foreign.judge(item.raw, bridge.foreign, return_path=True)
         if not judged.post:
             log.info("bridge %s: UID %s left alone: %s", bridge.name, item.uid, judged.reason)
+            path = RawMessage.parse(item.raw).get("Return-Path")
+            bounce = path is not None and path.strip() in ("", "<>")
+            lst = lst or lists.by_id(session, list_id)
+            told = feedback.handle(session, node, bridge, lst, item.raw, bounce, now, shared=True)
+            if told:
+                log.info("bridge %s: UID %s %s", bridge.name, item.uid, told)
         elif bridge.takes_in:
             found = (signers or {}).get(item.uid, ())
             how = proof.proven(node.secret, bridge, proof.delivered_to(item.raw), found)
