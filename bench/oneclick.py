@@ -45,6 +45,7 @@ def make_key(folder: Path) -> Path:
         subprocess.run(
             ["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
             stdout=out,
+            stderr=subprocess.DEVNULL,  # its progress dots
             check=True,
             timeout=60,
         )
@@ -63,6 +64,8 @@ async def main() -> int:
     ap.add_argument("--repeat", type=int, default=1, metavar="N")
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds per run")
     ap.add_argument("--quiet-wait", type=float, default=60.0, metavar="S")
+    ap.add_argument("--only", choices=NAMES, help="measure this variant alone")
+    ap.add_argument("--profile", type=Path, metavar="DIR", help="py-spy on the daemon")
     args = ap.parse_args()
     sizes = QUICK["A"] if args.quick else SHAPES["A"]
     print("listfed: what one-click unsubscribe costs (shape A)")
@@ -76,7 +79,7 @@ async def main() -> int:
     runs: dict[str, list[Result]] = {name: [] for name in NAMES}
     try:
         for i in range(max(1, args.repeat)):
-            for name in NAMES:
+            for name in [args.only] if args.only else NAMES:
                 print(f".. {name} (run {i + 1})", flush=True)
                 r = await run_shape(
                     "A",
@@ -84,7 +87,7 @@ async def main() -> int:
                     responder,
                     args.timeout,
                     False,
-                    None,
+                    args.profile,
                     200,
                     args.quiet_wait,
                     chosen[name],
@@ -100,9 +103,11 @@ async def main() -> int:
         f"{'variant':15s} {'recipients/s':>12s} {'vs shared':>9s} {'CPU ms/rcpt':>11s} "
         f"{'vs shared':>9s} {'transactions':>12s} {'complete':>8s}"
     )
-    base_rate = statistics.median(r.recipients_per_s for r in runs["shared"])
-    base_cpu = statistics.median(cpu_ms_per_recipient(r) for r in runs["shared"])
-    for name in NAMES:
+    measured = [name for name in NAMES if runs[name]]
+    base = measured[0]  # "shared" unless --only
+    base_rate = statistics.median(r.recipients_per_s for r in runs[base])
+    base_cpu = statistics.median(cpu_ms_per_recipient(r) for r in runs[base])
+    for name in measured:
         rate = statistics.median(r.recipients_per_s for r in runs[name])
         cpu = statistics.median(cpu_ms_per_recipient(r) for r in runs[name])
         envelopes = statistics.median(r.envelopes for r in runs[name])

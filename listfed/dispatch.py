@@ -31,6 +31,7 @@ from listfed.errors import ListfedError
 from listfed.heldlogs import Withheld, withheld
 from listfed.listinfo import ListInfo
 from listfed.lookups import Facts, Prechecks
+from listfed.mail import trace
 from listfed.mail.message import ParsedMessage, parse
 from listfed.notices import owners
 from listfed.post import Incoming, Origin, Post, make_post
@@ -259,6 +260,15 @@ class Dispatcher:
                     self._failed(item, exc)
         return len(items)
 
+    def _dkim_relay(self, message: ParsedMessage | None) -> bool:
+        """Does the post's last trace hop name a peer trusted by its DKIM key?"""
+        if message is None or not message.traces or message.signatures:
+            return False
+        hop = trace.last_hop(message.traces)
+        return hop is not None and any(
+            p.trust == "dkim" and p.node.casefold() == hop.node.casefold() for p in self.node.peers
+        )
+
     def _failed(self, item: QueueItem, exc: Exception) -> None:
         item.attempts += 1
         item.last_error = f"{type(exc).__name__}: {exc}"[:500]
@@ -278,7 +288,11 @@ class Dispatcher:
             try:
                 due = await self.db.run(self.peek)
                 read = await asyncio.to_thread(self.read, due)
-                posts = {i: (p.raw, p.mitigating) for i, p in due.items() if p.post}
+                posts = {
+                    i: (p.raw, p.mitigating, self._dkim_relay(read.get(i)))
+                    for i, p in due.items()
+                    if p.post
+                }
                 facts = await self.prechecks.all(posts)
                 bridged = {i: p.raw for i, p in due.items() if p.kind == Kind.BRIDGE.value}
                 facts |= await self.prechecks.all_signed(bridged)

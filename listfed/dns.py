@@ -35,6 +35,16 @@ def make_resolver(
     return _configured(dns.asyncresolver.Resolver, nameservers, timeout, resolv_conf)
 
 
+def sync_resolver(
+    nameservers: tuple[str, ...],
+    timeout: float = 5.0,
+    *,
+    resolv_conf: str | os.PathLike[str] = RESOLV_CONF,
+) -> dns.resolver.Resolver:
+    """A blocking resolver for these nameservers (the command line's `doctor`)."""
+    return _configured(dns.resolver.Resolver, nameservers, timeout, resolv_conf)
+
+
 def txt_lookup(
     nameservers: tuple[str, ...],
     timeout: float = 5.0,

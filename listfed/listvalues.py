@@ -22,11 +22,6 @@ _REPEATS = (sre.MAX_REPEAT, sre.MIN_REPEAT)  # possessive repeats never backtrac
 _TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/(\*|[a-z0-9][a-z0-9!#$&^_.+-]*)")
 
 
-def items(stored: str) -> tuple[str, ...]:
-    """The stored one-per-line text as a tuple."""
-    return tuple(line for line in stored.splitlines() if line.strip())
-
-
 def _split(value: str) -> list[str]:
     return [word for word in re.split(r"[\s,]+", value.strip()) if word]
 

@@ -28,6 +28,9 @@ class Facts:
     dmarc: DmarcResult | None = None  # None: the post has no From domain to look up
     auth: str = ""  # Authentication-Results value; "" when the node does not seal
     signers: tuple[str, ...] = ()  # mail to a bridge: d= of its DKIM signatures that verify
+    # a relay from a peer trusted by its DKIM key: d= of the signatures that verify and
+    # cover the relay whole (delivery/authresults.relay_passes)
+    relay_signers: tuple[str, ...] = ()
 
 
 class Prechecks:
@@ -37,17 +40,21 @@ class Prechecks:
         authenticate: Authenticate | None,
         deadline: float = 15.0,
         signers: Signers | None = None,
+        relay_signers: Signers | None = None,
     ) -> None:
         self.dmarc = dmarc
         self.authenticate = authenticate
         self.signers = signers
+        self.relay_signers = relay_signers
         self.deadline = deadline  # for one post's arrival checks, all signatures together
 
-    async def facts(self, raw: bytes, dmarc: bool = True) -> Facts:
+    async def facts(self, raw: bytes, dmarc: bool = True, relay: bool = False) -> Facts:
         """Never raises: what cannot be found out is left out (DMARC then mitigates).
-        With `dmarc` false (the list never mitigates) no policy is looked up."""
+        With `dmarc` false (the list never mitigates) no policy is looked up; with
+        `relay` (its last hop names a peer trusted by DKIM) its relay signers are."""
         found: DmarcResult | None = None
         auth = ""
+        relayed: tuple[str, ...] = ()
         try:
             domain = from_domain(raw) if dmarc else ""
             if domain and self.dmarc is not None:
@@ -56,16 +63,21 @@ class Prechecks:
                 auth = await asyncio.wait_for(
                     asyncio.to_thread(self.authenticate, raw), self.deadline
                 )
+            if relay and self.relay_signers is not None:
+                relayed = await asyncio.wait_for(
+                    asyncio.to_thread(self.relay_signers, raw), self.deadline
+                )
         except TimeoutError:  # the post goes on without an ARC seal rather than wait
             log.warning(
                 "arrival checks took over %.0f s: the post is not ARC-sealed", self.deadline
             )
         except Exception:  # a bug here must not stop the queue: the post goes on without
             log.exception("checks before the pipeline failed for a post")
-        return Facts(found, auth)
+        return Facts(found, auth, relay_signers=relayed)
 
-    async def all(self, posts: dict[int, tuple[bytes, bool]]) -> dict[int, Facts]:
-        """Facts for each queue id (raw, mitigating list?), looked up side by side."""
+    async def all(self, posts: dict[int, tuple[bytes, bool, bool]]) -> dict[int, Facts]:
+        """Facts for each queue id (raw, mitigating list?, a DKIM peer's relay?), looked
+        up side by side."""
         return await _side_by_side({i: self.facts(*post) for i, post in posts.items()})
 
     async def signed(self, raw: bytes) -> Facts:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from listfed.config import Config
-from listfed.delivery.authresults import authentication_results, dkim_passes
+from listfed.delivery.authresults import authentication_results, dkim_passes, relay_passes
 from listfed.delivery.dkim import MailSigner, load_key
 from listfed.dmarc.lookup import DmarcLookup
 from listfed.dns import make_resolver
@@ -38,7 +38,11 @@ def prechecks(config: Config, dnsfunc: Callable[..., bytes | None], *, sealing: 
         return authentication_results(raw, name, dnsfunc)
 
     deadline = 3 * config.dns.timeout
-    return Prechecks(lookup, authenticate if sealing else None, deadline, signers(dnsfunc))
+
+    def relayed(raw: bytes) -> tuple[str, ...]:
+        return relay_passes(raw, dnsfunc)
+
+    return Prechecks(lookup, authenticate if sealing else None, deadline, signers(dnsfunc), relayed)
 
 
 def signers(dnsfunc: Callable[..., bytes | None]) -> Signers:

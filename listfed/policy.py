@@ -52,7 +52,11 @@ def posting(ctx: Context, post: Post) -> Verdict | None:
             return Verdict(Decision.ACCEPT, f"{who} is a listed poster of an announce list")
         return Verdict(
             Decision.HOLD,
-            f"announce list: {who} is not an owner, moderator or listed poster, so the post waits",
+            _unsigned(
+                post,
+                f"announce list: {who} is not an owner, moderator or listed poster, "
+                "so the post waits",
+            ),
         )
     if lst.policy is Policy.OPEN:
         return Verdict(Decision.ACCEPT, "open list")
@@ -61,7 +65,15 @@ def posting(ctx: Context, post: Post) -> Verdict | None:
     if listed:
         return Verdict(Decision.ACCEPT, f"{who} is on the list's accept_these_nonmembers")
     action = _NONMEMBER[lst.nonmember_action]
-    return Verdict(action, f"{who} is not a member of {lst.address}")
+    return Verdict(action, _unsigned(post, f"{who} is not a member of {lst.address}"))
+
+
+def _unsigned(post: Post, reason: str) -> str:
+    """A relay whose signature was refused is judged as its sender's own post: the
+    reason says so first, or a moderator sees only "not a member" and wonders why."""
+    if not post.refused_signature:
+        return reason
+    return f"relay signature refused ({post.refused_signature}); as an ordinary post, {reason}"
 
 
 def size(ctx: Context, post: Post) -> Verdict | None:

@@ -87,6 +87,7 @@ class Post:
     approved: bool = False
     origin: Origin = field(default_factory=Origin)
     relay_from: str = ""  # set when trusted as a relay: the list it left from
+    refused_signature: str = ""  # why a relay's signature was refused (then: a sender's post)
     verdict: Verdict | None = None
     reasons: list[str] = field(default_factory=list)
     thread_id: str = ""

@@ -7,7 +7,8 @@
   whole DATA phase end within `data_timeout` (a client dripping a byte a second is cut
   off), a session last at most `session_timeout`;
 - a line of DATA may be long (web mailers write a paragraph as one line): taken, as
-  Postfix takes it, not refused for good with 500. Commands keep aiosmtpd's 512 bytes.
+  Postfix takes it, not refused for good with 500. Commands keep aiosmtpd's 512 bytes;
+  a line over 1 MiB, or a message over the size limit, gets `552 5.3.4` with a reason.
 
 `sessions` is the set of open sessions, so that the daemon can stop gracefully.
 """
@@ -25,6 +26,16 @@ log = logging.getLogger("listfed.intake")
 
 LONGEST_LINE = 1 << 20  # bytes of one line in DATA (RFC 5322's 998 binds writers)
 LOG_EVERY = 60.0  # seconds between two refusal lines about one client
+
+
+TOO_BIG = "552 5.3.4 The message is bigger than this list server takes ([smtp] max_message_size)"
+# aiosmtpd's refusals (before any " (" comment) -> ours
+REWORDED = {
+    "500 Line too long": "552 5.3.4 A line of the message is longer than 1 MiB: "
+    "break it into shorter lines",
+    "552 Error: Too much mail data": TOO_BIG,
+    "552 Error: message size exceeds fixed maximum message size": TOO_BIG,  # MAIL SIZE=
+}
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,13 @@ def session_class(base: type[Any], sessions: set[Any], limits: Limits) -> type[A
             )
             transport.close()
 
+        async def push(self, status: Any) -> None:
+            """aiosmtpd's own refusals, with an enhanced status code and a reason a
+            sender understands (RFC 3463)."""
+            if isinstance(status, str):
+                status = REWORDED.get(status.split(" (", 1)[0], status)
+            await super().push(status)
+
         async def smtp_DATA(self, arg: str) -> None:
             self._reset_timeout(limits.data_timeout)  # the whole DATA phase, not per line
             await super().smtp_DATA(arg)
@@ -101,10 +119,11 @@ def session_class(base: type[Any], sessions: set[Any], limits: Limits) -> type[A
                 return
             if self._ends is not None:
                 self._ends.cancel()
-            sessions.discard(self)
-            by_client[self.client] -= 1
-            if by_client[self.client] <= 0:
-                del by_client[self.client]
+            if self in sessions:  # counted once, however often this is called
+                sessions.discard(self)
+                by_client[self.client] -= 1
+                if by_client[self.client] <= 0:
+                    del by_client[self.client]
             super().connection_lost(exc)
 
     return Session

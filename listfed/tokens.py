@@ -15,7 +15,7 @@ import secrets
 from enum import StrEnum
 
 from sqlalchemy import text
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from listfed.db.models import Token
 from listfed.errors import ListfedError
@@ -97,6 +97,12 @@ def issue(
 def peek(session: Session, token: str) -> Token | None:
     """The row of a token, if there is one, without checking or using it."""
     return session.exec(select(Token).where(Token.token == token.strip().lower())).first()
+
+
+def latest(session: Session, address: str) -> Token | None:
+    """The newest token bound to `address` (a held post's key), used or not."""
+    query = select(Token).where(Token.address == address).order_by(col(Token.id).desc())
+    return session.exec(query).first()
 
 
 def redeem(session: Session, secret: str, token: str, now: float) -> Token:

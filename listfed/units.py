@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from decimal import Decimal
 
 _DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([smhd])\s*", re.ASCII)
 _SIZE = re.compile(r"\s*([0-9]+)\s*(kb|mb|gb)?\s*", re.ASCII | re.IGNORECASE)
@@ -52,3 +53,21 @@ def parse_size(value: str | int) -> int:
     if size < 0:
         raise ValueError(f"size must be >= 0, got {value!r}")
     return size
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds written as `parse_duration` reads them, in the largest unit that fits
+    exactly: 1209600.0 -> "14d", 5400 -> "90m", 0.5 -> "0.5s"."""
+    for unit, size in sorted(_SECONDS.items(), key=lambda item: -item[1]):
+        count = seconds / size
+        if count >= 1 and count == int(count):
+            return f"{int(count)}{unit}"
+    return f"{format(Decimal(repr(float(seconds))), 'f').removesuffix('.0')}s"  # no exponent
+
+
+def format_size(size: int) -> str:
+    """Bytes written as `parse_size` reads them: 30720 -> "30KB", 1000 -> "1000"."""
+    for unit in ("gb", "mb", "kb"):
+        if size and size % _BYTES[unit] == 0:
+            return f"{size // _BYTES[unit]}{unit.upper()}"
+    return str(size)

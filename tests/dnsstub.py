@@ -1,4 +1,4 @@
-"""A stub DNS server on 127.0.0.1 for tests: it answers TXT queries from what the test
+"""A stub DNS server on 127.0.0.1 for tests: it answers TXT and MX queries from what the test
 configured, stays silent or fails for names it is told to, and says NXDOMAIN otherwise.
 
 It serves UDP and TCP on the same port, in a thread of its own, so that the code under
@@ -24,6 +24,7 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
+from dns.rdtypes.ANY.MX import MX
 from dns.rdtypes.ANY.TXT import TXT
 
 UDP_LIMIT = 512  # without EDNS; a longer answer is truncated and the client retries over TCP
@@ -38,6 +39,7 @@ class StubDns:
         # lower-case names without the trailing dot -> queries that arrived (UDP or TCP)
         self.queries: collections.Counter[str] = collections.Counter()
         self._records: dict[str, list[tuple[list[bytes], int]]] = {}
+        self._mx: dict[str, list[tuple[int, str, int]]] = {}
         self._silent: set[str] = set()
         self._failing: set[str] = set()
         self._lock = threading.Lock()
@@ -51,6 +53,11 @@ class StubDns:
         records = [[c for s in _strings(v) for c in _split(s)] for v in values]
         with self._lock:
             self._records.setdefault(_key(name), []).extend((r, ttl) for r in records)
+
+    def mx(self, name: str, host: str, preference: int = 10, ttl: int = 300) -> None:
+        """Add an MX record at `name`."""
+        with self._lock:
+            self._mx.setdefault(_key(name), []).append((preference, host, ttl))
 
     def timeout(self, name: str) -> None:
         """Never answer queries for `name`."""
@@ -130,10 +137,12 @@ class StubDns:
                 return None
             if name in self._failing:
                 response.set_rcode(dns.rcode.SERVFAIL)
-            elif name in self._records:
-                if question.rdtype == dns.rdatatype.TXT:
+            elif name in self._records or name in self._mx:
+                if question.rdtype == dns.rdatatype.TXT and name in self._records:
                     response.answer.append(self._rrset(question.name, self._records[name]))
-            elif not any(known.endswith("." + name) for known in self._records):
+                if question.rdtype == dns.rdatatype.MX and name in self._mx:
+                    response.answer.append(_mx_rrset(question.name, self._mx[name]))
+            elif not any(known.endswith("." + name) for known in [*self._records, *self._mx]):
                 # a name with records below it exists (an empty non-terminal): NOERROR
                 response.set_rcode(dns.rcode.NXDOMAIN)
         size = limit if query.edns < 0 else max(limit, query.payload)
@@ -143,6 +152,14 @@ class StubDns:
     def _rrset(name: dns.name.Name, records: list[tuple[list[bytes], int]]) -> dns.rrset.RRset:
         rdatas = [TXT(dns.rdataclass.IN, dns.rdatatype.TXT, strings) for strings, _ in records]
         return dns.rrset.from_rdata_list(name, min(ttl for _, ttl in records), rdatas)
+
+
+def _mx_rrset(name: dns.name.Name, records: list[tuple[int, str, int]]) -> dns.rrset.RRset:
+    rdatas = [
+        MX(dns.rdataclass.IN, dns.rdatatype.MX, preference, dns.name.from_text(host))
+        for preference, host, _ in records
+    ]
+    return dns.rrset.from_rdata_list(name, min(ttl for _, _, ttl in records), rdatas)
 
 
 def _bind_pair() -> tuple[socket.socket, socket.socket]:

@@ -137,7 +137,7 @@ class Dovecot:
             raise RuntimeError("dovecot is already running")
         uid, gid = self._run_as or (None, None)
         self._proc = subprocess.Popen(
-            ["dovecot", "-F", "-c", str(self.config)],
+            [program(), "-F", "-c", str(self.config)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -272,6 +272,19 @@ def dovecot_fixture() -> Iterator[Dovecot]:
     (Import `dovecot_fixture` to use it; the name keeps test arguments from shadowing.)"""
     with running_dovecot() as server:
         yield server
+
+
+def program() -> str:
+    """The dovecot binary. Debian installs it in /usr/sbin, which is not on a normal
+    user's PATH: looked for there too."""
+    path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin"])
+    found = shutil.which("dovecot", path=path)
+    if found is None:
+        raise RuntimeError(
+            "dovecot is not installed: the IMAP bridge tests need Dovecot 2.3 "
+            "(on Debian: apt-get install dovecot-imapd)"
+        )
+    return found
 
 
 def _run_as() -> tuple[int, int] | None:

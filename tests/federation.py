@@ -79,6 +79,12 @@ class Fed:
     ports: dict[str, int]
     dead: set[str]
     node_keys: dict[str, dict[str, Any]] = field(default_factory=dict)  # more [node] keys
+    # (node, peer) -> the peer's `secret` in node's config, where not secret_for's
+    secrets: dict[tuple[str, str], str | list[str]] = field(default_factory=dict)
+    # peers trusted by their DKIM key (no secrets): node -> its [dkim] section, and the
+    # DNS that publishes the keys
+    dkim: dict[str, dict[str, Any]] = field(default_factory=dict)
+    nameserver: str = ""
 
     def __getitem__(self, short: str) -> World:
         return self.worlds[short]
@@ -88,7 +94,11 @@ class Fed:
             {
                 "name": other,
                 "node": node_name(other),
-                "secret": secret_for(short, other),
+                **(
+                    {"trust": "dkim"}
+                    if self.dkim
+                    else {"secret": self.secrets.get((short, other), secret_for(short, other))}
+                ),
                 "domains": [domain_of(other)],
                 "smtp": f"smtp://127.0.0.1:{self.ports[other]}",
             }
@@ -103,7 +113,8 @@ class Fed:
                 **self.node_keys.get(short, {}),
             },
             "smtp": {"listen": f"127.0.0.1:{self.ports[short]}"},
-            "dns": {"nameservers": [quiet()]},
+            "dns": {"nameservers": [self.nameserver or quiet()], "timeout": "2s"},
+            **({"dkim": self.dkim[short]} if short in self.dkim else {}),
             "web": {"listen": ""},
             "delivery": {
                 "smarthost": f"smtp://127.0.0.1:{self.smarthost.port}",
@@ -185,10 +196,17 @@ class Fed:
 
 @asynccontextmanager
 async def federation(
-    tmp_path: Path, smarthost: RecordingSmarthost, *shorts: str
+    tmp_path: Path,
+    smarthost: RecordingSmarthost,
+    *shorts: str,
+    dkim: dict[str, dict[str, Any]] | None = None,
+    nameserver: str = "",
 ) -> AsyncIterator[Fed]:
-    """Nodes named SHORT.example hosting lists.SHORT.example, all peers of each other."""
+    """Nodes named SHORT.example hosting lists.SHORT.example, all peers of each other:
+    by shared secrets, or (with `dkim`, each node's [dkim] section) by the DKIM keys
+    that the DNS at `nameserver` publishes."""
     fed = Fed({}, smarthost, tmp_path, dict.fromkeys(shorts, 0), set())
+    fed.dkim, fed.nameserver = dkim or {}, nameserver
     try:
         for short in shorts:  # first on port 0, to learn a free port for each
             data = fed.config_data(short, ())

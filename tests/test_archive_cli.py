@@ -139,6 +139,26 @@ def test_search_by_word_phrase_author_date_and_list(node_dir: Path) -> None:
     assert ids("flyer.pdf") == ["mime@x"]  # attachment names are indexed
 
 
+def test_search_takes_and_and_not_as_notmuch_and_gmail_users_type_them(node_dir: Path) -> None:
+    imported(node_dir)
+    assert set(ids("friday AND strike")) == {"root@x", "r1@x"}
+    assert ids("strike AND NOT friday") == ["r2@x"]
+    assert ids("NOT strike subject:budget") == [ids("budget")[0]]
+    assert set(ids("NOT (friday OR tenants) rent")) == set()
+    assert set(ids("friday NOT résumé")) == {"root@x"}
+    err = run("archive", "search", "strike AND", code=1)
+    assert err == "listfed: bad query: AND at position 8 needs a term on each side\n"
+
+
+def test_search_says_there_is_no_such_list(node_dir: Path) -> None:
+    imported(node_dir)
+    err = run("archive", "search", "strike list:nosuch", code=1)
+    assert err == "listfed: bad query: list:nosuch: there is no such list\n"
+    err = run("archive", "search", f"strike OR list:nosuch@{DOMAIN}", code=1)
+    assert err == f"listfed: bad query: list:nosuch@{DOMAIN}: there is no such list\n"
+    assert ids("strike list:other") == []  # a list with nothing in it is no error
+
+
 def test_results_are_ranked_and_carry_the_documented_fields(node_dir: Path) -> None:
     imported(node_dir)
     hits = json.loads(run("archive", "search", "rent", "--json"))
@@ -492,3 +512,14 @@ def test_a_query_matching_more_than_the_window_ranks_the_newest_and_says_so(
     monkeypatch.setattr(searching, "WINDOW", 100)
     result = CliRunner().invoke(app, ["archive", "search", "strike"])
     assert result.stderr == "" and ids("strike", "--limit", "50")[0] == "c0@x"
+
+
+def test_export_to_stdout_with_a_dash(node_dir: Path) -> None:
+    imported(node_dir)
+    result = CliRunner().invoke(app, ["archive", "export", TEAM, "-o", "-"])
+    assert result.exit_code == 0, result.output
+    run("archive", "export", TEAM, "-o", "file.mbox")
+    assert result.stdout_bytes == (node_dir / "file.mbox").read_bytes()
+    assert result.stdout_bytes.count(b"\nFrom ") + 1 == len(MESSAGES)
+    assert result.stderr == f"wrote {len(MESSAGES)} message(s) to stdout\n"
+    assert not (node_dir / "-").exists()

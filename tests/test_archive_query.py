@@ -122,6 +122,14 @@ def search(db: sqlite3.Connection, query: str) -> set[str]:
         ("meeting -(café OR minutes)", {"m6"}),
         ("-draft after:2024-02-01", {"m5", "m6", "m7", "m10"}),
         ("-draft -meeting after:2024-02-01", {"m5", "m7", "m10"}),
+        # AND and NOT in capitals, as notmuch and Gmail users type them
+        ("general AND strike", {"m1", "m2"}),
+        ("strike AND NOT fund", {"m1"}),
+        ("NOT strike list:general@lists.example.org", {"m5", "m6", "m10"}),
+        ("minutes AND (draft OR meeting)", {"m9"}),
+        ("meeting NOT (café OR minutes)", {"m6"}),
+        ("drop NOT archive", set()),
+        ('"AND" OR "NOT"', {"m9"}),  # quoted, words again
         # fields
         ("from:ann@example.org", {"m1", "m7"}),
         ('from:"Ann Lee"', {"m1", "m7"}),
@@ -158,7 +166,7 @@ def search(db: sqlite3.Connection, query: str) -> set[str]:
         ('"NEAR(the office)"', {"m10"}),
         ("a:b", {"m10"}),
         ("{x}", {"m10"}),
-        ("drop NOT archive", {"m9"}),
+        ("drop not archive", {"m9"}),  # in lower case, words
         ("'; DROP TABLE archive; --", {"m9"}),
         ('strike "', {"m1", "m2"}),
         ("strike *", {"m1", "m2"}),
@@ -182,26 +190,37 @@ def test_ranking_prefers_subject_then_newest(db: sqlite3.Connection) -> None:
 
 
 @pytest.mark.parametrize(
-    ("query", "match", "where", "params"),
+    ("query", "match", "where", "params", "lists"),
     [
-        ("a b OR c", '"a" AND ("b" OR "c")', (), {}),
-        ('say 5" a"b', '"say" AND "5""" AND "a""b"', (), {}),
-        ("list:a OR list:b", None, ("(m.local = :p1 OR m.local = :p2)",), {"p1": "a", "p2": "b"}),
-        ("from:Ann* -x", '{sender sender_name} : "Ann" * NOT "x"', (), {}),
-        ("-list:x y", '"y"', ("NOT (m.local = :p1)",), {"p1": "x"}),
-        ("after:2024-01-01", None, ("a.date >= :p1",), {"p1": 1704067200}),
+        ("a b OR c", '"a" AND ("b" OR "c")', (), {}, ()),
+        ('say 5" a"b', '"say" AND "5""" AND "a""b"', (), {}, ()),
+        (
+            "list:a OR list:B",
+            None,
+            ("(m.local = :p1 OR m.local = :p2)",),
+            {"p1": "a", "p2": "b"},
+            ("a", "b"),
+        ),
+        ("from:Ann* -x", '{sender sender_name} : "Ann" * NOT "x"', (), {}, ()),
+        ("-list:x y", '"y"', ("NOT (m.local = :p1)",), {"p1": "x"}, ("x",)),
+        ("after:2024-01-01", None, ("a.date >= :p1",), {"p1": 1704067200}, ()),
         (
             "-draft",
             None,
             ("a.id NOT IN (SELECT rowid FROM archive_fts WHERE archive_fts MATCH :p1)",),
             {"p1": '"draft"'},
+            (),
         ),
     ],
 )
 def test_compiled_form(
-    query: str, match: str | None, where: tuple[str, ...], params: dict[str, object]
+    query: str,
+    match: str | None,
+    where: tuple[str, ...],
+    params: dict[str, object],
+    lists: tuple[str, ...],
 ) -> None:
-    assert compile_query(query) == Compiled(match, where, params)
+    assert compile_query(query) == Compiled(match, where, params, lists)
 
 
 def test_parse_tree() -> None:
@@ -251,6 +270,14 @@ def test_parse_tree() -> None:
         ("-draft OR strike", "cannot be combined with OR (-draft at position 1)"),
         ("strike OR -(a b)", "cannot be combined with OR"),
         ("strike OR (-draft)", "cannot be combined with OR (the group at position 11)"),
+        ("strike AND", "AND at position 8 needs a term on each side"),
+        ("AND strike", "AND at position 1 needs a term on each side"),
+        ("strike AND OR general", "AND at position 8 needs a term on each side"),
+        ("strike NOT", "NOT at position 8 has no term after it"),
+        ("NOT NOT strike", "NOT at position 1 has no term after it"),
+        ("strike NOT -draft", "NOT at position 8 and the - of -draft both negate it"),
+        ("NOT after:2024-01-01", "cannot be negated or combined with OR (NOT after:2024-01-01)"),
+        ("strike OR NOT draft", "cannot be combined with OR (NOT draft at position 11)"),
         ("!!!", "nothing to search for"),
         ('""', "nothing to search for"),
         ('"', "nothing to search for"),

@@ -282,3 +282,106 @@ def test_held_approve_always_accepts_the_sender(node_dir: Path) -> None:
     assert "added to the list's accept_these_nonmembers" in out
     shown = json.loads(run("lists", "show", TEAM, "--json"))
     assert shown["accept_these_nonmembers"] == ["p@partner.example"]
+
+
+def test_lists_show_writes_values_as_lists_set_takes_them(node_dir: Path) -> None:
+    run("lists", "create", TEAM)
+    run("lists", "set", TEAM, "accept_these_nonmembers", "ann@partner.example *@coalition.example")
+    run("lists", "set", TEAM, "footer", "Leave: $leave\\nArchive: $archive")
+    shown = dict(line.split(": ", 1) for line in run("lists", "show", TEAM).splitlines())
+    assert shown["digest_size"] == "30KB"
+    assert shown["hold_expiry"] == "14d"
+    assert shown["max_message_size"] == (
+        "0 (no limit of its own: the node's [smtp] max_message_size applies)"
+    )
+    assert shown["archive"] == "true" and shown["emergency"] == "false"
+    assert shown["accept_these_nonmembers"] == "ann@partner.example *@coalition.example"
+    assert shown["footer"] == "Leave: $leave\\nArchive: $archive"
+    for key, value in shown.items():  # what it says can be typed back as it stands
+        if key not in ("address", "members", "subject_prefix") and not value.startswith("0 ("):
+            run("lists", "set", TEAM, key, value)
+    assert run("lists", "show", TEAM) == "\n".join(f"{k}: {v}" for k, v in shown.items()) + "\n"
+    run("lists", "set", TEAM, "hold_expiry", "0")
+    run("lists", "set", TEAM, "digest_size", "0")
+    run("lists", "set", TEAM, "max_message_size", "10MB")
+    shown = dict(line.split(": ", 1) for line in run("lists", "show", TEAM).splitlines())
+    assert shown["hold_expiry"] == "0 (never: a held post waits until someone decides)"
+    assert shown["digest_size"] == "0 (no size to wait for: a digest goes out with every post)"
+    assert shown["max_message_size"] == "10MB"
+    data = json.loads(run("lists", "show", TEAM, "--json"))  # JSON keeps the numbers
+    assert (data["hold_expiry"], data["digest_size"], data["max_message_size"]) == (
+        0,
+        0,
+        10 * 1024 * 1024,
+    )
+
+
+def test_a_footer_that_starts_with_the_signature_dashes_is_a_value(node_dir: Path) -> None:
+    run("lists", "create", TEAM)
+    out = run("lists", "set", TEAM, "footer", "-- \\nleave: $leave")
+    assert out == f"{TEAM}: footer set\n"
+    assert json.loads(run("lists", "show", TEAM, "--json"))["footer"] == "-- \nleave: $leave"
+    run("members", "add", TEAM, "dave@example.net")
+    run("members", "set", TEAM, "dave@example.net", "name", "-dave-")
+    [dave] = json.loads(run("members", "ls", TEAM, "--json"))
+    assert dave["name"] == "-dave-"
+
+
+def test_members_import_quiet_prints_only_the_summary(node_dir: Path) -> None:
+    run("lists", "create", TEAM)
+    people = node_dir / "people.txt"
+    people.write_text("".join(f"m{i}@example.net\n" for i in range(300)))
+    assert run("members", "import", TEAM, str(people), "--quiet") == (
+        "300 added, 0 skipped, 0 invalid\n"
+    )
+    people.write_text("m1@example.net\nnew@example.net\nnot an address\n")
+    result = CliRunner().invoke(app, ["members", "import", TEAM, str(people), "-q"])
+    assert result.exit_code == 1
+    assert result.stdout == "1 added, 1 skipped, 1 invalid\n"
+    assert "not an address" in result.stderr
+    loud = CliRunner().invoke(app, ["members", "import", TEAM, str(people)])
+    assert loud.stdout.splitlines()[:2] == [
+        "skipped m1@example.net (already a member)",
+        "skipped new@example.net (already a member)",
+    ]
+
+
+PEER_CONFIG = """\
+[node]
+name = "philly.example"
+domains = ["{domain}"]
+
+[[peer]]
+name = "nyc"
+node = "nyc.example"
+domains = ["lists.nyc.example"]
+secret = "env:LISTFED_TEST_PEER_SECRET"
+
+[[route]]
+name = "national"
+from = "{team}"
+to = ["coc@lists.nyc.example"]
+match = {{ subject_tag = "national" }}
+"""
+
+
+def test_a_command_that_needs_no_peer_secret_runs_without_it(
+    node_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LISTFED_TEST_PEER_SECRET", raising=False)
+    (node_dir / "listfed.toml").write_text(PEER_CONFIG.format(domain=DOMAIN, team=TEAM))
+    run("lists", "create", TEAM)
+    assert TEAM in run("lists", "ls")
+    assert "national" in run("routes", "ls")
+    assert json.loads(run("peers", "ls", "--json"))[0]["secret_set"] is False
+    assert json.loads(run("archive", "search", "anything", "--json")) == []
+    # the commands that need it name the key and the variable
+    missing = "peer[0].secret: environment variable LISTFED_TEST_PEER_SECRET is not set"
+    eml = node_dir / "post.eml"
+    eml.write_bytes(b"From: a@example.net\r\nSubject: [national] x\r\n\r\nhi\r\n")
+    assert run("routes", "test", str(eml), "--list", TEAM, code=1) == f"listfed: {missing}\n"
+    assert run("serve", code=1) == f"listfed: {missing}\n"
+    doctor = CliRunner().invoke(app, ["doctor", "--offline"])
+    assert doctor.exit_code == 1 and f"problem: {missing}" in doctor.stdout
+    monkeypatch.setenv("LISTFED_TEST_PEER_SECRET", "s3cret-s3cret-s3cret")
+    assert "relay" in run("routes", "test", str(eml), "--list", TEAM)

@@ -172,6 +172,27 @@ def test_unreadable_file_secret_names_key(tmp_path: Path) -> None:
     assert info.value.key == "bridge[0].password"
 
 
+def test_a_lenient_load_leaves_an_unreadable_secret_to_the_commands_that_need_it(
+    tmp_path: Path,
+) -> None:
+    text = PEER.replace('"s3cret"', '"env:NYC_KEY"') + IMAP_BRIDGE.replace('"pw"', '"file:nope"')
+    config = parse_config(tomllib.loads(text), tmp_path, {}, lenient_secrets=True)
+    assert config.peers[0].secret == "" and config.bridges[0].password == ""
+    assert config.need_secrets("dkim", "bridges") is config  # none missing there
+    with pytest.raises(ConfigError, match="environment variable NYC_KEY is not set") as peer:
+        config.need_secrets("peer")
+    assert peer.value.key == "peer[0].secret"
+    with pytest.raises(ConfigError, match="cannot read secret file") as bridge:
+        config.need_secrets("bridge[0]")
+    assert bridge.value.key == "bridge[0].password"
+    assert config.need_secrets("bridge[1]", "bridge[0].name") is config
+    with pytest.raises(ConfigError, match="NYC_KEY"):
+        config.need_secrets()  # every one: `serve`
+    with pytest.raises(ConfigError, match="needs a name"):  # a mistake, not a missing secret
+        parse_config(tomllib.loads(PEER.replace('"s3cret"', '"env:"')), tmp_path, {},
+                     lenient_secrets=True)  # fmt: skip
+
+
 # --- good values ---------------------------------------------------------------------
 
 
@@ -449,3 +470,26 @@ def test_bad_dkim_settings_name_their_key(
     with pytest.raises(ConfigError) as caught:
         parse_config({"dkim": dkim}, tmp_path, {})
     assert caught.value.key == key
+
+
+def test_a_peer_secret_may_be_a_list_during_a_rotation(tmp_path: Path) -> None:
+    peer = {"name": "nyc", "node": "nyc.example", "secret": ["env:NEW_S", "old-secret"]}
+    config = parse_config({"peer": [peer]}, tmp_path, {"NEW_S": "new-secret"}, None)
+    [found] = config.peers
+    assert found.secret == "new-secret" and found.secrets == ("new-secret", "old-secret")
+    with pytest.raises(ConfigError, match=r"peer\[0\]\.secret"):
+        parse_config({"peer": [{**peer, "secret": []}]}, tmp_path, {"NEW_S": "x"}, None)
+    with pytest.raises(ConfigError, match=r"peer\[0\]\.secret\[0\]"):
+        parse_config({"peer": [peer]}, tmp_path, {}, None)  # NEW_S is not set
+
+
+def test_a_peer_trusted_by_dkim_needs_no_secret(tmp_path: Path) -> None:
+    peer = {"name": "nyc", "node": "nyc.example", "trust": "dkim"}
+    [found] = parse_config({"peer": [peer]}, tmp_path, {}, None).peers
+    assert found.trust == "dkim" and found.secret == ""
+    with pytest.raises(ConfigError, match=r"peer\[0\]\.trust.*'keys'"):
+        parse_config({"peer": [{**peer, "trust": "keys"}]}, tmp_path, {}, None)
+    with pytest.raises(ConfigError, match=r"peer\[0\]\.secret"):  # secret peers still need one
+        parse_config({"peer": [{"name": "nyc", "node": "nyc.example"}]}, tmp_path, {}, None)
+    with pytest.raises(ConfigError, match=r"peer\[0\]\.retiring"):  # not a key of the file
+        parse_config({"peer": [{**peer, "retiring": ["x"]}]}, tmp_path, {}, None)

@@ -466,3 +466,23 @@ def test_copies_signed_each_with_their_own_fields_verify_and_cannot_be_swapped(
         MESSAGE.replace(b"ann@example.net", b"x@y.example"), "x@y.example", above[:1]
     )
     assert plain.startswith(above[0]) and b"DKIM-Signature" not in plain
+
+
+def test_arc_seals_made_through_openssl_are_dkimpys_bytes(
+    keys: dict[str, bytes], dns: DnsFunc
+) -> None:
+    """arcrsa.py hands dkimpy's RSA step to OpenSSL; PKCS#1 v1.5 is deterministic, so
+    the seal must be byte for byte what dkimpy's own arithmetic makes."""
+    from listfed.delivery import arcrsa
+
+    signer = MailSigner("sel", keys["ours"], (DOMAIN,), NODE, clock=lambda: 1.7e9)
+    message = arrived(MESSAGE, dns, dmarc="none header.from=example.net")
+    assert dkim.RSASSA_PKCS1_v1_5_sign is arcrsa.sign
+    fast = signer.seal(message, BOUNCES)
+    try:
+        dkim.RSASSA_PKCS1_v1_5_sign = arcrsa._DKIMPY_SIGN  # dkimpy's own, for comparison
+        slow = signer.seal(message, BOUNCES)
+    finally:
+        arcrsa.install()
+    assert b"ARC-Seal:" in fast and fast == slow
+    assert dkim.arc_verify(fast, dnsfunc=dns)[0] == b"pass"

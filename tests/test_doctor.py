@@ -8,6 +8,7 @@ import json
 import re
 import shlex
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import dkim
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 
 from listfed.cli.app import app
 from listfed.delivery.dkim import MailSigner, load_key
+from tests.dnsstub import StubDns
 from tests.test_dkim import MESSAGE, rsa
 
 DOMAIN = "lists.example.org"
@@ -43,8 +45,9 @@ def with_key(node_dir: Path, pem: str, *extra: str) -> None:
         fh.write("\n".join(lines) + "\n")
 
 
-def doctor(*args: str, code: int = 0) -> str:
-    result = CliRunner().invoke(app, ["doctor", *args])
+def doctor(*args: str, code: int = 0, online: bool = False) -> str:
+    """`listfed doctor` (with --offline unless `online`: the node's [dns] decides)."""
+    result = CliRunner().invoke(app, ["doctor", *args, *([] if online else ["--offline"])])
     assert result.exit_code == code, (result.stdout, result.stderr)
     assert "Traceback" not in result.stdout + result.stderr
     return result.stdout
@@ -132,6 +135,17 @@ def test_a_key_dkimpy_cannot_use_is_a_problem(node_dir: Path) -> None:
     assert "_domainkey" not in out
 
 
+def test_a_key_that_cannot_be_read_is_a_problem_not_dkim_off(node_dir: Path) -> None:
+    with (node_dir / "listfed.toml").open("a") as fh:
+        fh.write('\n[dkim]\nprivate_key = "env:LISTFED_TEST_NO_SUCH_KEY"\n')
+    out = doctor(code=1)
+    assert (
+        "problem: the DKIM key cannot be read: dkim.private_key: "
+        "environment variable LISTFED_TEST_NO_SUCH_KEY is not set"
+    ) in out
+    assert "DKIM signing is off" not in out and "_domainkey" not in out
+
+
 def test_missing_secret_and_the_delivery_route(node_dir: Path) -> None:
     assert "ok: mail goes into the maildir" in doctor()
     (node_dir / "var" / "node.secret").unlink()
@@ -142,3 +156,73 @@ def test_missing_secret_and_the_delivery_route(node_dir: Path) -> None:
     out = doctor(code=1)
     assert "problem: cannot read the node secret" in out
     assert "ok: mail goes out through the smarthost 127.0.0.1:2525" in out
+
+
+# --- what DNS publishes (a stub server on 127.0.0.1 answers as the zone would) --------
+
+
+@pytest.fixture
+def zone(node_dir: Path) -> Iterator[StubDns]:
+    with StubDns() as stub:
+        with (node_dir / "listfed.toml").open("a") as fh:
+            fh.write(f'\n[dns]\nnameservers = ["{stub.address}"]\ntimeout = "2s"\n')
+        yield stub
+
+
+def publish_all(zone: StubDns, out: str, domain: str) -> None:
+    """Publish what `doctor --offline` printed for `domain`, as an admin would."""
+    zone.mx(domain, f"mail.{domain}")
+    for name in (f"{domain}.", f"_dmarc.{domain}.", f"s2026._domainkey.{domain}."):
+        if f"{name} IN TXT " in out:
+            zone.txt(name, txt(out, name))
+
+
+def test_what_dns_publishes_is_checked_against_what_the_node_needs(
+    node_dir: Path, pem: str, zone: StubDns
+) -> None:
+    with_key(node_dir, pem)
+    advice = doctor()
+    for domain in (DOMAIN, SECOND):
+        publish_all(zone, advice, domain)
+    out = doctor(online=True)
+    for domain in (DOMAIN, SECOND):
+        assert f"ok: {domain}: MX 10 mail.{domain}." in out
+        assert f"ok: {domain}: SPF v=spf1" in out
+        assert f"ok: {domain}: the DKIM key at s2026._domainkey.{domain}. is this node's" in out
+        assert f"ok: {domain}: DMARC v=DMARC1" in out
+
+
+def test_each_dns_problem_is_one_line_with_the_record_to_publish(
+    node_dir: Path, pem: str, zone: StubDns
+) -> None:
+    with_key(node_dir, pem)
+    advice = doctor()
+    publish_all(zone, advice, DOMAIN)
+    zone.txt(f"{DOMAIN}.", "v=spf1 include:_spf.example.net ~all")  # a second SPF record
+    other = rsa(node_dir, "other.pem", bits=2048)  # DKIM: someone else's key
+    wrong = doctor_record(other)
+    zone.txt(f"s2026._domainkey.{SECOND}.", wrong)
+    out = doctor(online=True, code=1)
+    problems = [line for line in out.splitlines() if line.startswith("problem: ")]
+    assert f"problem: {DOMAIN}: 2 SPF records, which receivers treat as none" in out
+    assert f"problem: {SECOND}: no MX record" in out
+    assert f"problem: {SECOND}: no SPF record: publish {SECOND}. IN TXT " in out
+    dkim_line = [p for p in problems if "DKIM key" in p]
+    assert len(dkim_line) == 1 and "is not this node's" in dkim_line[0]
+    assert txt(advice, f"s2026._domainkey.{SECOND}.")[:40] in dkim_line[0]
+    assert f"problem: {SECOND}: no DMARC record: publish _dmarc.{SECOND}. IN TXT" in out
+    assert len(problems) == 5
+
+
+def test_a_dns_that_does_not_answer_is_said_once_per_domain(node_dir: Path, zone: StubDns) -> None:
+    zone.timeout(f"{DOMAIN}.")
+    out = doctor(online=True, code=1)
+    assert f"problem: {DOMAIN}: DNS gave no answer" in out
+    assert "check [dns] nameservers" in out
+
+
+def doctor_record(pem: str) -> str:
+    """The DKIM TXT value doctor would print for `pem`."""
+    from listfed.delivery.dkim import public_key_record
+
+    return public_key_record(load_key(pem))

@@ -4,15 +4,19 @@ loopback SMTP, with signed traces, thread following, loops and forged relays."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import sqlite3
 import time
 from pathlib import Path
 
 import pytest
 from sqlmodel import select
+from typer.testing import CliRunner
 
 from listfed.archive import show
 from listfed.archive.export import export_mbox
+from listfed.cli.app import app
 from listfed.db import compressed
 from listfed.db.engine import sqlite_of
 from listfed.db.models import Held
@@ -21,7 +25,7 @@ from listfed.federation import signing
 from listfed.listinfo import DeliveryMode, Policy, Role
 from listfed.mail.rawmail import RawMessage
 from listfed.ops import archive as archive_ops
-from listfed.ops import members
+from listfed.ops import members, metrics
 from tests.conftest import RecordingSmarthost, World, post
 from tests.federation import domain_of, federation, node_name, secret_for, spec_v1
 
@@ -65,6 +69,20 @@ async def test_a_tagged_post_relays_once_with_trace_and_an_untagged_one_does_not
         assert fed.ledger("philly")[0][:3] == ("out", "national", COC_NYC)
         assert fed.ledger("philly")[0][4] == "sent"
         assert fed.ledger("nyc") == [("in", "", ACTIONS, "m1@example.net", "received")]
+        # /metrics counts relays by direction, route and the far list's domain (the peer)
+        assert relays_counted(fed["philly"]) == {("out", "national", domain_of("nyc")): 1}
+        assert relays_counted(fed["nyc"]) == {("in", "", domain_of("philly")): 1}
+
+
+def relays_counted(world: World) -> dict[tuple[str, ...], float]:
+    database = world.node.config.node.data_dir / "listfed.db"
+    conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        families = metrics.collect(conn, database, time.time(), 0)
+    finally:
+        conn.close()
+    [relays] = [f for f in families if f.name == "listfed_relays_total"]
+    return {tuple(v for _k, v in s.labels): s.value for s in relays.samples}
 
 
 async def test_a_reply_on_the_far_list_comes_back_by_follow_thread(
@@ -160,6 +178,50 @@ async def test_route_tags_do_not_pile_up_as_a_thread_goes_back_and_forth(
             assert there["Message-ID"] == refs[-1]
             seen = there["Subject"]
             assert seen == "[coc] [philly] [national] Re: Strike fund"
+
+
+async def test_a_secret_rotates_without_dropping_a_relay(
+    tmp_path: Path, smarthost: RecordingSmarthost, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 23: `secret` may be a list, the new one first (it signs), any verifies; both
+    sides switch in their own time, and a relay in flight is never refused for it."""
+    old, new = secret_for("nyc", "philly"), "a-new-secret-for-nyc-and-philly"
+    async with federation(tmp_path, smarthost, "philly", "nyc") as fed:
+        fed.make_list(ACTIONS, Policy.MEMBERS, ["ann@philly.example"])
+        fed.make_list(COC_NYC, Policy.MEMBERS, ["ned@nyc.example"])
+        sent = 0
+
+        async def relay(config: dict[tuple[str, str], str | list[str]]) -> bool:
+            """Post on philly with these peer secrets; did nyc take the relay?"""
+            nonlocal sent
+            fed.secrets.clear()
+            fed.secrets.update(config)
+            fed.set_routes("philly", NATIONAL)
+            fed.set_routes("nyc")
+            sent += 1
+            raw = post(
+                f"[national] Step {sent}",
+                to=ACTIONS,
+                sender="ann@philly.example",
+                message_id=f"<step{sent}@x>",
+            )
+            await fed["philly"].send(raw, ACTIONS, mail_from="ann@philly.example")
+            await fed.idle()
+            return any(m["Message-ID"] == f"<step{sent}@x>" for m in fed.got("ned@nyc.example"))
+
+        # nyc accepts the new secret beside the old; philly still signs with the old
+        assert await relay({("nyc", "philly"): [new, old]})
+        # philly switches: the new one signs (nyc has both)
+        assert await relay({("nyc", "philly"): [new, old], ("philly", "nyc"): [new, old]})
+        # the overlap is over: only the new one on either side
+        assert await relay({("nyc", "philly"): [new], ("philly", "nyc"): [new]})
+        # a relay signed with the retired secret is an ordinary post now, and nyc says why
+        caplog.set_level(logging.WARNING, logger="listfed.federation")
+        assert not await relay({("nyc", "philly"): [new], ("philly", "nyc"): [old]})
+        said = [
+            r.getMessage() for r in caplog.records if "relay signature refused" in r.getMessage()
+        ]
+        assert said and "the signature does not match the message" in said[-1]
 
 
 async def test_a_cycle_of_three_nodes_gives_each_list_the_post_once(
@@ -267,7 +329,36 @@ async def test_only_a_valid_fresh_signature_passes_a_members_only_list(
             assert _held(fed["nyc"]) == []
         else:
             assert fed.got("ned@nyc.example") == []
-            assert _held(fed["nyc"]) == ["mallory@evil.example is not a member of " + COC_NYC]
+            [reason] = _held(fed["nyc"])
+            assert reason.startswith("relay signature refused (the signature ")
+            assert reason.endswith(
+                "); as an ordinary post, mallory@evil.example is not a member of " + COC_NYC
+            )
+
+
+async def test_held_show_says_a_relay_was_held_because_its_signature_was_refused(
+    tmp_path: Path, smarthost: RecordingSmarthost
+) -> None:
+    async with federation(tmp_path, smarthost, "philly", "nyc") as fed:
+        fed.make_list(COC_NYC, Policy.MEMBERS, ["ned@nyc.example"])
+        raw = _forged("[national] Plans", "Send 10.\r\n", secret=secret_for("philly", "nyc"))
+        raw = raw.replace(b"Send 10", b"Send 99")  # changed on the way: the signature fails
+        await fed["nyc"].send(raw, COC_NYC, mail_from="actions-bounces@lists.philly.example")
+        await fed.idle()
+        # the admin of the New York node asks why, with the command line
+        config = tmp_path / "nyc" / "listfed.toml"
+        config.write_text(
+            f'[node]\nname = "{node_name("nyc")}"\ndomains = ["{domain_of("nyc")}"]\n'
+        )
+        listed = CliRunner().invoke(app, ["--config", str(config), "held", "ls", "--json"])
+        [held] = json.loads(listed.stdout)
+        shown = CliRunner().invoke(app, ["--config", str(config), "held", "show", str(held["id"])])
+    assert shown.exit_code == 0, shown.output
+    reason = next(line for line in shown.stdout.splitlines() if line.startswith("reason: "))
+    assert reason == (
+        "reason: relay signature refused (the signature does not match the message); "
+        f"as an ordinary post, mallory@evil.example is not a member of {COC_NYC}"
+    )
 
 
 PLANS_NYC = f"plans@{domain_of('nyc')}"
@@ -303,7 +394,9 @@ async def test_a_v2_signature_holds_only_for_its_list_from_subject_and_content_t
         else:  # an ordinary post from its sender, whom a members-only list holds
             assert fed.got("ned@nyc.example") == []
             sender = "mal@evil.example" if case == "another From" else "mallory@evil.example"
-            assert _held(fed["nyc"]) == [f"{sender} is not a member of {rcpt}"]
+            [reason] = _held(fed["nyc"])
+            assert reason.startswith("relay signature refused (")
+            assert reason.endswith(f"as an ordinary post, {sender} is not a member of {rcpt}")
 
 
 @pytest.mark.parametrize("accept", [True, False])
@@ -325,7 +418,10 @@ async def test_a_v1_signature_passes_only_while_the_node_accepts_v1(
             assert _held(fed["nyc"]) == []
         else:
             assert fed.got("ned@nyc.example") == []
-            assert _held(fed["nyc"]) == ["mallory@evil.example is not a member of " + COC_NYC]
+            assert _held(fed["nyc"]) == [
+                f"relay signature refused ({signing.V1_REFUSED}); as an ordinary post, "
+                f"mallory@evil.example is not a member of {COC_NYC}"
+            ]
             refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
             assert len(refused) == 1 and "accept_v1_signatures = false" in refused[0], refused
 

@@ -317,7 +317,8 @@ async def test_held_reject_tells_the_poster_with_the_reason(world: World) -> Non
 
 
 async def test_queue_shows_failures_and_retry_redelivers(world: World) -> None:
-    from listfed.ops import queue
+    from listfed.db.engine import sqlite_of
+    from listfed.ops import listings, queue
 
     assert world.smarthost is not None
     world.smarthost.rcpt_reply = lambda a: "550 5.2.2 mailbox full" if a.startswith("bob") else None
@@ -325,7 +326,7 @@ async def test_queue_shows_failures_and_retry_redelivers(world: World) -> None:
     await world.send(post(), TEAM)
     await world.idle()
     with world.node.db.read() as s:
-        entries = {e["id"][0] + e["state"]: e for e in queue.entries(s)}
+        entries = {e["id"][0] + e["state"]: e for e in listings.queue(sqlite_of(s))}
     assert entries["dfailed"]["recipients"] == ["bob@example.net"]
     assert "mailbox full" in entries["dfailed"]["last_error"]
     world.smarthost.rcpt_reply = lambda a: None

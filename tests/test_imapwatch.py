@@ -385,3 +385,36 @@ def test_plan_cuts_batches_by_count_and_bytes() -> None:
     ]
     # one message over the byte budget still goes, alone
     assert [b.uids for b in plan([1, 2], {1: 150, 2: 150}, nbytes=100)] == [[1], [2]]
+
+
+async def test_a_server_that_stops_answering_is_reported_and_left_in_time() -> None:
+    """Issue 22: a slow or hung IMAP server (here: it greets, then says nothing more) is
+    an error after the timeout, retried with backoff; the watcher never hangs on it."""
+    hung: list[asyncio.StreamWriter] = []
+
+    async def greet_then_hang(_r: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"* OK [CAPABILITY IMAP4rev1 IDLE] ready\r\n")
+        hung.append(writer)  # kept open, never answered
+
+    server = await asyncio.start_server(greet_then_hang, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        caller = Caller()
+        target = ImapTarget("127.0.0.1", port, False, "INBOX", "u", "p")
+        w = ImapWatcher(
+            target,
+            load_cursor=caller.load_cursor,
+            deliver=caller.deliver,
+            on_state=caller.on_state,
+            timeout=0.5,
+            backoff=(0.2,),
+        )
+        async with running(w):
+            await caller.until(lambda: len(caller.named("error")) >= 2)
+        assert caller.delivered == []
+        assert all("no answer in 0.5 s" in e for e in caller.named("error"))
+    finally:
+        for writer in hung:
+            writer.close()
+        server.close()
+        await server.wait_closed()

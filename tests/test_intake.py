@@ -266,3 +266,21 @@ async def test_a_post_with_a_line_longer_than_1000_bytes_is_taken_and_delivered_
         await w.idle()
         [(_, got)] = smarthost.deliveries()
         assert long_line.strip() in got.message.get_content()
+        # handed on in lines the next hop takes as they are (RFC 5322's 998 octets)
+        assert max(len(line) for line in got.data.split(b"\r\n")) <= 998
+        assert got.message["Content-Transfer-Encoding"] == "quoted-printable"
+
+
+async def test_a_line_over_a_mebibyte_or_a_message_too_big_gets_552_with_a_reason(
+    tmp_path: Path, smarthost: RecordingSmarthost
+) -> None:
+    async with running_world(tmp_path, smarthost, smtp={"max_message_size": "3MB"}) as w:
+        w.make_list(f"team@{DOMAIN}", Policy.OPEN, people=["bob@example.org"])
+        huge_line = post("Huge line", body="x" * (1 << 20 | 10) + "\r\n", to=f"team@{DOMAIN}")
+        with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+            await w.send(huge_line, f"team@{DOMAIN}")
+        assert refused.value.code == 552 and "5.3.4 A line of the message" in refused.value.message
+        too_big = post("Too big", body=("y" * 999 + "\r\n") * 4000, to=f"team@{DOMAIN}")
+        with pytest.raises(aiosmtplib.SMTPResponseException) as refused:  # at MAIL SIZE=
+            await w.send(too_big, f"team@{DOMAIN}")
+        assert refused.value.code == 552 and "5.3.4 The message is bigger" in refused.value.message

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from listfed import listvalues
+from listfed.db.listrows import stored_items
 from listfed.errors import UsageError
 
 
@@ -19,7 +20,7 @@ from listfed.errors import UsageError
 )
 def test_patterns_are_stored_one_per_line(typed: str, stored: str) -> None:
     assert listvalues.patterns(typed) == stored
-    assert listvalues.items(stored) == (tuple(stored.split("\n")) if stored else ())
+    assert stored_items(stored) == (tuple(stored.split("\n")) if stored else ())
 
 
 @pytest.mark.parametrize("typed", ["not-an-address", "^(unclosed", "a@@b"])

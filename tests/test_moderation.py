@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import select
+from typer.testing import CliRunner, Result
 
+from listfed.cli.app import app
 from listfed.db.models import Held, Member
 from listfed.listinfo import Policy, Role
 from listfed.ops import held, lists, members
@@ -199,6 +201,34 @@ async def test_cli_and_mail_stay_in_step(world: World) -> None:
     assert len(posts_to(world, "alice@example.net")) == 1
 
 
+def cli(world: World, *args: str) -> Result:
+    """`listfed ARGS` on the world's node, as its admin runs it."""
+    config = world.node.config.node.data_dir.parent / "listfed.toml"
+    config.write_text(f'[node]\nname = "node.example.org"\ndomains = ["{DOMAIN}"]\n')
+    return CliRunner().invoke(app, ["--config", str(config), *args])
+
+
+async def test_held_approve_on_a_post_decided_already_says_so_and_fails(world: World) -> None:
+    setup(world)
+    notice = await notice_for(world, post(sender=STRANGER), STRANGER)
+    [row] = held_rows(world)
+    await reply(world, notice, "discard")  # decided by mail
+    done = cli(world, "held", "approve", str(row.id))
+    assert done.exit_code == 1
+    assert re.fullmatch(
+        rf"listfed: held post {row.id} has been decided already "
+        r"\(\d{4}-\d\d-\d\d \d\d:\d\d UTC\); nothing was done\n",
+        done.stderr,
+    ), done.stderr
+    await world.send(post(sender=STRANGER, message_id="<m2@example.net>"), TEAM, STRANGER)
+    await world.idle()
+    [again] = held_rows(world)
+    assert cli(world, "held", "approve", str(again.id)).exit_code == 0
+    twice = cli(world, "held", "reject", str(again.id))  # on the command line, twice
+    assert twice.exit_code == 1 and "has been decided already" in twice.stderr
+    assert cli(world, "held", "show", "999").stderr == "listfed: no held message 999\n"
+
+
 async def test_a_moderation_code_cannot_be_used_as_a_subscription_code(world: World) -> None:
     setup(world)
     notice = await notice_for(world, post(sender=STRANGER), STRANGER)
@@ -224,6 +254,7 @@ async def test_held_posts_expire_and_a_member_is_told(
         setup(world, Policy.MODERATED, hold_expiry="2d")
         notice = await notice_for(world, post(), "alice@example.net")
         assert "dropped on" in text_of(notice)
+        [row] = held_rows(world)
         now[0] += 86400
         await world.node.db.run(world.node.housekeeper.pass_once)
         assert len(held_rows(world)) == 1  # one day: still waiting
@@ -235,6 +266,9 @@ async def test_held_posts_expire_and_a_member_is_told(
         assert "nobody decided" in text_of(told)
         await reply(world, notice, "approve")
         assert "expired, undecided" in answer(world)
+        late = cli(world, "held", "approve", str(row.id))  # on the command line too
+        assert late.exit_code == 1
+        assert late.stderr.startswith(f"listfed: held post {row.id} has expired, undecided (")
         assert posts_to(world, "bob@example.net") == []
 
 

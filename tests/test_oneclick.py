@@ -96,6 +96,18 @@ async def test_each_member_gets_a_url_of_their_own_and_a_post_to_it_unsubscribes
         )
         assert is_member(w, "cy@example.org") and is_member(w, "ann@example.net")
 
+        # RFC 8058 says the POST SHOULD be multipart/form-data: Cy's mail program sends that
+        multipart = (
+            b'--b\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\n'
+            b"One-Click\r\n--b--\r\n"
+        )
+        kind = {"Content-Type": "multipart/form-data; boundary=b"}
+        done = client.post(f"/u/{cy}", content=multipart, headers=kind)
+        assert done.status_code == 200 and not is_member(w, "cy@example.org")
+        # and a body far over what the one field needs is refused before it is read
+        huge = client.post(f"/u/{tokens['ann@example.net']}", content=b"x" * 100_000)
+        assert huge.status_code == 413 and is_member(w, "ann@example.net")
+
 
 async def test_one_click_false_keeps_the_mailto_and_one_transaction(
     tmp_path: Path, smarthost: RecordingSmarthost

@@ -9,7 +9,9 @@ import asyncio
 import dataclasses
 import json
 import os
+import socket
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import aiosmtplib
@@ -71,6 +73,17 @@ async def _through_postfix(
                 await _send(front.port, b"Subject: x\r\n\r\nx\r\n", wrong, "forged@victim.example")
             [error] = refused.value.recipients
             assert error.code == 550, (wrong, error)
+        # joining through Postfix: the request, the confirmation, the reply, the welcome
+        dave = "dave@example.com"
+        await _send(front.port, b"Subject: join\r\n\r\n", f"team-join@{DOMAIN}", dave)
+        await _until(lambda: any(r == dave for r, _m in smarthost.deliveries()))
+        [(_, request)] = [(r, m) for r, m in smarthost.deliveries() if r == dave]
+        reply_to = str(request.message["Reply-To"])
+        subject = f"Re: {request.message['Subject']}"
+        await _send(front.port, f"Subject: {subject}\r\n\r\nyes\r\n".encode(), reply_to, dave)
+        await _until(lambda: len([r for r, _m in smarthost.deliveries() if r == dave]) >= 2)
+        welcome = [m for r, m in smarthost.deliveries() if r == dave][-1]
+        assert "Welcome to team@" in str(welcome.message["Subject"])
         await asyncio.sleep(1.0)
         assert front.queued() == 0, front.log[-3000:]
         assert "status=bounced" not in front.log
@@ -115,3 +128,66 @@ def lookup(where: Path, address: str) -> str:
         env={**os.environ, "PATH": "/usr/sbin:/usr/bin:/bin"},
     )
     return found.stdout.strip()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _until(check: Callable[[], bool], seconds: float = 40.0) -> None:
+    """Wait for `check`, bounded: Postfix retries on its own clock (1-5 s here)."""
+    for _ in range(int(seconds / 0.1)):
+        if check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("gave up waiting")
+
+
+async def test_postfix_behind_defers_then_delivers_each_copy_once(
+    tmp_path: Path, smarthost: RecordingSmarthost
+) -> None:
+    """listfed hands its mail to a local Postfix (`[delivery] smarthost`), which takes it
+    to the world: here the world answers 451 for a while, then takes it."""
+    deferring = True
+    smarthost.rcpt_reply = lambda _a: "451 4.3.0 try again later" if deferring else None
+    behind_cf = [f"relayhost = [127.0.0.1]:{smarthost.port}", "mynetworks = 127.0.0.0/8"]
+    with postfix_directory() as where, running_postfix(where, behind_cf) as behind:
+        delivery = {"smarthost": f"smtp://127.0.0.1:{behind.port}"}
+        async with running_world(tmp_path / "node", smarthost, delivery=delivery) as w:
+            w.make_list(TEAM, people=PEOPLE)
+            raw = post("Through Postfix behind", message_id="<pb@x>", sender=PEOPLE[0])
+            await w.send(raw, TEAM, PEOPLE[0])
+            await w.idle()  # listfed's part is done: Postfix has the copies
+            await _until(lambda: smarthost.attempts >= 2)  # and the world said 451
+            assert smarthost.deliveries() == [] and behind.queued() >= 1
+            deferring = False
+            await _until(lambda: len(smarthost.deliveries()) >= len(PEOPLE))
+            await asyncio.sleep(2.0)  # nothing comes twice
+            assert sorted(r for r, _m in smarthost.deliveries()) == PEOPLE
+            assert "status=deferred" in behind.log and "status=sent" in behind.log
+
+
+async def test_postfix_in_front_queues_while_listfed_is_down_and_hands_over_once(
+    tmp_path: Path, smarthost: RecordingSmarthost
+) -> None:
+    port = _free_port()
+    smtp = {"listen": f"127.0.0.1:{port}", "lmtp": True}
+    with postfix_directory() as where:
+        async with running_world(tmp_path / "node", smarthost, smtp=smtp) as w:
+            w.make_list(TEAM, people=PEOPLE)
+            config = w.node.config
+        mta.write(mta.tables(config, [TEAM]), where)
+        with running_postfix(where, mta.main_cf(config, where)) as front:
+            # listfed is stopped: Postfix takes the post and keeps it
+            raw = post("While down", message_id="<down@x>", sender=PEOPLE[0])
+            await _send(front.port, raw, TEAM)
+            await _until(lambda: "status=deferred" in front.log)
+            assert smarthost.deliveries() == []
+            async with running_world(tmp_path / "node", smarthost, smtp=smtp) as again:
+                await _until(lambda: len(smarthost.deliveries()) >= len(PEOPLE))
+                await again.idle()
+                await asyncio.sleep(1.5)
+            assert sorted(r for r, _m in smarthost.deliveries()) == PEOPLE
+            assert front.queued() == 0 and "status=bounced" not in front.log

@@ -5,9 +5,12 @@ defers another's, and disables a member whose address is gone."""
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
 from pathlib import Path
 
 from listfed.listinfo import Policy
+from listfed.ops import metrics
 from tests.conftest import DOMAIN, RecordingSmarthost, post, running_world
 from tests.test_web import run
 
@@ -56,3 +59,12 @@ async def test_the_report_tells_per_domain_what_happened_and_why(
     disabled = {d["address"] for d in data["bounce_disabled"]}
     assert disabled == {"ann@gmail.example", "bob@gmail.example"}
     assert "delivery disabled by bounces:" in text
+    # and /metrics counts the refusals as bounces
+    database = tmp_path / "var" / "listfed.db"
+    conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        families = {f.name: f for f in metrics.collect(conn, database, time.time(), 0)}
+    finally:
+        conn.close()
+    bounces = {s.labels: s.value for s in families["listfed_bounces_total"].samples}
+    assert bounces[(("how", "refused"),)] == 6

@@ -199,11 +199,12 @@ def test_a_tagged_message_goes_by_both_routes(tmp_path: Path) -> None:
     message = eml(tmp_path, "Re: [national] strike fund")
     out, _ = run("--config", config, "routes", "test", message, "--list", TEAM)
     assert out.splitlines() == [
-        f"message <m1@example.net> posted to {TEAM}",
+        f"message <m1@example.net> tried on {TEAM}: a simulation, nothing is sent or stored",
         f"route national -> {PEER_LIST}: relay (the subject has the tag [national])",
         f"route national -> {BOARD}: relay (the subject has the tag [national])",
         f"route everything -> {FOREIGN}: relay (any = true)",
     ]
+    assert "posted" not in out  # it only simulates
     data = json.loads(
         run("--config", config, "routes", "test", message, "--list", TEAM, "--json")[0]
     )

@@ -293,13 +293,32 @@ def test_a_search_over_the_window_says_so_and_all_ranks_every_match(
     assert "Ranked among" not in client.get(f"/{TEAM}/search", params={"q": "friday"}).text
 
 
-@pytest.mark.parametrize("query", ['"unclosed', "(friday", "after:2024-13-01", "OR friday"])
+@pytest.mark.parametrize(
+    "query", ['"unclosed', "(friday", "after:2024-13-01", "OR friday", "friday AND", "list:nosuch"]
+)
 def test_a_malformed_query_is_a_400_that_says_what_is_wrong(client: TestClient, query: str) -> None:
     for path in (f"/{TEAM}/search", "/search"):
         page = client.get(path, params={"q": query})
         assert page.status_code == 400
         assert '<p class="error">bad query: ' in page.text
     assert "2024-13-01" in client.get("/search", params={"q": "after:2024-13-01"}).text
+    assert (
+        "list:nosuch: there is no such list"
+        in client.get("/search", params={"q": "list:nosuch"}).text
+    )
+
+
+def test_a_search_naming_a_list_the_visitor_may_not_read_is_as_for_no_list(
+    client: TestClient,
+) -> None:
+    for path in (f"/{TEAM}/search", "/search"):
+        for address in (SECRET, HIDDEN):
+            local = address.split("@")[0]
+            for query in (f"friday list:{local}", f"friday list:{address}"):
+                page = client.get(path, params={"q": query})
+                missing = client.get(path, params={"q": query.replace(local, "nosuch")})
+                assert page.status_code == missing.status_code == 400, (path, query)
+                assert page.text.replace(local, "nosuch") == missing.text
 
 
 def _every_page(address: str, mid: str) -> list[str]:

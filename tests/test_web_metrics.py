@@ -81,6 +81,7 @@ async def test_a_running_node_reports_its_state_to_loopback(
     for domain in ("example.org", "example.net"):
         assert value(text, "listfed_deliveries_total", domain=domain, outcome="accepted") == 4
     assert value(text, "listfed_delivery_replies_total", outcome="accepted", code="250") == 8
+    assert value(text, "listfed_bounces_total", how="refused") == 0
     assert value(text, "listfed_outbox_oldest_seconds") == 0  # all delivered
     assert value(text, "listfed_held_posts") == 0
     assert value(text, "listfed_process_resident_memory_bytes", process="daemon") > 10e6

@@ -209,3 +209,34 @@ def test_the_web_listen_key() -> None:
         assert caught.value.key == "web.listen"
     with pytest.raises(ConfigError, match="unknown key"):
         parse_config({"web": {"port": 1}}, Path("."), {})
+
+
+def raw_http(port: int, request: bytes) -> bytes:
+    """What the web face answers to `request` sent as is on a new connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(request)
+        conn.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+            if len(answer) > 1_000_000:
+                break
+    return answer
+
+
+def test_malformed_and_oversized_requests_get_4xx_and_no_traceback(
+    daemon: tuple[subprocess.Popen[bytes], Path, int],
+) -> None:
+    _proc, log, port = daemon
+    wait_for(lambda: get(port))
+    for request in (
+        b"\x16\x03\x01\x02\x00garbage that is no HTTP\r\n\r\n",  # a TLS hello on plain HTTP
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n",
+        b"GET /%zz%00/../ HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\nemail=",
+    ):
+        answer = raw_http(port, request)
+        status = answer.split(b" ", 2)[1] if answer.startswith(b"HTTP/1.1 ") else b""
+        assert status.startswith(b"4") or answer == b"", answer[:200]
+    assert get(port) is not None  # still serving
+    assert "Traceback" not in log.read_text(errors="replace")

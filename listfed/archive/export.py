@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
+from typing import BinaryIO
 
 from listfed.archive.mbox import write_entry
 from listfed.db import compressed
@@ -19,17 +20,24 @@ from listfed.mail.message import without_signatures
 _ROWS = "SELECT sender, date, raw FROM archive WHERE list_id = ? ORDER BY date, id"
 
 
+def write_mbox(conn: sqlite3.Connection, list_id: int, out: BinaryIO) -> int:
+    """Write the list's archive to an open stream (`archive export -o -`: stdout); how
+    many messages were written."""
+    count = 0
+    cursor = conn.execute(_ROWS, (list_id,))
+    while rows := cursor.fetchmany(200):
+        for sender, date, blob in rows:
+            write_entry(out, without_signatures(compressed.unpack(blob)), sender, date)
+            count += 1
+    return count
+
+
 def export_mbox(conn: sqlite3.Connection, list_id: int, target: Path) -> int:
     """Write the list's archive to `target`; returns how many messages were written."""
     partial = target.with_name(f".{target.name}.partial")
-    count = 0
     try:
         with partial.open("wb") as out:
-            cursor = conn.execute(_ROWS, (list_id,))
-            while rows := cursor.fetchmany(200):
-                for sender, date, blob in rows:
-                    write_entry(out, without_signatures(compressed.unpack(blob)), sender, date)
-                    count += 1
+            count = write_mbox(conn, list_id, out)
             out.flush()
             os.fsync(out.fileno())
         partial.replace(target)

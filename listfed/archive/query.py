@@ -28,6 +28,7 @@ class Compiled:
     match: str | None  # for `archive_fts MATCH :match`; None when there are no FTS terms
     where: tuple[str, ...]  # SQL over aliases a (archive) and m (mlist), to be AND-ed
     params: dict[str, object]  # the named parameters in `where`: p1, p2, ...
+    lists: tuple[str, ...] = ()  # what list: terms name (lower case), to check they exist
 
 
 def parse(text: str) -> And:
@@ -54,6 +55,7 @@ class _Part:
 class _Compiler:
     def __init__(self) -> None:
         self.params: dict[str, object] = {}
+        self.lists: list[str] = []
 
     def bind(self, value: object) -> str:
         name = f"p{len(self.params) + 1}"
@@ -85,6 +87,7 @@ class _Compiler:
             op = ">=" if term.field is Field.AFTER else "<"
             return _Part(sql=[f"a.date {op} {self.bind(_day_start(term))}"], dated=term.raw)
         if term.field is Field.LIST:
+            self.lists.append(term.text.lower())
             column = "(m.local || '@' || m.domain)" if "@" in term.text else "m.local"
             cond = f"{column} = {self.bind(term.text.lower())}"
             return _Part(sql=[f"NOT ({cond})" if term.negated else cond])
@@ -153,4 +156,4 @@ def compile_query(text: str) -> Compiled:
     where = part.sql if part.all else compiler.as_sql(part)
     if match is None and not where:
         raise QueryError("bad query: nothing to search for")
-    return Compiled(match, tuple(where), compiler.params)
+    return Compiled(match, tuple(where), compiler.params, tuple(dict.fromkeys(compiler.lists)))

@@ -1,10 +1,13 @@
 """The archive search language, syntax only: tokens and a tree of terms (SPEC §6).
 
-    query   := item*                       items are AND-ed
-    item    := unary ("OR" unary)*         OR binds tighter than the implicit AND
-    unary   := ["-"] ( "(" query ")" | term )
+    query   := item (["AND"] item)*        items are AND-ed, "AND" or not
+    item    := unary ("OR" unary)*         OR binds tighter than AND (as in Gmail)
+    unary   := ["-" | "NOT "] ( "(" query ")" | term )
     term    := [field ":"] (word ["*"] | '"' phrase '"' ["*"])
     field   := from | subject | list | after | before   (any other name:value is a word)
+
+AND, OR and NOT are operators in capitals only, as notmuch and Gmail users type them
+(`a AND NOT b` is `a -b`); in lower case, or quoted, they are words.
 
 Errors are QuerySyntaxError here; listfed.archive.query turns them into QueryError.
 """
@@ -70,7 +73,7 @@ DATE_IN_OR = "after:/before: cannot be negated or combined with OR"
 
 @dataclass(frozen=True)
 class _Token:
-    kind: Literal["term", "or", "(", ")"]
+    kind: Literal["term", "or", "and", "(", ")"]
     pos: int
     term: Term | None = None
     negated: bool = False
@@ -82,6 +85,7 @@ class _Lexer:
         self.i = 0
         self.opens: list[int] = []  # positions of the parentheses still open
         self.tokens: list[_Token] = []
+        self.not_at = 0  # the position of a NOT that waits for its term or group
 
     def run(self) -> list[_Token]:
         text = self.text
@@ -91,6 +95,8 @@ class _Lexer:
             if self.i == len(text):
                 break
             self.token()
+        if self.not_at:
+            raise QuerySyntaxError(f"NOT at position {self.not_at} has no term after it")
         if self.opens:
             raise QuerySyntaxError(
                 f"unbalanced parentheses: '(' at position {self.opens[-1] + 1} is never closed"
@@ -99,25 +105,28 @@ class _Lexer:
 
     def token(self) -> None:
         text, start = self.text, self.i
-        if text[start] == ")":
-            if not self.opens:
-                raise QuerySyntaxError(
-                    f"unbalanced parentheses: ')' at position {start + 1} has no matching '('"
-                )
-            self.opens.pop()
-            self.tokens.append(_Token(")", start + 1))
-            self.i = start + 1
+        word = self.word(start)[0]
+        if word in ("AND", "OR", "NOT") or text[start] == ")":
+            self.operator(word, start)
             return
         after = text[start + 1 : start + 2]
         negated = text[start] == "-" and after not in ("", ")") and not after.isspace()
-        i = start + 1 if negated else start
+        begin = start  # where the term starts, for messages: at its NOT if it has one
+        if self.not_at:
+            if negated:
+                raise QuerySyntaxError(
+                    f"NOT at position {self.not_at} and the - of {word} both negate it: "
+                    "write one of them"
+                )
+            negated, begin, self.not_at = True, self.not_at - 1, 0
+        i = start + 1 if text[start] == "-" and negated else start
         if text[i] == "(":
             self.opens.append(i)
             if len(self.opens) > MAX_DEPTH:
                 raise QuerySyntaxError(
                     f"parentheses nested deeper than {MAX_DEPTH} at position {i + 1}"
                 )
-            self.tokens.append(_Token("(", start + 1, negated=negated))
+            self.tokens.append(_Token("(", begin + 1, negated=negated))
             self.i = i + 1
             return
         kind = Field.TEXT
@@ -126,18 +135,33 @@ class _Lexer:
             kind, i = _FIELDS[name[1].lower()], name.end()
         quoted = text[i : i + 1] == '"'
         value, prefix, self.i = self.phrase(i) if quoted else self.word(i)
-        raw = text[start : self.i]
+        raw = text[begin : self.i]
         if kind is not Field.TEXT and not value:
             raise QuerySyntaxError(f"{text[start:i]} at position {start + 1} needs a value")
         if kind in (Field.AFTER, Field.BEFORE) and negated:
             raise QuerySyntaxError(f"{DATE_IN_OR} ({raw})")
-        if kind is Field.TEXT and value == "OR" and not (quoted or negated):
-            self.tokens.append(_Token("or", start + 1))
-            return
         if not quoted and kind in FTS_FIELDS and value.endswith("*"):
             value, prefix = value.rstrip("*"), True
-        term = Term(kind, value, prefix, negated, start + 1, raw)
-        self.tokens.append(_Token("term", start + 1, term))
+        term = Term(kind, value, prefix, negated, begin + 1, raw)
+        self.tokens.append(_Token("term", begin + 1, term))
+
+    def operator(self, word: str, start: int) -> None:
+        """AND, OR, NOT or a closing parenthesis."""
+        if self.not_at:
+            raise QuerySyntaxError(f"NOT at position {self.not_at} has no term after it")
+        if word == "NOT":
+            self.not_at, self.i = start + 1, start + 3
+        elif word in ("AND", "OR"):
+            self.tokens.append(_Token("and" if word == "AND" else "or", start + 1))
+            self.i = start + len(word)
+        elif not self.opens:
+            raise QuerySyntaxError(
+                f"unbalanced parentheses: ')' at position {start + 1} has no matching '('"
+            )
+        else:
+            self.opens.pop()
+            self.tokens.append(_Token(")", start + 1))
+            self.i = start + 1
 
     def phrase(self, i: int) -> tuple[str, bool, int]:
         text = self.text
@@ -178,6 +202,12 @@ class _Parser:
     def all_of(self, negated: bool = False, pos: int = 0) -> And:
         items: list[Node] = []
         while (tok := self.peek()) is not None and tok.kind != ")":
+            if tok.kind == "and":  # what the space between two items says already
+                self.k += 1
+                after = self.peek()
+                if not items or after is None or after.kind in ("and", "or", ")"):
+                    raise QuerySyntaxError(f"AND at position {tok.pos} needs a term on each side")
+                continue
             items.append(self.any_of())
         return And(tuple(items), negated, pos)
 
@@ -189,7 +219,7 @@ class _Parser:
         while (tok := self.peek()) is not None and tok.kind == "or":
             self.k += 1
             after = self.peek()
-            if after is None or after.kind in ("or", ")"):
+            if after is None or after.kind in ("or", "and", ")"):
                 raise QuerySyntaxError(f"OR at position {tok.pos} has no term after it")
             items.append(self.unary())
         if len(items) == 1:

@@ -84,18 +84,24 @@ def search(
     compiled = compile_query(query)
     where = list(compiled.where)
     params: dict[str, object] = dict(compiled.params)
-    if list_address:
+    # A condition every archived post meets costs a row read per match and changes
+    # nothing (one list on the node, or every list readable): it is left out.
+    holding = _holding(conn) if list_address or visibilities is not None else []
+    if list_address and any(address != list_address.lower() for _i, address, _v in holding):
         where.append("m.local || '@' || m.domain = :list_address")
         params["list_address"] = list_address.lower()
     if visibilities is not None:
         names = [f"visibility{i}" for i in range(len(visibilities))]
         ids = [f"also{i}" for i in range(len(also))]
-        where.append(
+        readable = (
             f"(m.visibility IN ({', '.join(':' + n for n in names)}) "
             f"OR m.id IN ({', '.join(':' + n for n in ids)}))"
         )
+        if any(v not in visibilities and i not in also for i, _a, v in holding):
+            where.append(readable)
         params.update(zip(names, visibilities, strict=True))
         params.update(zip(ids, also, strict=True))
+    _lists_exist(conn, compiled.lists, readable if visibilities is not None else "", params)
     params["limit"] = max(1, limit)
     try:
         if compiled.match is None:
@@ -114,6 +120,31 @@ def search(
         raise StorageError(f"searching the archive failed: {exc}") from None
     hits = [_hit(row, snippets.get(rowid, "")) for rowid, row in ranked]
     return Found(hits, window if cut is not None else 0, matches)
+
+
+def _lists_exist(
+    conn: sqlite3.Connection, names: Sequence[str], readable: str, params: dict[str, object]
+) -> None:
+    """Refuse a query whose list: names no list (the web face: no list the reader may
+    read, so that a private list is exactly as absent as one that does not exist)."""
+    also = _and([readable] if readable else [])
+    for name in names:
+        column = "m.local || '@' || m.domain" if "@" in name else "m.local"
+        found = conn.execute(
+            f"SELECT 1 FROM mlist m WHERE {column} = :list_name{also} LIMIT 1",  # noqa: S608
+            {**params, "list_name": name},
+        ).fetchone()
+        if found is None:
+            raise QueryError(f"bad query: list:{name}: there is no such list")
+
+
+def _holding(conn: sqlite3.Connection) -> list[tuple[int, str, str]]:
+    """(id, address, visibility) of each list with archived posts (an index probe each)."""
+    rows = conn.execute(
+        "SELECT m.id, m.local || '@' || m.domain, m.visibility FROM mlist m "
+        "WHERE EXISTS (SELECT 1 FROM archive a WHERE a.list_id = m.id)"
+    )
+    return [(int(i), str(a), str(v)) for i, a, v in rows]
 
 
 def _hit(row: tuple[object, ...], snippet: str) -> Hit:

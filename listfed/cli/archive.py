@@ -9,39 +9,27 @@ from __future__ import annotations
 
 import sqlite3
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from listfed.archive import answers, opendb
+from listfed.archive import answers
 from listfed.archive import search as searching
 from listfed.cli.base import JsonOption, State, emit, new_app, state
+from listfed.cli.commands import GROUPS
 from listfed.errors import ListfedError
 from listfed.ops import archive as archive_ops
 
-app = new_app("The archive: search it, read threads, export and import mbox files.")
+app = new_app(GROUPS["archive"])
 
 ListOption = Annotated[str | None, typer.Option("--list", help="Only this list (LIST@DOMAIN).")]
 MessageId = Annotated[str, typer.Argument(help="A Message-ID, with or without <>.")]
 
 
-@contextmanager
-def _connection(st: State, readonly: bool) -> Iterator[sqlite3.Connection]:
-    path = st.database_path
-    timeout = st.config.storage.busy_timeout
-    conn = opendb.connect(path, timeout, readonly)
-    if not opendb.is_current(conn):  # an older database: the usual path upgrades it once
-        conn.close()
-        with st.database():
-            pass
-        conn = opendb.connect(path, timeout, readonly)
-    try:
-        yield conn
-    finally:
-        conn.close()
+def _connection(st: State, readonly: bool) -> AbstractContextManager[sqlite3.Connection]:
+    return st.plain(readonly)
 
 
 def _locate(conn: sqlite3.Connection, message_id: str, lst: str | None) -> archive_ops.Located:
@@ -150,14 +138,22 @@ def show(
 def export(
     ctx: typer.Context,
     list_address: Annotated[str, typer.Argument(help="The list (LIST@DOMAIN).")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="The mbox file to write.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="The mbox file to write; - for stdout.")
+    ],
 ) -> None:
     """Write a list's archive to an mbox file (mboxrd), oldest first."""
-    from listfed.archive.export import export_mbox
+    from listfed.archive.export import export_mbox, write_mbox
 
     with _connection(state(ctx), readonly=True) as conn:
-        count = export_mbox(conn, archive_ops.list_id(conn, list_address), output)
-    typer.echo(f"wrote {count} message(s) to {output}")
+        list_id = archive_ops.list_id(conn, list_address)
+        if str(output) == "-":
+            count = write_mbox(conn, list_id, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        else:
+            count = export_mbox(conn, list_id, output)
+    where = "stdout" if str(output) == "-" else output
+    typer.echo(f"wrote {count} message(s) to {where}", err=str(output) == "-")
 
 
 @app.command("import")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -37,6 +39,10 @@ def guarded(fn: F) -> F:
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
+        except BrokenPipeError:  # the reader went away (`... -o - | head`): say nothing
+            with contextlib.suppress(OSError, ValueError):  # and write nothing at exit
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(1) from None
         except Exception as exc:
             if os.environ.get("LISTFED_DEBUG"):
                 raise
@@ -51,7 +57,15 @@ def guarded(fn: F) -> F:
 
 
 class App(typer.Typer):
-    """A Typer whose commands are all `guarded`."""
+    """A Typer whose commands are all `guarded`, and whose values are converted without
+    pydantic where they can be (cli/coercion.py)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from listfed.cli.coercion import quicken
+
+        command = typer.main.get_command(self)
+        quicken(command)
+        return command(*args, **kwargs)
 
     def command(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
         register = super().command(*args, **kwargs)
@@ -82,8 +96,11 @@ class State:
 
     @property
     def config(self) -> Config:
+        """The config; a secret it names that cannot be read stops only the commands
+        that need it (`config.need_secrets(...)`)."""
         if self._config is None:
-            self._config = load_config(self.config_path, dict(os.environ), Path.cwd())
+            env = dict(os.environ)
+            self._config = load_config(self.config_path, env, Path.cwd(), lenient_secrets=True)
         return self._config
 
     @property
@@ -104,6 +121,25 @@ class State:
             yield db
         finally:
             db.close()
+
+    @contextmanager
+    def plain(self, readonly: bool = True) -> Iterator[sqlite3.Connection]:
+        """A plain sqlite3 connection, for the commands that must not wait for SQLAlchemy
+        to load (archive, `lists ls`); an older database is upgraded once first."""
+        from listfed.archive import opendb
+
+        path = self.database_path
+        timeout = self.config.storage.busy_timeout
+        conn = opendb.connect(path, timeout, readonly)
+        if not opendb.is_current(conn):  # the usual path upgrades it
+            conn.close()
+            with self.database():
+                pass
+            conn = opendb.connect(path, timeout, readonly)
+        try:
+            yield conn
+        finally:
+            conn.close()
 
     @contextmanager
     def write(self) -> Iterator[Session]:

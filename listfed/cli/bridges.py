@@ -8,16 +8,11 @@ from typing import Annotated, Any
 import typer
 
 from listfed.cli.base import JsonOption, emit, new_app, state
-from listfed.context import node_settings
-from listfed.dns import txt_lookup
-from listfed.mailauth import signers
-from listfed.ops import bridges
-from listfed.ops.node import node_secret
+from listfed.cli.commands import GROUPS
 
-app = new_app(
-    "The [[bridge]] entries of the config (lists on other software, reached through a "
-    "subscription): their state, and one pass of an IMAP bridge now."
-)
+# Each command imports the operations it runs (and SQLAlchemy with them) when it runs.
+
+app = new_app(GROUPS["bridges"])
 
 _ARROWS = {"both": "<->", "in": "<-", "out": "->"}
 
@@ -54,6 +49,9 @@ def ls(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     taken from its mailbox, when a message of the foreign list last came in, and its last
     error: a connection's, or the foreign list's latest hold, rejection or bounce of a
     post of ours (whose author is told). Never the password."""
+    from listfed.ops import bridges
+    from listfed.ops.node import node_secret
+
     st = state(ctx)
     configured = st.config.bridges
     if configured:
@@ -84,9 +82,16 @@ def sync(
     daemon, if it runs, picks the queued posts up within a second; it is safe while the
     daemon watches the same mailbox (nothing is taken twice). SMTP bridges receive their
     mail by SMTP and have nothing to sync."""
+    from listfed.context import node_settings
+    from listfed.dns import txt_lookup
+    from listfed.mailauth import signers
+    from listfed.ops import bridges
+    from listfed.ops.node import node_secret
+
     st = state(ctx)
     config = st.config
     bridge = bridges.syncable(bridges.find(config.bridges, name))
+    config.need_secrets(f"bridge[{config.bridges.index(bridge)}]")  # its password
     node = node_settings(config, node_secret(config))
     dnsfunc = txt_lookup(config.dns.nameservers, config.dns.timeout)
     with st.database() as db:

@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 
 from listfed.cli.base import new_app, state
-from listfed.digests import collect
+from listfed.cli.commands import GROUPS
 
-app = new_app("Digests: the posts collected for members with delivery = digest.")
+app = new_app(GROUPS["digests"])
 
 
 @app.command()
@@ -21,6 +21,8 @@ def send(
     ] = None,
 ) -> None:
     """Send pending digests now, whatever their size and period; the daemon delivers them."""
+    from listfed.digests import collect
+
     with state(ctx).write() as s:
         sent = collect.send_pending(s, list_address, time.time())
     for address, count in sent.items():

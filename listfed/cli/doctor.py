@@ -3,21 +3,38 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from listfed.cli.base import JsonOption, emit, state
-from listfed.ops.doctor import Record, Report, examine
+
+if TYPE_CHECKING:
+    from listfed.config import Config
+    from listfed.ops.doctor import Record, Report
 
 MAX_STRING = 255  # a DNS character-string; longer TXT values are several of them
 
 
-def doctor(ctx: typer.Context, as_json: bool = JsonOption) -> None:
-    """Print the DNS records each hosted domain needs, and check this node locally.
+def doctor(
+    ctx: typer.Context,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Do not ask DNS what the domains publish.")
+    ] = False,
+    as_json: bool = JsonOption,
+) -> None:
+    """Print the DNS records each domain needs, ask DNS what they publish, check the node.
 
-    Exits 1 when a check finds a problem.
+    DNS is asked through [dns] nameservers for each domain's MX, SPF, DKIM key and
+    DMARC; each problem is one line with the record to publish. Exits 1 when a check
+    finds a problem.
     """
-    report = examine(state(ctx).config)
+    from listfed.ops.doctor import examine
+
+    config = state(ctx).config
+    report = examine(config)
+    if not offline:
+        report = published(config, report)
     data = {
         "records": [asdict(r) for r in report.records],
         "notes": [asdict(n) for n in report.notes],
@@ -26,6 +43,21 @@ def doctor(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     emit(as_json, data, lambda: render(report))
     if not report.healthy:
         raise typer.Exit(1)
+
+
+def published(config: Config, report: Report) -> Report:
+    """The report with what DNS says of each domain added to its checks."""
+    from listfed import dns as resolvers
+    from listfed.ops import dnscheck
+    from listfed.ops.doctor import Report
+
+    ask = dnscheck.asker(resolvers.sync_resolver(config.dns.nameservers, config.dns.timeout))
+    found = [
+        check
+        for domain in config.node.domains
+        for check in dnscheck.compare(ask, dnscheck.needs(report.records, domain))
+    ]
+    return Report(report.records, report.notes, [*report.checks, *found])
 
 
 def render(report: Report) -> str:

@@ -7,11 +7,12 @@ from typing import Annotated
 import typer
 
 from listfed.cli.base import JsonOption, emit, new_app, state, table
-from listfed.db.lists import by_id
-from listfed.mail.message import parse
-from listfed.ops import held
+from listfed.cli.commands import GROUPS
+from listfed.ops import listings
 
-app = new_app("Posts waiting for a moderator: list, show, approve, reject, discard.")
+# Each command imports the operations it runs (and SQLAlchemy with them) when it runs.
+
+app = new_app(GROUPS["held"])
 
 Id = Annotated[int, typer.Argument(help="The held message's id (see `held ls`).")]
 
@@ -23,8 +24,8 @@ def ls(
     as_json: bool = JsonOption,
 ) -> None:
     """List held posts with the reason each waits."""
-    with state(ctx).read() as s:
-        data = [held.describe(row, addr) for row, addr in held.all_held(s, list_address)]
+    with state(ctx).plain() as conn:
+        data = listings.held(conn, list_address)
     emit(
         as_json,
         data,
@@ -44,6 +45,10 @@ def ls(
 @app.command()
 def show(ctx: typer.Context, held_id: Id, as_json: bool = JsonOption) -> None:
     """Show a held post: why it waits, its headers and the start of its body."""
+    from listfed.db.lists import by_id
+    from listfed.mail.message import parse
+    from listfed.ops import held
+
     with state(ctx).read() as s:
         row = held.get(s, held_id)
         data = held.describe(row, by_id(s, row.list_id).address)
@@ -72,6 +77,8 @@ def approve(
     ] = False,
 ) -> None:
     """Let the post through to the list (the running daemon delivers it)."""
+    from listfed.ops import held
+
     with state(ctx).write() as s:
         approval = held.approve(s, held_id, always=always)
     typer.echo(f"approved {held_id}: queued as q{approval.queue_id}")
@@ -86,6 +93,8 @@ def reject(
     reason: Annotated[str, typer.Option(help="Told to the sender.")] = "",
 ) -> None:
     """Refuse the post and tell its sender, with the reason."""
+    from listfed.ops import held
+
     with state(ctx).write() as s:
         held.reject(s, held_id, reason)
     typer.echo(f"rejected {held_id}")
@@ -94,6 +103,8 @@ def reject(
 @app.command()
 def discard(ctx: typer.Context, held_id: Id) -> None:
     """Drop the post silently."""
+    from listfed.ops import held
+
     with state(ctx).write() as s:
         held.discard(s, held_id)
     typer.echo(f"discarded {held_id}")

@@ -6,14 +6,15 @@ from typing import Annotated
 
 import typer
 
-from listfed.cli import mta
 from listfed.cli.base import JsonOption, emit, new_app, state, table
-from listfed.db import lists as stored_lists
-from listfed.errors import UsageError
-from listfed.listinfo import Policy, Role
-from listfed.ops import lists, members
+from listfed.cli.commands import GROUPS
+from listfed.listinfo import Policy
+from listfed.ops import listview
 
-app = new_app("Create, list, show, change and delete mailing lists.")
+# The SQLAlchemy layer (ops.lists, ops.members) is imported by the commands that write:
+# `lists ls` and `lists show` read with plain sqlite3 and answer without it.
+
+app = new_app(GROUPS["lists"])
 
 Address = Annotated[str, typer.Argument(help="The list's address, LIST@DOMAIN.")]
 
@@ -30,6 +31,11 @@ def create(
     description: Annotated[str, typer.Option(help="Shown in List-Id.")] = "",
 ) -> None:
     """Create a list at a domain this node hosts."""
+    from listfed.cli import mta
+    from listfed.errors import UsageError
+    from listfed.listinfo import Role
+    from listfed.ops import lists, members
+
     st = state(ctx)
     with st.write() as s:
         info = lists.create(s, address, st.config.node.domains, policy, description)
@@ -44,9 +50,8 @@ def create(
 @app.command("ls")
 def ls(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """List every list with its policy and member count."""
-    with state(ctx).read() as s:
-        found = stored_lists.all_lists(s)
-    data = [lists.describe(info, count) for info, count in found]
+    with state(ctx).plain() as conn:
+        data = listview.every_list(conn)
     emit(
         as_json,
         data,
@@ -62,18 +67,18 @@ def ls(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 
 @app.command()
 def show(ctx: typer.Context, address: Address, as_json: bool = JsonOption) -> None:
-    """Show a list's settings."""
-    with state(ctx).read() as s:
-        info = stored_lists.get(s, address)
-        data = lists.describe(info, stored_lists.member_count(s, info.id))
-    emit(as_json, data, lambda: "\n".join(f"{k}: {v}" for k, v in data.items()))
+    """Show a list's settings, written as `lists set` takes them."""
+    with state(ctx).plain() as conn:
+        data = listview.one_list(conn, address)
+    emit(as_json, data, lambda: listview.show_text(data))
 
 
-@app.command("set")
+# A value may start with a dash (a footer's "-- " signature line): not an option.
+@app.command("set", context_settings={"ignore_unknown_options": True})
 def set_(
     ctx: typer.Context,
     address: Address,
-    key: Annotated[str, typer.Argument(help=f"One of: {', '.join(sorted(lists.SETTINGS))}.")],
+    key: Annotated[str, typer.Argument(help=f"One of: {', '.join(sorted(listview.SETTABLE))}.")],
     value: Annotated[
         str,
         typer.Argument(
@@ -82,6 +87,8 @@ def set_(
     ],
 ) -> None:
     """Change one setting of a list."""
+    from listfed.ops import lists
+
     with state(ctx).write() as s:
         info = lists.set_value(s, address, key, value)
     typer.echo(f"{info.address}: {key} set")
@@ -94,6 +101,9 @@ def delete(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete a list with its members, held posts, queue and archive."""
+    from listfed.cli import mta
+    from listfed.ops import lists
+
     if not yes and not typer.confirm(f"Delete {address} and its archive for good?"):
         raise typer.Exit(1)
     with state(ctx).write() as s:

@@ -1,6 +1,5 @@
-"""The `listfed` entry point. `listfed archive ...` loads only what the archive commands
-need (a search answers in a fraction of a second, Python's start-up included); every
-other command loads the whole command line."""
+"""The `listfed` entry point: it loads only the command asked for (cli/commands.py), and
+`archive search` not even typer's parsing (cli/quicksearch.py)."""
 
 from __future__ import annotations
 
@@ -24,20 +23,13 @@ def command_of(argv: list[str]) -> str | None:
 
 
 def main() -> None:
-    if command_of(sys.argv[1:]) == "archive":
+    word = command_of(sys.argv[1:])
+    if word == "archive":
         from listfed.cli import quicksearch
 
         code = quicksearch.search(sys.argv[1:])
         if code is not None:
             sys.exit(code)
-        from listfed.cli import archive
-        from listfed.cli.base import HELP, new_app, root
+    from listfed.cli.commands import build
 
-        light = new_app(HELP)
-        light.callback()(root)
-        light.add_typer(archive.app, name="archive")
-        light()
-    else:
-        from listfed.cli.app import app
-
-        app()
+    build({word} if word else set())()

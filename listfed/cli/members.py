@@ -4,26 +4,30 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from listfed.cli.base import JsonOption, emit, new_app, state, table
-from listfed.context import node_settings
-from listfed.db import members as stored_members
+from listfed.cli.commands import GROUPS
 from listfed.listinfo import DeliveryMode, Role
-from listfed.ops import members
-from listfed.ops.node import node_secret
+from listfed.ops import listings
 
-app = new_app("Add, list, change and remove the members of a list.")
+if TYPE_CHECKING:
+    from listfed.ops.members import AddResult
+
+# The commands import the operations they run (and SQLAlchemy with them) when they run:
+# `--help`, and a mistyped command, answer at once.
+
+app = new_app(GROUPS["members"])
 
 ListArg = Annotated[str, typer.Argument(help="The list's address, LIST@DOMAIN.")]
 
 
-def _report(result: members.AddResult) -> None:
-    for address in result.added:
+def _report(result: AddResult, quiet: bool = False) -> None:
+    for address in [] if quiet else result.added:
         typer.echo(f"added {address}")
-    for address in result.skipped:
+    for address in [] if quiet else result.skipped:
         typer.echo(f"skipped {address} (already a member)")
     for _entry, why in result.invalid:
         typer.echo(f"invalid: {why}", err=True)
@@ -49,6 +53,10 @@ def add(
     ] = False,
 ) -> None:
     """Add members directly, without confirmation. Invalid addresses are reported; exit 1."""
+    from listfed.context import node_settings
+    from listfed.ops import members
+    from listfed.ops.node import node_secret
+
     st = state(ctx)
     with st.write() as s:
         node = node_settings(st.config, node_secret(st.config)) if welcome else None
@@ -71,13 +79,21 @@ def import_(
             readable=True,
         ),
     ],
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="Print only the summary (and invalid entries, on stderr)."
+        ),
+    ] = False,
 ) -> None:
     """Add every address in a file; reports added / skipped / invalid."""
+    from listfed.ops import members
+
     lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
     entries = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
     with state(ctx).write() as s:
         result = members.add(s, list_address, entries)
-    _report(result)
+    _report(result, quiet)
 
 
 @app.command()
@@ -87,6 +103,8 @@ def remove(
     addresses: Annotated[list[str], typer.Argument(help="Addresses to remove.")],
 ) -> None:
     """Remove members."""
+    from listfed.ops import members
+
     with state(ctx).write() as s:
         members.remove(s, list_address, addresses)
     typer.echo(f"removed {len(addresses)}")
@@ -95,8 +113,8 @@ def remove(
 @app.command("ls")
 def ls(ctx: typer.Context, list_address: ListArg, as_json: bool = JsonOption) -> None:
     """List the members with role, delivery and bounce state."""
-    with state(ctx).read() as s:
-        data = [members.describe(m) for m in stored_members.all_members(s, list_address)]
+    with state(ctx).plain() as conn:
+        data = listings.members(conn, list_address)
     emit(
         as_json,
         data,
@@ -120,7 +138,8 @@ def ls(ctx: typer.Context, list_address: ListArg, as_json: bool = JsonOption) ->
     )
 
 
-@app.command("set")
+# A value may start with a dash (a name such as "-ann-"): not an option.
+@app.command("set", context_settings={"ignore_unknown_options": True})
 def set_(
     ctx: typer.Context,
     list_address: ListArg,
@@ -131,6 +150,8 @@ def set_(
     value: Annotated[str, typer.Argument(help="The new value.")],
 ) -> None:
     """Change one setting of a member."""
+    from listfed.ops import members
+
     with state(ctx).write() as s:
         members.set_value(s, list_address, address, key, value)
     typer.echo(f"{address}: {key} set")
@@ -151,6 +172,8 @@ def forget(
 ) -> None:
     """Remove an address from every list, with its pending confirmations and sign-in
     links; with --posts, its archived posts too."""
+    from listfed.ops import members
+
     with state(ctx).write() as s:
         left = members.forget(s, address)
         removed = members.forget_posts(s, address, time.time()) if posts else 0

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from listfed.cli.base import JsonOption, State, emit, new_app, state
-from listfed.db import lists as stored_lists
-from listfed.ops import mta
+from listfed.cli.commands import GROUPS
 
-app = new_app("Settings for the mail server in front of this node.")
+if TYPE_CHECKING:
+    from listfed.ops.mta import Tables
+
+# `mta postfix` imports what it runs (and SQLAlchemy with it) when it runs.
+
+app = new_app(GROUPS["mta"])
 
 
 @app.command()
@@ -34,6 +38,8 @@ def postfix(
     its RCPT with 550 instead of accepting it and bouncing it later. See README,
     "Postfix in front". --json: the tables by file, the main.cf lines, the commands,
     and what --write did."""
+    from listfed.ops import mta
+
     st = state(ctx)
     found = _tables(st)
     where = write or Path("/etc/postfix")
@@ -53,7 +59,10 @@ def postfix(
     emit(as_json, data, text)
 
 
-def _tables(st: State) -> mta.Tables:
+def _tables(st: State) -> Tables:
+    from listfed.db import lists as stored_lists
+    from listfed.ops import mta
+
     with st.read() as s:
         addresses = [info.address for info, _count in stored_lists.all_lists(s)]
     return mta.tables(st.config, addresses)
@@ -61,6 +70,8 @@ def _tables(st: State) -> mta.Tables:
 
 def refresh(st: State) -> None:
     """After a list came or went: the tables written by `mta postfix --write` again."""
+    from listfed.ops import mta
+
     with st.read() as s:
         where = mta.written_to(s)
     if where is None:

@@ -11,9 +11,6 @@ from typing import Annotated
 import typer
 
 from listfed.cli.base import state
-from listfed.config import load_config
-from listfed.ops import node
-from listfed.service import Node
 
 
 def init(
@@ -27,6 +24,8 @@ def init(
     ] = None,
 ) -> None:
     """Write listfed.toml (if absent) and create the data dir, database and node secret."""
+    from listfed.ops import node
+
     st = state(ctx)
     path = st.config_path or Path(os.environ.get("LISTFED_CONFIG") or "listfed.toml")
     if node.write_config(path, name, domain or [name]):
@@ -41,8 +40,12 @@ def init(
 
 def serve(ctx: typer.Context) -> None:
     """Run the daemon in the foreground until SIGTERM or SIGINT; SIGHUP reloads the config."""
+    from listfed.config import load_config
+    from listfed.ops import node
+    from listfed.service import Node
+
     st = state(ctx)
-    config = st.config
+    config = st.config.need_secrets()  # the daemon starts with every secret or not at all
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: a line per command
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

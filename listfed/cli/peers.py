@@ -7,8 +7,9 @@ import secrets
 import typer
 
 from listfed.cli.base import JsonOption, emit, new_app, state, table
+from listfed.cli.commands import GROUPS
 
-app = new_app("The listfed nodes this node exchanges signed relays with ([[peer]]).")
+app = new_app(GROUPS["peers"])
 
 
 @app.command("ls")
@@ -23,6 +24,7 @@ def ls(ctx: typer.Context, as_json: bool = JsonOption) -> None:
             "domains": list(p.domains),
             "smtp": p.smtp or "",
             "secret_set": bool(p.secret),
+            "trust": p.trust,
         }
         for p in peers
     ]

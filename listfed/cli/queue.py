@@ -7,16 +7,19 @@ from typing import Annotated
 import typer
 
 from listfed.cli.base import JsonOption, emit, new_app, state, table
-from listfed.ops import queue
+from listfed.cli.commands import GROUPS
+from listfed.ops import listings
 
-app = new_app("What waits in the queues, and why; retry it now.")
+# Each command imports the operations it runs (and SQLAlchemy with them) when it runs.
+
+app = new_app(GROUPS["queue"])
 
 
 @app.command("ls")
 def ls(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Show intake items (q…) and deliveries (d…) that wait, with attempts and errors."""
-    with state(ctx).read() as s:
-        data = queue.entries(s)
+    with state(ctx).plain() as conn:
+        data = listings.queue(conn)
 
     def text() -> str:
         rows = [
@@ -47,6 +50,8 @@ def retry(
     ] = None,
 ) -> None:
     """Make waiting or failed items due now (the running daemon picks them up)."""
+    from listfed.ops import queue
+
     with state(ctx).write() as s:
         count = queue.retry(s, ident)
     typer.echo(f"{count} item(s) due now")

@@ -21,10 +21,11 @@ def report(
     ] = "7d",
     as_json: bool = JsonOption,
 ) -> None:
-    """How the node's mail fares at each recipient domain: copies accepted, deferred and
-    refused, the commonest refusals with what they mean (a DMARC refusal 5.7.26,
-    Microsoft's 5.7.515, rate limits), and the members whose delivery bounces disabled.
-    Counts are kept for 35 days."""
+    """How the node's mail fares at each recipient domain, and who bounces.
+
+    Per recipient domain: copies accepted, deferred and refused, the commonest refusals
+    with what they mean (a DMARC refusal 5.7.26, Microsoft's 5.7.515, rate limits); then
+    the members whose delivery bounces disabled. Counts are kept for 35 days."""
     try:
         span = parse_duration(since)
     except ValueError as exc:

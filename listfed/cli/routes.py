@@ -9,13 +9,14 @@ from typing import Annotated, Any
 import typer
 
 from listfed.cli.base import JsonOption, emit, new_app, state, table
+from listfed.cli.commands import GROUPS
 from listfed.config.settings import RouteConfig
-from listfed.context import node_settings
-from listfed.db import lists
 from listfed.errors import ListfedError
-from listfed.federation import check as checking
 
-app = new_app("Show the [[route]] entries of the config, check them, try a message on them.")
+# `routes check` and `routes test` import what they run (and SQLAlchemy with it) when
+# they run; `routes ls` only reads the config.
+
+app = new_app(GROUPS["routes"])
 
 
 def _plain(value: object) -> object:
@@ -75,6 +76,9 @@ def ls(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 @app.command()
 def check(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Check the routes against the lists here and the peers; exit 1 on any error."""
+    from listfed.context import node_settings
+    from listfed.federation import check as checking
+
     st = state(ctx)
     node = node_settings(st.config)
     with st.read() as s:
@@ -105,17 +109,22 @@ def try_message(
         Path, typer.Argument(metavar="FILE.eml", help="The message, as it would arrive.")
     ],
     address: Annotated[
-        str, typer.Option("--list", metavar="LIST@DOMAIN", help="The list it is posted to.")
+        str,
+        typer.Option("--list", metavar="LIST@DOMAIN", help="The list to try it on."),
     ],
     as_json: bool = JsonOption,
 ) -> None:
     """Show which routes would relay a message posted to a list, and why; sends nothing."""
+    from listfed.context import node_settings
+    from listfed.db import lists
+    from listfed.federation import check as checking
+
     try:
         raw = file.read_bytes()
     except OSError as exc:
         raise ListfedError(f"cannot read {file}: {exc.strerror or exc}") from None
     st = state(ctx)
-    node = node_settings(st.config)
+    node = node_settings(st.config.need_secrets("peer"))  # a signed relay is checked
     with st.read() as s:
         lst = lists.get(s, address)
         result = checking.trial(s, node, lst, raw)
@@ -132,7 +141,10 @@ def try_message(
 
     def text() -> str:
         generated = " (generated: the file has no Message-ID)" if message.generated_id else ""
-        lines = [f"message <{message.message_id}>{generated} posted to {lst.address}"]
+        lines = [
+            f"message <{message.message_id}>{generated} tried on {lst.address}: "
+            "a simulation, nothing is sent or stored"
+        ]
         if result.drop is not None:
             lines.append(f"the list would drop it: {result.drop}")
             lines.append("so no route would run; were it new, the routes would say:")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from listfed.config.sections import (
+    Secrets,
     _bridge,
     _delivery,
     _dkim,
@@ -82,9 +83,16 @@ def _distinct_nodes(peers: tuple[PeerConfig, ...], own: str) -> None:
 
 
 def parse_config(
-    data: Mapping[str, object], base_dir: Path, env: Mapping[str, str], path: Path | None = None
+    data: Mapping[str, object],
+    base_dir: Path,
+    env: Mapping[str, str],
+    path: Path | None = None,
+    *,
+    lenient_secrets: bool = False,
 ) -> Config:
-    """Check a parsed TOML document and build the Config; relative paths use base_dir."""
+    """Check a parsed TOML document and build the Config; relative paths use base_dir.
+    `lenient_secrets`: a secret that cannot be read does not stop it (see Secrets)."""
+    secrets = Secrets(env, base_dir, lenient_secrets)
     top = _Table(
         data,
         "",
@@ -110,7 +118,7 @@ def parse_config(
     nameservers = _checked(_nameserver)
     # built in file order, so the first error reported is the first one in the file
     node = _node(sub["node"], base_dir)
-    peers = _unique(tuple(_peer(v, p, env, base_dir) for v, p in top.array("peer")), "peer")
+    peers = _unique(tuple(_peer(v, p, secrets) for v, p in top.array("peer")), "peer")
     _distinct_nodes(peers, node.name)
     return Config(
         node=node,
@@ -123,17 +131,18 @@ def parse_config(
             dns.get("timeout", _duration, DnsConfig.timeout),
         ),
         members=_members(sub["members"]),
-        dkim=_dkim(sub["dkim"], env, base_dir, node.domains),
+        dkim=_dkim(sub["dkim"], secrets, node.domains),
         peers=peers,
         routes=_unique(tuple(_route(v, p, node.domains) for v, p in top.array("route")), "route"),
         bridges=_distinct_addresses(
             _unique(
-                tuple(_bridge(v, p, env, base_dir, node.domains) for v, p in top.array("bridge")),
+                tuple(_bridge(v, p, secrets, node.domains) for v, p in top.array("bridge")),
                 "bridge",
             )
         ),
         path=path,
         web=_web(sub["web"]),
+        unresolved=tuple(secrets.unresolved),
     )
 
 
@@ -156,8 +165,10 @@ def load_config(
     cwd: Path | None = None,
     *,
     system: Path = _SYSTEM_CONFIG,
+    lenient_secrets: bool = False,
 ) -> Config:
-    """Find, read and check the config; with no file, the defaults rooted at cwd."""
+    """Find, read and check the config; with no file, the defaults rooted at cwd.
+    `lenient_secrets`: for commands that may not need every secret (see Secrets)."""
     env = os.environ if env is None else env
     cwd = Path.cwd() if cwd is None else cwd
     path = find_config(explicit, env, cwd, system=system)
@@ -172,7 +183,7 @@ def load_config(
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     try:
-        return parse_config(data, path.parent, env, path)
+        return parse_config(data, path.parent, env, path, lenient_secrets=lenient_secrets)
     except ConfigError as exc:
         # the file came from a search, so say which one was read
         message = str(exc).removeprefix(f"{exc.key}: ")

@@ -19,6 +19,7 @@ from listfed.config.settings import (
     PeerConfig,
     RouteConfig,
     SmtpConfig,
+    Unresolved,
     WebConfig,
 )
 from listfed.config.values import (
@@ -187,13 +188,11 @@ def _members(value: object) -> MembersConfig:
     )
 
 
-def _dkim(
-    value: object, env: Mapping[str, str], base_dir: Path, domains: tuple[str, ...]
-) -> DkimConfig:
+def _dkim(value: object, secrets: Secrets, domains: tuple[str, ...]) -> DkimConfig:
     t = _Table(value, "dkim", _fields(DkimConfig))
     key = t.get("private_key", _str, "")
-    pem = resolve_secret(key, t.key("private_key"), env, base_dir) if key else ""
-    if key and "PRIVATE KEY-----" not in pem:
+    pem = secrets.read(key, t.key("private_key")) if key else ""
+    if pem is not None and key and "PRIVATE KEY-----" not in pem:
         raise ConfigError(
             "expected a PEM private key (BEGIN ... PRIVATE KEY)", key=t.key("private_key")
         )
@@ -204,18 +203,39 @@ def _dkim(
             raise ConfigError(f"{domain} is not one of [node] domains", key=f"dkim.domains[{i}]")
     return DkimConfig(
         selector=t.get("selector", _token, DkimConfig.selector),
-        private_key=pem,
+        private_key=pem or "",
         domains=signing,
         arc=t.get("arc", _bool, DkimConfig.arc),
     )
 
 
-def _peer(value: object, path: str, env: Mapping[str, str], base_dir: Path) -> PeerConfig:
-    t = _Table(value, path, _fields(PeerConfig, "smtp_host", "smtp_port"))
+def _peer(value: object, path: str, secrets: Secrets) -> PeerConfig:
+    t = _Table(value, path, _fields(PeerConfig, "smtp_host", "smtp_port", "retiring"))
     name, node = t.need("name", _text), t.need("node", _token)
-    secret = resolve_secret(t.need("secret", _text), t.key("secret"), env, base_dir)
-    if not secret:
+    trust = t.get("trust", _str, PeerConfig.trust)
+    if trust not in ("secret", "dkim"):
+        raise ConfigError(f"expected secret or dkim, got {trust!r}", key=t.key("trust"))
+    if trust == "dkim" and "secret" not in t.data:  # trusted by the key it publishes
+        return _peer_fields(t, name, node, "", (), trust)
+    # a string, or a list during a rotation: the new secret first (it signs), then the
+    # ones still accepted until the peer has switched
+    given = t.need(
+        "secret", lambda v, k: _items(v, k, _text) if isinstance(v, list) else (_text(v, k),)
+    )
+    if not given:
+        raise ConfigError("no secret given", key=t.key("secret"))
+    read = [
+        secrets.read(v, t.key("secret") if len(given) == 1 else f"{t.key('secret')}[{i}]")
+        for i, v in enumerate(given)
+    ]
+    if "" in read:
         raise ConfigError("the secret is empty", key=t.key("secret"))
+    return _peer_fields(t, name, node, read[0] or "", tuple(r for r in read[1:] if r), trust)
+
+
+def _peer_fields(
+    t: _Table, name: str, node: str, secret: str, retiring: tuple[str, ...], trust: str
+) -> PeerConfig:
     if "domains" in t.data:
         domains = _nonempty(_items(t.data["domains"], t.key("domains"), _domain), t.key("domains"))
     else:
@@ -226,6 +246,8 @@ def _peer(value: object, path: str, env: Mapping[str, str], base_dir: Path) -> P
         name=name,
         node=node,
         secret=secret,
+        retiring=retiring,
+        trust=trust,
         domains=domains,
         smtp=smtp,
         smtp_host=host,
@@ -258,9 +280,7 @@ def _route(value: object, path: str, domains: tuple[str, ...]) -> RouteConfig:
     )
 
 
-def _bridge(
-    value: object, path: str, env: Mapping[str, str], base_dir: Path, domains: tuple[str, ...]
-) -> BridgeConfig:
+def _bridge(value: object, path: str, secrets: Secrets, domains: tuple[str, ...]) -> BridgeConfig:
     t = _Table(value, path, _fields(BridgeConfig, "smtp_host", "smtp_port"))
     name, local, foreign = (
         t.need("name", _text),
@@ -318,7 +338,7 @@ def _bridge(
     return BridgeConfig(
         imap=imap,
         username=username,
-        password=resolve_secret(t.need("password", _text), t.key("password"), env, base_dir),
+        password=secrets.read(t.need("password", _text), t.key("password")) or "",
         post_as=post_as,
         smtp=smtp,
         smtp_host=host,
@@ -356,6 +376,28 @@ def _choice(allowed: tuple[str, ...]) -> Any:
 def _fields(cls: type[Any], *skip: str) -> tuple[str, ...]:
     """The TOML keys of a section that are spelled like its dataclass fields."""
     return tuple(f.name for f in fields(cls) if f.name not in skip)
+
+
+class Secrets:
+    """Reads the secrets a config names. `lenient`: one that cannot be read (an unset
+    variable, a missing file) is None and noted in `unresolved`, for commands that may
+    not need it (Config.need_secrets asks for it later); else it stops the load."""
+
+    def __init__(self, env: Mapping[str, str], base_dir: Path, lenient: bool = False) -> None:
+        self.env = env
+        self.base_dir = base_dir
+        self.lenient = lenient
+        self.unresolved: list[Unresolved] = []
+
+    def read(self, value: str, key: str) -> str | None:
+        try:
+            return resolve_secret(value, key, self.env, self.base_dir)
+        except ConfigError as exc:
+            kind, _, name = value.partition(":")
+            if not (self.lenient and kind in ("env", "file") and name):
+                raise
+            self.unresolved.append(Unresolved(key, str(exc).removeprefix(f"{key}: ")))
+            return None
 
 
 def resolve_secret(value: str, key: str, env: Mapping[str, str], base_dir: Path) -> str:

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from listfed.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class NodeConfig:
@@ -115,11 +117,18 @@ class PeerConfig:
 
     name: str
     node: str
-    secret: str
+    secret: str  # the one that signs: the first given
     domains: tuple[str, ...] = ()  # mail domains of its lists; default: node, if a domain
     smtp: str | None = None  # "smtp://host:port" to reach it directly, else the smarthost
     smtp_host: str | None = None
     smtp_port: int | None = None
+    retiring: tuple[str, ...] = ()  # older secrets, still accepted during a rotation
+    trust: str = "secret"  # "secret": HMAC relay signatures; "dkim": its DKIM key in DNS
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret a relay from this peer may be signed with, the signing one first."""
+        return (self.secret, *self.retiring)
 
 
 @dataclass(frozen=True)
@@ -186,6 +195,15 @@ class BridgeConfig:
 
 
 @dataclass(frozen=True)
+class Unresolved:
+    """A secret the file names (`env:VAR`, `file:PATH`) that could not be read, when the
+    config was loaded for a command that may not need it: left "" in its section."""
+
+    key: str  # its key path, e.g. peer[0].secret
+    problem: str  # e.g. environment variable LISTFED_PEER_SECRET is not set
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole file; path is None for the embedded defaults."""
 
@@ -202,3 +220,18 @@ class Config:
     bridges: tuple[BridgeConfig, ...]
     path: Path | None = None
     web: WebConfig = field(default_factory=WebConfig)
+    unresolved: tuple[Unresolved, ...] = ()
+
+    def need_secrets(self, *sections: str) -> Config:
+        """This config, when the secrets under these key paths (`peer`, `bridge[2]`,
+        `dkim`; all when none is given) were read; else a ConfigError that names the
+        first missing one's key and what is missing."""
+        for missing in self.unresolved:
+            if not sections or any(_under(missing.key, s) for s in sections):
+                raise ConfigError(missing.problem, key=missing.key)
+        return self
+
+
+def _under(key: str, section: str) -> bool:
+    """Is `key` (peer[0].secret) in `section` (peer, peer[0]), not merely spelt alike?"""
+    return key.startswith(section) and key[len(section) : len(section) + 1] in ("", ".", "[")

@@ -6,52 +6,15 @@ from __future__ import annotations
 from sqlalchemy import Connection, func, text
 from sqlmodel import Session, select
 
-from listfed import listvalues
 from listfed.addresses import split_address
+from listfed.db.listrows import COLUMNS, info_from
 from listfed.db.models import MailingList, Member
 from listfed.errors import NotFound
-from listfed.listinfo import (
-    DigestFormat,
-    DigestPeriod,
-    ListInfo,
-    NonmemberAction,
-    Policy,
-    Visibility,
-)
+from listfed.listinfo import ListInfo
 
 
 def to_info(row: MailingList) -> ListInfo:
-    assert row.id is not None
-    return ListInfo(
-        id=row.id,
-        local=row.local,
-        domain=row.domain,
-        description=row.description,
-        subject_prefix=row.subject_prefix,
-        footer=row.footer,
-        policy=Policy(row.policy),
-        nonmember_action=NonmemberAction(row.nonmember_action),
-        archive=row.archive,
-        visibility=Visibility(row.visibility),
-        max_message_size=row.max_message_size,
-        reply_to=row.reply_to,
-        dmarc=row.dmarc,
-        bounce_threshold=row.bounce_threshold,
-        digest_size=row.digest_size,
-        digest_period=DigestPeriod(row.digest_period),
-        digest_format=DigestFormat(row.digest_format),
-        welcome_message=row.welcome_message,
-        goodbye_message=row.goodbye_message,
-        emergency=row.emergency,
-        accept_these_nonmembers=listvalues.items(row.accept_these_nonmembers),
-        hold_types=listvalues.items(row.hold_types),
-        dmarc_always=listvalues.items(row.dmarc_always),
-        dmarc_never=listvalues.items(row.dmarc_never),
-        hold_expiry=row.hold_expiry,
-        reply_to_override=row.reply_to_override,
-        one_click=row.one_click,
-        notify_owners=row.notify_owners,
-    )
+    return info_from({name: getattr(row, name) for name in COLUMNS})
 
 
 def find_row(session: Session, address: str) -> MailingList:

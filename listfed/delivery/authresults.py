@@ -62,6 +62,34 @@ def dkim_passes(raw: bytes, dnsfunc: DnsFunc) -> tuple[str, ...]:
     return tuple(dict.fromkeys(r.domain for r in found if r.result == "pass" and r.domain))
 
 
+def relay_passes(raw: bytes, dnsfunc: DnsFunc) -> tuple[str, ...]:
+    """The domains (d=) of the DKIM signatures that verify and cover a relay whole: its
+    Message-ID, From, every X-Listfed-Trace field there is (so none can be added), and
+    the whole body (no l=). What a node trusting a peer by its key checks (issue 23)."""
+    remembered = _remembering(dnsfunc)
+    names, found = _dkim_results(raw, remembered)
+    if names is None:
+        return ()
+    traces = names.count(b"x-listfed-trace")
+    passed = []
+    for index, result in enumerate(found):
+        if result.result != "pass" or not result.domain:
+            continue
+        try:
+            sig = dkim.DKIM(raw).verify_headerprep(index)[0]
+        except Exception:  # noqa: S112 (it verified a moment ago: not expected)
+            continue
+        signed = [h.strip().lower() for h in sig.get(b"h", b"").split(b":")]
+        if (
+            b"l" not in sig
+            and b"message-id" in signed
+            and b"from" in signed
+            and signed.count(b"x-listfed-trace") > traces  # each one, and one more: no new
+        ):
+            passed.append(result.domain)
+    return tuple(dict.fromkeys(passed))
+
+
 def _dkim_results(raw: bytes, dnsfunc: DnsFunc) -> tuple[list[bytes] | None, list[DkimResult]]:
     """The header's field names (None when dkimpy cannot read it) and each signature's
     result, the first MAX_SIGNATURES."""

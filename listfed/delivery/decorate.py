@@ -17,7 +17,7 @@ from string import Template
 
 from listfed.delivery import homeward, rewrite, subjects
 from listfed.listinfo import ListInfo
-from listfed.mail import decoding
+from listfed.mail import decoding, longlines
 from listfed.mail.message import SIGNATURE_HEADER, without_signatures
 from listfed.mail.rawmail import RawMessage, crlf, encode_words, fold
 
@@ -88,7 +88,7 @@ def decorate(
             msg.fields, msg.body = saved
             log.exception("%s: %s skipped for a post", lst.address, what)
     _add_list_headers(msg, lst, archive_url)
-    return msg.to_bytes()
+    return longlines.shortened(msg.to_bytes())  # a line the next hop would fold
 
 
 def _wrapped(raw: bytes, lst: ListInfo) -> RawMessage:

@@ -1,6 +1,7 @@
 """DKIM-signing what the node sends, and ARC-sealing the posts it changed (RFC 6376, 8617).
 
-The DKIM-Signature is made by dkimsign.py (OpenSSL); dkimpy checks keys and seals ARC.
+The DKIM-Signature is made by dkimsign.py (OpenSSL); dkimpy checks keys and seals ARC,
+its RSA step handed to OpenSSL too (arcrsa.py).
 This module picks the signing domain (a d= that aligns with
 neither the envelope nor the From buys nothing) and makes sure a signing problem never
 costs a message: whatever dkimpy raises is logged and the mail goes out unsigned.
@@ -26,7 +27,7 @@ import dkim
 from dkim.crypto import parse_pem_private_key
 from dkim.util import parse_tag_value
 
-from listfed.delivery import dkimsign
+from listfed.delivery import arcrsa, dkimsign
 from listfed.errors import ConfigError
 from listfed.mail.authors import domain as address_domain
 from listfed.mail.authors import from_domain
@@ -41,7 +42,8 @@ DnsFunc = Callable[..., bytes | None]
 SIGNED = frozenset(
     b"from sender to cc subject date message-id in-reply-to references reply-to "
     b"list-id list-post list-unsubscribe list-unsubscribe-post list-subscribe list-help "
-    b"list-owner list-archive mime-version content-type content-transfer-encoding".split()
+    b"list-owner list-archive mime-version content-type content-transfer-encoding "
+    b"x-listfed-trace".split()  # a relay's trace: what peers trusting our key check
 )
 MIN_BITS = 1024  # what dkimpy's verifiers accept
 _RSA_ALGORITHM = bytes.fromhex("300d06092a864886f70d0101010500")  # rsaEncryption, NULL
@@ -116,6 +118,8 @@ class MailSigner:
         self._domains = frozenset(d.lower().rstrip(".") for d in domains)
         self._authserv_id = authserv_id
         self._arc = arc
+        if arc:
+            arcrsa.install()  # dkimpy's ARC seals signed by OpenSSL (arcrsa.py)
         self._dnsfunc = dnsfunc
         self._clock = clock
 

@@ -96,7 +96,10 @@ class Prepared:
         put on top of the prepared message."""
         present = [*fields(above), *self.present] if above else self.present
         names = [name.strip(b" \t").lower() for name, _ in present]
+        # From and the relay trace once more than there are, so nobody can add one
         chosen = [n for n in names if n in self.signed] + [b"from"]
+        if b"x-listfed-trace" in self.signed:
+            chosen.append(b"x-listfed-trace")
         tags = (
             f"v=1; a=rsa-sha256; c=relaxed/relaxed; d={domain}; s={selector}; t={when}; "
             f"h={':'.join(n.decode('ascii') for n in chosen)}; bh={self.body_hash}; b="

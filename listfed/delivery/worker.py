@@ -129,6 +129,7 @@ class Deliverer:
         self._batches: asyncio.Queue[Batch] = asyncio.Queue(maxsize=len(transports) * 2)
         self._data: OrderedDict[int, Letter] = OrderedDict()
         self._bases: OrderedDict[int, bytes] = OrderedDict()  # one-click copies' common part
+        self._signed: OrderedDict[int, bytes] = OrderedDict()  # the shared copy, signed
         self._recorder: GroupCommit[Outcome, None] = GroupCommit(db, self._record_all)
         self._finishing: set[asyncio.Task[None]] = set()
         # Cleared while outcomes cannot be recorded (a full disk): nothing more is sent,
@@ -136,6 +137,7 @@ class Deliverer:
         self._recording = asyncio.Event()
         self._recording.set()
         self._stop = asyncio.Event()
+        self._recorded_at = 0.0  # when an outcome was last written
 
     # -- database side (runs on the database thread) --------------------------------------
 
@@ -271,8 +273,6 @@ class Deliverer:
                 return None
             if loaded.kind == "post" and self.personal is not None:
                 loaded = replace(loaded, bare=loaded.data)  # unsigned, for one-click copies
-            if self.sign is not None:
-                loaded = replace(loaded, data=await asyncio.to_thread(self.sign, loaded))
             self._data[outgoing_id] = loaded
             while len(self._data) > 32:
                 self._data.popitem(last=False)
@@ -322,13 +322,27 @@ class Deliverer:
         if letter.bare and letter.list_id is not None and self.personal is not None:
             heads = await self.db.run(self.personal, letter.list_id, to)
         if not verp and not heads:
-            return await transport.send(letter.envelope_from, to, letter.data)
+            return await transport.send(
+                letter.envelope_from, to, await self._shared(outgoing_id, letter)
+            )
         copies = await self._copies(outgoing_id, letter, heads) if heads else {}
         merged = SendResult()
         for address in to:  # copies that differ: a transaction each
             sender = verp_address(letter.envelope_from, address) if verp else letter.envelope_from
-            merged.merge(await transport.send(sender, [address], copies.get(address, letter.data)))
+            data = copies.get(address) or await self._shared(outgoing_id, letter)
+            merged.merge(await transport.send(sender, [address], data))
         return merged
+
+    async def _shared(self, outgoing_id: int, letter: Letter) -> bytes:
+        """The copy for everyone (DKIM-signed, ARC-sealed for a post), made when first
+        needed: a list whose members all get one-click copies never needs it."""
+        if self.sign is None:
+            return letter.data
+        if outgoing_id not in self._signed:
+            self._signed[outgoing_id] = await asyncio.to_thread(self.sign, letter)
+            while len(self._signed) > 32:
+                self._signed.popitem(last=False)
+        return self._signed[outgoing_id]
 
     async def _copies(
         self, outgoing_id: int, letter: Letter, heads: dict[str, bytes]
@@ -350,13 +364,26 @@ class Deliverer:
         rows stay in flight meanwhile, so nothing delivered is sent again. Only a stop
         before that leaves them to be sent again at the next start."""
         outcome = Outcome(batch, result, self.clock(), letter.kind)
-        pause = 0.5
+        pause, failed_at, tries = 0.5, 0.0, 0
         try:
             while True:
                 try:
                     await self._recorder.submit(outcome)
+                    self._recorded_at = self.clock()
                     break
                 except Exception as exc:
+                    failed_at, tries = failed_at or self.clock(), tries + 1
+                    if tries >= 3 and (self._recorded_at > failed_at or await self._writable()):
+                        # the store takes other writes: this outcome is the problem
+                        log.exception(
+                            "<%s> d%s: this outcome cannot be recorded (others can): "
+                            "its %d copies will be sent again",
+                            letter.message_id,
+                            batch.outgoing_id,
+                            len(batch.rows),
+                        )
+                        self._recording.set()  # the store works: delivery goes on
+                        return
                     self._paused(letter, batch, exc)
                     if self._stop.is_set():
                         log.error(
@@ -375,6 +402,22 @@ class Deliverer:
             self._log(batch, letter, result)
         finally:
             self._release(batch)
+
+    async def _writable(self) -> bool:
+        """Does the database take a write now (a small one, that needs a page)?"""
+
+        def probe() -> None:
+            with self.db.write() as s:
+                s.connection().execute(
+                    text("INSERT OR REPLACE INTO meta (key, value) VALUES ('write_probe', :v)"),
+                    {"v": str(self.clock())},
+                )
+
+        try:
+            await self.db.run(probe)
+        except Exception:  # any failure means: not now
+            return False
+        return True
 
     def _paused(self, letter: Letter, batch: Batch, exc: Exception) -> None:
         if not self._recording.is_set():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 
+from listfed.config.settings import PeerConfig
 from listfed.context import Context, NodeSettings
 from listfed.federation import signing
 from listfed.listinfo import Policy
@@ -22,7 +23,9 @@ def _signed_by(node: NodeSettings, post: Post, now: float) -> str | None:
     if hop is None:
         why = "a signature without a trace header"
     else:
-        secrets = {p.node: p.secret for p in node.peers}
+        # HMAC peers only (new secret first, then retiring): a peer trusted by its DKIM
+        # key has no secret, and an empty key would let anyone sign as it
+        secrets = {p.node: p.secrets for p in node.peers if p.secret and p.trust == "secret"}
         raw = post.message.head
         exact = raw.get_all(trace.TRACE_HEADER)  # unfolded, as SPEC §9 says
         forms = [exact] if exact == list(msg.traces) else [exact, list(msg.traces)]
@@ -50,6 +53,29 @@ def _signed_by(node: NodeSettings, post: Post, now: float) -> str | None:
                 checked.reason if not checked.ok else f"signed by {checked.node}, not {hop.node}"
             )
         why = "; ".join(reasons)
+    post.refused_signature = why
+    post.reasons.append(f"relay signature refused: {why}")
+    log.warning("%s relay signature refused (%s): an ordinary post", post.log_prefix(), why)
+    return None
+
+
+def _dkim_peers(node: NodeSettings, name: str) -> list[PeerConfig]:
+    return [p for p in node.peers if p.trust == "dkim" and p.node.casefold() == name.casefold()]
+
+
+def _dkim_signed_by(node: NodeSettings, post: Post, name: str) -> str | None:
+    """The peer's domain whose DKIM signature covers this relay whole (checked before
+    the pass, with the DNS: lookups.Facts.relay_signers), else None (the reason logged)."""
+    for peer in _dkim_peers(node, name):
+        theirs = {d.lower() for d in (*peer.domains, peer.node)}
+        for domain in post.facts.relay_signers:
+            if domain.lower() in theirs:
+                return domain
+    why = (
+        f"no DKIM signature of {name}'s domains covers the relay (its key in DNS, the "
+        "Message-ID, From, every X-Listfed-Trace and the whole body)"
+    )
+    post.refused_signature = why
     post.reasons.append(f"relay signature refused: {why}")
     log.warning("%s relay signature refused (%s): an ordinary post", post.log_prefix(), why)
     return None
@@ -70,6 +96,11 @@ def trusted(ctx: Context, post: Post) -> Verdict | None:
         if peer is None or hop is None:
             return None
         who = f"a relay from {hop.list}, signed by peer node {peer}"
+    elif hop is not None and _dkim_peers(node, hop.node):
+        domain = _dkim_signed_by(node, post, hop.node)
+        if domain is None:
+            return None
+        who = f"a relay from {hop.list}, DKIM-signed by peer node {hop.node} (d={domain})"
     else:
         return None
     post.relay_from = hop.list.lower()

@@ -126,9 +126,9 @@ def relay(ctx: Context, post: Post) -> None:
         else:
             peer = node.peer_for(target)
             data = (
-                msg.to_bytes()
-                if peer is None
-                else signed(msg.copy(), post, node, peer.secret, target, now)
+                signed(msg.copy(), post, node, peer.secret, target, now)
+                if peer is not None and peer.trust == "secret" and peer.secret
+                else msg.to_bytes()  # a DKIM peer checks the DKIM signature delivery adds
             )
             outgoing_id = outbox.enqueue(
                 session,

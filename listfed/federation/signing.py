@@ -125,14 +125,15 @@ def _body_forms(body: bytes) -> list[bytes]:
 
 def verify(
     value: str,
-    secrets: Mapping[str, str],
+    secrets: Mapping[str, str | Sequence[str]],
     covered: Covered,
     now: float,
     max_age: float,
     *,
     accept_v1: bool = True,
 ) -> Checked:
-    """Check one header value against the secrets of known peers (node name → secret)."""
+    """Check one header value against the secrets of known peers (node name → its
+    secret, or its secrets during a rotation: any of them verifies)."""
     tags = _tags(value)
     if tags is None or not {"v", "n", "t", "s"} <= tags.keys():
         return Checked(False, "", "the signature header is malformed")
@@ -143,9 +144,10 @@ def verify(
         return Checked(False, node, V1_REFUSED)
     if version == "2" and covered.fields is None:
         return Checked(False, node, "From, Subject or Content-Type occurs more than once")
-    secret = next((s for n, s in secrets.items() if n.casefold() == node.casefold()), None)
-    if secret is None:
+    found = next((s for n, s in secrets.items() if n.casefold() == node.casefold()), None)
+    if found is None:
         return Checked(False, node, f"{node!r} is not a known peer")
+    keys = (found,) if isinstance(found, str) else tuple(found)
     if not re.fullmatch(r"[0-9]{1,12}", tags["t"]):
         return Checked(False, node, "the signature time is not a number")
     when = int(tags["t"])
@@ -158,7 +160,9 @@ def verify(
     except (binascii.Error, ValueError):
         return Checked(False, node, "the signature is not base64")
     for form in _body_forms(covered.body):
-        expected = _mac(secret, covered.lines(version, node, when, body_hash(form)))
-        if hmac.compare_digest(expected, given):
-            return Checked(True, node, f"signed by peer node {node} (v={version})")
+        lines = covered.lines(version, node, when, body_hash(form))
+        for n, secret in enumerate(keys):
+            if hmac.compare_digest(_mac(secret, lines), given):
+                older = " with a retiring secret" if n else ""
+                return Checked(True, node, f"signed by peer node {node} (v={version}){older}")
     return Checked(False, node, "the signature does not match the message")

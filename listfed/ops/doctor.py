@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from listfed.config import Config
-from listfed.delivery.dkim import key_bits, load_key, public_key_record
 from listfed.errors import ConfigError
-from listfed.ops.node import secret_path
+
+# The key's readers (OpenSSL, dkimpy) and the node's setup (SQLAlchemy) are imported when
+# a check needs them: `doctor` on a node without DKIM answers at once.
 
 KEYGEN = "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out dkim.pem"
 DKIM_OFF = (
@@ -68,7 +69,7 @@ def examine(config: Config) -> Report:
     dkim_record, dkim_check = _dkim(config)
     signing = config.dkim.domains or config.node.domains
     records: list[Record] = []
-    notes = [] if dkim_record else [Note("", DKIM_OFF)]
+    notes = [] if dkim_record or not dkim_check.ok else [Note("", DKIM_OFF)]
     for domain in config.node.domains:
         if dkim_record and domain in signing:
             name = f"{config.dkim.selector}._domainkey.{domain}."
@@ -83,8 +84,14 @@ def examine(config: Config) -> Report:
 
 
 def _dkim(config: Config) -> tuple[str | None, Check]:
+    try:
+        config.need_secrets("dkim")
+    except ConfigError as exc:
+        return None, Check(False, f"the DKIM key cannot be read: {exc}")
     if not config.dkim.enabled:
         return None, Check(True, "DKIM signing is off: no [dkim] private_key (see above)")
+    from listfed.delivery.dkim import key_bits, load_key, public_key_record
+
     try:
         key = load_key(config.dkim.private_key)
     except ConfigError as exc:
@@ -95,11 +102,18 @@ def _dkim(config: Config) -> tuple[str | None, Check]:
 
 
 def _checks(config: Config) -> list[Check]:
+    from listfed.ops.node import secret_path
+
     where = str(config.path) if config.path else "the built-in defaults"
     data, init = config.node.data_dir, "run `listfed init`"
     database, secret = data / "listfed.db", secret_path(config)
     checks = [
         Check(True, f"the config loads ({where})"),
+        *(
+            Check(False, f"{u.key}: {u.problem} (`listfed serve` needs it)")
+            for u in config.unresolved
+            if not u.key.startswith("dkim.")
+        ),
         Check(True, f"the data dir is {data}")
         if data.is_dir()
         else Check(False, f"no data dir at {data}: {init}"),

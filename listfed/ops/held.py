@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from listfed import listvalues
+from listfed import listvalues, tokens
 from listfed.addresses import Kind
 from listfed.db import lists, members, queue, spooled
 from listfed.db.models import Held
@@ -17,6 +17,7 @@ from listfed.errors import NotFound
 from listfed.listinfo import ListInfo
 from listfed.moderation.hold import release
 from listfed.notices import rejection
+from listfed.ops import listings
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,21 @@ def all_held(session: Session, list_address: str | None = None) -> list[tuple[He
 def get(session: Session, held_id: int) -> Held:
     row = session.get(Held, held_id)
     if row is None:
-        raise NotFound(f"no held message {held_id}")
+        raise NotFound(gone(session, held_id))
     return row
+
+
+def gone(session: Session, held_id: int) -> str:
+    """Why there is no held post `held_id`: decided already, expired, or never held; its
+    moderation code, spent when it left the queue, says which (as the moderators' email
+    replies tell it)."""
+    code = tokens.latest(session, tokens.held_key(held_id))
+    if code is None or not code.used:
+        return f"no held message {held_id}"
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(code.used))
+    if code.used >= code.expires:
+        return f"held post {held_id} has expired, undecided ({when}); nothing was done"
+    return f"held post {held_id} has been decided already ({when}); nothing was done"
 
 
 def approve(
@@ -115,15 +129,4 @@ def discard(session: Session, held_id: int, now: float | None = None) -> Held:
 
 def describe(row: Held, list_address: str) -> dict[str, Any]:
     """The JSON shape of a held message (SPEC §9)."""
-    return {
-        "id": row.id,
-        "list": list_address,
-        "sender": row.sender or row.mail_from,
-        "subject": row.subject,
-        "reason": row.reason,
-        "received": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(row.received)),
-        "message_id": row.message_id,
-        "expires": (
-            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(row.expires)) if row.expires else ""
-        ),
-    }
+    return listings.held_json(row.model_dump(), list_address)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from typing import Any
 
 from sqlmodel import Session
@@ -140,37 +139,3 @@ def set_value(session: Session, address: str, key: str, value: str) -> ListInfo:
 
 def delete(session: Session, address: str) -> None:
     session.delete(find_row(session, address))
-
-
-def describe(info: ListInfo, members: int) -> dict[str, Any]:
-    """The JSON shape of a list (SPEC §9)."""
-    plain = replace(info)
-    return {
-        "address": plain.address,
-        "policy": plain.policy.value,
-        "description": plain.description,
-        "members": members,
-        "nonmember_action": plain.nonmember_action.value,
-        "subject_prefix": plain.prefix,
-        "footer": plain.footer,
-        "archive": plain.archive,
-        "visibility": plain.visibility.value,
-        "max_message_size": plain.max_message_size,
-        "reply_to": plain.reply_to,
-        "dmarc": plain.dmarc,
-        "bounce_threshold": plain.bounce_threshold,
-        "digest_size": plain.digest_size,
-        "digest_period": plain.digest_period.value,
-        "digest_format": plain.digest_format.value,
-        "welcome_message": plain.welcome_message,
-        "goodbye_message": plain.goodbye_message,
-        "emergency": plain.emergency,
-        "accept_these_nonmembers": list(plain.accept_these_nonmembers),
-        "hold_types": list(plain.hold_types),
-        "dmarc_always": list(plain.dmarc_always),
-        "dmarc_never": list(plain.dmarc_never),
-        "hold_expiry": plain.hold_expiry,
-        "reply_to_override": plain.reply_to_override,
-        "one_click": plain.one_click,
-        "notify_owners": plain.notify_owners,
-    }

@@ -21,7 +21,7 @@ from listfed.errors import InvalidAddress, NotFound, UsageError
 from listfed.listinfo import DeliveryMode, Role
 from listfed.mail.authors import first
 from listfed.notices import replies
-from listfed.ops import lists
+from listfed.ops import listings, lists
 
 
 @dataclass
@@ -166,13 +166,4 @@ def _enum(kind: Any, value: str) -> Any:
 
 def describe(row: Member) -> dict[str, Any]:
     """The JSON shape of a member (SPEC §9)."""
-    return {
-        "address": row.display_address,
-        "name": row.name,
-        "role": row.role,
-        "delivery": row.delivery,
-        "bounce_score": row.bounce_score,
-        "delivery_disabled": row.delivery_disabled,
-        "last_failure": row.last_failure,
-        "moderated": row.moderated,
-    }
+    return listings.member_json(row.model_dump())

@@ -151,7 +151,11 @@ def _counted(conn: sqlite3.Connection) -> list[Family]:
     for domain, outcome, code, n in delivery:
         deliveries[(domain if domain in top else "other", outcome)] += n
         replies[(outcome, code)] += n
-    relays = _rows(conn, "SELECT direction, route, COUNT(*) FROM relay GROUP BY direction, route")
+    relays = _rows(  # the far list's domain names the peer (or the foreign list's host)
+        conn,
+        "SELECT direction, route, substr(target, instr(target, '@') + 1), COUNT(*) "
+        "FROM relay GROUP BY 1, 2, 3",
+    )
     return [
         Family(
             "listfed_intake_accepted_total",
@@ -179,10 +183,26 @@ def _counted(conn: sqlite3.Connection) -> list[Family]:
             [Sample(n, (("outcome", o), ("code", c))) for (o, c), n in replies.items()],
         ),
         Family(
+            "listfed_bounces_total",
+            "counter",
+            "Bounces: reports received at LIST-bounces (dsn), and copies a receiving "
+            "server refused with a 5xx (refused).",
+            [
+                Sample(
+                    sum(n for a, b, _c, n in intake if (a, b) == ("accepted", "bounces")),
+                    (("how", "dsn"),),
+                ),
+                Sample(
+                    sum(n for (_d, o), n in deliveries.items() if o == "refused"),
+                    (("how", "refused"),),
+                ),
+            ],
+        ),
+        Family(
             "listfed_relays_total",
             "counter",
-            "Relays sent (out) and taken in (in), by route.",
-            _by(relays, "direction", "route"),
+            "Relays sent (out) and taken in (in), by route and by the far list's domain.",
+            _by(relays, "direction", "route", "domain"),
         ),
     ]
 

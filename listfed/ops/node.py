@@ -8,9 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from listfed.config import Config
-from listfed.db.engine import Database
 from listfed.errors import ConfigError
-from listfed.migrations import upgrade
 
 
 @dataclass
@@ -62,6 +60,9 @@ def prepare(config: Config) -> list[str]:
     for path in (db_path, *(db_path.with_name(db_path.name + s) for s in ("-wal", "-shm"))):
         if path.exists():
             path.chmod(PRIVATE_FILE)
+    from listfed.db.engine import Database  # here: secret_path and node_secret need none
+    from listfed.migrations import upgrade
+
     db = Database(db_path, config.storage.busy_timeout)
     try:
         upgrade(db)

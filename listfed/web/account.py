@@ -5,8 +5,6 @@ in with a session cookie, so a mail scanner that follows links spends nothing.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
-
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -14,8 +12,9 @@ from starlette.responses import RedirectResponse, Response
 from listfed.addresses import normalise
 from listfed.errors import InvalidAddress
 from listfed.ops import signin, webmail
+from listfed.web import forms
+from listfed.web.forms import client_of
 from listfed.web.headers import SESSION_COOKIE
-from listfed.web.joining import MAX_BODY, client_of
 from listfed.web.site import Site, site_of
 
 
@@ -28,8 +27,7 @@ async def login(request: Request) -> Response:
     """The form (field `email`): a link if the address is a member here; the same page
     either way, and for a mistyped address too."""
     site = site_of(request)
-    body = (await request.body())[:MAX_BODY]
-    given = dict(parse_qsl(body.decode("utf-8", "replace"))).get("email", "").strip()
+    given = (await forms.fields(request)).get("email", "").strip()
     try:
         address = normalise(given)
     except InvalidAddress:

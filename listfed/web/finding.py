@@ -56,9 +56,10 @@ def _answer(request: Request, address: str | None) -> Response:
                 query,
                 lst.address if lst else None,
                 PER_PAGE * page + 1,
-                # one list: readable, as checked; every list: those the visitor may read
-                visibilities=None if lst else READABLE,
-                also=() if lst else members_lists(request, conn),
+                # the lists the visitor may read (one list: that one, as checked), so
+                # that list:NAME of a list they may not read is as missing as any other
+                visibilities=READABLE,
+                also=members_lists(request, conn),
                 everything=context["everything"],
             )
         except QueryError as exc:

@@ -7,9 +7,6 @@ mail-bomb a stranger, it sends at most one mail per address and ten per client a
 
 from __future__ import annotations
 
-import ipaddress
-from urllib.parse import parse_qsl
-
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,17 +17,16 @@ from listfed.errors import InvalidAddress
 from listfed.ops import webmail
 from listfed.robots import actions
 from listfed.tokens import Action
+from listfed.web import forms
+from listfed.web.forms import client_of
 from listfed.web.site import Site, readable, site_of
-
-MAX_BODY = 4096
 
 
 async def subscribe(request: Request) -> Response:
     site = site_of(request)
     with site.reading() as conn:
         lst = readable(request, conn, request.path_params["address"])  # else the 404 of no list
-    body = (await request.body())[:MAX_BODY]
-    given = dict(parse_qsl(body.decode("utf-8", "replace"))).get("email", "").strip()
+    given = (await forms.fields(request)).get("email", "").strip()
     try:
         address = normalise(given)
     except InvalidAddress:
@@ -47,17 +43,3 @@ def _ask(site: Site, list_address: str, address: str, client: str) -> None:
         if webmail.allowed(s, address, client, now):
             lst = lists.get(s, list_address)
             actions.ask(s, site.node, lst, Action.SUBSCRIBE, address, now)
-
-
-def client_of(request: Request) -> str:
-    """The visitor's address: the proxy's X-Forwarded-For when the connection comes from
-    this machine (a TLS proxy in front, README), else the connection's own."""
-    host = request.client.host if request.client else ""
-    forwarded = request.headers.get("x-forwarded-for", "")
-    try:
-        local = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        local = False
-    if local and forwarded:
-        return forwarded.split(",")[-1].strip()[:64]
-    return host

@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from listfed.ops import metrics
 from listfed.prometheus import CONTENT_TYPE, render
-from listfed.web.joining import client_of
+from listfed.web.forms import client_of
 from listfed.web.site import site_of
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -24,11 +23,10 @@ from listfed.db.models import Member
 from listfed.errors import NotFound
 from listfed.notices import owners
 from listfed.ops import members
+from listfed.web import forms
 from listfed.web.site import Site, site_of
 
 log = logging.getLogger("listfed.web")
-
-MAX_BODY = 4096  # bytes of a POST read: the one field is a few dozen
 
 
 @dataclass(frozen=True)
@@ -49,8 +47,7 @@ async def one_click(request: Request) -> Response:
         return site.page(
             "unsubscribe.html", status=400 if found.forged else 200, state=state, found=found
         )
-    body = await request.body()
-    fields = dict(parse_qsl(body[:MAX_BODY].decode("ascii", "replace")))
+    fields = await forms.fields(request)
     if fields.get("List-Unsubscribe") != "One-Click":
         return site.page("unsubscribe.html", status=400, state="invalid")
     found = await run_in_threadpool(_unsubscribe, site, token)

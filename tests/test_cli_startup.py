@@ -1,0 +1,167 @@
+"""The command line starts quickly (issue 20): a command imports what it runs and no
+more, and typer's values are converted without pydantic where they can be (cli/coercion.py,
+compared here with typer's own conversion). Times are measured by bench/cli.py, not here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import os
+import subprocess
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer.main
+from typer._click import Context
+from typer._click.exceptions import BadParameter
+from typer.testing import CliRunner
+
+from listfed.cli.app import app
+from listfed.cli.coercion import QuickValue, quicken
+from listfed.cli.commands import EVERY, SINGLE, build
+from listfed.ops import lists, listview
+from tests.conftest import DOMAIN
+
+TEAM = f"team@{DOMAIN}"
+# what a command that only shows something, or its help, never needs
+HEAVY = {
+    "sqlalchemy", "sqlmodel", "pydantic", "aiosmtpd", "aiosmtplib", "dkim", "dns",
+    "aioimaplib", "mailparser", "flufl", "starlette", "uvicorn", "jinja2", "cryptography",
+}  # fmt: skip
+
+SCRIPT = """
+import json, sys
+from listfed.cli.main import main
+sys.argv = ["listfed", *sys.argv[1:]]
+try:
+    main()
+except SystemExit as done:
+    code = done.code
+print(json.dumps([code, sorted({m.split(".")[0] for m in sys.modules})]), file=sys.stderr)
+"""
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    where = tmp_path_factory.mktemp("node")
+    config = str(where / "listfed.toml")
+    runner = CliRunner()
+    for args in (["init", "--domain", DOMAIN], ["lists", "create", TEAM]):
+        assert runner.invoke(app, ["--config", config, *args]).exit_code == 0
+    return where
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["lists", "--help"],
+        ["members", "add", "--help"],
+        ["held", "approve", "--help"],
+        ["archive", "export", "--help"],
+        ["serve", "--help"],
+        ["doctor", "--help"],
+        ["lists", "ls"],
+        ["lists", "ls", "--json"],
+        ["lists", "show", TEAM],
+        ["routes", "ls"],
+        ["peers", "ls"],
+        ["archive", "search", "anything"],
+        ["members", "ls", TEAM],
+        ["held", "ls"],
+        ["queue", "ls", "--json"],
+        ["doctor", "--offline"],
+    ],
+)
+def test_a_command_loads_only_what_it_runs(node: Path, args: list[str]) -> None:
+    env = {**os.environ, "LISTFED_CONFIG": str(node / "listfed.toml")}
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, *args], env=env, capture_output=True, text=True, timeout=60
+    )
+    code, modules = json.loads(done.stderr.strip().splitlines()[-1])
+    assert code in (0, None), done.stderr
+    assert HEAVY & set(modules) == set()
+    assert "Traceback" not in done.stderr
+
+
+def test_help_names_every_command_without_loading_them() -> None:
+    out = CliRunner().invoke(build(set()), ["--help"]).stdout
+    for word in EVERY:
+        assert f"  {word} " in out
+
+
+def test_a_single_commands_help_is_its_docstrings_first_line() -> None:
+    for word, (module, text) in SINGLE.items():
+        function = getattr(importlib.import_module(f"listfed.cli.{module}"), word)
+        assert (inspect.getdoc(function) or "").splitlines()[0] == text
+
+
+def test_lists_set_names_every_setting_it_takes() -> None:
+    assert sorted(listview.SETTABLE) == sorted(lists.SETTINGS)
+
+
+def _params(command: Any) -> list[tuple[Any, Any]]:
+    found, stack = [], [command]
+    while stack:
+        current = stack.pop()
+        found += [(current, p) for p in current.params if hasattr(p, "type_descriptor")]
+        stack.extend(getattr(current, "commands", {}).values())
+    return found
+
+
+def _samples(annotation: Any, tmp_path: Path) -> list[Any]:
+    if annotation is str:
+        return ["x", "", "-- \\nleave", "ünïcode", 5]
+    if annotation is int:
+        return ["5", "05", "0", "1", "1000", "1001", "-3", "x", "²", " 7", 20, True]
+    if annotation == list[str]:
+        return [("a", "b"), (), ["x"], "solo", (1,)]
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return [*annotation, *(m.value for m in annotation), "bogus", "MEMBER", ""]
+    if annotation is Path:
+        (tmp_path / "file.txt").write_text("x")
+        return [str(tmp_path / "file.txt"), str(tmp_path / "missing"), str(tmp_path), "-"]
+    return []
+
+
+def _outcome(convert: Any, value: Any) -> tuple[str, Any]:
+    try:
+        result = convert(value)
+    except BadParameter as refused:
+        return "refused", refused.format_message()
+    return type(result).__name__, result
+
+
+def test_the_quick_conversion_is_typers_for_every_parameter(tmp_path: Path) -> None:
+    from typer._param_types import coerce_cli_path
+
+    command = typer.main.get_command(app)
+    checked = 0
+    for owner, param in _params(command):
+        descriptor = param.type_descriptor
+        multiple = bool(param.multiple or param.nargs == -1)
+        quick = QuickValue(
+            descriptor.annotation, descriptor.parameter_info, multiple, coerce_cli_path
+        )
+        ctx = Context(owner)
+        for value in [None, *_samples(descriptor.annotation, tmp_path)]:
+            param._runtime_param = None  # typer's own, built afresh
+            theirs = _outcome(lambda v: param.get_runtime_param().coerce(v, param, ctx), value)
+            ours = _outcome(lambda v: quick.coerce(v, param, ctx), value)
+            assert ours == theirs, (owner.name, param.name, value)
+            checked += 1
+    assert checked > 200
+
+
+def test_quicken_reaches_every_parameter_and_help_option() -> None:
+    command = typer.main.get_command(app)
+    quicken(command)
+    for owner, param in _params(command):
+        assert isinstance(param._runtime_param, QuickValue), (owner.name, param.name)
+        helper = owner.get_help_option(Context(owner))
+        assert isinstance(helper._runtime_param, QuickValue), owner.name
