@@ -12,6 +12,7 @@ from listfed import checks, policy
 from listfed.archive import stage as archive
 from listfed.bounces import score
 from listfed.bridges import echoes
+from listfed.bridges import tags as bridge_tags
 from listfed.context import Context
 from listfed.delivery import outbox, subjects
 from listfed.delivery.decorate import decorate
@@ -46,6 +47,8 @@ def _decorate(ctx: Context, post: Post) -> None:
         authserv_id=node.name,
         parsed=post.message.editable(),
         tags=subjects.route_tags(node.routes),
+        foreign=bridge_tags.subject_tags(node, post.lst.address),
+        away=bridge_tags.away(node, post),
     )
 
 

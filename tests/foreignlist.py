@@ -1,5 +1,6 @@
 """A foreign list for the bridge tests: an aiosmtpd server on loopback that behaves like
-a GNU Mailman 2.1 list at atl-coc@groups.example.
+a GNU Mailman 2.1 list at atl-coc@groups.example (or, with `style`, like a Mailman 3 or
+a Sympa list: tests/liststyles.py).
 
 It takes mail for its posting address only, distributes a subscriber's post to every
 subscriber (by SMTP to the subscriber's endpoint, or through a `deliver(address, raw)`
@@ -15,7 +16,9 @@ Message-ID replaced if asked; the envelope sender is the -bounces address.
         await atl.wait_until(lambda: len(atl.distributed) == 1)
 
 Everything is recorded for assertions: `received` (what came in by SMTP or from
-`post_from_member`), `distributed` (one entry per subscriber copy), `held`, `failures`.
+`post_from_member`), `distributed` (one entry per subscriber copy), `held`, `failures`,
+`notices` (what the list wrote to a poster: held, rejected; and the bounces it sent as
+an MTA would). Mail to a poster goes to the endpoint `mx` names for their domain.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from typing import Any
 
 import aiosmtplib
 from aiosmtpd.smtp import SMTP
+
+from tests import liststyles
 
 Endpoint = tuple[str, int]
 Deliver = Callable[[str, bytes], Awaitable[None] | None]
@@ -73,7 +78,7 @@ class Distribution:
 @dataclass(frozen=True)
 class Held:
     sender: str
-    reason: str  # "non-member" or "loop"
+    reason: str  # "non-member", "loop" or "moderated"
     raw: bytes
 
 
@@ -90,6 +95,16 @@ class ForeignList:
     # "envelope", "reply-to" and "sender"; the default is the strict From-only check.
     member_fields: tuple[str, ...] = ("from",)
     body_encoding: str = "base64"  # of a decorated text/plain body: base64, quoted-printable, 8bit
+    # "mailman2" (the changes described above), "mailman3" or "sympa" (tests/liststyles.py)
+    style: str = "mailman2"
+    # Mailman 3 and Sympa: DMARC mitigation for every post (Mailman 3's
+    # dmarc_mitigate_unconditionally): "munge" (From "Name via List") or "wrap" (a new
+    # message from the list with the post inside as message/rfc822; Mailman 3 only)
+    dmarc: str = ""
+    reply_to_list: bool = False  # Mailman 3's reply_goes_to_list = point_to_list
+    wrapped_text: str = ""  # Mailman 3's dmarc_wrapped_message_text
+    moderated: set[str] = field(default_factory=set)  # members whose posts are held
+    mx: dict[str, Endpoint] = field(default_factory=dict)  # domain -> where its mail goes
     host: str = "127.0.0.1"
     timeout: float = 5.0  # for every SMTP delivery and every wait
     subscribers: dict[str, Endpoint | None] = field(default_factory=dict)
@@ -100,6 +115,7 @@ class ForeignList:
     distributed: list[Distribution] = field(default_factory=list)
     held: list[Held] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)  # (subscriber, error)
+    notices: list[Arrival] = field(default_factory=list)  # (envelope, rcpt, raw) written
     port: int = 0
     _server: asyncio.Server | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -119,11 +135,24 @@ class ForeignList:
         return f"<{self.name}.{self.domain}>"
 
     @property
+    def display_name(self) -> str:
+        """Mailman 3's: the list name capitalised."""
+        return self.name.capitalize()
+
+    @property
     def prefix(self) -> str:
-        return f"[{self.name}]"
+        return f"[{self.display_name}]" if self.style == "mailman3" else f"[{self.name}]"
 
     @property
     def footer(self) -> str:
+        if self.style == "mailman3":
+            return (
+                f"_______________________________________________\n"
+                f"{self.display_name} mailing list -- {self.address}\n"
+                f"To unsubscribe send an email to {self.name}-leave@{self.domain}\n"
+            )
+        if self.style == "sympa":
+            return f"Liste {self.name} -- https://{self.domain}/sympa/info/{self.name}\n"
         return (
             "_______________________________________________\n"
             f"{self.name} mailing list\n"
@@ -213,12 +242,17 @@ class ForeignList:
             msg["References"] = in_reply_to
         msg.set_content(body, cte="8bit")
         raw = msg.as_bytes(policy=email.policy.SMTP.clone(linesep="\n"))
+        await self.post_raw(raw, address)
+        return raw
+
+    async def post_raw(self, raw: bytes, address: str) -> None:
+        """A member's mail program sends `raw` to the list; returns once it has been
+        distributed (or held)."""
         self.received.append(Arrival(address, (self.address,), raw))
         await asyncio.wait_for(
             self._process(raw, address, self._received_line("member", "127.0.0.1")),
             self.timeout * (len(self.subscribers) + 1),
         )
-        return raw
 
     async def settle(self, timeout: float | None = None) -> None:
         """Until every post taken so far has been distributed or held."""
@@ -232,37 +266,76 @@ class ForeignList:
             await self._changed.wait_for(done)
 
     def mailmanise(self, raw: bytes) -> bytes:
-        """The post as Mailman sends it to subscribers (without the Received line)."""
+        """The post as the list sends it to subscribers (without the Received line)."""
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)
-        self._prefix_subject(msg)
-        self._add_footer(msg)
+        if self.style == "mailman3":
+            msg = liststyles.mailman3(self, msg)
+        elif self.style == "sympa":
+            liststyles.sympa(self, msg)
+        else:
+            self._prefix_subject(msg)
+            self._add_footer(msg)
+            self.list_fields(msg)
+            msg["X-BeenThere"] = self.address
+            if self.munge_from:
+                self._munge_from(msg)
+        if self.replace_message_id or not msg["Message-ID"]:
+            del msg["Message-ID"]
+            msg["Message-ID"] = make_msgid("mm", self.domain)
+        return flatten(msg)
+
+    def list_fields(self, msg: Message) -> None:
+        """List-Id, List-Post, List-Help, List-Unsubscribe and Precedence, as the list's."""
         for name in ("List-Id", "List-Post", "List-Unsubscribe", "List-Help", "Precedence"):
             del msg[name]
-        msg["X-BeenThere"] = self.address
         msg["Precedence"] = "list"
         msg["List-Id"] = self.list_id
         msg["List-Post"] = f"<mailto:{self.address}>"
         msg["List-Help"] = f"<mailto:{self.name}-request@{self.domain}?subject=help>"
         msg["List-Unsubscribe"] = f"<mailto:{self.name}-request@{self.domain}?subject=unsubscribe>"
-        if self.munge_from:
-            self._munge_from(msg)
-        if self.replace_message_id or not msg["Message-ID"]:
-            del msg["Message-ID"]
-            msg["Message-ID"] = make_msgid("mm", self.domain)
-        out = BytesIO()
-        BytesGenerator(out, mangle_from_=False, policy=_OUT).flatten(msg)
-        return out.getvalue()
+
+    async def reject(self, held: Held, reason: str) -> None:
+        """The moderator rejects a held post; the poster is told (liststyles.rejection)."""
+        self.held.remove(held)
+        await self.write(liststyles.rejection(self, held, reason))
+
+    async def bounce(self, arrival: Arrival, reason: str = "550 5.7.1 Not allowed") -> None:
+        """The list's MTA refuses `arrival` after taking it: a DSN to its envelope sender."""
+        await self.write(liststyles.dsn(self, arrival, reason))
+
+    async def write(self, letter: Arrival) -> None:
+        """Record a notice or bounce, and send it to the endpoint of its recipient's
+        domain if `mx` knows one."""
+        [rcpt] = letter.rcpt_tos
+        self.notices.append(letter)
+        endpoint = self.mx.get(rcpt.rpartition("@")[2].lower())
+        if endpoint is not None:
+            await self._smtp(letter.raw, letter.mail_from, rcpt, endpoint)
+        await self._notify()
+
+    async def _smtp(self, raw: bytes, sender: str, rcpt: str, endpoint: Endpoint) -> None:
+        """One SMTP transaction; `sender` "" is the null sender of a bounce."""
+        client = aiosmtplib.SMTP(
+            hostname=endpoint[0], port=endpoint[1], timeout=self.timeout, start_tls=False
+        )
+        async with client:
+            await client.sendmail(sender, [rcpt], raw)
 
     # the list's work
 
     async def _process(self, raw: bytes, mail_from: str, received: bytes) -> None:
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)
         sender = _addresses(msg.get_all("From") or [])
-        if any(v.strip().lower() == self.address for v in _values(msg, "X-BeenThere")):
+        loop = _values(msg, "X-BeenThere") + _values(msg, "X-Loop")
+        if any(v.strip().lower() == self.address for v in loop):
             await self._hold(sender, "loop", raw)
             return
         if not self._from_member(msg, mail_from):
             await self._hold(sender, "non-member", raw)
+            return
+        if any(a in self.moderated for a in sender):
+            await self._hold(sender, "moderated", raw)
+            await self.write(liststyles.held_notice(self, msg, sender[0]))
             return
         out = received + self.mailmanise(raw)
         for subscriber, endpoint in list(self.subscribers.items()):
@@ -286,15 +359,7 @@ class ForeignList:
                     await asyncio.wait_for(result, self.timeout)
                 via = "deliver"
             else:
-                await aiosmtplib.send(
-                    out,
-                    sender=self.bounces,
-                    recipients=[subscriber],
-                    hostname=endpoint[0],
-                    port=endpoint[1],
-                    timeout=self.timeout,
-                    start_tls=False,
-                )
+                await self._smtp(out, self.bounces, subscriber, endpoint)
                 via = "smtp"
         except Exception as exc:  # a subscriber's failure is Mailman's bounce, not ours
             self.failures.append((subscriber, f"{type(exc).__name__}: {exc}"))
@@ -328,9 +393,10 @@ class ForeignList:
         del msg["Subject"]
         msg["Subject"] = new if new.isascii() else Header(new, "utf-8").encode()
 
-    def _add_footer(self, msg: Message) -> None:
+    def _add_footer(self, msg: Message, inline: bool = True) -> None:
         ctype = msg.get_content_type()
-        if not msg.is_multipart() and ctype == "text/plain" and self._footer_inline(msg):
+        plain = not msg.is_multipart() and ctype == "text/plain"
+        if inline and plain and self._footer_inline(msg):
             return
         footer = Message()
         footer["Content-Type"] = 'text/plain; charset="us-ascii"'
@@ -394,6 +460,42 @@ class ForeignList:
         else:
             msg["From"] = formataddr((shown, self.address), charset="utf-8")
         msg["Reply-To"] = ", ".join([str(original), *reply_to])
+
+
+def reply_all(
+    to: Message, sender: str, body: str, *, name: str = "", message_id: str = ""
+) -> tuple[bytes, list[str]]:
+    """The reply a mail program writes when `sender` presses Reply-All on `to`, and the
+    addresses it goes to: Reply-To (else From), To and Cc, each once, never the sender
+    (as Thunderbird, Gmail and Apple Mail do)."""
+    first = _addresses(to.get_all("Reply-To") or []) or _addresses(to.get_all("From") or [])
+    others = _addresses((to.get_all("To") or []) + (to.get_all("Cc") or []))
+    rcpts = [a for a in dict.fromkeys(first + others) if a != sender.lower()]
+    subject = _decoded(to.get("Subject", ""))
+    msg = EmailMessage()
+    msg["From"] = formataddr((name, sender)) if name else sender
+    msg["To"] = ", ".join(rcpts[:1])
+    if rcpts[1:]:
+        msg["Cc"] = ", ".join(rcpts[1:])
+    msg["Subject"] = subject if _REPLY.match(subject) else f"Re: {subject}"
+    msg["Date"] = formatdate(localtime=True)
+    msg["Message-ID"] = message_id or make_msgid("reply", sender.rpartition("@")[2])
+    parent = str(to.get("Message-ID", "")).strip()
+    msg["In-Reply-To"] = parent
+    msg["References"] = " ".join([*str(to.get("References", "")).split(), parent]).strip()
+    msg.set_content(body, cte="8bit")
+    return msg.as_bytes(policy=email.policy.SMTP.clone(linesep="\n")), rcpts
+
+
+def parse(raw: bytes) -> Message:
+    return email.message_from_bytes(raw, policy=email.policy.compat32)
+
+
+def flatten(msg: Message) -> bytes:
+    """A message as the list writes it: no refolding, LF line ends."""
+    out = BytesIO()
+    BytesGenerator(out, mangle_from_=False, policy=_OUT).flatten(msg)
+    return out.getvalue()
 
 
 def _values(msg: Message, name: str) -> list[str]:

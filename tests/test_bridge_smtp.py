@@ -20,6 +20,8 @@ import aiosmtplib
 import pytest
 from sqlmodel import select
 
+from listfed.archive import opendb
+from listfed.archive.search import search
 from listfed.db import lists
 from listfed.db.models import ArchivedMessage, Held
 from listfed.errors import ConfigError
@@ -122,6 +124,15 @@ class Bridged:
     def held(self) -> list[Held]:
         with self.w.node.db.read() as s:
             return list(s.exec(select(Held)))
+
+    def search(self, query: str) -> list[tuple[str, str]]:
+        """(Message-ID, author) of what the archive search finds."""
+        path = self.w.node.config.node.data_dir / "listfed.db"
+        conn = opendb.connect(path, 5.0, readonly=True)
+        try:
+            return [(h.message_id, h.sender) for h in search(conn, query).hits]
+        finally:
+            conn.close()
 
 
 @asynccontextmanager
@@ -386,7 +397,7 @@ async def test_a_foreign_reply_to_a_bridged_local_post_appears_once_in_its_threa
             got = b.got(member)
             assert [str(m["Subject"]) for m in got] == [
                 "[team] Bus plan",
-                "[team] [atl-coc] Re: Bus plan",
+                "Re: [team] [atl-coc] Bus plan",  # one Re:, before our prefix (issue 19)
             ]
             assert "Count me in." in got[1].get_body(("plain",)).get_content()
         assert len(b.relays()) == 1  # the reply is not sent back

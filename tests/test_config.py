@@ -247,6 +247,15 @@ def test_routes_and_bridges() -> None:
     assert config.bridges[1].username == "me@y.example"
 
 
+def test_a_bridges_subject_tag_and_what_our_copies_show() -> None:
+    plain = parse(SMTP_BRIDGE).bridges[0]
+    assert (plain.subject_tag, plain.shown_tag, plain.direct_wait) == ("[f]", "[f]", 600.0)
+    given = parse(SMTP_BRIDGE + 'foreign_tag = "[ATL]"\nretag = "strip"\ndirect_wait = "0s"\n')
+    assert (given.bridges[0].subject_tag, given.bridges[0].shown_tag) == ("[ATL]", "")
+    assert given.bridges[0].direct_wait == 0.0
+    assert parse(SMTP_BRIDGE + 'retag = "[atl]"\n').bridges[0].shown_tag == "[atl]"
+
+
 def test_route_without_match() -> None:
     assert parse(ROUTE).routes[0].match == {}
 
@@ -349,6 +358,9 @@ def test_config_is_frozen() -> None:
         (IMAP_BRIDGE.replace("imaps://imap.example:993", "imap://imap.example"), "bridge[0].imap"),
         (IMAP_BRIDGE + 'smtp = "smtps://smtp.example"\n', "bridge[0].smtp"),
         (IMAP_BRIDGE + 'post_as = "me"\n', "bridge[0].post_as"),
+        (SMTP_BRIDGE + 'direct_wait = "soon"\n', "bridge[0].direct_wait"),
+        (SMTP_BRIDGE + 'retag = " "\n', "bridge[0].retag"),
+        (SMTP_BRIDGE + f'foreign_tag = "{"x" * 61}"\n', "bridge[0].foreign_tag"),
     ],
 )
 def test_bad_values_name_their_key(text: str, key: str) -> None:
@@ -428,6 +440,7 @@ def test_example_documents_every_key() -> None:
     keys |= {"enabled", "busy_timeout"}
     keys |= {"nameservers", "secret", "from", "to", "match", "follow_thread", "prefix", "forward"}
     keys |= {"list", "foreign", "address", "imap", "username", "password", "post_as", "smtp"}
+    keys |= {"direct_wait", "foreign_tag", "retag"}
     for key in keys:
         assert re.search(rf"^#?{key} = ", text, re.MULTILINE), key
 

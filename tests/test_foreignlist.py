@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import socket
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
@@ -225,3 +227,71 @@ async def test_own_loop_header_is_held(atl: ForeignList) -> None:
     await send(atl, raw)
     await atl.settle()
     assert [h.reason for h in atl.held] == ["loop"]
+
+
+# Mailman 3 and Sympa (tests/liststyles.py)
+
+OURS = (
+    f'From: "Alice via team" <{BRIDGE}>\nReply-To: Alice <alice@example.net>\n'
+    "To: atl-coc@groups.example\nSubject: Re: Bus to the march\n"
+    "Date: Tue, 04 Mar 2025 18:30:05 -0500\nMessage-ID: <m1@example.net>\n"
+    "X-Listfed-Trace: node.example.org team@lists.example.org\n"
+    'MIME-Version: 1.0\nContent-Type: text/plain; charset="utf-8"\n\nWe leave at 8.\n'
+).encode()
+
+
+def mailman3(**options: object) -> EmailMessage:
+    raw = ForeignList(style="mailman3", **options).mailmanise(OURS)  # type: ignore[arg-type]
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    return msg
+
+
+def test_mailman3_munges_from_and_points_replies_at_itself() -> None:
+    msg = mailman3(dmarc="munge", reply_to_list=True)
+    assert msg["From"].addresses[0].display_name == "Alice via team via Atl-coc"
+    assert msg["From"].addresses[0].addr_spec == "atl-coc@groups.example"
+    # cook-headers adds the list after the poster's own Reply-To; dmarc puts From in Cc
+    assert [a.addr_spec for a in msg["Reply-To"].addresses] == [
+        "alice@example.net",
+        "atl-coc@groups.example",
+    ]
+    assert [a.addr_spec for a in msg["Cc"].addresses] == [BRIDGE]
+    assert msg["Subject"] == "[Atl-coc] Re: Bus to the march"
+    assert msg["Message-ID"] == "<m1@example.net>"
+    assert msg["X-Listfed-Trace"] == "node.example.org team@lists.example.org"
+    assert msg["X-Mailman-Version"] == "3.3.10"
+    assert "Atl-coc mailing list -- atl-coc@groups.example" in text_of(msg)
+
+
+def test_mailman3_munge_without_reply_to_munging_puts_from_in_reply_to() -> None:
+    msg = mailman3(dmarc="munge")
+    assert [a.addr_spec for a in msg["Reply-To"].addresses] == ["alice@example.net", BRIDGE]
+    assert msg["Cc"] is None
+
+
+@pytest.mark.parametrize("text", ["", "Wrapped because of the author's DMARC policy."])
+def test_mailman3_wraps_the_post_whole_under_a_new_message_id(text: str) -> None:
+    msg = mailman3(dmarc="wrap", reply_to_list=True, wrapped_text=text)
+    assert msg["Message-ID"] != "<m1@example.net>"
+    assert msg["X-Listfed-Trace"] is None  # not among the wrapper's keepers
+    assert msg["From"].addresses[0].addr_spec == "atl-coc@groups.example"
+    assert [a.addr_spec for a in msg["Cc"].addresses] == [BRIDGE]
+    assert msg.get_content_type() == "multipart/mixed"
+    kinds = [p.get_content_type() for p in msg.iter_parts()]
+    assert kinds == (["text/plain"] if text else []) + ["message/rfc822", "text/plain"]
+    [inner] = [p for p in msg.iter_parts() if p.get_content_type() == "message/rfc822"]
+    post = inner.get_content()
+    assert post["Message-ID"] == "<m1@example.net>"
+    assert post["X-Listfed-Trace"] == "node.example.org team@lists.example.org"
+    assert post["Subject"] == "[Atl-coc] Re: Bus to the march"
+
+
+def test_sympa_tags_once_and_puts_its_footer_in_a_part() -> None:
+    raw = ForeignList(style="sympa", dmarc="munge").mailmanise(OURS)
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert msg["Subject"] == "[atl-coc] Re: Bus to the march"
+    assert msg["X-Loop"] == "atl-coc@groups.example"
+    assert msg["X-Original-From"] == f'"Alice via team" <{BRIDGE}>'
+    assert msg["Message-ID"] == "<m1@example.net>"
+    assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/plain"]

@@ -43,7 +43,16 @@ def _boundaries(c: bytes, n: int) -> bytes:
     return head + (b"--b\r\n\r\n" + c + b"\r\n") * (n // 10)
 
 
-SHAPES: list[Shape] = [_html, _from, _subject, _nested, _headers, _boundaries]
+def _wrappers(c: bytes, n: int) -> bytes:
+    """Wrappers in wrappers (Mailman's DMARC wrap_message), then one whose first part
+    holds a message among many delimiter lines."""
+    head = b"Content-Type: message/rfc822\r\n\r\n" * (n // 40)
+    mixed = b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+    inner = b"Content-Type: message/rfc822\r\n\r\nFrom: a@b.example\r\n\r\n"
+    return head + mixed + inner + (c * 30 + b"\r\n--b\r\n") * (n // 40)
+
+
+SHAPES: list[Shape] = [_html, _from, _subject, _nested, _headers, _boundaries, _wrappers]
 SMALL = 40_000
 FLOOR = 0.005
 

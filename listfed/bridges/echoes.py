@@ -5,6 +5,8 @@ It is known by, in turn: a trace entry of this list (the foreign list kept our h
 its Message-ID in the relay ledger as sent to the foreign list, or its content: the
 fingerprint of what the bridge sent (bridges/fingerprint.py) against the arrival, which the
 foreign list has changed (subject prefix, footer, From rewritten, Message-ID replaced).
+A post the foreign list wrapped (Mailman's DMARC `wrap_message`: a new message with ours
+inside) is judged by the post inside as well: its trace, its Message-ID, its content.
 """
 
 from __future__ import annotations
@@ -37,21 +39,30 @@ def rule(ctx: Context, post: Post) -> Verdict | None:
     name = post.origin.name
     bridge = node.bridge(name)
     came_from = bridge.foreign if bridge else ""
-    mid = post.message.message_id
-    if trace.names(post.message.traces, node.name, post.lst.address):
+    msg = post.message
+    if trace.names(msg.all_traces, node.name, post.lst.address):
         return Verdict(Decision.DROP, f"echo: its trace shows it left {post.lst.address} here")
-    if came_from and relayed_by(session, post.lst.id, mid, came_from) is not None:
-        return Verdict(Decision.DROP, f"echo: <{mid}> was sent to {came_from} from this list")
-    lookup = fingerprint.lookup_key(post.raw)
-    found = session.connection().execute(_SENT, {"b": name, "k": lookup})
-    for author, body_len, body_hash, sent_mid in found:
-        sent = fingerprint.Fingerprint(lookup, author, body_len, body_hash)
-        if fingerprint.is_echo(sent, post.raw):
+    for mid in msg.message_ids if came_from else ():
+        if relayed_by(session, post.lst.id, mid, came_from) is not None:
+            return Verdict(Decision.DROP, f"echo: <{mid}> was sent to {came_from} from this list")
+    for raw in (post.raw, msg.inner.raw) if msg.inner else (post.raw,):
+        sent_mid = _sent(session, name, raw)
+        if sent_mid is not None:
             return Verdict(
                 Decision.DROP,
                 f"echo: bridge {name} sent this post (<{sent_mid}>) and "
                 f"{came_from or 'the foreign list'} sent it back changed",
             )
+    return None
+
+
+def _sent(session: Session, bridge: str, raw: bytes) -> str | None:
+    """The Message-ID of what `bridge` sent that `raw` is, changed; None if nothing."""
+    lookup = fingerprint.lookup_key(raw)
+    found = session.connection().execute(_SENT, {"b": bridge, "k": lookup})
+    for author, body_len, body_hash, sent_mid in found:
+        if fingerprint.is_echo(fingerprint.Fingerprint(lookup, author, body_len, body_hash), raw):
+            return str(sent_mid)
     return None
 
 

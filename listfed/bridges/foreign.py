@@ -34,6 +34,13 @@ _SERVICE = frozenset(
 class Judgement:
     post: bool
     reason: str  # for the log and the owners' notice
+    named: str = ""  # the field that names the list: List-Id, List-Post, X-BeenThere, To/Cc
+
+    @property
+    def by_hand(self) -> bool:
+        """Named only as a person's mail program names it (To or Cc), never as the list
+        marks its own posts (List-*): a foreign member's copy sent straight here."""
+        return self.named == "To/Cc"
 
 
 def judge(
@@ -58,7 +65,14 @@ def judge(
             return Judgement(False, f"it comes from the list's robot {sender}")
     if envelope is not None and envelope.strip() in ("", "<>"):
         return Judgement(False, "it is a bounce (its envelope sender is <>)")
-    return Judgement(True, f"its {named} names {foreign}")
+    return Judgement(True, f"its {named} names {foreign}", named)
+
+
+def from_robot(raw: bytes, foreign: str) -> bool:
+    """Is `raw` From one of the foreign list's robots (or its list server's)?"""
+    local, _, domain = foreign.lower().rpartition("@")
+    msg = RawMessage.parse(raw[:_MAX_HEAD])
+    return any(_robot(sender, local, domain) for sender in addresses(msg.get_all("From")))
 
 
 def _robot(sender: str, local: str, domain: str) -> bool:

@@ -47,7 +47,8 @@ def ls(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     subscribe to the foreign list (with the secret tag that proves the foreign list's
     posts: keep it between you and the foreign list's admins), its state, the last UID
     taken from its mailbox, when a message of the foreign list last came in, and its last
-    error (never the password)."""
+    error: a connection's, or the foreign list's latest hold, rejection or bounce of a
+    post of ours (whose author is told). Never the password."""
     from listfed.ops import bridges
     from listfed.ops.node import node_secret
 

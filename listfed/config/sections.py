@@ -302,6 +302,9 @@ def _bridge(value: object, path: str, secrets: Secrets, domains: tuple[str, ...]
         "foreign": foreign,
         "match": t.get("match", _match, empty),
         "direction": t.get("direction", _choice(("both", "in", "out")), BridgeConfig.direction),
+        "direct_wait": t.get("direct_wait", _duration, BridgeConfig.direct_wait),
+        "foreign_tag": t.get("foreign_tag", _tag, BridgeConfig.foreign_tag),
+        "retag": t.get("retag", _tag, BridgeConfig.retag),
     }
     address, imap = t.get("address", _address, None), t.get("imap", _checked(_imap_url), None)
     if address is not None and imap is not None:
@@ -342,6 +345,14 @@ def _bridge(value: object, path: str, secrets: Secrets, domains: tuple[str, ...]
         smtp_port=port,
         **common,
     )
+
+
+def _tag(value: object, key: str) -> str:
+    """A subject tag: one line of text, not blank, at most 60 characters."""
+    text = " ".join(_str(value, key).split())
+    if not text or len(text) > 60:
+        raise ConfigError('expected a subject tag such as "[atl]" (1 to 60 characters)', key=key)
+    return text
 
 
 def _hosted(address: str, domains: tuple[str, ...], what: str, key: str) -> None:

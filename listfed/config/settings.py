@@ -164,6 +164,21 @@ class BridgeConfig:
     smtp_port: int | None = None
     match: Mapping[str, object] = field(default_factory=dict)
     direction: str = "both"
+    # how long a foreign member's direct copy (unproven, naming the foreign list only in
+    # To/Cc) waits for the foreign list's own copy, which makes it a duplicate
+    direct_wait: float = 600.0
+    foreign_tag: str = ""  # the foreign list's subject tag; "": "[LOCAL]" of `foreign`
+    retag: str = "keep"  # that tag on our members' copies: keep, strip, or a tag to show
+
+    @property
+    def subject_tag(self) -> str:
+        """The tag the foreign list puts before its subjects (found in any case)."""
+        return self.foreign_tag or f"[{self.foreign.rpartition('@')[0]}]"
+
+    @property
+    def shown_tag(self) -> str:
+        """What our members' copies show in its place ("" : nothing)."""
+        return {"keep": self.subject_tag, "strip": ""}.get(self.retag, self.retag)
 
     @property
     def identity(self) -> str:

@@ -18,7 +18,7 @@ from listfed.db.engine import sqlite_of
 _INSERT = (
     "INSERT INTO queue (id, kind, list_id, rcpt, detail, mail_from, message_id, spooled_id, "
     "received, approved, origin, state, attempts, next_attempt, last_error) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', 0, 0, '')"
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', 0, ?, '')"
 )
 
 
@@ -35,6 +35,7 @@ class NewItem:
     detail: str = ""  # the token of -confirm+TOKEN, the VERP part of -bounces+X
     approved: bool = False  # released from the hold queue: past the posting policy
     origin: str = ""  # post.Origin's stored form: relayed here by a route or bridge
+    not_before: float = 0.0  # taken no earlier than this (a bridge's direct copy waits)
 
 
 def insert(session: Session, raw: bytes, items: Sequence[NewItem]) -> list[int]:
@@ -65,6 +66,7 @@ def insert_stored(session: Session, spooled_id: int, items: Sequence[NewItem]) -
                 item.received,
                 item.approved,
                 item.origin,
+                item.not_before,
             ),
         )
         ids.append(queue_id)

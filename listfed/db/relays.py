@@ -26,6 +26,19 @@ _RECORD = text(
     "outcome, outgoing_id) VALUES (:l, :m, :th, :r, :t, :d, :c, :o, :g)"
 )
 _OUTCOME = text("UPDATE relay SET outcome = :s WHERE outgoing_id = :o")
+_SENT_TO = (
+    "SELECT r.message_id, r.outcome, a.sender, a.subject FROM relay r "
+    "LEFT JOIN archive a ON a.list_id = r.list_id AND a.message_id = r.message_id "
+    "WHERE r.list_id = :l AND r.target = :t AND r.direction = 'out' AND r.created >= :c"
+)
+_SENT_IDS = text(_SENT_TO + " AND r.message_id IN :m ORDER BY r.id DESC").bindparams(
+    bindparam("m", expanding=True)
+)
+_SENT_RECENT = text(_SENT_TO + " ORDER BY r.id DESC LIMIT :n")
+_OUTCOME_OF = text(
+    "UPDATE relay SET outcome = :s WHERE list_id = :l AND message_id = :m AND target = :t "
+    "AND direction = 'out'"
+)
 
 
 @dataclass(frozen=True)
@@ -83,3 +96,40 @@ def shared(
 
 def set_outcome(session: Session, outgoing_id: int, outcome: str) -> None:
     session.connection().execute(_OUTCOME, {"s": outcome[:500], "o": outgoing_id})
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A post the list relayed out, with its author and subject as archived ("" when
+    the list keeps no archive)."""
+
+    message_id: str
+    outcome: str
+    author: str
+    subject: str
+
+
+def sent_to(
+    session: Session,
+    list_id: int,
+    target: str,
+    since: float,
+    message_ids: Sequence[str] = (),
+    limit: int = 100,
+) -> list[Sent]:
+    """Posts relayed from the list to `target` since then, newest first: those with one
+    of `message_ids` when given, else the newest `limit`."""
+    key: dict[str, object] = {"l": list_id, "t": target.lower(), "c": since}
+    if message_ids:
+        rows = session.connection().execute(_SENT_IDS, {**key, "m": list(message_ids)})
+    else:
+        rows = session.connection().execute(_SENT_RECENT, {**key, "n": limit})
+    return [Sent(str(m), str(o), str(a or ""), str(s or "")) for m, o, a, s in rows]
+
+
+def set_outcome_of(
+    session: Session, list_id: int, message_id: str, target: str, outcome: str
+) -> None:
+    """What became of a post relayed to `target`, as its target said later."""
+    key = {"l": list_id, "m": message_id, "t": target.lower(), "s": outcome[:500]}
+    session.connection().execute(_OUTCOME_OF, key)

@@ -12,10 +12,10 @@ import binascii
 import logging
 import re
 import secrets
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from string import Template
 
-from listfed.delivery import rewrite, subjects
+from listfed.delivery import homeward, rewrite, subjects
 from listfed.listinfo import ListInfo
 from listfed.mail import decoding, longlines
 from listfed.mail.message import SIGNATURE_HEADER, without_signatures
@@ -48,6 +48,8 @@ def decorate(
     authserv_id: str = "",
     parsed: RawMessage | None = None,
     tags: Collection[str] = (),
+    foreign: Sequence[subjects.ForeignTag] = (),
+    away: Collection[str] = (),
 ) -> bytes:
     """The bytes every member of `lst` receives for the accepted post `raw`.
 
@@ -55,7 +57,10 @@ def decorate(
     `auth` an Authentication-Results value to add (what ARC sealing records), and
     `authserv_id` the node's name, under which nobody else may write one. `parsed` is
     a copy of `raw`'s header block to change, where the caller has read it already;
-    `tags` the subject tags that routes and lists on the way added (delivery/subjects)."""
+    `tags` the subject tags that routes and lists on the way added (delivery/subjects);
+    `foreign` the tags of the lists bridged to this one; `away` their addresses, which
+    give way to the list's own where replies go (delivery/homeward), for a post taken in
+    from one of them."""
     # No copy carries a peer's relay signature, not even inside a wrapper
     if dmarc == "wrap":
         msg = _wrapped(without_signatures(raw), lst)
@@ -68,10 +73,14 @@ def decorate(
     archive = f"{base_url.rstrip('/')}/{lst.address}/" if base_url else ""
     steps: list[tuple[str, Callable[[], None]]] = [
         ("the sender's rewriting", lambda: sender(msg, lst)),
-        ("the prefix", lambda: _prefix_subject(msg, lst, tags)),
+        ("the prefix", lambda: _prefix_subject(msg, lst, tags, foreign)),
         ("the footer", lambda: _add_footer(msg, lst, archive)),
     ]
-    for what, step in steps[1:] if dmarc == "wrap" else steps:
+    if dmarc == "wrap":
+        steps = steps[1:]
+    # first: the sender's rewriting then sees From as the list's where it was the foreign one
+    steps.insert(0, ("replies home", lambda: homeward.readdress(msg, lst, away)))
+    for what, step in steps:
         saved = (list(msg.fields), msg.body)
         try:
             step()
@@ -160,10 +169,18 @@ def _phrase(text: str) -> str:
     return encode_words(text)
 
 
-def _prefix_subject(msg: RawMessage, lst: ListInfo, tags: Collection[str]) -> None:
-    """The list's prefix in front, once; `tags` (routes', lists' on the way) gone."""
+def _prefix_subject(
+    msg: RawMessage, lst: ListInfo, tags: Collection[str], foreign: Sequence[subjects.ForeignTag]
+) -> None:
+    """The list's prefix in front, once; `tags` (routes', lists' on the way) gone; a
+    bridged thread's subject as `subjects.homeward` writes it."""
     prefix = " ".join(lst.prefix.split())
     subject = " ".join((msg.get_decoded("Subject") or "").split())
+    bridged = subjects.homeward(subject, prefix, foreign, tags)
+    if bridged is not None:
+        if bridged != subject:
+            msg.replace("Subject", bridged)
+        return
     if subjects.untidy(subject, prefix, tags):  # Re: [team] Re: [team] ..., or relayed
         rest = subjects.tidy(subject, {*tags, prefix}) or "(no subject)"
         msg.replace("Subject", f"{prefix} {rest}".strip())

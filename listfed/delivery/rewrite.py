@@ -40,7 +40,7 @@ _MAX_LINE = 998  # RFC 5322 §2.1.1, and what RFC 2045 allows a 7bit or 8bit bod
 
 
 @dataclass(frozen=True)
-class _Mailbox:
+class Mailbox:
     name: str  # decoded display name, "" when there is none
     address: str
 
@@ -84,7 +84,7 @@ def as_subscriber(msg: RawMessage, address: str, label: str) -> None:
         return
     name = author.name or author.address.replace("@", " at ")
     put(msg, "From", f"{_phrase(f'{name} via {label}')} <{address}>")
-    if not _mailboxes(msg.get_all("Reply-To")):
+    if not mailboxes(msg.get_all("Reply-To")):
         put(msg, "Reply-To", str(author))
 
 
@@ -110,7 +110,7 @@ def wrap(raw: bytes, lst: ListInfo) -> RawMessage:
     return outer
 
 
-def _credit(msg: RawMessage, lst: ListInfo, author: _Mailbox) -> None:
+def _credit(msg: RawMessage, lst: ListInfo, author: Mailbox) -> None:
     """Put the author where a reply finds them: Reply-To when replies go to authors,
     else Cc (beside the list's Reply-To), so that reply-all still includes them."""
     target = _target(msg, lst)
@@ -118,12 +118,12 @@ def _credit(msg: RawMessage, lst: ListInfo, author: _Mailbox) -> None:
         put(msg, "Reply-To", target or str(author))
     if target is None:
         return
-    reached = _mailboxes(msg.get_all("Reply-To") + msg.get_all("To") + msg.get_all("Cc"))
+    reached = mailboxes(msg.get_all("Reply-To") + msg.get_all("To") + msg.get_all("Cc"))
     if author.address.lower() not in {box.address.lower() for box in reached}:
         _add_cc(msg, author)
 
 
-def _add_cc(msg: RawMessage, author: _Mailbox) -> None:
+def _add_cc(msg: RawMessage, author: Mailbox) -> None:
     """Append to the first non-empty Cc, keeping its bytes; or start one."""
     for i, (name, data) in enumerate(msg.fields):
         if name.lower() == "cc" and data.partition(b":")[2].strip():
@@ -141,7 +141,7 @@ def _target(msg: RawMessage, lst: ListInfo) -> str | None:
     if policy == "list":
         return lst.address
     if policy == "explicit":
-        boxes = _mailboxes([lst.reply_to_address])
+        boxes = mailboxes([lst.reply_to_address])
         if boxes:
             return str(boxes[0])
         log.warning("%s %s: bad reply_to %r: none used", _mid(msg), lst.address, lst.reply_to)
@@ -153,16 +153,16 @@ def _target(msg: RawMessage, lst: ListInfo) -> str | None:
 def _theirs_stands(msg: RawMessage, lst: ListInfo) -> bool:
     """Whether the poster's own Reply-To is kept: there is a usable one (an empty field is
     not one) and the list does not override it."""
-    return not lst.reply_to_override and bool(_mailboxes(msg.get_all("Reply-To")))
+    return not lst.reply_to_override and bool(mailboxes(msg.get_all("Reply-To")))
 
 
-def _author(msg: RawMessage) -> _Mailbox | None:
+def _author(msg: RawMessage) -> Mailbox | None:
     """The first usable mailbox of From (RFC 5322 allows several, and groups)."""
-    boxes = _mailboxes(msg.get_all("From"))
+    boxes = mailboxes(msg.get_all("From"))
     return boxes[0] if boxes else None
 
 
-def _mailboxes(values: list[str]) -> list[_Mailbox]:
+def mailboxes(values: list[str]) -> list[Mailbox]:
     """The usable mailboxes in raw field values, in order; junk is skipped.
 
     Every mailbox with its display name, not only `authors.author`'s first: a rewrite
@@ -172,7 +172,7 @@ def _mailboxes(values: list[str]) -> list[_Mailbox]:
     """
     pairs = authors.pairs(to_text(value.encode("utf-8", "surrogateescape")) for value in values)
     return [
-        _Mailbox(_display(name), address)
+        Mailbox(_display(name), address)
         for name, address in pairs
         if len(address) <= 254 and _ADDRESS.fullmatch(address)
     ]
@@ -185,7 +185,7 @@ def _display(name: str) -> str:
     return " ".join(text.split())[:_MAX_NAME]
 
 
-def _via(author: _Mailbox, lst: ListInfo) -> str:
+def _via(author: Mailbox, lst: ListInfo) -> str:
     """``"Name via LIST" <LIST@DOMAIN>``. Without a name, the author's address written
     "ann at example.org": an address-like display name is what spam filters score as
     spoofing (rspamd's SPOOF_DISPLAY_NAME), as Mailman also found."""

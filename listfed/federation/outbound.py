@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from listfed.addresses import Kind
 from listfed.bridges import outgoing as bridges_out
+from listfed.bridges import tags as bridge_tags
 from listfed.bridges.outgoing import bridge_of
 from listfed.config.settings import RouteConfig
 from listfed.context import Context, NodeSettings
@@ -35,8 +36,11 @@ def relayed_copy(post: Post, route: RouteConfig, node: NodeSettings) -> RawMessa
     msg.remove(signing.SIGNATURE_HEADER)
     subject = msg.get_decoded("Subject")
     wanted = " ".join((route.prefix or "").split())
-    # the list's prefix and every tag this node's routes add, this one's included
+    # the list's prefix and every tag this node's routes add, this one's included; to
+    # a bridged list, its own tag too (it puts it back on once) and what ours showed
+    bridge = bridge_of(node, route)
     known = {post.lst.prefix, wanted, *subjects.route_tags(node.routes)}
+    known |= bridge_tags.going_out(bridge) if bridge else set()
     rest = subjects.tidy(subject or "", known)
     rest = f"{wanted} {rest}".strip()
     if rest != " ".join((subject or "").split()):  # else the field stays byte for byte

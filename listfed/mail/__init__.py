@@ -4,5 +4,6 @@ message (bytes → ParsedMessage, for the pipeline) · text (bytes → Extract, 
 archive) · authors (address lists, author, From domain) · body (body text) · htmltext ·
 decoding (charsets, transfer encodings, RFC 2047) · headers (header fields for the
 archive) · dates · rawmail (a header editor that keeps bytes) · mimeparse (the email
-package, guarded against deep nesting; mail-parser's defects) · trace (X-Listfed-Trace).
+package, guarded against deep nesting; mail-parser's defects) · trace (X-Listfed-Trace) ·
+wrapped (the post inside a list's DMARC wrapper).
 """

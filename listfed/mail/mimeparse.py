@@ -57,7 +57,12 @@ def read(raw: bytes) -> tuple[Message, bool]:
     """As `parse`, and whether the message was read whole (False: headers alone)."""
     if too_deep(raw):
         return BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw), False
-    return email.message_from_bytes(raw, policy=email.policy.compat32), True
+    try:
+        return email.message_from_bytes(raw, policy=email.policy.compat32), True
+    except RecursionError:
+        # message/rfc822 inside message/rfc822, hundreds deep (no boundaries for
+        # `mime_depth` to count): the parser recursed to Python's limit, once
+        return BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw), False
 
 
 def mime_defects(raw: bytes) -> list[str]:

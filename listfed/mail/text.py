@@ -4,16 +4,21 @@ Built for mbox imports of 100,000 messages: a single-part message with plain hea
 lines never meets the email package (our own header split and body decoding); multipart,
 message/* and odd header blocks go through ``email`` with the compat32 policy. Both paths
 read header values and decode bodies with the same functions, so they agree.
+
+A post that a list wrapped (`wrapped`: Mailman's DMARC `wrap_message`) is indexed by the
+post inside: its text, and, where the wrapper is From the list itself, its author. The
+wrapper's own Message-ID, subject, date and references place it in its thread.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import email.policy
 from dataclasses import dataclass
 from email.message import Message
 
-from listfed.mail import authors, body, dates, headers
+from listfed.mail import authors, body, dates, headers, wrapped
 from listfed.mail.body import MAX_BODY
 from listfed.mail.decoding import decode_words
 from listfed.mail.message import normalise_message_id
@@ -35,6 +40,7 @@ class Extract:
     body_text: str
     attachments: str  # file names joined by "\n"
     defects: tuple[str, ...]
+    wrapper: bool = False  # shaped like a list's wrapper (`wrapped.looks_wrapped`)
 
 
 def extract(raw: bytes, fast: bool = True, parsed: Message | None = None) -> Extract:
@@ -45,7 +51,8 @@ def extract(raw: bytes, fast: bool = True, parsed: Message | None = None) -> Ext
     pipeline's, see message.parse): a multipart post is then not parsed again.
     """
     try:
-        return _extract(bytes(raw), fast, parsed)
+        found = _extract(bytes(raw), fast, parsed)
+        return _unwrapped(bytes(raw), found, fast) if found.wrapper else found
     except Exception as exc:  # a message the index cannot read must not stop an import
         return Extract("", "", "", "", None, (), "", "", "", (f"unreadable: {type(exc).__name__}",))
 
@@ -103,6 +110,24 @@ def _extract(raw: bytes, fast: bool, parsed: Message | None) -> Extract:
         body_text=_clean(body_text),
         attachments=_clean("\n".join(names)),
         defects=tuple(dict.fromkeys(defects))[:MAX_DEFECTS],
+        wrapper=msg is not None and wrapped.looks_wrapped(msg),
+    )
+
+
+def _unwrapped(raw: bytes, outer: Extract, fast: bool) -> Extract:
+    """`outer` with the text (and, where a list wrapped it, the author) of the post
+    inside, when `raw` is a wrapper."""
+    found = wrapped.unwrap(raw)
+    if found is None:
+        return outer
+    inner = _extract(found.inner, fast, None)
+    author = (inner.sender, inner.sender_name) if found.by_list and inner.sender else None
+    return dataclasses.replace(
+        outer,
+        body_text=inner.body_text or outer.body_text,
+        sender=author[0] if author else outer.sender,
+        sender_name=author[1] if author else outer.sender_name,
+        wrapper=False,
     )
 
 
