@@ -198,6 +198,7 @@ class Node:
             smtp.timeout,
             smtp.data_timeout,
             smtp.session_timeout,
+            smtp.min_data_rate,
         )
         protocol = session_class(base, self.sessions, limits)
 

@@ -4,8 +4,9 @@
   one host holding many idle connections cannot keep another host's mail out; each
   refusal is a `421` and a log line (at most one a minute per client);
 - a command must come within `command_timeout` (RFC 5321 §4.5.3.2: 5 minutes), the
-  whole DATA phase end within `data_timeout` (a client dripping a byte a second is cut
-  off), a session last at most `session_timeout`;
+  whole DATA phase end within `data_timeout`, DATA come at `min_data_rate` bytes a
+  second at least once 30 s have passed (a client dripping a byte a second is cut off),
+  a session last at most `session_timeout`;
 - a line of DATA may be long (web mailers write a paragraph as one line): taken, as
   Postfix takes it, not refused for good with 500. Commands keep aiosmtpd's 512 bytes;
   a line over 1 MiB, or a message over the size limit, gets `552 5.3.4` with a reason.
@@ -26,6 +27,8 @@ log = logging.getLogger("listfed.intake")
 
 LONGEST_LINE = 1 << 20  # bytes of one line in DATA (RFC 5322's 998 binds writers)
 LOG_EVERY = 60.0  # seconds between two refusal lines about one client
+DATA_GRACE = 30.0  # seconds of DATA before its rate is judged
+DATA_CHECK = 5.0  # seconds between two looks at it
 
 
 TOO_BIG = "552 5.3.4 The message is bigger than this list server takes ([smtp] max_message_size)"
@@ -45,6 +48,7 @@ class Limits:
     command_timeout: float = 300.0
     data_timeout: float = 600.0
     session_timeout: float = 1800.0
+    min_data_rate: int = 500  # bytes a second during DATA, after DATA_GRACE (Postfix's)
 
 
 class Refusals:
@@ -75,6 +79,7 @@ def session_class(base: type[Any], sessions: set[Any], limits: Limits) -> type[A
         client = ""
         line_length_limit = LONGEST_LINE
         _ends: asyncio.TimerHandle | None = None
+        _received = 0  # bytes that came in on this connection
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             peer = transport.get_extra_info("peername")
@@ -110,9 +115,35 @@ def session_class(base: type[Any], sessions: set[Any], limits: Limits) -> type[A
                 status = REWORDED.get(status.split(" (", 1)[0], status)
             await super().push(status)
 
+        def data_received(self, data: bytes) -> None:
+            self._received += len(data)
+            super().data_received(data)
+
         async def smtp_DATA(self, arg: str) -> None:
             self._reset_timeout(limits.data_timeout)  # the whole DATA phase, not per line
-            await super().smtp_DATA(arg)
+            watch = asyncio.create_task(self._rate(self._received))
+            try:
+                await super().smtp_DATA(arg)
+            finally:
+                watch.cancel()
+
+        async def _rate(self, start: int) -> None:
+            """Cut off a client that sends DATA slower than limits.min_data_rate (after
+            DATA_GRACE seconds): a drip must not hold a session for the whole timeout."""
+            began = asyncio.get_running_loop().time()
+            while self.transport is not None and limits.min_data_rate > 0:
+                await asyncio.sleep(DATA_CHECK)
+                spent = asyncio.get_running_loop().time() - began
+                if spent >= DATA_GRACE and self._received - start < limits.min_data_rate * spent:
+                    log.warning(
+                        "session from %s closed: DATA at %.0f bytes/s, under [smtp] "
+                        "min_data_rate (%d)",
+                        self.client,
+                        (self._received - start) / spent,
+                        limits.min_data_rate,
+                    )
+                    self.transport.close()
+                    return
 
         def connection_lost(self, exc: Exception | None) -> None:
             if self.refused:

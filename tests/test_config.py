@@ -436,6 +436,7 @@ def test_example_documents_every_key() -> None:
     keys -= {"maildir", "smtp_host", "smtp_port"}
     keys |= {"listen", "lmtp", "max_message_size", "max_connections", "max_recipients"}
     keys |= {"max_connections_per_client", "timeout", "data_timeout", "session_timeout"}
+    keys |= {"min_data_rate"}
     keys |= {"metrics_from"}
     keys |= {"enabled", "busy_timeout"}
     keys |= {"nameservers", "secret", "from", "to", "match", "follow_thread", "prefix", "forward"}

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from listfed import smtpsession
 from listfed.config import parse_config
 from listfed.errors import ConfigError
 from listfed.listinfo import Policy
@@ -97,3 +98,41 @@ def test_the_limits_are_config_keys_with_rfc_5321_defaults(tmp_path: Path) -> No
     assert (smtp.timeout, smtp.data_timeout, smtp.max_connections_per_client) == (30.0, 120.0, 3)
     with pytest.raises(ConfigError, match=r"smtp\.data_timeout"):
         parse_config({**base, "smtp": {"data_timeout": "soon"}}, tmp_path, {}, None)
+
+
+async def test_data_slower_than_the_minimum_rate_is_cut_off_after_the_grace(
+    tmp_path: Path, smarthost: RecordingSmarthost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """[smtp] min_data_rate (500 bytes a second, Postfix's): a drip is cut off once the
+    grace (30 s; 1 s here) is over, well before data_timeout."""
+    monkeypatch.setattr(smtpsession, "DATA_GRACE", 1.0)
+    monkeypatch.setattr(smtpsession, "DATA_CHECK", 0.2)
+    async with running_world(tmp_path, smarthost) as w:  # data_timeout stays 10 minutes
+        w.make_list(TEAM, Policy.OPEN, people=["bob@example.org"])
+        reader, writer, _ = await connect(w, GREEDY)
+        for line in (
+            b"HELO x\r\n",
+            b"MAIL FROM:<a@example.net>\r\n",
+            f"RCPT TO:<{TEAM}>\r\n".encode(),
+            b"DATA\r\n",
+        ):
+            writer.write(line)
+            await reader.readline()
+        started = time.monotonic()
+        closed = False
+        for _ in range(60):  # 100 bytes a second: under 500
+            try:
+                writer.write(b"x" * 10)
+                await writer.drain()
+            except (ConnectionError, OSError):
+                closed = True
+                break
+            if reader.at_eof():
+                closed = True
+                break
+            await asyncio.sleep(0.1)
+        assert closed and time.monotonic() - started < 4.0
+        writer.close()
+        await w.send(post("After the drip", to=TEAM), TEAM)  # a normal post is not cut
+        await w.idle()
+        assert [r for r, _ in smarthost.deliveries()] == ["bob@example.org"]

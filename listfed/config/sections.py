@@ -119,6 +119,7 @@ def _smtp(value: object) -> SmtpConfig:
         *("listen", "lmtp", "max_message_size", "max_connections"),
         *("max_connections_per_client", "max_recipients", "timeout", "data_timeout"),
         "session_timeout",
+        "min_data_rate",
     )
     t = _Table(value, "smtp", keys)
     host, port = t.get("listen", _listen, (SmtpConfig.host, SmtpConfig.port))
@@ -135,7 +136,14 @@ def _smtp(value: object) -> SmtpConfig:
         timeout=t.get("timeout", _duration, SmtpConfig.timeout),
         data_timeout=t.get("data_timeout", _duration, SmtpConfig.data_timeout),
         session_timeout=t.get("session_timeout", _duration, SmtpConfig.session_timeout),
+        min_data_rate=t.get("min_data_rate", _at_least_zero, SmtpConfig.min_data_rate),
     )
+
+
+def _at_least_zero(value: object, key: str) -> int:
+    if _int(value, key) < 0:
+        raise ConfigError("must be 0 or more", key=key)
+    return _int(value, key)
 
 
 def _web(value: object) -> WebConfig:

@@ -37,6 +37,7 @@ class SmtpConfig:
     timeout: float = 300.0  # seconds to wait for a command (RFC 5321 §4.5.3.2)
     data_timeout: float = 600.0  # seconds for the whole DATA phase
     session_timeout: float = 1800.0  # seconds a session may last
+    min_data_rate: int = 500  # bytes a second DATA must come at, after 30 s (0: no check)
 
 
 @dataclass(frozen=True)
