@@ -53,36 +53,41 @@ async def test_one_host_holding_connections_cannot_keep_another_hosts_post_out(
             writer.close()
 
 
+async def drip(w: World, chunk: bytes, rounds: int) -> float:
+    """Open a transaction from GREEDY and send DATA `chunk` every 0.1 s; the seconds
+    until the node closed the connection (AssertionError if it never did)."""
+    reader, writer, _ = await connect(w, GREEDY)
+    for line in (
+        b"HELO x\r\n",
+        b"MAIL FROM:<a@example.net>\r\n",
+        f"RCPT TO:<{TEAM}>\r\n".encode(),
+        b"DATA\r\n",
+    ):
+        writer.write(line)
+        await reader.readline()
+    started = time.monotonic()
+    try:
+        for _ in range(rounds):
+            try:
+                writer.write(chunk)
+                await writer.drain()
+            except (ConnectionError, OSError):
+                return time.monotonic() - started
+            if reader.at_eof():
+                return time.monotonic() - started
+            await asyncio.sleep(0.1)
+    finally:
+        writer.close()
+    raise AssertionError("the node never closed the dripping connection")
+
+
 async def test_a_client_dripping_data_is_cut_off_and_others_go_on(
     tmp_path: Path, smarthost: RecordingSmarthost
 ) -> None:
     smtp = {"data_timeout": "1s", "timeout": "2s"}
     async with running_world(tmp_path, smarthost, smtp=smtp) as w:
         w.make_list(TEAM, Policy.OPEN, people=["bob@example.org"])
-        reader, writer, _ = await connect(w, GREEDY)
-        for line in (
-            b"HELO x\r\n",
-            b"MAIL FROM:<a@example.net>\r\n",
-            f"RCPT TO:<{TEAM}>\r\n".encode(),
-            b"DATA\r\n",
-        ):
-            writer.write(line)
-            await reader.readline()
-        started = time.monotonic()
-        closed = False
-        for _ in range(40):  # a byte every 0.1 s: never a whole message
-            try:
-                writer.write(b"x")
-                await writer.drain()
-            except (ConnectionError, OSError):
-                closed = True
-                break
-            if reader.at_eof():
-                closed = True
-                break
-            await asyncio.sleep(0.1)
-        assert closed and time.monotonic() - started < 3.0
-        writer.close()
+        assert await drip(w, b"x", 40) < 3.0  # a byte every 0.1 s: never a message
         await w.send(post("After the drip", to=TEAM), TEAM)
         await w.idle()
         assert [r for r, _ in smarthost.deliveries()] == ["bob@example.org"]
@@ -109,30 +114,7 @@ async def test_data_slower_than_the_minimum_rate_is_cut_off_after_the_grace(
     monkeypatch.setattr(smtpsession, "DATA_CHECK", 0.2)
     async with running_world(tmp_path, smarthost) as w:  # data_timeout stays 10 minutes
         w.make_list(TEAM, Policy.OPEN, people=["bob@example.org"])
-        reader, writer, _ = await connect(w, GREEDY)
-        for line in (
-            b"HELO x\r\n",
-            b"MAIL FROM:<a@example.net>\r\n",
-            f"RCPT TO:<{TEAM}>\r\n".encode(),
-            b"DATA\r\n",
-        ):
-            writer.write(line)
-            await reader.readline()
-        started = time.monotonic()
-        closed = False
-        for _ in range(60):  # 100 bytes a second: under 500
-            try:
-                writer.write(b"x" * 10)
-                await writer.drain()
-            except (ConnectionError, OSError):
-                closed = True
-                break
-            if reader.at_eof():
-                closed = True
-                break
-            await asyncio.sleep(0.1)
-        assert closed and time.monotonic() - started < 4.0
-        writer.close()
+        assert await drip(w, b"x" * 10, 60) < 4.0  # 100 bytes a second: under 500
         await w.send(post("After the drip", to=TEAM), TEAM)  # a normal post is not cut
         await w.idle()
         assert [r for r, _ in smarthost.deliveries()] == ["bob@example.org"]
