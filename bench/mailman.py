@@ -21,7 +21,7 @@ for SMTP), with its list open and `dmarc none`.
 
     python bench/mailman.py --install          # make /tmp/mailman-venv first (~1 min)
     python bench/mailman.py --quick            # smoke run, small sizes, ~3 min
-    python bench/mailman.py                    # A and B at full size, ~15-25 min
+    python bench/mailman.py                    # A and B at full size, ~6-15 min
     python bench/mailman.py --shape A,B,D --json out.json
 
 Only loopback is used. Every wait is bounded (--timeout per run); Mailman is stopped
