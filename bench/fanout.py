@@ -451,6 +451,9 @@ def status_kb(pid: int, key: str) -> int:
     return 0
 
 
+_CLOSED_DNS = '[dns]\nnameservers = ["127.0.0.1:{}"]\ntimeout = "1s"\n'
+
+
 class Daemon:
     def __init__(
         self, workdir: Path, smarthost_port: int, members: int, extra_config: str = ""
@@ -474,6 +477,9 @@ class Daemon:
             + f'[smtp]\nlisten = "127.0.0.1:{self.port}"\n'
             f'[delivery]\nsmarthost = "smtp://127.0.0.1:{self.smarthost_port}"\n'
             '[web]\nlisten = ""\n'  # no web face: nothing here reads it, and no port clash
+            # DMARC look-ups (the list's default dmarc = munge) ask a closed loopback
+            # port, never the system's resolver: benchmarks use loopback only
+             + ("" if "[dns]" in self.extra_config else _CLOSED_DNS.format(free_port()))
         )
         cli(self.config, "init")
         # no --owner: owners are members too and would receive every post

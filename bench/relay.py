@@ -185,6 +185,11 @@ class NodeProc:
             "[delivery]",  # connections and recipients_per_transaction at their defaults
             f'smarthost = "smtp://127.0.0.1:{smarthost}"',
             "retry = [" + ", ".join(f'"{r}"' for r in RETRY) + "]",
+            "[web]",
+            'listen = ""',
+            "[dns]",  # DMARC look-ups ask a closed loopback port: loopback only
+            f'nameservers = ["127.0.0.1:{free_port()}"]',
+            'timeout = "1s"',
             "[[peer]]",
             f'name = "{other}"',
             f'node = "{other}.example"',
