@@ -41,7 +41,7 @@ def sync_resolver(
     *,
     resolv_conf: str | os.PathLike[str] = RESOLV_CONF,
 ) -> dns.resolver.Resolver:
-    """A blocking resolver for these nameservers (the command line's `doctor`)."""
+    """A blocking resolver for these nameservers (dkimpy's look-ups, `doctor`)."""
     return _configured(dns.resolver.Resolver, nameservers, timeout, resolv_conf)
 
 
@@ -53,7 +53,7 @@ def txt_lookup(
 ) -> Callable[..., bytes | None]:
     """A synchronous `dnsfunc(name, timeout=...)` for dkimpy: the first TXT record at
     `name`, its strings joined, or None when there is none or the lookup failed."""
-    resolver = _configured(dns.resolver.Resolver, nameservers, timeout, resolv_conf)
+    resolver = sync_resolver(nameservers, timeout, resolv_conf=resolv_conf)
 
     def lookup(name: bytes | str, timeout: float | None = None) -> bytes | None:
         # the shorter of dkimpy's limit and ours: nobody waits longer than they said

@@ -48,11 +48,10 @@ class Letter:
     """One outgoing message as the senders need it."""
 
     envelope_from: str
-    data: bytes
+    data: bytes  # as stored in outgoing, unsigned: _shared and _copies sign what goes
     message_id: str
     kind: str = "post"
     list_id: int | None = None
-    bare: bytes = b""  # a post's copy as decorated, unsigned (for one-click copies)
 
 
 @dataclass(frozen=True)
@@ -271,8 +270,6 @@ class Deliverer:
             loaded = await self.db.run(self._load, outgoing_id)
             if loaded is None:
                 return None
-            if loaded.kind == "post" and self.personal is not None:
-                loaded = replace(loaded, bare=loaded.data)  # unsigned, for one-click copies
             self._data[outgoing_id] = loaded
             while len(self._data) > 32:
                 self._data.popitem(last=False)
@@ -306,7 +303,7 @@ class Deliverer:
         List-Unsubscribe fields, ARC-sealed once (the seal costs some 40 times a DKIM
         signature); each copy then adds its own fields above it and a DKIM signature."""
         if outgoing_id not in self._bases:
-            base = await asyncio.to_thread(without_fields, letter.bare)
+            base = await asyncio.to_thread(without_fields, letter.data)
             if self.seal is not None:
                 base = await asyncio.to_thread(self.seal, replace(letter, data=base))
             self._bases[outgoing_id] = base
@@ -319,7 +316,7 @@ class Deliverer:
     ) -> SendResult:
         verp = letter.kind in VERP_KINDS and self.verp()
         heads: dict[str, bytes] = {}
-        if letter.bare and letter.list_id is not None and self.personal is not None:
+        if letter.kind == "post" and letter.list_id is not None and self.personal is not None:
             heads = await self.db.run(self.personal, letter.list_id, to)
         if not verp and not heads:
             return await transport.send(
