@@ -492,7 +492,8 @@ class Daemon:
             cli(self.config, "members", "import", LIST, str(people))
 
     async def start(self, timeout: float = 30.0) -> None:
-        logf = open(self.log, "wb")  # noqa: SIM115 (kept open for the child's life)
+        # appended to: a daemon started again (bench/soak.py) keeps the earlier log
+        logf = open(self.log, "ab")  # noqa: SIM115 (kept open for the child's life)
         self.proc = subprocess.Popen(
             [*LISTFED, "--config", str(self.config), "serve"],
             stdout=logf,

@@ -27,7 +27,7 @@ subprocess has a timeout, and the tmpfs is unmounted in all cases.
 """
 
 # A harness, not a server: it reads files and runs short commands from coroutines.
-# ruff: noqa: ASYNC109, ASYNC110, ASYNC220, ASYNC230, ASYNC240
+# ruff: noqa: ASYNC109, ASYNC110, ASYNC240
 
 from __future__ import annotations
 
@@ -552,28 +552,8 @@ class SoakDaemon(Daemon):
             cli(self.config, "members", "import", LIST, str(people))
 
     async def start(self, timeout: float = 60.0) -> None:
-        logf = open(self.log, "ab")  # noqa: SIM115 (kept open for the child's life)
-        self.proc = subprocess.Popen(
-            [*LISTFED, "--config", str(self.config), "serve"],
-            stdout=logf,
-            stderr=subprocess.STDOUT,
-            cwd=self.workdir,
-        )
-        logf.close()
         self.starts += 1
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"listfed serve exited with {self.proc.returncode}:\n" + self.tail()
-                )
-            try:
-                _, w = await asyncio.open_connection("127.0.0.1", self.port)
-                w.close()
-                return
-            except OSError:
-                await asyncio.sleep(0.05)
-        raise TimeoutError("listfed serve did not start listening\n" + self.tail())
+        await super().start(timeout)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
