@@ -657,6 +657,13 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
+    def judge(self, duplicates: str = "") -> None:
+        """Lost posts are a problem; duplicates too, named so, where none are expected."""
+        if self.lost:
+            self.problems.append(f"{self.lost} accepted post(s) lost ({self.missing} copies)")
+        if duplicates and self.duplicates:
+            self.problems.append(f"{self.duplicates} {duplicates}")
+
 
 def account(
     out: Outcome,
@@ -894,8 +901,7 @@ async def scenario_kill(quick: bool, timeout: float, keep: bool) -> Outcome:
                     f"{outside} duplicated copies whose first copy came more than 5 s before "
                     "any kill (not a batch in flight)"
                 )
-        if out.lost:
-            out.problems.append(f"{out.lost} accepted post(s) lost ({out.missing} copies)")
+        out.judge()
         out.figures.append(
             f"outbox after the run: {await asyncio.to_thread(outbox_states, daemon.db)}"
         )
@@ -969,10 +975,7 @@ async def scenario_outage(quick: bool, timeout: float, keep: bool) -> Outcome:
         out.figures.append(
             f"outbox after the run: {await asyncio.to_thread(outbox_states, daemon.db)}"
         )
-        if out.lost:
-            out.problems.append(f"{out.lost} accepted post(s) lost ({out.missing} copies)")
-        if out.duplicates:
-            out.problems.append(f"{out.duplicates} duplicate copies after a smarthost outage")
+        out.judge("duplicate copies after a smarthost outage")
     finally:
         out.seconds = time.monotonic() - t_start
         await cancel(senders)
@@ -1128,8 +1131,7 @@ async def scenario_disk(quick: bool, timeout: float, keep: bool) -> Outcome:
             out.problems.append(f"integrity_check: {verdict}")
         if out.duplicates:
             out.problems.append(f"{out.duplicates} duplicate copies around a full disk")
-        if out.lost:
-            out.problems.append(f"{out.lost} accepted post(s) lost ({out.missing} copies)")
+        out.judge()
     finally:
         out.seconds = time.monotonic() - t_start
         await cancel(senders)
@@ -1546,10 +1548,7 @@ async def scenario_hostile(quick: bool, timeout: float, keep: bool) -> Outcome:
             out.problems.append(f"smuggled messages delivered: {ghosts}")
         refusals = daemon.log_lines("refused with 421")
         out.figures.append(f"serve's log: {sum(refusals.values())} line(s) about 421 refusals")
-        if out.lost:
-            out.problems.append(f"{out.lost} accepted post(s) lost ({out.missing} copies)")
-        if out.duplicates:
-            out.problems.append(f"{out.duplicates} duplicate copies")
+        out.judge("duplicate copies")
     finally:
         for c in held:
             c.close()
@@ -1668,10 +1667,7 @@ async def scenario_cli(quick: bool, timeout: float, keep: bool) -> Outcome:
             out.problems.append(f"{added} members added but {shown} listed")
         for f in failures[:5]:
             out.problems.append(f"CLI failure: {f}")
-        if out.lost:
-            out.problems.append(f"{out.lost} accepted post(s) lost ({out.missing} copies)")
-        if out.duplicates:
-            out.problems.append(f"{out.duplicates} duplicate copies")
+        out.judge("duplicate copies")
     finally:
         out.seconds = time.monotonic() - t_start
         await cancel(senders)
