@@ -437,7 +437,7 @@ def test_example_documents_every_key() -> None:
     keys |= {"listen", "lmtp", "max_message_size", "max_connections", "max_recipients"}
     keys |= {"max_connections_per_client", "timeout", "data_timeout", "session_timeout"}
     keys |= {"min_data_rate"}
-    keys |= {"metrics_from"}
+    keys |= {"metrics_from", "network_deadline", "search_rate", "web"}
     keys |= {"enabled", "busy_timeout"}
     keys |= {"nameservers", "secret", "from", "to", "match", "follow_thread", "prefix", "forward"}
     keys |= {"list", "foreign", "address", "imap", "username", "password", "post_as", "smtp"}
@@ -494,3 +494,18 @@ def test_a_peer_trusted_by_dkim_needs_no_secret(tmp_path: Path) -> None:
         parse_config({"peer": [{"name": "nyc", "node": "nyc.example"}]}, tmp_path, {}, None)
     with pytest.raises(ConfigError, match=r"peer\[0\]\.retiring"):  # not a key of the file
         parse_config({"peer": [{**peer, "retiring": ["x"]}]}, tmp_path, {}, None)
+
+
+def test_a_peer_may_name_its_web_face_for_network_searches(tmp_path: Path) -> None:
+    peer = {"name": "nyc", "node": "nyc.example", "trust": "dkim", "web": "https://nyc.example/"}
+    [found] = parse_config({"peer": [peer]}, tmp_path, {}, None).peers
+    assert found.web == "https://nyc.example"
+    for bad in ("ftp://nyc.example", "https://u@nyc.example", "https://nyc.example/?q=1", ""):
+        with pytest.raises(ConfigError, match=r"peer\[0\]\.web"):
+            parse_config({"peer": [{**peer, "web": bad}]}, tmp_path, {}, None)
+    web = parse_config({"web": {"network_deadline": "2s", "search_rate": 5}}, tmp_path, {}).web
+    assert (web.network_deadline, web.search_rate) == (2.0, 5)
+    with pytest.raises(ConfigError, match=r"web\.network_deadline"):
+        parse_config({"web": {"network_deadline": "0s"}}, tmp_path, {})
+    with pytest.raises(ConfigError, match=r"web\.search_rate"):
+        parse_config({"web": {"search_rate": 0}}, tmp_path, {})

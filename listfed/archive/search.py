@@ -34,6 +34,11 @@ _COLUMNS = (
 _SNIPPET = f"snippet(archive_fts, -1, '{MARK[0]}', '{MARK[1]}', '…', 24)"
 
 
+class NoSuchList(QueryError):
+    """A list: that names no list here (or none the reader may read): a network search
+    takes it as no hits here, since the list may live on another node."""
+
+
 @dataclass(frozen=True)
 class Hit:
     message_id: str
@@ -135,7 +140,7 @@ def _lists_exist(
             {**params, "list_name": name},
         ).fetchone()
         if found is None:
-            raise QueryError(f"bad query: list:{name}: there is no such list")
+            raise NoSuchList(f"bad query: list:{name}: there is no such list")
 
 
 def _holding(conn: sqlite3.Connection) -> list[tuple[int, str, str]]:

@@ -11,7 +11,7 @@ import sqlite3
 import sys
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,8 +19,11 @@ from listfed.archive import answers
 from listfed.archive import search as searching
 from listfed.cli.base import JsonOption, State, emit, new_app, state
 from listfed.cli.commands import GROUPS
-from listfed.errors import ListfedError
+from listfed.errors import ListfedError, UsageError
 from listfed.ops import archive as archive_ops
+
+if TYPE_CHECKING:
+    from listfed.ops import netsearch
 
 app = new_app(GROUPS["archive"])
 
@@ -64,10 +67,72 @@ def search(
             "posts is ranked among the newest 10,000 of them (and says so on stderr).",
         ),
     ] = False,
+    network: Annotated[
+        bool,
+        typer.Option(
+            "--network",
+            help="Search the public lists of the whole network: this node's and those of "
+            "every [[peer]] with a web face (its `web` key), merged by rank then date, "
+            "each hit with its node, list and link. Peers that do not answer within "
+            "[web] network_deadline (default 3s) are left out and named on stderr, "
+            "with the reason. Use list:NAME in the query instead of --list.",
+        ),
+    ] = False,
     as_json: bool = JsonOption,
 ) -> None:
     """Search the archive; best matches first (bm25, then newest)."""
+    if network:
+        if list_address or everything:
+            raise UsageError("--network takes no --list or --all (use list:NAME in the query)")
+        run_network_search(state(ctx), query, limit, as_json)
+        return
     run_search(state(ctx), query, list_address, limit, as_json, everything)
+
+
+def run_network_search(st: State, query: str, limit: int, as_json: bool) -> None:
+    """`archive search --network`: this node's public hits and its peers', merged."""
+    from listfed.ops import netsearch
+
+    config = st.config
+    net = netsearch.Network(
+        config.node.name, config.node.base_url, config.peers, config.web.network_deadline
+    )
+    with _connection(st, readonly=True) as conn:
+        found = netsearch.network_search(conn, query, net, limit)
+    if as_json:
+        emit(True, _network_json(found), str)
+    else:
+        emit(False, None, lambda: _network_text(found))
+    for m in found.missing:
+        typer.echo(f"(no results from {m.peer} ({m.node}): {m.reason})", err=True)
+
+
+def _network_json(found: netsearch.NetworkFound) -> dict[str, object]:
+    hits = [
+        {
+            "node": h.node,
+            "rank": h.rank,
+            "list": h.list,
+            "message_id": h.message_id,
+            "from": h.author,
+            "subject": h.subject,
+            "date": answers.iso(h.date),
+            "snippet": h.snippet,
+            "url": h.url,
+        }
+        for h in found.hits
+    ]
+    missing = [{"peer": m.peer, "node": m.node, "reason": m.reason} for m in found.missing]
+    return {"hits": hits, "missing": missing}
+
+
+def _network_text(found: netsearch.NetworkFound) -> str:
+    blocks = [
+        f"{answers.short_date(h.date)}  {h.list} on {h.node}  {h.author}\n"
+        f"  {h.subject or '(no subject)'}\n  {h.url or f'<{h.message_id}>'}\n  {h.snippet}"
+        for h in found.hits
+    ]
+    return "\n\n".join(blocks) if blocks else f"no messages found on {found.nodes} node(s)"
 
 
 def run_search(

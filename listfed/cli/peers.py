@@ -14,8 +14,8 @@ app = new_app(GROUPS["peers"])
 
 @app.command("ls")
 def ls(ctx: typer.Context, as_json: bool = JsonOption) -> None:
-    """List every [[peer]]: its node name, mail domains and how relays reach it (never the
-    secret)."""
+    """List every [[peer]]: its node name, mail domains, how relays reach it and its web
+    face, which network searches ask (never the secret)."""
     peers = state(ctx).config.peers
     data = [
         {
@@ -25,6 +25,7 @@ def ls(ctx: typer.Context, as_json: bool = JsonOption) -> None:
             "smtp": p.smtp or "",
             "secret_set": bool(p.secret),
             "trust": p.trust,
+            "web": p.web,
         }
         for p in peers
     ]
@@ -36,10 +37,11 @@ def ls(ctx: typer.Context, as_json: bool = JsonOption) -> None:
                 p.node,
                 ", ".join(p.domains) or "(none: nothing is signed for it)",
                 p.smtp or "via smarthost",
+                p.web or "-",
             ]
             for p in peers
         ]
-        return table(rows, ["NAME", "NODE", "DOMAINS", "SMTP"]) or "no peers in the config"
+        return table(rows, ["NAME", "NODE", "DOMAINS", "SMTP", "WEB"]) or "no peers in the config"
 
     emit(as_json, data, text)
 

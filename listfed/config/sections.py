@@ -45,6 +45,7 @@ from listfed.config.values import (
     _Table,
     _text,
     _token,
+    _web_url,
 )
 from listfed.errors import ConfigError
 
@@ -147,13 +148,17 @@ def _at_least_zero(value: object, key: str) -> int:
 
 
 def _web(value: object) -> WebConfig:
-    t = _Table(value, "web", ("listen", "metrics_from"))
+    t = _Table(value, "web", ("listen", "metrics_from", "network_deadline", "search_rate"))
     nothing: tuple[str, ...] = ()
     networks = t.get("metrics_from", lambda v, k: _items(v, k, _network), nothing)
+    deadline = t.get("network_deadline", _period, WebConfig.network_deadline)
+    rate = t.get("search_rate", _count, WebConfig.search_rate)
     if t.data.get("listen") == "":
-        return WebConfig(enabled=False, metrics_from=networks)
+        return WebConfig(
+            enabled=False, metrics_from=networks, network_deadline=deadline, search_rate=rate
+        )
     host, port = t.get("listen", _listen, (WebConfig.host, WebConfig.port))
-    return WebConfig(host=host, port=port, metrics_from=networks)
+    return WebConfig(host, port, True, networks, deadline, rate)
 
 
 def _delivery(value: object, base_dir: Path) -> DeliveryConfig:
@@ -251,6 +256,7 @@ def _peer_fields(
     smtp = t.get("smtp", _checked(_smtp_url), None)
     host, port = _smtp_url(smtp) if smtp is not None else (None, None)
     return PeerConfig(
+        web=t.get("web", _web_url, ""),
         name=name,
         node=node,
         secret=secret,

@@ -62,6 +62,8 @@ class WebConfig:
     port: int = 8080
     enabled: bool = True
     metrics_from: tuple[str, ...] = ()  # networks besides loopback that may read /metrics
+    network_deadline: float = 3.0  # a network search answers within this, peers or not
+    search_rate: int = 30  # GET /search.json per client address per minute
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,7 @@ class PeerConfig:
     smtp_port: int | None = None
     retiring: tuple[str, ...] = ()  # older secrets, still accepted during a rotation
     trust: str = "secret"  # "secret": HMAC relay signatures; "dkim": its DKIM key in DNS
+    web: str = ""  # its web face (http(s)://...): asked by network searches; "": not asked
 
     @property
     def secrets(self) -> tuple[str, ...]:

@@ -237,3 +237,12 @@ def _base_url(value: object, key: str) -> str:
     if url and (not re.fullmatch(r"https://[^/\s]+(/\S*)?", url)):
         raise ConfigError(f"expected '' or an https:// URL, got {url!r}", key=key)
     return url.rstrip("/")
+
+
+def _web_url(value: object, key: str) -> str:
+    """A peer's web face: http(s)://host[:port][/path], no user or query (https:// off
+    loopback, but tests and a private network may use http://)."""
+    url = _str(value, key)
+    if not re.fullmatch(r"https?://[^/\s@?#]+(/[^\s?#]*)?", url):
+        raise ConfigError(f"expected an http:// or https:// URL, got {url!r}", key=key)
+    return url.rstrip("/")

@@ -20,6 +20,7 @@ import uvicorn
 
 from listfed.config import load_config
 from listfed.context import node_settings
+from listfed.ops.netsearch import Network
 from listfed.web.app import build
 
 
@@ -57,6 +58,8 @@ def main(argv: list[str] | None = None) -> None:
         secret,
         node,
         metrics_from=config.web.metrics_from,
+        network=Network(config.node.name, args.base_url, config.peers, config.web.network_deadline),
+        search_rate=config.web.search_rate,
     )
     server = uvicorn.Server(
         uvicorn.Config(

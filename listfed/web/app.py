@@ -21,6 +21,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from listfed.context import NodeSettings
+from listfed.ops.netsearch import Network
 from listfed.web import (
     account,
     downloads,
@@ -29,9 +30,11 @@ from listfed.web import (
     lists,
     metrics,
     posts,
+    searchapi,
     unsubscribe,
 )
 from listfed.web.headers import SecurityHeaders
+from listfed.web.ratelimit import PerClient
 from listfed.web.site import Site, site_of
 
 _REASONS = {
@@ -64,6 +67,7 @@ ROUTES = [
     Route("/favicon.ico", icon),
     Route("/metrics", metrics.serve),
     Route("/search", finding.everywhere),
+    Route("/search.json", searchapi.answer),
     Route("/u/{token}", unsubscribe.one_click, methods=["GET", "POST"]),
     Route("/login", account.login_page, methods=["GET"]),
     Route("/login", account.login, methods=["POST"]),
@@ -97,11 +101,14 @@ def build(
     node: NodeSettings | None = None,
     clock: Callable[[], float] = time.time,
     metrics_from: tuple[str, ...] = (),
+    network: Network | None = None,
+    search_rate: int = 30,
 ) -> ASGIApp:
     """The web face over the node's database at `database`; `secret` is the node secret
     (one-click tokens, session cookies); `node` the settings the forms' mail needs
     (None: the forms send nothing); `metrics_from` the networks besides loopback that
-    may read /metrics."""
+    may read /metrics; `network` whom the network search asks; `search_rate` how many
+    JSON and network searches a client may make a minute."""
     app = Starlette(
         routes=ROUTES,
         exception_handlers={HTTPException: _error, 500: _error},
@@ -114,5 +121,7 @@ def build(
         node=node,
         clock=clock,
         metrics_from=metrics_from,
+        network=network,
+        searches=PerClient(search_rate),
     )
     return SecurityHeaders(app)

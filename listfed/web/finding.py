@@ -1,6 +1,8 @@
 """Search (SPEC §6's query language, ranking and snippets): in one list
-(`/LIST@DOMAIN/search?q=Q&page=N`) or in every list the visitor may read (`/search?q=Q`).
-A malformed query is a 400 page that says what is wrong."""
+(`/LIST@DOMAIN/search?q=Q&page=N`) or in every list the visitor may read (`/search?q=Q`),
+or in the public lists of the whole network (`/search?q=Q&network=1`: this node and its
+peers with a web face, ops/netsearch.py). A malformed query is a 400 page that says what
+is wrong; too many network searches from one client a 429 page."""
 
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ from starlette.responses import Response
 
 from listfed.archive.query import QueryError
 from listfed.archive.search import search
-from listfed.web.site import READABLE, members_lists, readable, site_of
+from listfed.ops import netsearch
+from listfed.web import searchapi
+from listfed.web.site import READABLE, Site, members_lists, readable, site_of
 
 PER_PAGE = 20
 MAX_PAGE = 50  # 1,000 hits: past that, a better query
@@ -29,7 +33,28 @@ def in_list(request: Request) -> Response:
 
 
 def everywhere(request: Request) -> Response:
+    site = site_of(request)
+    if request.query_params.get("network") == "1" and site.network and site.network.asked:
+        return _network(request, site)
     return _answer(request, None)
+
+
+def _network(request: Request, site: Site) -> Response:
+    query = request.query_params.get("q", "").strip()
+    context: dict[str, Any] = {"list": None, "query": query, "network": True, "peers": True}
+    if not query:
+        return site.page("search.html", **context)
+    wait = searchapi.too_many(site, request)
+    if wait:
+        error = f"Too many searches of the whole network: try again in {wait:.0f} seconds."
+        return site.page("search.html", status=429, error=error, **context)
+    assert site.network is not None
+    with site.reading() as conn:
+        try:
+            found = netsearch.network_search(conn, query, site.network, PER_PAGE, own_root="")
+        except QueryError as exc:
+            return site.page("search.html", status=400, error=str(exc), **context)
+    return site.page("search.html", found=found, **context)
 
 
 def _answer(request: Request, address: str | None) -> Response:
@@ -47,6 +72,8 @@ def _answer(request: Request, address: str | None) -> Response:
             "everything": request.query_params.get("all") == "1",
             "window": 0,
             "matches": None,
+            "network": False,
+            "peers": address is None and bool(site.network and site.network.asked),
         }
         if not query:
             return site.page("search.html", **context)

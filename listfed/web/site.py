@@ -24,8 +24,10 @@ from listfed.context import NodeSettings
 from listfed.db.engine import Database
 from listfed.listinfo import Visibility
 from listfed.ops import signin
+from listfed.ops.netsearch import Network
 from listfed.web import render
 from listfed.web.headers import SESSION_COOKIE
+from listfed.web.ratelimit import PerClient
 
 # Whose archives every visitor may read; `members` ones need a signed-in member.
 READABLE = (Visibility.PUBLIC.value,)
@@ -41,6 +43,8 @@ class Site:
     node: NodeSettings | None = None  # for the forms' mail
     clock: Callable[[], float] = time.time
     metrics_from: tuple[str, ...] = ()  # networks besides loopback that may read /metrics
+    network: Network | None = None  # whom a network search asks (None: nobody)
+    searches: PerClient = field(default_factory=lambda: PerClient(30))  # JSON, network
     _writer: Database | None = None
 
     def writer(self) -> Database:
