@@ -54,6 +54,11 @@ class StubDns:
         with self._lock:
             self._records.setdefault(_key(name), []).extend((r, ttl) for r in records)
 
+    def drop(self, name: str) -> None:
+        """Publish nothing more at `name` (a key taken out of the zone)."""
+        with self._lock:
+            self._records.pop(_key(name), None)
+
     def mx(self, name: str, host: str, preference: int = 10, ttl: int = 300) -> None:
         """Add an MX record at `name`."""
         with self._lock:

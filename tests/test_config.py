@@ -21,6 +21,7 @@ from listfed.config import (
 )
 from listfed.context import node_settings
 from listfed.errors import ConfigError
+from tests.test_dkim import rsa
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "listfed.example.toml"
 SECTIONS = {
@@ -509,3 +510,24 @@ def test_a_peer_may_name_its_web_face_for_network_searches(tmp_path: Path) -> No
         parse_config({"web": {"network_deadline": "0s"}}, tmp_path, {})
     with pytest.raises(ConfigError, match=r"web\.search_rate"):
         parse_config({"web": {"search_rate": 0}}, tmp_path, {})
+
+
+def test_dkim_keys_rotate_by_selector_the_first_signs(tmp_path: Path) -> None:
+    new, old = rsa(tmp_path, "new.pem"), rsa(tmp_path, "old.pem")
+    dkim = {"selector": ["s2", "s1"], "private_key": ["file:new.pem", "file:old.pem"]}
+    found = parse_config({"dkim": dkim}, tmp_path, {}).dkim
+    assert (found.selector, found.private_key) == ("s2", new.strip())
+    assert found.retiring == (("s1", old.strip()),)
+    assert found.keys == (("s2", new.strip()), ("s1", old.strip()))
+    for bad in (
+        {**dkim, "selector": "s2"},
+        {**dkim, "selector": ["s2"]},
+        {"selector": ["s2", "s1"], "private_key": "file:new.pem"},
+        {"selector": [], "private_key": []},
+    ):
+        with pytest.raises(ConfigError, match=r"dkim\.private_key: .* give a list of each"):
+            parse_config({"dkim": bad}, tmp_path, {})
+    with pytest.raises(ConfigError, match=r"dkim\.private_key\[1\]"):
+        parse_config({"dkim": {**dkim, "private_key": ["file:new.pem", "x"]}}, tmp_path, {})
+    with pytest.raises(ConfigError, match=r"dkim\.selector\[1\]"):
+        parse_config({"dkim": {**dkim, "selector": ["s2", "two words"]}}, tmp_path, {})

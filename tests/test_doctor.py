@@ -226,3 +226,58 @@ def doctor_record(pem: str) -> str:
     from listfed.delivery.dkim import public_key_record
 
     return public_key_record(load_key(pem))
+
+
+def test_during_a_key_rotation_both_selectors_records_are_shown_and_checked(
+    node_dir: Path, pem: str, zone: StubDns
+) -> None:
+    new = rsa(node_dir, "new.pem", bits=2048)
+    (node_dir / "dkim.pem").write_text(pem)
+    with (node_dir / "listfed.toml").open("a") as fh:
+        fh.write(
+            '\n[dkim]\nselector = ["s2027", "s2026"]\n'
+            'private_key = ["file:new.pem", "file:dkim.pem"]\n'
+        )
+    advice = doctor()
+    for domain in (DOMAIN, SECOND):
+        assert txt(advice, f"s2027._domainkey.{domain}.") == doctor_record(new)
+        assert txt(advice, f"s2026._domainkey.{domain}.") == doctor_record(pem)
+    assert "; DKIM: the retiring key (selector s2026), which signs nothing now" in advice
+    assert "ok: the retiring DKIM key (selector s2026) is usable (RSA, 2048 bits)" in advice
+    data = json.loads(doctor("--json"))
+    assert [r["purpose"] for r in data["records"] if r["domain"] == DOMAIN][:2] == [
+        "dkim",
+        "dkim-retiring",
+    ]
+    for domain in (DOMAIN, SECOND):  # the old key is published, the new one only here
+        publish_all(zone, advice, domain)
+    zone.txt(f"s2027._domainkey.{DOMAIN}.", txt(advice, f"s2027._domainkey.{DOMAIN}."))
+    out = doctor(online=True, code=1)
+    assert f"ok: {DOMAIN}: the DKIM key at s2027._domainkey.{DOMAIN}. is this node's" in out
+    assert (
+        f"ok: {DOMAIN}: the retiring DKIM key at s2026._domainkey.{DOMAIN}. is this node's" in out
+    )
+    assert f"problem: {SECOND}: no DKIM key at s2027._domainkey.{SECOND}.: publish" in out
+    assert f"ok: {SECOND}: the retiring DKIM key at s2026._domainkey.{SECOND}." in out
+    # the node signs with the first key only
+    from listfed.config import load_config
+    from listfed.mailauth import signer
+
+    made = signer(load_config(node_dir / "listfed.toml"), lambda *a, **k: None)
+    assert made is not None and made.selector == "s2027"
+    assert made.record == doctor_record(new)
+
+
+def test_a_retiring_key_that_cannot_be_used_is_a_problem(node_dir: Path, pem: str) -> None:
+    (node_dir / "dkim.pem").write_text(pem)
+    (node_dir / "old.pem").write_text(
+        "-----BEGIN PRIVATE KEY-----\nnonsense\n-----END PRIVATE KEY-----\n"
+    )
+    with (node_dir / "listfed.toml").open("a") as fh:
+        fh.write(
+            '\n[dkim]\nselector = ["s2027", "s2026"]\n'
+            'private_key = ["file:dkim.pem", "file:old.pem"]\n'
+        )
+    out = doctor(code=1)
+    assert "problem: the retiring DKIM key (selector s2026) cannot be used" in out
+    assert f"s2027._domainkey.{DOMAIN}. IN TXT" in out and "s2026._domainkey" not in out

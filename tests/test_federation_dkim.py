@@ -98,3 +98,65 @@ async def test_a_relay_whose_key_dns_does_not_serve_is_an_ordinary_post(
         await fed.idle()
         assert fed.got("ned@nyc.example") == []  # held there as a stranger's post
         assert fed.ledger("nyc") == []
+
+
+async def test_a_relay_signed_with_the_retiring_key_is_trusted_while_dns_serves_it(
+    tmp_path: Path, smarthost: RecordingSmarthost, dns: StubDns
+) -> None:
+    """philly rotates its key from selector s1 to s2: during the overlap DNS serves both,
+    and a relay signed with the old key (sent before the switch, still in flight) is as
+    trusted as one signed with the new; once the old record is gone, it is not."""
+    dkim = keys(tmp_path, dns, SHORTS[:2])
+    old = dkim["philly"]
+    new = rsa(tmp_path, "philly-new.pem", bits=2048)
+    record = f"s2._domainkey.{domain_of('philly')}"
+    dns.txt(record, public_key_record(load_key(new)))  # published before the switch
+    rotated = {
+        "selector": ["s2", "s1"],
+        "private_key": [f"file:{tmp_path / 'philly-new.pem'}", old["private_key"]],
+    }
+    route = {**ROUTE_OUT, "to": [COC_NYC]}
+    async with federation(
+        tmp_path, smarthost, *SHORTS[:2], dkim=dkim, nameserver=dns.address
+    ) as fed:
+        fed.make_list(ACTIONS, Policy.MEMBERS, ["ann@philly.example"])
+        fed.make_list(COC_NYC, Policy.MEMBERS, ["ned@nyc.example"])
+        fed.set_routes("philly", route)
+
+        async def relay(number: int) -> list[str]:
+            mid = f"<k{number}@example.net>"
+            sent = post(f"Key {number}", to=ACTIONS, sender="ann@philly.example", message_id=mid)
+            await fed["philly"].send(sent, ACTIONS, mail_from="ann@philly.example")
+            await fed.idle()
+            return [
+                selector(m, domain_of("philly"))
+                for m in fed.got("ned@nyc.example")
+                if m["Message-ID"] == mid
+            ]
+
+        assert await relay(1) == ["s1"]  # signed with the old key: trusted
+        fed.dkim["philly"] = rotated  # the switch: the new key signs, the old one retires
+        await fed.stop_node("philly")
+        await fed.start_node("philly", [route])
+        assert await relay(2) == ["s2"]
+        fed.dkim["philly"] = old  # a relay signed with s1 still in flight ...
+        await fed.stop_node("philly")
+        await fed.start_node("philly", [route])
+        assert await relay(3) == ["s1"]  # ... within the overlap: trusted
+        dns.drop(f"s1._domainkey.{domain_of('philly')}")  # the overlap is over
+        assert await relay(4) == []  # held at nyc as a stranger's post
+        ids = [row[3] for row in fed.ledger("nyc")]
+        assert ids == ["k1@example.net", "k2@example.net", "k3@example.net"]
+
+
+def selector(message: Any, domain: str) -> str:
+    """s= of the message's DKIM signature by `domain` (the relaying node's)."""
+    for field in message.get_all("DKIM-Signature", []):
+        tags = dict(
+            part.strip().split("=", 1)
+            for part in "".join(str(field).split()).split(";")
+            if "=" in part
+        )
+        if tags.get("d") == domain:
+            return tags["s"]
+    return ""

@@ -202,24 +202,50 @@ def _members(value: object) -> MembersConfig:
 
 
 def _dkim(value: object, secrets: Secrets, domains: tuple[str, ...]) -> DkimConfig:
-    t = _Table(value, "dkim", _fields(DkimConfig))
-    key = t.get("private_key", _str, "")
-    pem = secrets.read(key, t.key("private_key")) if key else ""
-    if pem is not None and key and "PRIVATE KEY-----" not in pem:
+    t = _Table(value, "dkim", _fields(DkimConfig, "retiring"))
+    # one selector and key, or during a rotation a list of each, the new (signing) first
+    default: tuple[str, ...] = (DkimConfig.selector,)
+    unset: tuple[str, ...] = ("",)
+    selectors = t.get("selector", _one_or_more(_token), default)
+    given = t.get("private_key", _one_or_more(_str), unset)
+    rotating = isinstance(t.data.get("private_key"), list)
+    if not selectors or len(given) != len(selectors):
         raise ConfigError(
-            "expected a PEM private key (BEGIN ... PRIVATE KEY)", key=t.key("private_key")
+            f"{len(selectors)} selector(s) for {len(given)} key(s): give a list of "
+            "each, as long, the signing one first",
+            key=t.key("private_key"),
         )
+    pems = [
+        _dkim_key(secrets, key, t.key("private_key") + (f"[{i}]" if rotating else ""))
+        for i, key in enumerate(given)
+    ]
     none: tuple[str, ...] = ()
     signing = t.get("domains", lambda v, k: _items(v, k, _domain), none)
     for i, domain in enumerate(signing):
         if domain not in domains:
             raise ConfigError(f"{domain} is not one of [node] domains", key=f"dkim.domains[{i}]")
     return DkimConfig(
-        selector=t.get("selector", _token, DkimConfig.selector),
-        private_key=pem or "",
+        selector=selectors[0],
+        private_key=pems[0],
         domains=signing,
         arc=t.get("arc", _bool, DkimConfig.arc),
+        retiring=tuple(zip(selectors[1:], pems[1:], strict=True)),
     )
+
+
+def _one_or_more(read: _Reader[str]) -> _Reader[tuple[str, ...]]:
+    def both(value: object, key: str) -> tuple[str, ...]:
+        return _items(value, key, read) if isinstance(value, list) else (read(value, key),)
+
+    return both
+
+
+def _dkim_key(secrets: Secrets, key: str, where: str) -> str:
+    """The PEM text of `key` (a secret), "" when none is given or it cannot be read yet."""
+    pem = secrets.read(key, where) if key else ""
+    if pem is not None and key and "PRIVATE KEY-----" not in pem:
+        raise ConfigError("expected a PEM private key (BEGIN ... PRIVATE KEY)", key=where)
+    return pem or ""
 
 
 def _peer(value: object, path: str, secrets: Secrets) -> PeerConfig:
@@ -232,9 +258,7 @@ def _peer(value: object, path: str, secrets: Secrets) -> PeerConfig:
         return _peer_fields(t, name, node, "", (), trust)
     # a string, or a list during a rotation: the new secret first (it signs), then the
     # ones still accepted until the peer has switched
-    given = t.need(
-        "secret", lambda v, k: _items(v, k, _text) if isinstance(v, list) else (_text(v, k),)
-    )
+    given = t.need("secret", _one_or_more(_text))
     if not given:
         raise ConfigError("no secret given", key=t.key("secret"))
     read = [

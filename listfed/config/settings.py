@@ -108,6 +108,15 @@ class DkimConfig:
     private_key: str = ""
     domains: tuple[str, ...] = ()  # signing domains; () means all of [node] domains
     arc: bool = True
+    # (selector, PEM) of older keys during a rotation: they sign nothing, but `doctor`
+    # shows and checks their records, which DNS must serve until mail signed with them
+    # has arrived
+    retiring: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def keys(self) -> tuple[tuple[str, str], ...]:
+        """(selector, PEM) of every configured key, the signing one first."""
+        return ((self.selector, self.private_key), *self.retiring)
 
     @property
     def enabled(self) -> bool:

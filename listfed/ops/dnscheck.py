@@ -59,12 +59,14 @@ class Needs:
     domain: str
     spf: Record
     dmarc: Record
-    dkim: Record | None
+    dkim: tuple[Record, ...]  # the signing key's, then any retiring ones'
 
 
 def needs(records: list[Record], domain: str) -> Needs:
-    by = {r.purpose: r for r in records if r.domain == domain}
-    return Needs(domain, by["spf"], by["dmarc"], by.get("dkim"))
+    mine = [r for r in records if r.domain == domain]
+    by = {r.purpose: r for r in mine}
+    keys = tuple(r for r in mine if r.purpose in ("dkim", "dkim-retiring"))
+    return Needs(domain, by["spf"], by["dmarc"], keys)
 
 
 def compare(ask: Ask, need: Needs) -> list[Check]:
@@ -74,7 +76,7 @@ def compare(ask: Ask, need: Needs) -> list[Check]:
         return [
             _mx(ask, domain),
             _one(ask, f"{domain}.", "v=spf1", "SPF", need.spf),
-            *([_dkim(ask, need.dkim)] if need.dkim else []),
+            *(_dkim(ask, record) for record in need.dkim),
             _one(ask, f"_dmarc.{domain}.", "v=DMARC1", "DMARC", need.dmarc),
         ]
     except Unanswered as exc:
@@ -109,12 +111,16 @@ def _one(ask: Ask, name: str, tag: str, what: str, record: Record) -> Check:
 def _dkim(ask: Ask, record: Record) -> Check:
     found = [t for t in ask(record.name, "TXT") if "p=" in t]
     domain = record.domain
+    # a retiring key is still needed: mail signed with it may be on its way
+    retiring = record.purpose == "dkim-retiring"
+    key = "retiring DKIM key" if retiring else "DKIM key"
+    signed = "mail signed with it before the switch" if retiring else "its signatures"
     if not found:
-        return Check(False, f"{domain}: no DKIM key at {record.name}: publish {_zone(record)}")
+        return Check(False, f"{domain}: no {key} at {record.name}: publish {_zone(record)}")
     if _key(record.value) not in {_key(t) for t in found}:
         return Check(
             False,
-            f"{domain}: the DKIM key at {record.name} is not this node's, so its "
-            f"signatures fail: publish {_zone(record)}",
+            f"{domain}: the {key} at {record.name} is not this node's, so {signed} "
+            f"fail: publish {_zone(record)}",
         )
-    return Check(True, f"{domain}: the DKIM key at {record.name} is this node's")
+    return Check(True, f"{domain}: the {key} at {record.name} is this node's")

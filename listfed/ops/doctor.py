@@ -24,6 +24,11 @@ DKIM_OFF = (
 SPF = "SPF: a suggestion; list your smarthost's IPs (ip4:... ip6:...) or include: its own"
 DMARC = "v=DMARC1; p=none; rua=mailto:postmaster@{}"
 DMARC_WHY = "DMARC: a start; read the reports, then tighten p= to quarantine or reject"
+RETIRING = (
+    "DKIM: the retiring key (selector {selector}), which signs nothing now: keep it published "
+    "until mail and relays signed with it have arrived (a few days), then remove it here "
+    "and from [dkim]"
+)
 MX = "MX: {}'s MX must point at the host where listfed (or Postfix before it) receives mail"
 
 
@@ -66,39 +71,54 @@ class Report:
 
 def examine(config: Config) -> Report:
     """Everything `doctor` says, gathered without side effects."""
-    dkim_record, dkim_check = _dkim(config)
+    keys, dkim_checks = _dkim(config)
     signing = config.dkim.domains or config.node.domains
     records: list[Record] = []
-    notes = [] if dkim_record or not dkim_check.ok else [Note("", DKIM_OFF)]
+    off = not config.dkim.enabled and all(c.ok for c in dkim_checks)
+    notes = [Note("", DKIM_OFF)] if off else []
     for domain in config.node.domains:
-        if dkim_record and domain in signing:
-            name = f"{config.dkim.selector}._domainkey.{domain}."
-            why = f"DKIM: the public key that signs {domain}'s mail"
-            records.append(Record(domain, name, "TXT", dkim_record, "dkim", why))
+        for n, (selector, value) in enumerate(keys if domain in signing else []):
+            name = f"{selector}._domainkey.{domain}."
+            if n == 0:
+                why = f"DKIM: the public key that signs {domain}'s mail"
+            else:
+                why = RETIRING.format(selector=selector)
+            purpose = "dkim" if n == 0 else "dkim-retiring"
+            records.append(Record(domain, name, "TXT", value, purpose, why))
         records += [
             Record(domain, f"{domain}.", "TXT", "v=spf1 a mx ~all", "spf", SPF),
             Record(domain, f"_dmarc.{domain}.", "TXT", DMARC.format(domain), "dmarc", DMARC_WHY),
         ]
         notes.append(Note(domain, MX.format(domain)))
-    return Report(records, notes, [*_checks(config), dkim_check])
+    return Report(records, notes, [*_checks(config), *dkim_checks])
 
 
-def _dkim(config: Config) -> tuple[str | None, Check]:
+def _dkim(config: Config) -> tuple[list[tuple[str, str]], list[Check]]:
+    """(selector, TXT value) of each usable key, the signing one first (none when that
+    one is not usable), and a check of each key."""
     try:
         config.need_secrets("dkim")
     except ConfigError as exc:
-        return None, Check(False, f"the DKIM key cannot be read: {exc}")
+        return [], [Check(False, f"the DKIM key cannot be read: {exc}")]
     if not config.dkim.enabled:
-        return None, Check(True, "DKIM signing is off: no [dkim] private_key (see above)")
+        return [], [Check(True, "DKIM signing is off: no [dkim] private_key (see above)")]
     from listfed.delivery.dkim import key_bits, load_key, public_key_record
 
-    try:
-        key = load_key(config.dkim.private_key)
-    except ConfigError as exc:
-        return None, Check(False, f"the DKIM key cannot be used: {exc}")
-    bits = key_bits(key)
-    advice = "" if bits >= 2048 else "; 2048 bits are recommended"
-    return public_key_record(key), Check(True, f"the DKIM key is usable (RSA, {bits} bits{advice})")
+    keys, checks = [], []
+    for n, (selector, pem) in enumerate(config.dkim.keys):
+        which = "the DKIM key" if n == 0 else f"the retiring DKIM key (selector {selector})"
+        try:
+            key = load_key(pem)
+        except ConfigError as exc:
+            checks.append(Check(False, f"{which} cannot be used: {exc}"))
+            if n == 0:
+                return [], checks
+            continue
+        bits = key_bits(key)
+        advice = "" if bits >= 2048 else "; 2048 bits are recommended"
+        checks.append(Check(True, f"{which} is usable (RSA, {bits} bits{advice})"))
+        keys.append((selector, public_key_record(key)))
+    return keys, checks
 
 
 def _checks(config: Config) -> list[Check]:
