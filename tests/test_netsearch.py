@@ -417,3 +417,26 @@ def test_an_answer_of_the_wrong_shape_is_refused(answer: object, reason: str) ->
     with pytest.raises(BadAnswer) as caught:
         read_answer(answer, "n", lambda lst, mid: "")
     assert str(caught.value) == reason
+
+
+def test_network_search_takes_no_list_or_all_option(nodes: dict[str, Node]) -> None:
+    for option in (["--list", f"coc@{domain('philly')}"], ["--all"]):
+        result = search(nodes["philly"].config, "strike", *option)
+        assert result.exit_code == 2 and "use list:NAME in the query" in result.stderr
+
+
+def test_too_many_network_searches_at_once_get_503(nodes: dict[str, Node]) -> None:
+    """Each holds a worker thread up to the deadline: at most NETWORK_SEARCHES at once."""
+    from listfed.web.site import NETWORK_SEARCHES, Site
+
+    nyc_peer = PeerConfig("nyc", domain("nyc"), "", trust="dkim", web=nodes["nyc"].web)
+    app = build(nodes["philly"].database, network=Network(domain("philly"), peers=(nyc_peer,)))
+    site = app.app.state.site  # type: ignore[attr-defined]
+    assert isinstance(site, Site)
+    with TestClient(app) as client:
+        for _ in range(NETWORK_SEARCHES):  # as if that many were waiting for their peers
+            assert site.asking.acquire(blocking=False)
+        busy = client.get("/search", params={"q": "strike", "network": "1"})
+        assert busy.status_code == 503 and "many people at once" in busy.text
+        site.asking.release()
+        assert client.get("/search", params={"q": "strike", "network": "1"}).status_code == 200

@@ -157,10 +157,13 @@ def _lower(headers: list[tuple[str, str]]) -> dict[str, str]:
 
 class Round:
     """Each of `urls` (key -> URL) asked at once, from now on; `answers()` waits for them
-    until the deadline."""
+    `seconds` (a timeout's reason says `said`, the deadline a reader knows, if given)."""
 
-    def __init__(self, urls: Mapping[str, str], seconds: float, limit: int) -> None:
+    def __init__(
+        self, urls: Mapping[str, str], seconds: float, limit: int, said: float = 0.0
+    ) -> None:
         self.seconds = seconds
+        self.said = said
         self.deadline = time.monotonic() + seconds
         self._asked = {key: Asking(url, self.deadline, limit) for key, url in urls.items()}
         self._futures: dict[str, Future[bytes]] = {}
@@ -173,7 +176,7 @@ class Round:
     def answers(self) -> dict[str, bytes | PeerError]:
         """By the deadline: every key with its body, or the PeerError saying why not."""
         wait(self._futures.values(), timeout=max(0.0, self.deadline - time.monotonic()))
-        late = PeerError("timeout", f"no answer within {self.seconds:g} s")
+        late = PeerError("timeout", f"no answer within {self.said or self.seconds:g} s")
         found: dict[str, bytes | PeerError] = {}
         for key, future in self._futures.items():
             if not future.done():

@@ -23,6 +23,8 @@ from listfed.federation.peerweb import PeerError, Round
 from listfed.listinfo import Visibility
 
 MAX_ANSWER = 512 * 1024  # bytes of one peer's answer (100 hits need about 100 KB)
+# kept from the deadline for merging the answers and showing them (a few ms at most)
+RESERVE = 0.1
 PUBLIC = (Visibility.PUBLIC.value,)
 
 
@@ -73,7 +75,8 @@ def public_hits(conn: sqlite3.Connection, query: str, limit: int) -> Found:
 def network_search(
     conn: sqlite3.Connection, query: str, net: Network, limit: int = 20, own_root: str | None = None
 ) -> NetworkFound:
-    """The merged best `limit` hits of this node and its peers, within `net.deadline`.
+    """The merged best `limit` hits of this node and its peers, within `net.deadline`
+    (peers that have not answered RESERVE before it are cut).
     `own_root`: how links to this node's posts begin ("" for paths on this site;
     default: [node] base_url, none where it is unset). QueryError before asking anyone."""
     compile_query(query)
@@ -81,7 +84,7 @@ def network_search(
     params = urlencode({"q": query, "limit": limit})
     asking = {name: f"{p.web}/search.json?{params}" for name, p in peers.items()}
     # the peers are asked in threads while this node searches its own archive
-    pending = Round(asking, net.deadline, MAX_ANSWER)
+    pending = Round(asking, max(0.1, net.deadline - RESERVE), MAX_ANSWER, said=net.deadline)
     root = net.base_url if own_root is None else own_root
     linked = own_root is not None or bool(net.base_url)
     own = [

@@ -49,11 +49,16 @@ def _network(request: Request, site: Site) -> Response:
         error = f"Too many searches of the whole network: try again in {wait:.0f} seconds."
         return site.page("search.html", status=429, error=error, **context)
     assert site.network is not None
-    with site.reading() as conn:
-        try:
+    if not site.asking.acquire(blocking=False):
+        error = "The whole network is being searched by many people at once: try again shortly."
+        return site.page("search.html", status=503, error=error, **context)
+    try:
+        with site.reading() as conn:
             found = netsearch.network_search(conn, query, site.network, PER_PAGE, own_root="")
-        except QueryError as exc:
-            return site.page("search.html", status=400, error=str(exc), **context)
+    except QueryError as exc:
+        return site.page("search.html", status=400, error=str(exc), **context)
+    finally:
+        site.asking.release()
     return site.page("search.html", found=found, **context)
 
 

@@ -31,6 +31,7 @@ from listfed.web.ratelimit import PerClient
 
 # Whose archives every visitor may read; `members` ones need a signed-in member.
 READABLE = (Visibility.PUBLIC.value,)
+NETWORK_SEARCHES = 8  # at once, from all visitors together
 
 
 @dataclass
@@ -45,6 +46,11 @@ class Site:
     metrics_from: tuple[str, ...] = ()  # networks besides loopback that may read /metrics
     network: Network | None = None  # whom a network search asks (None: nobody)
     searches: PerClient = field(default_factory=lambda: PerClient(30))  # JSON, network
+    # network searches at once: each holds a worker thread up to the deadline, and the
+    # pages share starlette's pool of 40
+    asking: threading.BoundedSemaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(NETWORK_SEARCHES)
+    )
     _writer: Database | None = None
 
     def writer(self) -> Database:
