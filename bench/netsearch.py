@@ -33,6 +33,7 @@ import argparse
 import asyncio
 import json
 import resource
+import shutil
 import socket
 import sys
 import tempfile
@@ -255,6 +256,10 @@ async def run(args: argparse.Namespace) -> int:
         for daemon in daemons.values():
             await daemon.stop()
         silent.close()
+        if args.keep:
+            print(f".. kept {base}")
+        else:
+            shutil.rmtree(base, ignore_errors=True)
     return status
 
 
@@ -266,6 +271,7 @@ def main() -> int:
         "--queries", type=int, default=len(QUERIES), help="how many of archive.py's"
     )
     parser.add_argument("--deadline", default="3s", help="[web] network_deadline, in seconds")
+    parser.add_argument("--keep", action="store_true", help="keep the nodes' folder")
     args = parser.parse_args()
     if args.quick:
         args.posts, args.queries = 1_000, 5

@@ -103,9 +103,9 @@ class Asking:
             conn.connect()
             with self._lock:
                 self._socket = conn.sock
-            if self._cut:
-                raise PeerError("timeout")
             try:
+                if self._cut:
+                    raise PeerError("timeout")
                 headers = {
                     "Accept": "application/json",
                     "User-Agent": "listfed",
