@@ -140,6 +140,7 @@ class Node:
                 config.node.base_url,
                 secret_file=secret_path(config),
                 config_file=config.path,
+                read_settings=_web_settings(config),
             )
             if web.enabled
             else None
@@ -273,7 +274,7 @@ class Node:
     def _reload_web(self, config: Config) -> None:
         """Give the web face the settings it can take without rebinding; say in the log
         that a new [web] listen is not one of them."""
-        if config.web != self.config.web:
+        if _listen(config.web) != _listen(self.config.web):
             log.warning(
                 "[web] listen is now %s in the file, but the web face stays %s until serve "
                 "is restarted: a reload does not rebind its port",
@@ -282,7 +283,10 @@ class Node:
             )
         if self.web is not None:  # the child logs its own restart
             self.web.reconfigure(
-                database_path(self.config), config.storage.busy_timeout, config.node.base_url
+                database_path(self.config),
+                config.storage.busy_timeout,
+                config.node.base_url,
+                _web_settings(config),
             )
 
     async def _check_routes(self) -> None:
@@ -332,3 +336,10 @@ def _listen(web: WebConfig) -> str:
 def _in_transaction(session: Any) -> bool:
     envelope = getattr(session, "envelope", None)
     return envelope is not None and envelope.mail_from is not None
+
+
+def _web_settings(config: Config) -> object:
+    """What the web face reads from the config file on its own: a change restarts it."""
+    asked = tuple((p.name, p.node, p.web) for p in config.peers if p.web)
+    web = config.web
+    return (web.metrics_from, web.network_deadline, web.search_rate, asked)

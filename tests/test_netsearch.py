@@ -132,6 +132,13 @@ def _lower(headers: Any) -> dict[str, str]:
     return {name.lower(): value for name, value in headers}
 
 
+def shows(url: str, text: str) -> bool:
+    """Does the page at `url` answer, with `text` in it (False while it cannot answer)?"""
+    with suppress(OSError):
+        return text in get(url)[1]
+    return False
+
+
 def up(node: Node) -> bool:
     with suppress(OSError):
         return get(f"{node.web}/")[0] == 200
@@ -440,3 +447,20 @@ def test_too_many_network_searches_at_once_get_503(nodes: dict[str, Node]) -> No
         assert busy.status_code == 503 and "many people at once" in busy.text
         site.asking.release()
         assert client.get("/search", params={"q": "strike", "network": "1"}).status_code == 200
+
+
+def test_a_reload_gives_the_web_face_new_peers(tmp_path: Path, nodes: dict[str, Node]) -> None:
+    node = Node("philly", tmp_path, free_port())
+    node.config.write_text(config_text(node, {}))
+    fill(node)
+    log = tmp_path / "log"
+    with serving(node.config, log) as proc:
+        wait_for(lambda: up(node))
+        assert 'name="network"' not in get(f"{node.web}/search?q=strike")[1]
+        node.config.write_text(config_text(node, {"nyc": nodes["nyc"].web}))
+        proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: shows(f"{node.web}/search?q=strike", 'name="network"'))
+        status, page, _ = get(f"{node.web}/search?q=strike&network=1")
+        assert status == 200 and f"on {domain('nyc')}" in page
+        assert "restarting with new settings" in log.read_text()
+        assert "[web] listen is now" not in log.read_text()

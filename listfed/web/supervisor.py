@@ -61,8 +61,12 @@ class WebFace:
         first_pause: float = FIRST_PAUSE,
         secret_file: Path | None = None,
         config_file: Path | None = None,
+        read_settings: object = None,
     ) -> None:
         self.host, self.port = host, port
+        # what the child reads from the config file itself (who may read /metrics, whom a
+        # network search asks): a new value restarts it too
+        self.read_settings = read_settings
         # fixed for the daemon's life: paths, never the secret itself (`ps` shows args)
         self.fixed: list[str] = []
         if secret_file is not None:
@@ -75,13 +79,15 @@ class WebFace:
         self.process: asyncio.subprocess.Process | None = None
         self.restart = asyncio.Event()
 
-    def reconfigure(self, database: Path, busy_timeout: float, base_url: str) -> bool:
+    def reconfigure(
+        self, database: Path, busy_timeout: float, base_url: str, read_settings: object = None
+    ) -> bool:
         """Serve with these settings from now on: a running child is replaced at once (the
         socket stays bound, so no request is refused meanwhile). True if they changed."""
         args = child_arguments(database, busy_timeout, base_url) + self.fixed
-        if args == self.args:
+        if args == self.args and read_settings == self.read_settings:
             return False
-        self.args = args
+        self.args, self.read_settings = args, read_settings
         self.restart.set()
         return True
 
