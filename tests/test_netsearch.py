@@ -284,6 +284,8 @@ ANSWERS: dict[str, tuple[int, dict[str, str], bytes]] = {
     "/away/search.json": (302, {"Location": "file:///etc/passwd"}, b""),
     "/broken/search.json": (500, {}, b"oops"),
     "/hostile/search.json": (200, {}, json.dumps({"hits": [HOSTILE_HIT]}).encode()),
+    "/moved/search.json": (301, {"Location": "/hostile/search.json?q=strike"}, b""),
+    "/loop/search.json": (302, {"Location": "/loop/search.json"}, b""),
 }
 
 
@@ -464,3 +466,14 @@ def test_a_reload_gives_the_web_face_new_peers(tmp_path: Path, nodes: dict[str, 
         assert status == 200 and f"on {domain('nyc')}" in page
         assert "restarting with new settings" in log.read_text()
         assert "[web] listen is now" not in log.read_text()
+
+
+def test_http_redirects_are_followed_three_at_most(nodes: dict[str, Node]) -> None:
+    with odd_server() as odd:
+        config = alternative(nodes["philly"], {"moved": f"{odd}/moved", "loop": f"{odd}/loop"})
+        result = search(config, "strike", "--json")
+    answer = json.loads(result.stdout)
+    assert {h["node"] for h in answer["hits"]} == {domain("philly"), "moved.example"}
+    assert answer["missing"] == [
+        {"peer": "loop", "node": "loop.example", "reason": "bad answer: more than 3 redirects"}
+    ]
