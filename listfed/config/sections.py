@@ -147,13 +147,28 @@ def _at_least_zero(value: object, key: str) -> int:
 
 
 def _web(value: object) -> WebConfig:
-    t = _Table(value, "web", ("listen", "metrics_from"))
+    t = _Table(value, "web", ("listen", "metrics_from", "workers"))
     nothing: tuple[str, ...] = ()
     networks = t.get("metrics_from", lambda v, k: _items(v, k, _network), nothing)
+    workers = t.get("workers", _workers, WebConfig.workers)
     if t.data.get("listen") == "":
-        return WebConfig(enabled=False, metrics_from=networks)
+        return WebConfig(enabled=False, metrics_from=networks, workers=workers)
     host, port = t.get("listen", _listen, (WebConfig.host, WebConfig.port))
-    return WebConfig(host=host, port=port, metrics_from=networks)
+    return WebConfig(host=host, port=port, metrics_from=networks, workers=workers)
+
+
+MOST_WEB_WORKERS = 64
+
+
+def _workers(value: object, key: str) -> int:
+    """[web] workers: "auto" (one per core) or a number of processes."""
+    if value == "auto":
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MOST_WEB_WORKERS:
+        raise ConfigError(
+            f'expected "auto" or a number from 1 to {MOST_WEB_WORKERS}, got {value!r}', key=key
+        )
+    return value
 
 
 def _delivery(value: object, base_dir: Path) -> DeliveryConfig:

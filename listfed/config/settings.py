@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,14 @@ class WebConfig:
     port: int = 8080
     enabled: bool = True
     metrics_from: tuple[str, ...] = ()  # networks besides loopback that may read /metrics
+    workers: int = 0  # child processes serving pages; 0 ("auto"): see processes()
+
+    def processes(self) -> int:
+        """How many children serve pages: `workers`, or for "auto" one per core this
+        process may run on, up to 4 (pages wait on the database beyond that)."""
+        if self.workers:
+            return self.workers
+        return max(1, min(4, len(os.sched_getaffinity(0))))
 
 
 @dataclass(frozen=True)
