@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from listfed.delivery import decorate
 from listfed.listinfo import Policy
-from listfed.mail import mimeparse
+from listfed.mail import htmltext, mimeparse
 from tests.conftest import DOMAIN, World, post
 
 TEAM = f"team@{DOMAIN}"
@@ -100,3 +100,36 @@ async def test_a_post_of_boundaries_that_close_nothing_is_sent(world: World) -> 
     # every parse counts the depth first (150,000 here: read as headers alone)
     assert mimeparse.too_deep(body.encode())
     assert len(_to(world, BOB)) == 1  # a plain text post: sent
+
+
+# --- Blockquotes for the command robot (mail/htmltext.py) ----------------------------------
+
+_PIECES = ["<blockquote>", "</blockquote>", "x", "y", "<br>", "<p>", " "]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=40))
+def test_blockquotes_read_as_before_up_to_the_marks_shown(pieces: list[str]) -> None:
+    markup = "".join(pieces)
+    cap = htmltext.MAX_QUOTE_MARKS
+    try:
+        htmltext.MAX_QUOTE_MARKS = 10**9  # no cap: the old reading
+        old = htmltext.html_to_text(markup, quotes=True)
+    finally:
+        htmltext.MAX_QUOTE_MARKS = cap
+    expected = re.sub(rf"^(?:> ){{{cap},}}", "> " * cap, old, flags=re.M)
+    assert htmltext.html_to_text(markup, quotes=True) == expected
+
+
+async def test_a_command_under_a_deep_pile_of_blockquotes_is_answered(world: World) -> None:
+    # 40,000 quotes open over 100,000 lines: the old text was 8 GB of "> "
+    world.make_list(TEAM, Policy.OPEN, people=[BOB])
+    markup = "<p>help</p>" + "<blockquote>" * 40_000 + "x<br>" * 100_000
+    lines = "\r\n".join(markup[i : i + 900] for i in range(0, len(markup), 900))
+    raw = (
+        f"From: Dave <dave@example.net>\r\nTo: team-request@{DOMAIN}\r\nSubject: \r\n"
+        "Message-ID: <deep@example.net>\r\nContent-Type: text/html\r\n\r\n" + lines + "\r\n"
+    ).encode()
+    await world.send(raw, f"team-request@{DOMAIN}", mail_from="dave@example.net")
+    await world.idle(timeout=120)
+    assert _to(world, "dave@example.net")  # the robot answered
