@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from listfed.delivery import decorate
+from listfed.federation import matching
 from listfed.listinfo import Policy
 from listfed.mail import htmltext, mimeparse
 from tests.conftest import DOMAIN, World, post
@@ -133,3 +134,42 @@ async def test_a_command_under_a_deep_pile_of_blockquotes_is_answered(world: Wor
     await world.send(raw, f"team-request@{DOMAIN}", mail_from="dave@example.net")
     await world.idle(timeout=120)
     assert _to(world, "dave@example.net")  # the robot answered
+
+
+# --- Subjects against routes' tags (federation/matching.py) --------------------------------
+
+_OLD_REPLY = re.compile(r"^\s*(?:(?:re|fwd?|aw|sv|vs|antw)\s*(?:\[\d+\])?\s*:\s*)+", re.I)
+
+
+def _old_strip_subject(subject: str, prefixes: list[str]) -> str:
+    text = " ".join(subject.split())
+    folded = [p.casefold() for p in prefixes if p.strip()]
+    changed = True
+    while changed:
+        changed = False
+        without = _OLD_REPLY.sub("", text)
+        if without != text:
+            text, changed = without.strip(), True
+        for prefix in folded:
+            if text.casefold().startswith(prefix):
+                text, changed = text[len(prefix) :].strip(), True
+    return text
+
+
+_WORDS = ["Re:", "re", ":", " ", "\t", "[team]", "[TEAM]", "ß", "ss", "x", "fwd", "[2]", "İ"]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.lists(st.sampled_from(_WORDS), max_size=14),
+    st.lists(st.sampled_from(["[team]", "ss", " [team] ", "x", "", "i̇"]), max_size=3),
+)
+def test_subjects_are_stripped_as_before(words: list[str], prefixes: list[str]) -> None:
+    subject = "".join(words)
+    assert matching.strip_subject(subject, prefixes) == _old_strip_subject(subject, prefixes)
+
+
+def test_a_subject_of_many_prefixes_is_stripped() -> None:
+    # each prefix copied and case-folded what followed it: 160 KB took 0.8 s; this, 2.1 MB
+    subject = "Re: [team] " * 190_000 + "x"
+    assert matching.strip_subject(subject, ["[team]"]) == "x"
