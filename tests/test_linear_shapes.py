@@ -8,13 +8,15 @@ code is kept below and compared on many small inputs."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from listfed.delivery import decorate
+from listfed.digests import format as digest_format
 from listfed.federation import matching
-from listfed.listinfo import Policy
+from listfed.listinfo import ListInfo, Policy
 from listfed.mail import htmltext, mimeparse
 from tests.conftest import DOMAIN, World, post
 
@@ -173,3 +175,27 @@ def test_a_subject_of_many_prefixes_is_stripped() -> None:
     # each prefix copied and case-folded what followed it: 160 KB took 0.8 s; this, 2.1 MB
     subject = "Re: [team] " * 190_000 + "x"
     assert matching.strip_subject(subject, ["[team]"]) == "x"
+
+
+# --- Digest text (digests/format.py) -------------------------------------------------------
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=" \n\r\tx\x00", max_size=30))
+def test_digest_lines_are_trimmed_as_before(text: str) -> None:
+    old = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "\ufffd").split("\n")
+    while old and not old[0].strip():
+        old.pop(0)
+    while old and not old[-1].strip():
+        old.pop()
+    assert digest_format._lines(text) == old
+
+
+def test_a_post_of_blank_lines_is_put_in_a_digest() -> None:
+    # a pop from the front per leading blank line: 160,000 of them took 1.7 s
+    lst = ListInfo(id=1, local="team", domain=DOMAIN)
+    assert digest_format._lines("\n" * 3_000_000 + "x") == ["x"]
+    body = "\n" * 199_990 + "the text\n"
+    raw = post(body=body, message_id="<blank@example.net>")
+    when = datetime(2026, 12, 1, tzinfo=UTC)
+    assert b"the text" in digest_format.plain_digest(lst, 1, [raw], when)
