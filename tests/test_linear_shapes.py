@@ -14,13 +14,15 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from starlette.testclient import TestClient
 
 from listfed.delivery import decorate, dkim
 from listfed.delivery.dkim import MailSigner, load_key
 from listfed.digests import format as digest_format
 from listfed.federation import matching
 from listfed.listinfo import ListInfo, Policy
-from listfed.mail import authors, htmltext, mimeparse
+from listfed.mail import authors, formdata, htmltext, mimeparse
+from listfed.web.app import build
 from tests.conftest import DOMAIN, World, post
 from tests.test_dkim import rsa
 
@@ -247,3 +249,26 @@ def test_addresses_anywhere_are_found_as_before(text: str) -> None:
 def test_a_field_of_one_long_word_is_read_for_addresses(char: str) -> None:
     # 8 KB (the part of a field read) of one word without an address: 0.4 s a field
     assert authors.every_address(char * 100_000) is not None
+
+
+# --- Content-Type of a web form (mail/formdata.py) -----------------------------------------
+
+
+async def test_a_login_form_with_a_long_content_type_is_refused(world: World) -> None:
+    # many parameters: the email package took 3.7 s over 80 KB; deep comments raised
+    app = build(world.node.config.node.data_dir / "listfed.db", 5.0, BASE, world.node.secret)
+    client = TestClient(app, base_url="https://testserver")
+    for kind in (
+        "multipart/form-data" + "; a=b" * 200_000,
+        "multipart/form-data; boundary=b " + "(" * 100_000 + ")" * 100_000,
+    ):
+        sent = client.post("/login", content=b"email=x", headers={"Content-Type": kind})
+        assert sent.status_code == 400  # no address given
+    # within the bound, nesting that overflows the parser's recursion is no form either
+    kind = "multipart/form-data; boundary=b " + "(" * 480 + ")" * 480
+    assert len(kind) <= formdata.MAX_CONTENT_TYPE
+    assert formdata.fields(kind, b"--b\r\n\r\nx\r\n--b--\r\n") == []
+    deep = b"Content-Disposition: form-data; name=x " + b"(" * 1_500 + b")" * 1_500
+    assert formdata.fields("multipart/form-data; boundary=b", b"--b\r\n" + deep) == []
+    plain = b'--b\r\nContent-Disposition: form-data; name="email"\r\n\r\na@b.example\r\n--b--'
+    assert formdata.fields("multipart/form-data; boundary=b", plain) == [("email", "a@b.example")]
