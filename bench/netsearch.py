@@ -6,8 +6,9 @@ and the CPU it costs.
     python bench/netsearch.py                    # 10,000 posts a node, 20 queries
     python bench/netsearch.py --deadline 1s      # another [web] network_deadline
 
-Three nodes, each a real `listfed serve` with its web face on a free 127.0.0.1 port and
-an archive of bench/mboxgen.py's posts (`archive import`): philly asks; nyc answers;
+Three nodes, each a real `listfed serve` with its web face (one process) on a free
+127.0.0.1 port and an archive of bench/mboxgen.py's posts (`archive import`): philly
+asks; nyc answers;
 atl is started and then stopped (down: its port refuses). A fourth peer, "slow", is a
 loopback socket of this script that accepts connections and never answers (a node that
 hangs). philly's config names all three peers' web faces. Then, query by query:
@@ -50,6 +51,7 @@ from fanout import _cpu_or_zero, calibrate, free_port, git_commit, machine, syst
 from web import Daemon
 
 NODES = ("philly", "nyc", "atl")
+WORKERS = 1  # web face processes per node: one, so that its CPU is one process's
 
 
 def domain(short: str) -> str:
@@ -95,7 +97,7 @@ def config_text(short: str, smtp: int, web: int, deadline: str, peers: dict[str,
         f'[smtp]\nlisten = "127.0.0.1:{smtp}"\n'
         f'[dns]\nnameservers = ["127.0.0.1:{closed_port()}"]\ntimeout = "1s"\n'
         f'[web]\nlisten = "127.0.0.1:{web}"\nnetwork_deadline = "{deadline}"\n'
-        "search_rate = 1000000\n"
+        f"search_rate = 1000000\nworkers = {WORKERS}\n"
     )
     for name, url in peers.items():
         node = domain(name) if name in NODES else f"{name}.example"
@@ -200,7 +202,7 @@ async def run(args: argparse.Namespace) -> int:
     only_nyc.write_text(
         config_text("philly", free_port(), free_port(), args.deadline, {"nyc": webs["nyc"]})
     )
-    daemons = {s: Daemon(configs[s], *ports[s]) for s in NODES}
+    daemons = {s: Daemon(configs[s], *ports[s], WORKERS) for s in NODES}
     status = 0
     try:
         for daemon in daemons.values():
@@ -225,7 +227,7 @@ async def run(args: argparse.Namespace) -> int:
             walls.append(wall)
             cpus.append(cpu)
         rows.append(summary("CLI, nyc + atl down + slow", walls, cpus, deadline))
-        philly_web, nyc_web = daemons["philly"].web_pid, daemons["nyc"].web_pid
+        [philly_web], [nyc_web] = daemons["philly"].web_pids, daemons["nyc"].web_pids
         walls = []
         # /proc counts CPU in ticks of 10 ms: the phase's total, shared out, is finer
         before = (_cpu_or_zero(philly_web), _cpu_or_zero(nyc_web))

@@ -6,7 +6,7 @@ that load does to SMTP intake, and the web process's CPU and memory.
     python bench/web.py --mbox /tmp/archive100k.mbox     # the full run (reuse or keep the mbox)
     python bench/web.py --mbox /tmp/archive100k.mbox --keep /tmp/webnode   # keep the node
     python bench/web.py --node /tmp/webnode              # measure a kept node again (no import)
-    python bench/web.py --node /tmp/webnode --profile /tmp/prof   # + py-spy on the web child
+    python bench/web.py --node /tmp/webnode --profile /tmp/prof   # + py-spy on a web child
     python bench/web.py --node /tmp/webnode --pages post --web-nice 10   # an experiment
 
 A node like bench/archive.py's (`listfed init`, `lists create`, `listfed archive import`
@@ -23,15 +23,17 @@ Content-Length body), which measures its own CPU. Phases, one after the other:
    latency under saturation); for the post page also 500 pages/s offered on 50
    connections (open loop: latency from each request's scheduled time).
 3. SMTP again, under the 50-client post-page load; then without load again.
-4. The web child's memory: VmRSS and RssAnon, sampled during each phase, and VmHWM. Each
+4. The web children's memory (`--workers`, 2 by default, summed over them): VmRSS and
+   RssAnon, sampled during each phase, and VmHWM. Each
    request's connection maps the database anew (mmap), and VmRSS counts a file page once
    per mapping: RssAnon is the memory the process really holds. With --profile, py-spy on
-   the web child during one more closed-loop phase of each page.
+   one web child during one more closed-loop phase of each page.
 
-CPU per page is the web child's utime + stime (/proc/PID/stat) over the window / pages;
+CPU per page is the web children's utime + stime (/proc/PID/stat) over the window / pages;
 each phase also says how much CPU the load process, the daemon and every other process
 on the machine used meanwhile. `--web-nice N` renices the web child's threads before
-measuring: not what `serve` does, an experiment on what intake would gain.
+measuring: not what `serve` does, an experiment on what intake would gain. `--workers 1`
+measures the web face as one process, for comparison.
 Missed targets are reported, never an error: the exit status is 1 only when a step
 failed. Only loopback is used; every phase and every subprocess is bounded.
 """
@@ -124,14 +126,15 @@ class Phase:
     max_ms: float = 0.0
     errors: dict[str, int] = field(default_factory=dict)
     bytes_per_page: float = 0.0
-    web_cpu_s: float = 0.0  # the web child, all threads
+    web_cpu_s: float = 0.0  # the web children, all threads
     web_cpu_ms_per_page: float = 0.0
     serve_cpu_s: float = 0.0  # the daemon's own process (SMTP, pipeline, supervisor)
     client_cpu_s: float = 0.0  # the load process
     other_cpu_s: float = 0.0  # everything else on the machine (this process included)
     steal_s: float = 0.0
-    # the web child's VmRSS and RssAnon, the largest of samples 0.1 s apart: VmRSS counts a
-    # file page once per mapping, and each request's connection maps the database anew
+    # the web children's VmRSS and RssAnon (summed), the largest of samples 0.1 s apart:
+    # VmRSS counts a file page once per mapping, and each request's connection maps the
+    # database anew
     web_rss_max_mb: float = 0.0
     web_anon_max_mb: float = 0.0
 
@@ -215,7 +218,7 @@ def make_long_threads(path: Path, seed: int) -> None:
             write_entry(out, raw, sender, arrived)
 
 
-def write_config(workdir: Path) -> tuple[Path, int, int]:
+def write_config(workdir: Path, workers: int) -> tuple[Path, int, int]:
     """The node's config with fresh loopback ports: (path, SMTP port, web port). DNS goes
     to a closed loopback port: nothing here may ask the system resolver."""
     smtp, web, dns = free_port(), free_port(), free_port()
@@ -223,7 +226,7 @@ def write_config(workdir: Path) -> tuple[Path, int, int]:
     config.write_text(
         '[node]\nname = "bench.example"\ndomains = ["bench.example"]\ndata_dir = "var"\n'
         f'[smtp]\nlisten = "127.0.0.1:{smtp}"\n'
-        f'[web]\nlisten = "127.0.0.1:{web}"\n'
+        f'[web]\nlisten = "127.0.0.1:{web}"\nworkers = {workers}\n'
         '[delivery]\nsmarthost = "maildir:var/outbox"\n'
         f'[dns]\nnameservers = ["127.0.0.1:{dns}"]\ntimeout = "1s"\n'
     )
@@ -317,13 +320,14 @@ def _segment(message_id: str) -> str:
 
 
 class Daemon:
-    """`listfed serve` and its web child."""
+    """`listfed serve` and its web children."""
 
-    def __init__(self, config: Path, smtp_port: int, web_port: int) -> None:
+    def __init__(self, config: Path, smtp_port: int, web_port: int, workers: int) -> None:
         self.config, self.smtp_port, self.web_port = config, smtp_port, web_port
+        self.workers = workers
         self.log = config.parent / "serve.log"
         self.proc: subprocess.Popen[bytes] | None = None
-        self.web_pid = 0
+        self.web_pids: list[int] = []
 
     @property
     def pid(self) -> int:
@@ -342,8 +346,12 @@ class Daemon:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise StepFailed(f"listfed serve exited with {self.proc.returncode}: {self.tail()}")
-            self.web_pid = self.web_pid or web_child(self.pid)
-            if self.web_pid and await _answers(self.smtp_port) and await _http_ok(self.web_port):
+            self.web_pids = web_children(self.pid)
+            if (
+                len(self.web_pids) == self.workers
+                and await _answers(self.smtp_port)
+                and await _http_ok(self.web_port)
+            ):
                 return
             await asyncio.sleep(0.1)
         raise StepFailed("listfed serve did not answer on both ports in time: " + self.tail())
@@ -365,14 +373,16 @@ class Daemon:
             if self.proc.poll() is None:
                 self.proc.kill()
                 self.proc.wait(10)
-        if self.web_pid and Path(f"/proc/{self.web_pid}").exists():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.web_pid, signal.SIGKILL)  # our own grandchild, by its pid
+        for pid in self.web_pids:
+            if Path(f"/proc/{pid}").exists():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)  # our own grandchild, by its pid
         return self.proc.returncode
 
 
-def web_child(parent: int) -> int:
-    """The pid of `python -m listfed.web` under `parent`, or 0."""
+def web_children(parent: int) -> list[int]:
+    """The pids of every `python -m listfed.web` under `parent`."""
+    found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -380,10 +390,10 @@ def web_child(parent: int) -> int:
             stat = (entry / "stat").read_text()
             ppid = int(stat.rsplit(")", 1)[1].split()[1])
             if ppid == parent and b"listfed.web" in (entry / "cmdline").read_bytes():
-                return int(entry.name)
+                found.append(int(entry.name))
         except (OSError, ValueError, IndexError):
             continue
-    return 0
+    return sorted(found)
 
 
 async def _answers(port: int) -> bool:
@@ -471,7 +481,7 @@ class LoadSpec:
     warmup: float
     duration: float  # the measured window; the load process may be told to stop earlier
     rate: float  # pages/s offered on all connections together; 0: back to back
-    pids: dict[str, int]  # name -> pid whose CPU is read at the window's edges
+    pids: dict[str, list[int]]  # name -> pids whose CPU, summed, is read at the window's edges
 
 
 async def load(spec: LoadSpec) -> dict[str, Any]:
@@ -538,7 +548,7 @@ async def load(spec: LoadSpec) -> dict[str, Any]:
         print("window", flush=True)  # the benchmark may start its SMTP client now
         while not stop.is_set() and time.perf_counter() < end:
             with contextlib.suppress(OSError, ValueError):
-                now = memory_kb(spec.pids["web"])
+                now = memory_kb(*spec.pids["web"])
                 rss[:] = max(rss[0], now["VmRSS"]), max(rss[1], now["RssAnon"])
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), min(0.1, max(0.0, end - time.perf_counter())))
@@ -563,20 +573,21 @@ async def load(spec: LoadSpec) -> dict[str, Any]:
     }
 
 
-def memory_kb(pid: int) -> dict[str, int]:
-    """VmRSS, VmHWM, RssAnon, RssFile of a process, kB."""
+def memory_kb(*pids: int) -> dict[str, int]:
+    """VmRSS, VmHWM, RssAnon, RssFile of processes, kB, summed over them."""
     out = dict.fromkeys(("VmRSS", "VmHWM", "RssAnon", "RssFile"), 0)
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in out:
-            out[key] = int(value.split()[0])
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in out:
+                out[key] += int(value.split()[0])
     return out
 
 
-def _marks(pids: dict[str, int]) -> dict[str, float]:
-    """CPU seconds so far: each of `pids`, this process, the machine (busy, steal)."""
+def _marks(pids: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds so far: each group of `pids`, this process, the machine (busy, steal)."""
     busy, steal = system_busy()
-    marks = {name: _cpu_or_zero(pid) for name, pid in pids.items()}
+    marks = {name: sum(_cpu_or_zero(pid) for pid in group) for name, group in pids.items()}
     marks.update(client=time.process_time(), busy=busy, steal=steal, wall=time.perf_counter())
     return marks
 
@@ -666,7 +677,7 @@ async def http_phase(
     print(f".. {kind}: {mode}, {seconds:.0f} s", flush=True)
     spec = LoadSpec(
         daemon.web_port, paths, connections, warmup, seconds, rate,
-        {"web": daemon.web_pid, "serve": daemon.pid},
+        {"web": daemon.web_pids, "serve": [daemon.pid]},
     )  # fmt: skip
     worker = LoadProcess(spec)
     await worker.start()
@@ -784,7 +795,7 @@ async def smtp_under_load(
     print(f".. SMTP under the {connections}-client post-page load", flush=True)
     spec = LoadSpec(
         daemon.web_port, paths, connections, warmup, 30.0 + posts * (gap + 2.0), 0.0,
-        {"web": daemon.web_pid, "serve": daemon.pid},
+        {"web": daemon.web_pids, "serve": [daemon.pid]},
     )  # fmt: skip
     worker = LoadProcess(spec)
     await worker.start()
@@ -809,20 +820,20 @@ async def measure(args: argparse.Namespace, daemon: Daemon, targets: Targets, fi
     posts = args.smtp_posts or (40 if q else 200)
     tag = f"{int(time.time())}-{os.getpid()}"
     await daemon.start()
-    print(f"   serve pid {daemon.pid}, web child pid {daemon.web_pid}", flush=True)
+    print(f"   serve pid {daemon.pid}, web children {daemon.web_pids}", flush=True)
     # every page once: each answers 200, the pages and the index come into memory
     for kind in KINDS:
         bad = await _check(daemon.web_port, targets.of(kind), kind, fig)
         if bad:
             raise StepFailed(f"{kind}: {bad}")
-    fig.web_rss_idle_mb = status_kb(daemon.web_pid, "VmRSS") / 1024
-    if args.web_nice:  # an experiment: every thread of the web child (new ones inherit it)
-        for task in Path(f"/proc/{daemon.web_pid}/task").iterdir():
+    fig.web_rss_idle_mb = memory_kb(*daemon.web_pids)["VmRSS"] / 1024
+    if args.web_nice:  # an experiment: every thread of the web children (new ones inherit it)
+        for task in (t for pid in daemon.web_pids for t in Path(f"/proc/{pid}/task").iterdir()):
             os.setpriority(os.PRIO_PROCESS, int(task.name), args.web_nice)
-        fig.notes.append(f"the web child ran at nice {args.web_nice} (--web-nice)")
+        fig.notes.append(f"the web children ran at nice {args.web_nice} (--web-nice)")
     if args.quiet_wait > 0:
         print(f".. waiting up to {args.quiet_wait:.0f} s for other processes to go quiet")
-        pids = [daemon.pid, daemon.web_pid]
+        pids = [daemon.pid, *daemon.web_pids]
         fig.quiet_wait_seconds = await wait_until_quiet(pids, args.quiet_wait)
         if fig.quiet_wait_seconds < 0:
             fig.notes.append("other processes kept the CPU busy: figures are pessimistic")
@@ -847,7 +858,7 @@ async def measure(args: argparse.Namespace, daemon: Daemon, targets: Targets, fi
         await smtp_phase(daemon, "without web load, again", posts, args.smtp_gap, tag + "c")
     )
     fig.calibration_ms = (fig.calibration_ms[0], calibrate())
-    web = memory_kb(daemon.web_pid)
+    web = memory_kb(*daemon.web_pids)
     fig.web_rss_mb, fig.web_anon_mb = web["VmRSS"] / 1024, web["RssAnon"] / 1024
     fig.web_hwm_mb = web["VmHWM"] / 1024
     fig.serve_rss_mb = status_kb(daemon.pid, "VmRSS") / 1024
@@ -875,11 +886,11 @@ async def _check(port: int, paths: list[str], kind: str, fig: Figures) -> str:
 
 
 async def profile(args: argparse.Namespace, daemon: Daemon, targets: Targets) -> None:
-    """py-spy on the web child during one more closed-loop phase of each page."""
+    """py-spy on one web child during one more closed-loop phase of each page."""
     args.profile.mkdir(parents=True, exist_ok=True)
     for kind in args.pages:
         out = args.profile / f"web-{kind}.txt"
-        spy = await py_spy(daemon.web_pid, out, args.spy_rate)
+        spy = await py_spy(daemon.web_pids[0], out, args.spy_rate)  # one child: they are alike
         if spy is None:
             return
         try:
@@ -959,7 +970,7 @@ def summary_rows(fig: Figures, clients: int, rate: float) -> list[tuple[str, str
     if fig.web_hwm_mb:
         out.append(
             (
-                "web child memory after the load",
+                "web children's memory after the load (summed)",
                 f"VmRSS {fig.web_rss_mb:.0f} MB (RssAnon {fig.web_anon_mb:.0f}), VmHWM "
                 f"{fig.web_hwm_mb:.0f} MB; RssAnon at most "
                 f"{max((p.web_anon_max_mb for p in fig.phases), default=0):.0f} MB under load "
@@ -1009,8 +1020,9 @@ def report(fig: Figures, clients: int, rate: float) -> None:
         for r in m.refused[:3]:
             print(f"   refused: {r}")
     print(
-        f"\n   web child: VmRSS {fig.web_rss_idle_mb:.0f} MB idle, {fig.web_rss_mb:.0f} MB after "
-        f"the load (RssAnon {fig.web_anon_mb:.0f} MB), VmHWM {fig.web_hwm_mb:.0f} MB; "
+        f"\n   web children: VmRSS {fig.web_rss_idle_mb:.0f} MB idle, "
+        f"{fig.web_rss_mb:.0f} MB after the load (RssAnon {fig.web_anon_mb:.0f} MB), "
+        f"VmHWM {fig.web_hwm_mb:.0f} MB; "
         f"daemon: VmRSS {fig.serve_rss_mb:.0f} MB, VmHWM {fig.serve_hwm_mb:.0f} MB"
     )
     print(
@@ -1044,6 +1056,9 @@ def arguments() -> argparse.Namespace:
     )
     ap.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
     ap.add_argument("--clients", type=int, default=50, help="concurrent HTTP connections")
+    ap.add_argument(
+        "--workers", type=int, default=2, help="[web] workers: the web face's processes (2)"
+    )
     ap.add_argument("--duration", type=float, default=0.0, help="s per phase (20; --quick 8)")
     ap.add_argument("--single", type=float, default=0.0, help="s of the 1-client phases (5; 3)")
     ap.add_argument("--warmup", type=float, default=2.0, help="s before each window")
@@ -1062,11 +1077,11 @@ def arguments() -> argparse.Namespace:
         type=int,
         default=0,
         metavar="N",
-        help="an experiment: renice the web child's threads to N before measuring",
+        help="an experiment: renice the web children's threads to N before measuring",
     )
     ap.add_argument("--quiet-wait", type=float, default=60.0, metavar="S", help="0: don't wait")
     ap.add_argument(
-        "--profile", type=Path, metavar="DIR", help="after measuring: py-spy on the web child"
+        "--profile", type=Path, metavar="DIR", help="after measuring: py-spy on a web child"
     )
     ap.add_argument("--profile-seconds", type=float, default=10.0)
     ap.add_argument("--spy-rate", type=int, default=100, help="py-spy samples per second")
@@ -1089,7 +1104,7 @@ async def run(args: argparse.Namespace, fig: Figures, info: dict[str, str]) -> b
         workdir = Path(tempfile.mkdtemp(prefix="listfed-bench-web-"))
     daemon: Daemon | None = None
     try:
-        config, smtp_port, web_port = write_config(workdir)
+        config, smtp_port, web_port = write_config(workdir, args.workers)
         if not args.node:
             mbox = args.mbox or workdir / "archive.mbox"
             if mbox.exists():
@@ -1111,7 +1126,7 @@ async def run(args: argparse.Namespace, fig: Figures, info: dict[str, str]) -> b
             f"{max(targets.thread_sizes)} posts, {len(targets.searches)} searches",
             flush=True,
         )
-        daemon = Daemon(config, smtp_port, web_port)
+        daemon = Daemon(config, smtp_port, web_port, args.workers)
         await measure(args, daemon, targets, fig)
         return True
     finally:

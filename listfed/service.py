@@ -141,6 +141,7 @@ class Node:
                 secret_file=secret_path(config),
                 config_file=config.path,
                 read_settings=_web_settings(config),
+                workers=web.processes(),
             )
             if web.enabled
             else None
@@ -274,6 +275,13 @@ class Node:
     def _reload_web(self, config: Config) -> None:
         """Give the web face the settings it can take without rebinding; say in the log
         that a new [web] listen is not one of them."""
+        if config.web.workers != self.config.web.workers:
+            log.warning(
+                "[web] workers is now %s in the file; the web face keeps its %s processes until "
+                "serve is restarted",
+                config.web.workers or "auto",
+                self.config.web.processes(),
+            )
         if _listen(config.web) != _listen(self.config.web):
             log.warning(
                 "[web] listen is now %s in the file, but the web face stays %s until serve "

@@ -12,6 +12,7 @@ import email
 import email.policy
 import logging
 import os
+import re
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -33,6 +34,7 @@ from listfed.ops.node import secret_path
 from tests.conftest import DOMAIN, RecordingSmarthost, World, make_config, post, running_world
 from tests.dovecot import Dovecot, dovecot_fixture, running_dovecot  # noqa: F401 (fixture)
 from tests.foreignlist import ForeignList
+from tests.imapproxy import CuttingProxy
 
 T = TypeVar("T")
 
@@ -54,10 +56,10 @@ TIMING = Timing(timeout=5, idle_renew=60, backoff=(0.2, 0.5), poll_interval=0.5)
 # --- helpers ---------------------------------------------------------------------------
 
 
-def foreign_post(n: int, author: str = DAVE) -> bytes:
+def foreign_post(n: int, author: str = DAVE, more: str = "") -> bytes:
     """Post n of the foreign list as the secretary's mailbox has it (prefix, footer,
     List-Id; Delivered-To the tagged address)."""
-    return delivered(ForeignList().mailmanise(written(n, author)))
+    return delivered(ForeignList().mailmanise(written(n, author, more)))
 
 
 def delivered(raw: bytes, to: str = TAGGED) -> bytes:
@@ -65,12 +67,12 @@ def delivered(raw: bytes, to: str = TAGGED) -> bytes:
     return f"Delivered-To: {to}\n".encode() + raw
 
 
-def written(n: int, author: str = DAVE) -> bytes:
-    """Post n of the foreign list as its author wrote it."""
+def written(n: int, author: str = DAVE, more: str = "") -> bytes:
+    """Post n of the foreign list as its author wrote it (`more`: lines after the first)."""
     return (
         f"From: Dave <{author}>\nTo: {FOREIGN}\nSubject: Report {n}\n"
         f"Date: {formatdate(1_790_000_000 + n)}\nMessage-ID: {mid(n)}\n"
-        f"Content-Type: text/plain; charset=us-ascii\n\nReport number {n}.\n"
+        f"Content-Type: text/plain; charset=us-ascii\n\nReport number {n}.\n{more}"
     ).encode()
 
 
@@ -96,12 +98,15 @@ def confirmation() -> bytes:
     ).encode()
 
 
-def bridge(dovecot: Dovecot, password: str | None = None, smtp_port: int = 0) -> dict[str, Any]:
+def bridge(
+    dovecot: Dovecot, password: str | None = None, smtp_port: int = 0, imap: str = ""
+) -> dict[str, Any]:
+    """The bridge's config entry; `imap`: its URL, when not straight to `dovecot`."""
     entry: dict[str, Any] = {
         "name": "atl",
         "list": TEAM,
         "foreign": FOREIGN,
-        "imap": dovecot.url,
+        "imap": imap or dovecot.url,
         "username": dovecot.user,
         "password": password or dovecot.password,
         "post_as": SECRETARY,
@@ -128,12 +133,13 @@ async def bridged(
     dovecot: Dovecot,
     password: str | None = None,
     smtp_port: int = 0,
+    imap: str = "",
 ) -> AsyncIterator[World]:
     async with running_world(
         tmp_path,
         smarthost,
         imap_timing=TIMING,
-        bridge=[bridge(dovecot, password, smtp_port)],
+        bridge=[bridge(dovecot, password, smtp_port, imap)],
     ) as w:
         yield w
 
@@ -379,6 +385,91 @@ async def test_server_killed_during_idle_then_back_loses_nothing(
     assert final.last_error != ""
     assert final.last_error_at >= killed
     assert logged(caplog, "connection lost during IDLE")
+
+
+FILLER = ("x" * 999 + "\n") * 1024  # about 1 MB, 1.4 MB in base64
+
+
+@pytest.mark.parametrize(
+    ("last", "first", "after"),
+    [
+        (6, 2, 64 * 1024),  # inside the first message
+        (6, 2, 2_000_000),  # two messages whole, inside the third
+        (6, 2, None),  # every message whole, but not the tagged OK that ends the answer
+        # 2 to 51 are one batch (imapwatch.BATCH_COUNT): cut in the next, once they are taken
+        (56, 52, 2_000_000),
+    ],
+    ids=["first-message", "later-message", "before-ok", "second-batch"],
+)
+async def test_server_killed_mid_fetch_then_back_posts_each_once(
+    tmp_path: Path,
+    smarthost: RecordingSmarthost,
+    dovecot: Dovecot,
+    caplog: pytest.LogCaptureFixture,
+    last: int,
+    first: int,
+    after: int | None,
+) -> None:
+    """Issue 22: the server dies while the bridge reads its answer to the FETCH of the
+    messages from UID `first` on, after `after` bytes of it (tests/imapproxy.py cuts the
+    connection there and holds it while the server is killed). Posts 2 to `last` wait in
+    the mailbox; `first` and `first + 2` are big, so that the answer takes many reads."""
+    big = (first, first + 2)
+    caplog.set_level(logging.INFO, logger="listfed")
+    await make_team(tmp_path, smarthost)
+    fetch = rb"UID FETCH %d:\d+ \(UID RFC822\.SIZE BODY\.PEEK\[\]\)" % first
+    proxy = CuttingProxy(dovecot.port, re.compile(fetch, re.IGNORECASE), after)
+    url = f"imap://127.0.0.1:{await proxy.start()}/INBOX"
+    try:
+        async with bridged(tmp_path, smarthost, dovecot, imap=url) as w:
+            await append(dovecot, foreign_post(1))
+            await at_uid(w, 1)
+        # the node is down; the foreign list goes on
+        raws = [foreign_post(n, more=FILLER if n in big else "") for n in range(2, last + 1)]
+        assert await append(dovecot, *raws) == list(range(2, last + 1))
+        async with bridged(tmp_path, smarthost, dovecot, imap=url) as w:
+            async with asyncio.timeout(WAIT):
+                await proxy.cut.wait()
+            dovecot.stop()  # SIGKILL to the whole server, its answer half sent
+            proxy.hang_up()  # and the connection goes with it
+            await until(
+                lambda: logged(caplog, "error connection lost during UID FETCH"),
+                "the bridge to notice the lost connection",
+            )
+            # it tries again while the server is down
+            await until(
+                lambda: logged(caplog, "error connection lost during connecting"),
+                "the bridge to try again",
+            )
+            # nothing of the cut answer was posted, not even the messages it had whole
+            await w.idle()
+            assert copies(smarthost) == once_each(*(mid(n) for n in range(1, first)))
+            assert row(w).last_uid == first - 1
+            async with asyncio.timeout(WAIT):
+                await asyncio.to_thread(dovecot.start)
+            # the bridge comes back by itself, takes the rest, and waits for more
+            await at_uid(w, last)
+            await append(dovecot, foreign_post(last + 1))
+            final = await at_uid(w, last + 1)
+            node_alive = w.node.server is not None and w.node.server.is_serving()
+    finally:
+        await proxy.close()
+
+    assert proxy.passed > 0  # the bridge had part of the answer when the server died
+    assert node_alive
+    assert copies(smarthost) == once_each(*(mid(n) for n in range(1, last + 2)))
+    # whole: the big ones reached the members with every line of their body
+    whole = [m for _r, m in smarthost.deliveries() if m.message["Message-ID"] in map(mid, big)]
+    assert len(whole) == len(big) * len(PEOPLE)
+    for got in whole:
+        body = got.message.get_body(("plain",))
+        assert body is not None
+        assert body.get_content().count("x" * 999 + "\n") == 1024
+    assert (final.last_uid, final.taken, final.state) == (last + 1, last + 1, "idle")
+    # the human reading the mailbox still finds everything unread
+    assert dovecot.flags() == {uid: set() for uid in range(1, last + 2)}
+    # the failure in words, without a traceback, and nothing worse than a warning
+    assert all(r.exc_info is None and r.levelno < logging.ERROR for r in caplog.records)
 
 
 async def test_uidvalidity_reset_posts_only_the_new_messages(

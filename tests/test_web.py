@@ -10,12 +10,15 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from listfed.archive.mbox import read_mbox
 from listfed.cli.app import app as cli
 from listfed.web.app import build
+from listfed.web.render import at
 from tests.conftest import DOMAIN
 from tests.test_archive_cli import MESSAGES, OTHER, TEAM, mbox_bytes, message
 
@@ -385,3 +388,35 @@ def test_feed_links_use_the_public_address_when_there_is_one(node: Path) -> None
     links = [link.get("href") for link in feed.iter(f"{ATOM}link")]
     assert f"https://lists.example.org/{TEAM}/atom.xml" in links
     assert f"https://lists.example.org/{TEAM}/m/relay%40x" in links
+
+
+def test_a_post_with_a_very_long_word_is_shown_and_its_addresses_hidden(
+    tmp_path: Path,
+) -> None:
+    """Words of 60,000 characters (long lines are accepted up to 1 MiB): finding the
+    addresses in them once read each word once per character in it, minutes a page."""
+    config = tmp_path / "listfed.toml"
+    run(config, "init", "--name", "node.example.org", "--domain", DOMAIN)
+    run(config, "lists", "create", TEAM)
+    word = "x" * 60_000  # three of them stay within the 200,000 characters a page shows
+    body = f"Write to dana@example.com or {word}@example.org, not {word}@ or {word}.\n"
+    (tmp_path / "long.mbox").write_bytes(mbox_bytes([message("long@x", "Long", body)]))
+    run(config, "archive", "import", TEAM, str(tmp_path / "long.mbox"))
+    with TestClient(build(tmp_path / "var" / "listfed.db")) as client:
+        for path in (m(TEAM, "long@x"), f"/{TEAM}/t/{quote('long@x', safe='')}"):
+            page = client.get(path)
+            assert page.status_code == 200
+            assert "dana at example.com" in page.text and "dana@example.com" not in page.text
+            assert f"{word} at example.org, not {word}@ or {word}." in page.text
+
+
+# What `at` does, as one regex: fine on short text, read once per position on long words.
+_AS_REGEX = re.compile(r"([^\s<>()\[\]\"',;:@]+)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
+
+
+@given(st.text(alphabet="ab1-.@ \n<>\"',;:[]()é\u2003", max_size=40))
+def test_at_writes_every_address_as_user_at_domain(text: str) -> None:
+    assert at(text) == _AS_REGEX.sub(r"\1 at \2", text)
+    assert at("Ann <ann@example.org>, bob@x.example; c@d") == (
+        "Ann <ann at example.org>, bob at x.example; c@d"
+    )

@@ -10,7 +10,9 @@ MAX_CHAIN = 50  # cited ids used, the most recent: older ones add nothing but co
 # Reply prefixes as mail clients localise them ("AW:" German, "SV:" Nordic, "Antw:" Dutch,
 # "R:" Italian), with a count as some clients write it ("RE[2]:", "Re^3:"). "Fwd:" is not
 # a reply: a forwarded message starts a conversation of its own.
-_REPLY = re.compile(r"(?:re|aw|sv|antw|r)\s*(?:\[\d+\]|\(\d+\)|\^\d+)?\s*[:：]", re.IGNORECASE)
+# The first run of blanks is possessive: the same matches, but a run not followed by a colon
+# is not tried again split between the two \s* (quadratic in the run's length).
+_REPLY = re.compile(r"(?:re|aw|sv|antw|r)\s*+(?:\[\d+\]|\(\d+\)|\^\d+)?\s*[:：]", re.IGNORECASE)
 _TAG = re.compile(r"\[[^\]]*\]")
 _SPACE = re.compile(r"\s+")
 

@@ -148,17 +148,37 @@ def _at_least_zero(value: object, key: str) -> int:
 
 
 def _web(value: object) -> WebConfig:
-    t = _Table(value, "web", ("listen", "metrics_from", "network_deadline", "search_rate"))
+    keys = ("listen", "metrics_from", "workers", "network_deadline", "search_rate")
+    t = _Table(value, "web", keys)
     nothing: tuple[str, ...] = ()
     networks = t.get("metrics_from", lambda v, k: _items(v, k, _network), nothing)
+    workers = t.get("workers", _workers, WebConfig.workers)
     deadline = t.get("network_deadline", _period, WebConfig.network_deadline)
     rate = t.get("search_rate", _count, WebConfig.search_rate)
     if t.data.get("listen") == "":
         return WebConfig(
-            enabled=False, metrics_from=networks, network_deadline=deadline, search_rate=rate
+            enabled=False,
+            metrics_from=networks,
+            workers=workers,
+            network_deadline=deadline,
+            search_rate=rate,
         )
     host, port = t.get("listen", _listen, (WebConfig.host, WebConfig.port))
-    return WebConfig(host, port, True, networks, deadline, rate)
+    return WebConfig(host, port, True, networks, workers, deadline, rate)
+
+
+MOST_WEB_WORKERS = 64
+
+
+def _workers(value: object, key: str) -> int:
+    """[web] workers: "auto" (one per core) or a number of processes."""
+    if value == "auto":
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MOST_WEB_WORKERS:
+        raise ConfigError(
+            f'expected "auto" or a number from 1 to {MOST_WEB_WORKERS}, got {value!r}', key=key
+        )
+    return value
 
 
 def _delivery(value: object, base_dir: Path) -> DeliveryConfig:

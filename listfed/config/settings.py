@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,8 +63,16 @@ class WebConfig:
     port: int = 8080
     enabled: bool = True
     metrics_from: tuple[str, ...] = ()  # networks besides loopback that may read /metrics
+    workers: int = 0  # child processes serving pages; 0 ("auto"): see processes()
     network_deadline: float = 3.0  # a network search answers within this, peers or not
     search_rate: int = 30  # GET /search.json per client address per minute
+
+    def processes(self) -> int:
+        """How many children serve pages: `workers`, or for "auto" one per core this
+        process may run on, up to 4 (pages wait on the database beyond that)."""
+        if self.workers:
+            return self.workers
+        return max(1, min(4, len(os.sched_getaffinity(0))))
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,11 @@ _IDENTITY = frozenset({"", "7bit", "8bit", "binary"})
 _PARAM = re.compile(r';\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
 _CHARSET = re.compile(r';\s*charset\s*=\s*(?:"[^"]*"|[^;\s]*)', re.IGNORECASE)
 _NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
-_COMMENT = re.compile(r"\((?:[^()\\]|\\.)*\)")
+# A comment (closed: group 1 or 2), read as \((?:[^()\\]|\\.)*\) reads it; or, kept as it is,
+# an unclosed one's text that holds an escaped "\(": the search goes on after it, not from
+# that "(" again (it read the rest once per "\(", quadratic). Other unclosed ones fail at
+# their first stop, as they did: no "(" in them to start again from.
+_COMMENT = re.compile(r"\((?:[^()\\]|\\[^(\n])*+(?:(\))|\\\((?:[^()\\]|\\.)*+(\))?)")
 _MAX_NESTING = 8  # levels of (comments (in comments)) read in an Authentication-Results
 
 
@@ -130,12 +134,16 @@ def _authserv_id(raw: bytes) -> str | None:
     bounded: unbounded, a stranger's nesting made them quadratic)."""
     value = raw.partition(b":")[2].decode("utf-8", "replace")
     for _ in range(_MAX_NESTING + 1):  # innermost comments first
-        stripped = _COMMENT.sub(" ", value)
+        stripped = _COMMENT.sub(_blank_comment, value)
         if stripped == value:
             words = value.partition(";")[0].split()
             return words[0].lower() if words else ""
         value = stripped
     return None
+
+
+def _blank_comment(found: re.Match[str]) -> str:
+    return found.group() if found.lastindex is None else " "  # unclosed: kept
 
 
 def list_headers(lst: ListInfo, archive_url: str = "") -> list[tuple[str, str]]:

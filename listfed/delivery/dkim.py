@@ -47,7 +47,9 @@ SIGNED = frozenset(
 )
 MIN_BITS = 1024  # what dkimpy's verifiers accept
 _RSA_ALGORITHM = bytes.fromhex("300d06092a864886f70d0101010500")  # rsaEncryption, NULL
-_MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(.*?)[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
+# The line's rest; its trailing blanks (and CR) are cut in _message_id: a lazy (.*?) before
+# [ \t]* read a long run of blanks once per character of it (quadratic).
+_MESSAGE_ID = re.compile(rb"^message-id:[ \t]*+(.*)", re.IGNORECASE | re.MULTILINE)
 
 
 def load_key(pem: str) -> bytes:
@@ -227,7 +229,9 @@ class MailSigner:
 def _message_id(data: bytes) -> str:
     head = re.split(rb"\r?\n\r?\n", data, maxsplit=1)[0]
     found = _MESSAGE_ID.search(head)
-    return found.group(1)[:200].decode("ascii", "replace") if found else "(no Message-ID)"
+    if found is None:
+        return "(no Message-ID)"
+    return found.group(1).removesuffix(b"\r").rstrip(b" \t")[:200].decode("ascii", "replace")
 
 
 def _short(exc: Exception) -> str:

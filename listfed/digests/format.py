@@ -150,8 +150,10 @@ def _text_of(raw: bytes) -> str:
 def _lines(text: str) -> list[str]:
     """`text` as lines, without leading and trailing blank lines."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "\ufffd").split("\n")
-    while lines and not lines[0].strip():
-        lines.pop(0)
+    # where the first line with text is (popping from the front, line by line, was
+    # quadratic in a body of many blank lines)
+    first = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
+    del lines[:first]
     while lines and not lines[-1].strip():
         lines.pop()
     return lines

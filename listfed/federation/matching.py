@@ -17,23 +17,35 @@ from listfed.mail.message import ParsedMessage
 
 Headers = Callable[[str], list[str]]  # every decoded value of a header field
 
-_REPLY = re.compile(r"^\s*(?:(?:re|fwd?|aw|sv|vs|antw)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+_REPLY = re.compile(r"\s*(?:(?:re|fwd?|aw|sv|vs|antw)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 
 
 def strip_subject(subject: str, prefixes: Iterable[str]) -> str:
-    """The subject without reply markers and the given list prefixes, wherever they lead."""
+    """The subject without reply markers and the given list prefixes, wherever they lead.
+
+    Read from a position that moves on, never copied (nor case-folded whole) per marker:
+    that was quadratic in a subject of many prefixes. The text is collapsed, so stripping
+    what is left of it is skipping the one blank at `pos`; casefold maps each character
+    on its own, to at least one character, so a prefix's length of text is enough to fold.
+    """
     text = " ".join(subject.split())
     folded = [p.casefold() for p in prefixes if p.strip()]
-    changed = True
+    pos, changed = 0, True
     while changed:
         changed = False
-        without = _REPLY.sub("", text)
-        if without != text:
-            text, changed = without.strip(), True
+        found = _REPLY.match(text, pos)
+        if found:
+            pos, changed = _skip_blanks(text, found.end()), True
         for prefix in folded:
-            if text.casefold().startswith(prefix):
-                text, changed = text[len(prefix) :].strip(), True
-    return text
+            if text[pos : pos + len(prefix)].casefold().startswith(prefix):
+                pos, changed = _skip_blanks(text, pos + len(prefix)), True
+    return text[pos:]
+
+
+def _skip_blanks(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos].isspace():
+        pos += 1
+    return pos
 
 
 def _subject_tag(tag: str, message: ParsedMessage, prefixes: Iterable[str]) -> tuple[bool, str]:

@@ -18,8 +18,10 @@ from listfed.mail.decoding import decode_words
 from listfed.mail.rawmail import RawMessage, to_text
 
 MAX_FIELD = 8 * 1024  # characters of one address field read
-# An addr-spec anywhere in a field: what getaddresses misses in a mangled value.
-_ADDR_SPEC = re.compile(r"[^\s<>()\[\]\",;:@]+@[^\s<>()\[\]\",;:@]+")
+# An addr-spec anywhere in a field: what getaddresses misses in a mangled value. Tried only
+# where a run of its characters starts (the lookbehind): from inside a run with no "@" after
+# it, the run was read again for each of its characters (quadratic).
+_ADDR_SPEC = re.compile(r"(?<![^\s<>()\[\]\",;:@])[^\s<>()\[\]\",;:@]++@[^\s<>()\[\]\",;:@]+")
 # Pipermail's "alice at example.org", where the address stands alone or in <>.
 _AT_WORD = re.compile(
     r"(?<![^\s<(\"])([^\s@<>()\",;:]+) at ((?:[A-Za-z0-9-]++\.)+[A-Za-z0-9-]+)(?=\s*+(?:[>(]|$))"

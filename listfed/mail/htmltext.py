@@ -11,6 +11,9 @@ import html
 import re
 
 MAX_HTML = 1_000_000  # characters of markup read; the text of more is never indexed
+# "> " marks written in front of one line: a prefix per open blockquote on every line made
+# the text quadratic in the markup (1 MB of <blockquote>s, then lines: gigabytes).
+MAX_QUOTE_MARKS = 8
 # Where hidden content (comments, scripts, styles, the title) or a <pre> block starts.
 _SPECIAL = re.compile(r"<!--|<(script|style|title|pre)\b", re.IGNORECASE)
 _ENDS = {name: re.compile(rf"</{name}\s*>", re.IGNORECASE) for name in ("script", "style", "title")}
@@ -50,13 +53,14 @@ def html_to_text(markup: str, *, quotes: bool = False) -> str:
 
 
 def _quoted(lines: list[str]) -> list[str]:
-    """Lines with their quote markers made ``> `` prefixes, one per open blockquote."""
+    """Lines with their quote markers made ``> `` prefixes, one per open blockquote (at
+    most `MAX_QUOTE_MARKS`)."""
     out: list[str] = []
     depth = 0
     for line in lines:
         depth += line.count("\x03")
         text = line.replace("\x03", "").replace("\x04", "").strip()
-        out.append(f"{'> ' * depth}{text}" if text else "")
+        out.append(f"{'> ' * min(depth, MAX_QUOTE_MARKS)}{text}" if text else "")
         depth = max(0, depth - line.count("\x04"))
     return out
 

@@ -30,14 +30,21 @@ def mime_depth(raw: bytes) -> int:
     if raw.lower().count(b"boundary") <= MAX_DEPTH:  # cheap, and the usual answer
         return 0
     open_: list[bytes] = []
+    lowest: dict[bytes, int] = {}  # each open boundary's first place in open_
     deepest = 0
     for match in _MIME_MARKS.finditer(raw):
         declared = match.group(1) if match.group(1) is not None else match.group(2)
         if declared is not None:
+            lowest.setdefault(declared, len(open_))
             open_.append(declared)
             deepest = max(deepest, len(open_))
-        elif match.group(3) in open_:
-            del open_[open_.index(match.group(3)) :]
+        elif (at := lowest.get(match.group(3))) is not None:
+            # closed with all opened after it (a search of open_ per closing line was
+            # quadratic: many declarations, then many lines closing none of them)
+            while len(open_) > at:
+                gone = open_.pop()
+                if lowest[gone] == len(open_):
+                    del lowest[gone]
     return deepest
 
 

@@ -1,5 +1,6 @@
 """At most `rate` requests a minute from one client address (GET /search.json and the
-network search, each of which costs this node or its peers work), in bounded memory."""
+network search, each of which costs this node or its peers work), in bounded memory.
+Each web face process counts on its own ([web] workers): a search should not write."""
 
 from __future__ import annotations
 

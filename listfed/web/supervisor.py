@@ -1,10 +1,11 @@
-"""The web face as `serve` runs it: a child process on a socket the daemon binds itself,
-restarted with a growing pause when it dies, at once (on the same socket) when a reload
-changes its settings, stopped with the daemon.
+"""The web face as `serve` runs it: child processes (`[web] workers`) on one socket the
+daemon binds itself, each restarted with a growing pause when it dies, at once (on the
+same socket) when a reload changes their settings, stopped with the daemon.
 
 Binding here, before any child starts, makes a taken port an error at start that names
-the key to change; the child only ever inherits the socket, so a restart never races
-another program for the port.
+the key to change; the children only ever inherit the socket, so a restart never races
+another program for the port, and the kernel hands each new connection to whichever
+child accepts it first (an idle one), which spreads pages over the machine's cores.
 """
 
 from __future__ import annotations
@@ -48,8 +49,16 @@ def child_arguments(database: Path, busy_timeout: float, base_url: str) -> list[
     ]
 
 
+class _Child:
+    """One worker's slot: its current process, and its own call to restart."""
+
+    def __init__(self) -> None:
+        self.process: asyncio.subprocess.Process | None = None
+        self.restart = asyncio.Event()
+
+
 class WebFace:
-    """The supervised child process serving the web face on (host, port)."""
+    """The supervised child processes serving the web face on (host, port)."""
 
     def __init__(
         self,
@@ -62,6 +71,7 @@ class WebFace:
         secret_file: Path | None = None,
         config_file: Path | None = None,
         read_settings: object = None,
+        workers: int = 1,
     ) -> None:
         self.host, self.port = host, port
         # what the child reads from the config file itself (who may read /metrics, whom a
@@ -76,8 +86,7 @@ class WebFace:
         self.args = child_arguments(database, busy_timeout, base_url) + self.fixed
         self.first_pause = first_pause
         self.sock: socket.socket | None = None
-        self.process: asyncio.subprocess.Process | None = None
-        self.restart = asyncio.Event()
+        self.children = [_Child() for _ in range(workers)]
 
     def reconfigure(
         self, database: Path, busy_timeout: float, base_url: str, read_settings: object = None
@@ -88,7 +97,8 @@ class WebFace:
         if args == self.args and read_settings == self.read_settings:
             return False
         self.args, self.read_settings = args, read_settings
-        self.restart.set()
+        for child in self.children:
+            child.restart.set()
         return True
 
     def bind(self) -> tuple[str, int]:
@@ -111,40 +121,42 @@ class WebFace:
         return self.host, self.port
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Keep a child serving until `stop` is set; then end it."""
+        """Keep every child serving until `stop` is set; then end them."""
         assert self.sock is not None, "bind() first"
-        pause = self.first_pause
         try:
-            while not stop.is_set():
-                started = time.monotonic()
-                self.restart.clear()  # whatever asked for it, this child has the newest args
-                self.process = await self._spawn()
-                log.info(
-                    "web face on http://%s:%s/ (pid %s)", self.host, self.port, self.process.pid
-                )
-                why = await self._wait(self.process, stop)
-                if why is _Why.STOPPING:
-                    break
-                if why is _Why.RESTART:
-                    log.info("web face (pid %s) restarting with new settings", self.process.pid)
-                    await self._end()
-                    pause = self.first_pause
-                    continue
-                _release(self.process)
-                lived = time.monotonic() - started
-                pause = self.first_pause if lived > HEALTHY_AFTER else pause
-                log.warning(
-                    "web face (pid %s) exited with status %s; restarting in %.1fs",
-                    self.process.pid,
-                    self.process.returncode,
-                    pause,
-                )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), pause)
-                pause = min(pause * 2, LONGEST_PAUSE)
+            await asyncio.gather(*(self._keep(child, stop) for child in self.children))
         finally:
-            await self._end()
+            await asyncio.gather(*(self._end(child) for child in self.children))
             self.close()
+
+    async def _keep(self, child: _Child, stop: asyncio.Event) -> None:
+        """Keep one child serving until `stop` is set (the caller ends it)."""
+        pause = self.first_pause
+        while not stop.is_set():
+            started = time.monotonic()
+            child.restart.clear()  # whatever asked for it, this child has the newest args
+            process = child.process = await self._spawn()
+            log.info("web face on http://%s:%s/ (pid %s)", self.host, self.port, process.pid)
+            why = await self._wait(child, stop)
+            if why is _Why.STOPPING:
+                break
+            if why is _Why.RESTART:
+                log.info("web face (pid %s) restarting with new settings", process.pid)
+                await self._end(child)
+                pause = self.first_pause
+                continue
+            _release(process)
+            lived = time.monotonic() - started
+            pause = self.first_pause if lived > HEALTHY_AFTER else pause
+            log.warning(
+                "web face (pid %s) exited with status %s; restarting in %.1fs",
+                process.pid,
+                process.returncode,
+                pause,
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), pause)
+            pause = min(pause * 2, LONGEST_PAUSE)
 
     async def _spawn(self) -> asyncio.subprocess.Process:
         assert self.sock is not None
@@ -160,11 +172,12 @@ class WebFace:
             pass_fds=(fd,),
         )
 
-    async def _wait(self, process: asyncio.subprocess.Process, stop: asyncio.Event) -> _Why:
+    async def _wait(self, child: _Child, stop: asyncio.Event) -> _Why:
         """Wait for the child to end, the daemon to stop or new settings to come."""
-        ended = asyncio.ensure_future(process.wait())
+        assert child.process is not None
+        ended = asyncio.ensure_future(child.process.wait())
         stopping = asyncio.ensure_future(stop.wait())
-        restart = asyncio.ensure_future(self.restart.wait())
+        restart = asyncio.ensure_future(child.restart.wait())
         waits = {ended, stopping, restart}
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         why = _Why.ENDED if ended.done() else _Why.RESTART
@@ -172,8 +185,8 @@ class WebFace:
             waiting.cancel()
         return _Why.STOPPING if stop.is_set() else why
 
-    async def _end(self) -> None:
-        process, self.process = self.process, None
+    async def _end(self, child: _Child) -> None:
+        process, child.process = child.process, None
         if process is None:
             return
         if process.returncode is not None:
