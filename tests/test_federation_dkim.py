@@ -160,3 +160,53 @@ def selector(message: Any, domain: str) -> str:
         if tags.get("d") == domain:
             return tags["s"]
     return ""
+
+
+def _tampered(raw: bytes, how: str) -> bytes:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    if how == "body":  # a line added at the end
+        return head + b"\r\n\r\n" + body + b"PS: send the fund to me instead.\r\n"
+    if how == "trace":  # one more hop claimed (the signature over-signs the field)
+        forged = b"X-Listfed-Trace: evil.example coc@lists.evil.example\r\n"
+        return head.replace(b"X-Listfed-Trace: ", forged + b"X-Listfed-Trace: ", 1) + (
+            b"\r\n\r\n" + body
+        )
+    return raw
+
+
+@pytest.mark.parametrize("how", ["untouched", "body", "trace", "not-a-peer"])
+async def test_a_tampered_relay_or_one_from_no_peer_is_an_ordinary_post(
+    tmp_path: Path, smarthost: RecordingSmarthost, dns: StubDns, how: str
+) -> None:
+    """philly's relay to nyc is caught on its way (philly's peer nyc points at the
+    recording smarthost for it), changed as `how` says, and handed to nyc as philly would:
+    only the untouched relay from a peer is trusted; the others are a stranger's post,
+    held at nyc's members-only list."""
+    dkim = keys(tmp_path, dns, SHORTS)
+    async with federation(
+        tmp_path, smarthost, "philly", "nyc", dkim=dkim, nameserver=dns.address
+    ) as fed:
+        fed.make_list(ACTIONS, Policy.MEMBERS, ["ann@philly.example"])
+        fed.make_list(COC_NYC, Policy.MEMBERS, ["ned@nyc.example"])
+        nyc = fed.ports["nyc"]
+        fed.ports["nyc"] = smarthost.port  # philly relays into the recording smarthost
+        fed.set_routes("philly", {**ROUTE_OUT, "to": [COC_NYC]})
+        fed.ports["nyc"] = nyc
+        if how == "not-a-peer":  # nyc's config names no philly
+            philly = fed.ports.pop("philly")
+            fed.set_routes("nyc")
+            fed.ports["philly"] = philly
+        first = post("Strike fund", to=ACTIONS, sender="ann@philly.example")
+        await fed["philly"].send(first, ACTIONS, mail_from="ann@philly.example")
+        await fed.idle()
+        [relay] = [m for r, m in smarthost.deliveries() if r == COC_NYC]
+        assert b"DKIM-Signature:" in relay.data and b"X-Listfed-Trace:" in relay.data
+        await fed["nyc"].send(_tampered(relay.data, how), COC_NYC, mail_from=relay.mail_from)
+        await fed.idle()
+        if how == "untouched":
+            [got] = fed.got("ned@nyc.example")
+            assert got["Message-ID"] == "<m1@example.net>"
+            assert fed.ledger("nyc") == [("in", "", ACTIONS, "m1@example.net", "received")]
+        else:
+            assert fed.got("ned@nyc.example") == []  # held there as a stranger's post
+            assert fed.ledger("nyc") == []
