@@ -12,21 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from listfed import pipeline
 from listfed.addresses import Kind
 from listfed.bounces import handle as bounces
 from listfed.bridges import inbox as bridge_inbox
 from listfed.context import Context, NodeSettings
-from listfed.db import lists, spooled
-from listfed.db.engine import Database
-from listfed.db.models import QueueItem
+from listfed.db import listrows, queue, spooled
+from listfed.db.engine import Database, sqlite_of
+from listfed.db.queue import Item
 from listfed.errors import ListfedError
 from listfed.heldlogs import Withheld, withheld
 from listfed.listinfo import ListInfo
@@ -103,26 +103,25 @@ class Dispatcher:
         self.wake = asyncio.Event()
 
     @staticmethod
-    def _list(s: Session, item: QueueItem, known: dict[int, ListInfo]) -> ListInfo:
+    def _list(conn: sqlite3.Connection, item: Item, known: dict[int, ListInfo]) -> ListInfo:
         """The item's list, read once per chunk."""
         assert item.list_id is not None
         if item.list_id not in known:
-            known[item.list_id] = lists.by_id(s, item.list_id)
+            known[item.list_id] = listrows.by_id(conn, item.list_id)
         return known[item.list_id]
 
     def _post(
         self,
-        s: Session,
-        item: QueueItem,
+        conn: sqlite3.Connection,
+        item: Item,
         raw: bytes,
         known: dict[int, ListInfo],
         facts: dict[int, Facts],
         read: dict[int, ParsedMessage],
     ) -> Post:
-        assert item.id is not None
         post = make_post(
             item.id,
-            self._list(s, item, known),
+            self._list(conn, item, known),
             raw,
             item.mail_from,
             self.node.name,
@@ -138,17 +137,16 @@ class Dispatcher:
     def _robot(
         self,
         s: Session,
-        item: QueueItem,
+        item: Item,
         raw: bytes,
         known: dict[int, ListInfo],
         read: dict[int, ParsedMessage],
         facts: dict[int, Facts],
     ) -> None:
-        assert item.id is not None
         mail = Incoming(
             queue_id=item.id,
             kind=item.kind,
-            lst=self._list(s, item, known),
+            lst=self._list(sqlite_of(s), item, known),
             raw=raw,
             mail_from=item.mail_from,
             detail=item.detail,
@@ -160,35 +158,26 @@ class Dispatcher:
         said = ROBOTS[item.kind](Context(s, self.node, self.clock), mail)
         logging.getLogger("listfed.robots").info("%s: %s", mail.log_prefix(), said)
 
-    def _due(self, limit: int) -> Any:
-        return (
-            select(QueueItem)
-            .where(
-                QueueItem.state == "new",
-                col(QueueItem.kind).in_(HANDLED_KINDS),
-                QueueItem.next_attempt <= self.clock(),
-            )
-            .order_by(col(QueueItem.id))
-            .limit(limit)
-        )
+    def _due(self, conn: sqlite3.Connection, limit: int) -> list[Item]:
+        return queue.due(conn, HANDLED_KINDS, self.clock(), limit)
 
     def peek(self, limit: int = CHUNK) -> dict[int, Peeked]:
         """What `process_due` will take next; for posts, whether their list mitigates
         DMARC (so that the From domain's policy matters)."""
         found: dict[int, Peeked] = {}
-        with self.db.read() as s:
+        with self.db.read_plain() as conn:
             known: dict[int, ListInfo] = {}
-            items = s.exec(self._due(limit)).all()
-            raws = spooled.raws(s, (item.spooled_id for item in items))
+            items = self._due(conn, limit)
+            raws = spooled.raws(conn, (item.spooled_id for item in items))
             for item in items:
                 raw = raws.get(item.spooled_id)
-                if item.id is None or raw is None:  # process_due says what is wrong
+                if raw is None:  # process_due says what is wrong
                     continue
                 if item.kind != Kind.POST.value:
                     found[item.id] = Peeked(raw, item.mail_from, item.kind)
                     continue
                 try:
-                    mitigating = self._list(s, item, known).dmarc != "none"
+                    mitigating = self._list(conn, item, known).dmarc != "none"
                 except Exception:  # process_due fails this item alone, as for any bug
                     mitigating = False
                 found[item.id] = Peeked(raw, item.mail_from, item.kind, mitigating)
@@ -238,11 +227,12 @@ class Dispatcher:
         read: dict[int, ParsedMessage] | None,
     ) -> int:
         with self.db.write() as s:
-            items = s.exec(self._due(limit)).all()
+            conn = sqlite_of(s)
+            items = self._due(conn, limit)
             if facts is not None:
                 items = [i for i in items if i.kind not in LOOKED_UP or i.id in facts]
             known: dict[int, ListInfo] = {}
-            raws = spooled.raws(s, (item.spooled_id for item in items))
+            raws = spooled.raws(conn, (item.spooled_id for item in items))
             for item in items:
                 try:
                     with s.begin_nested():
@@ -250,14 +240,15 @@ class Dispatcher:
                         if raw is None:  # never expected: the foreign key keeps it
                             raw = spooled.raw(s, item.spooled_id)
                         if item.kind == Kind.POST.value:
-                            post = self._post(s, item, raw, known, facts or {}, read or {})
+                            post = self._post(conn, item, raw, known, facts or {}, read or {})
                             pipeline.run(Context(s, self.node, self.clock), post)
                         else:
                             self._robot(s, item, raw, known, read or {}, facts or {})
-                        s.delete(item)
+                        s.flush()  # the stages' ORM changes, before the item goes
+                        queue.done(conn, item.id)
                 except Exception as exc:
                     log.exception("<%s> q%s: pipeline failed", item.message_id, item.id)
-                    self._failed(item, exc)
+                    self._failed(conn, item, exc)
         return len(items)
 
     def _dkim_relay(self, message: ParsedMessage | None) -> bool:
@@ -269,17 +260,17 @@ class Dispatcher:
             p.trust == "dkim" and p.node.casefold() == hop.node.casefold() for p in self.node.peers
         )
 
-    def _failed(self, item: QueueItem, exc: Exception) -> None:
-        item.attempts += 1
-        item.last_error = f"{type(exc).__name__}: {exc}"[:500]
-        item.next_attempt = self.clock() + 30 * item.attempts
-        if item.attempts >= MAX_ATTEMPTS:
-            item.state = "bad"
+    def _failed(self, conn: sqlite3.Connection, item: Item, exc: Exception) -> None:
+        attempts = item.attempts + 1
+        bad = attempts >= MAX_ATTEMPTS
+        error = f"{type(exc).__name__}: {exc}"
+        queue.failed(conn, item.id, error, self.clock() + 30 * attempts, bad)
+        if bad:
             log.error(
                 "<%s> q%s: set aside as bad after %d attempts",
                 item.message_id,
                 item.id,
-                item.attempts,
+                attempts,
             )
 
     async def run(self, stop: asyncio.Event, poll: float = 1.0) -> None:

@@ -25,5 +25,5 @@ class Spool:
         return await self._group.submit((raw, items))
 
     def _commit(self, messages: list[Message]) -> list[list[int]]:
-        with self.db.write() as session:
-            return [queue.insert(session, raw, items) for raw, items in messages]
+        with self.db.write_plain() as conn:
+            return [queue.insert_plain(conn, raw, items) for raw, items in messages]

@@ -10,7 +10,7 @@ import asyncio
 import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -77,6 +77,20 @@ class Database:
         except OperationalError as exc:
             raise StorageError(f"database read failed: {exc.orig}") from exc
 
+    @contextmanager
+    def write_plain(self) -> Iterator[sqlite3.Connection]:
+        """`write` without the ORM: a plain sqlite3 connection in one IMMEDIATE
+        transaction, committed on success. For the hot paths whose every statement is SQL
+        (intake, delivery outcomes), where a Session costs more than the statements."""
+        with _plain(self.writer, "BEGIN IMMEDIATE", "write") as conn:
+            yield conn
+
+    @contextmanager
+    def read_plain(self) -> Iterator[sqlite3.Connection]:
+        """`read` without the ORM: a plain sqlite3 connection in one deferred transaction."""
+        with _plain(self.reader, "BEGIN", "read") as conn:
+            yield conn
+
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a blocking database function on the database thread."""
         if self._executor is None:
@@ -89,6 +103,29 @@ class Database:
             self._executor = None
         self.writer.dispose()
         self.reader.dispose()
+
+
+@contextmanager
+def _plain(engine: Engine, begin: str, what: str) -> Iterator[sqlite3.Connection]:
+    """A pooled connection's sqlite3 connection inside one transaction: committed when the
+    block ends, rolled back if it raises; any SQLite failure is a StorageError."""
+    pooled = engine.raw_connection()
+    try:
+        conn = pooled.driver_connection
+        assert isinstance(conn, sqlite3.Connection)
+        try:
+            conn.execute(begin)
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                with suppress(sqlite3.Error):  # the error that brought us here is the news
+                    conn.execute("ROLLBACK")
+            raise
+    except sqlite3.OperationalError as exc:
+        raise StorageError(f"database {what} failed: {exc}") from exc
+    finally:
+        pooled.close()  # back to the pool
 
 
 def sqlite_of(session: Session) -> sqlite3.Connection:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from listfed import oneclick
 from listfed.context import NodeSettings
-from listfed.db import lists, members
+from listfed.db import listrows, members
 from listfed.db.engine import Database
 from listfed.errors import NotFound
 from listfed.mail.rawmail import RawMessage
@@ -26,14 +26,14 @@ def personal(db: Database, node: Callable[[], NodeSettings]) -> Personal:
         settings = node()
         if not settings.base_url or not settings.secret:
             return {}
-        with db.read() as s:
+        with db.read_plain() as conn:  # plain: delivery asks this of every batch
             try:
-                lst = lists.by_id(s, list_id)
+                lst = listrows.by_id(conn, list_id)
             except NotFound:  # deleted meanwhile: its mail goes as it is
                 return {}
             if not lst.one_click:
                 return {}
-            found = members.ids_of(s, list_id, recipients)
+            found = members.ids_in(conn, list_id, recipients)
         leave = lst.sub_address("leave")
         return {
             address: oneclick.headers(
