@@ -183,7 +183,7 @@ class Node:
         return res, found[res.recipient.list_address]
 
     async def _resolve(self, address: str) -> tuple[Resolution, int | None]:
-        return await self.db.run(self._resolve_sync, address)
+        return await self.db.run_first(self._resolve_sync, address)  # a sender waits
 
     async def start(self) -> tuple[str, int]:
         """Upgrade the database, start the workers and listen; returns the bound address."""

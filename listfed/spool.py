@@ -18,7 +18,7 @@ Message = tuple[bytes, list[NewItem]]  # the bytes, and one item per distinct re
 class Spool:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._group: GroupCommit[Message, list[int]] = GroupCommit(db, self._commit)
+        self._group: GroupCommit[Message, list[int]] = GroupCommit(db, self._commit, first=True)
 
     async def store(self, raw: bytes, items: list[NewItem]) -> list[int]:
         """Commit one message; its items' ids, or StorageError (nothing stored)."""

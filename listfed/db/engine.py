@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +17,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
+from listfed.db.thread import DatabaseThread
 from listfed.errors import StorageError
 
 T = TypeVar("T")
@@ -57,7 +57,7 @@ class Database:
         self.path = path
         self.writer = _engine(path, busy_timeout, "BEGIN IMMEDIATE")
         self.reader = _engine(path, busy_timeout, "BEGIN")
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor: DatabaseThread | None = None
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -93,9 +93,16 @@ class Database:
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a blocking database function on the database thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._thread(), fn, *args)
+
+    async def run_first(self, fn: Callable[..., T], *args: Any) -> T:
+        """`run`, ahead of every call waiting its turn: intake's, which a sender waits for."""
+        return await asyncio.wrap_future(self._thread().submit_first(fn, *args))
+
+    def _thread(self) -> DatabaseThread:
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix="listfed-db")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+            self._executor = DatabaseThread()
+        return self._executor
 
     def close(self) -> None:
         if self._executor is not None:
@@ -131,6 +138,17 @@ def _plain(engine: Engine, begin: str, what: str) -> Iterator[sqlite3.Connection
 def sqlite_of(session: Session) -> sqlite3.Connection:
     """The sqlite3 connection under a session, inside the session's own transaction:
     for the hot paths (archive, import) that use plain statements."""
+    # Asking the session for its connection costs tens of microseconds, and a pass asks
+    # for every plain statement: the answer is kept for as long as the transaction that
+    # gave it (a commit or rollback may give the session another connection after).
+    root = session.get_transaction()
+    kept = session.info.get(_SQLITE)
+    if root is not None and kept is not None and kept[0] is root and root.is_active:
+        return kept[1]  # type: ignore[no-any-return]
     dbapi = session.connection().connection.dbapi_connection
     assert isinstance(dbapi, sqlite3.Connection)
+    session.info[_SQLITE] = (session.get_transaction(), dbapi)
     return dbapi
+
+
+_SQLITE = "listfed.sqlite3"  # session.info key: (root transaction, its sqlite3 connection)
