@@ -9,16 +9,15 @@ short for that reason (dispatch.py's CHUNK).
 
 from __future__ import annotations
 
-import itertools
-import queue
 import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-FIRST, IN_TURN, LAST = 0, 1, 2  # priorities: intake, everything else, the stop
+Call = tuple[Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 
 
 class DatabaseThread(Executor):
@@ -26,35 +25,43 @@ class DatabaseThread(Executor):
 
     def __init__(self, name: str = "listfed-db_0") -> None:
         self._name = name
-        self._calls: queue.PriorityQueue[tuple[int, int, Any]] = queue.PriorityQueue()
-        self._order = itertools.count()  # first come, first served within a priority
+        # two plain queues and a count of calls waiting: cheaper than a PriorityQueue
+        self._first: deque[Call | None] = deque()
+        self._in_turn: deque[Call | None] = deque()
+        self._waiting = threading.Semaphore(0)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopped = False
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-        return self._put(IN_TURN, fn, args, kwargs)
+        return self._put(self._in_turn, fn, args, kwargs)
 
     def submit_first(self, fn: Callable[..., T], /, *args: Any) -> Future[T]:
         """Run `fn` before every call waiting in turn."""
-        return self._put(FIRST, fn, args, {})
+        return self._put(self._first, fn, args, {})
 
     def _put(
-        self, priority: int, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        calls: deque[Call | None],
+        fn: Callable[..., T],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
     ) -> Future[T]:
         future: Future[T] = Future()
         with self._lock:
             if self._stopped:
                 raise RuntimeError("the database thread is stopped")
-            self._calls.put((priority, next(self._order), (future, fn, args, kwargs)))
+            calls.append((future, fn, args, kwargs))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._work, name=self._name, daemon=True)
                 self._thread.start()
+        self._waiting.release()
         return future
 
     def _work(self) -> None:
         while True:
-            _priority, _n, call = self._calls.get()
+            self._waiting.acquire()
+            call = self._first.popleft() if self._first else self._in_turn.popleft()
             if call is None:
                 return
             future, fn, args, kwargs = call
@@ -74,6 +81,7 @@ class DatabaseThread(Executor):
                 return
             self._stopped = True
             thread = self._thread
-            self._calls.put((LAST, next(self._order), None))
+            self._in_turn.append(None)  # after every call already waiting
+        self._waiting.release()
         if wait and thread is not None:
             thread.join()
