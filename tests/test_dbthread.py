@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
@@ -48,3 +49,23 @@ def test_shutdown_runs_what_was_asked_then_refuses_more() -> None:
     assert ran == [0, 1, 2, 3, 4] and all(f.done() for f in futures)
     with pytest.raises(RuntimeError):
         pool.submit(ran.append, 5)
+
+
+async def test_calls_from_the_loop_keep_their_order_and_errors() -> None:
+    pool = DatabaseThread()
+    gate = threading.Event()
+    ran: list[str] = []
+    blocker = asyncio.ensure_future(pool.call(gate.wait, ()))
+    later = asyncio.ensure_future(pool.call(ran.append, ("turn",)))
+    first = asyncio.ensure_future(pool.call(ran.append, ("first",), first=True))
+    await asyncio.sleep(0)
+    gate.set()
+    await asyncio.gather(blocker, later, first)
+    assert ran == ["first", "turn"]
+
+    def fails() -> None:
+        raise ValueError("broken")
+
+    with pytest.raises(ValueError, match="broken"):
+        await pool.call(fails, ())
+    pool.shutdown()

@@ -6,7 +6,6 @@ for `busy_timeout` instead of failing on a read-to-write upgrade; reads stay def
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -93,11 +92,11 @@ class Database:
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a blocking database function on the database thread."""
-        return await asyncio.get_running_loop().run_in_executor(self._thread(), fn, *args)
+        return await self._thread().call(fn, args)
 
     async def run_first(self, fn: Callable[..., T], *args: Any) -> T:
         """`run`, ahead of every call waiting its turn: intake's, which a sender waits for."""
-        return await asyncio.wrap_future(self._thread().submit_first(fn, *args))
+        return await self._thread().call(fn, args, first=True)
 
     def _thread(self) -> DatabaseThread:
         if self._executor is None:
