@@ -35,6 +35,7 @@ from listfed.wakeup import first_of
 log = logging.getLogger("listfed.delivery")
 
 PAGE = 2000  # rows read per dispatch query
+LETTERS_KEPT = 32  # outgoing messages kept in memory for the senders
 VERP_KINDS = ("post", "digest")  # what `[delivery] verp = "always"` sends one by one
 
 # (session, outgoing id, address, error, kind): a recipient refused for good
@@ -81,6 +82,13 @@ _NEXT = (
     "AND next_attempt > ?"
 )
 _LETTER = "SELECT envelope_from, data, message_id, kind, list_id FROM outgoing WHERE id = ?"
+
+
+def _letter_of(conn: sqlite3.Connection, outgoing_id: int) -> Letter | None:
+    row = conn.execute(_LETTER, (outgoing_id,)).fetchone()
+    return Letter(row[0], row[1], row[2], row[3], row[4]) if row else None
+
+
 _FAILED = "UPDATE outbox SET state = 'failed', last_error = ?, attempts = attempts + 1 WHERE id = ?"
 _GONE = (
     "DELETE FROM outgoing WHERE id = ? AND NOT EXISTS (SELECT 1 FROM outbox WHERE outgoing_id = ?)"
@@ -146,19 +154,27 @@ class Deliverer:
     # -- database side (runs on the database thread) --------------------------------------
 
     def _due(
-        self, now: float, cursor: int
-    ) -> tuple[list[tuple[int, int, str]], bool, float | None]:
-        """Rows never tried past the cursor, then rows whose retry is due; is there more?"""
+        self, now: float, cursor: int, known: frozenset[int] = frozenset()
+    ) -> tuple[list[tuple[int, int, str]], bool, float | None, dict[int, Letter]]:
+        """Rows never tried past the cursor, then rows whose retry is due; is there more?
+        And the letters of those rows not `known` already, read in the same call (a
+        round trip to the database thread per post saved)."""
         with self.db.read_plain() as conn:
             fresh = conn.execute(_FRESH, (cursor, now, PAGE)).fetchall()
             again = conn.execute(_RETRIES, (now, PAGE)).fetchall()
             (later,) = conn.execute(_NEXT, (now,)).fetchone()
-        return [(r[0], r[1], r[2]) for r in [*fresh, *again]], len(fresh) >= PAGE, later
+            rows = [(r[0], r[1], r[2]) for r in [*fresh, *again]]
+            wanted = list(dict.fromkeys(o for _r, o, _a in rows if o not in known))
+            letters = {}
+            for outgoing_id in wanted[:LETTERS_KEPT]:  # no more than the cache keeps
+                letter = _letter_of(conn, outgoing_id)
+                if letter is not None:
+                    letters[outgoing_id] = letter
+        return rows, len(fresh) >= PAGE, later, letters
 
     def _load(self, outgoing_id: int) -> Letter | None:
         with self.db.read_plain() as conn:
-            row = conn.execute(_LETTER, (outgoing_id,)).fetchone()
-        return Letter(row[0], row[1], row[2], row[3], row[4]) if row else None
+            return _letter_of(conn, outgoing_id)
 
     def _record_all(self, outcomes: list[Outcome]) -> list[None]:
         """Outcomes in one transaction: plain statements, and a Session only when a hook
@@ -217,7 +233,10 @@ class Deliverer:
         """Hand out due rows not in flight; (more may be due now, when a retry falls due)."""
         if not self._inflight:
             self._cursor = 0  # nothing is out: a full scan finds rows an admin re-queued
-        rows, more, later = await self.db.run(self._due, self.clock(), self._cursor)
+        known = frozenset(self._data)
+        rows, more, later, letters = await self.db.run(self._due, self.clock(), self._cursor, known)
+        for outgoing_id, letter in letters.items():
+            self._keep(outgoing_id, letter)
         fresh: dict[int, dict[str, int]] = {}
         for row_id, outgoing_id, address in rows:
             if row_id not in self._inflight:
@@ -245,10 +264,13 @@ class Deliverer:
             loaded = await self.db.run(self._load, outgoing_id)
             if loaded is None:
                 return None
-            self._data[outgoing_id] = loaded
-            while len(self._data) > 32:
-                self._data.popitem(last=False)
+            self._keep(outgoing_id, loaded)
         return self._data[outgoing_id]
+
+    def _keep(self, outgoing_id: int, letter: Letter) -> None:
+        self._data[outgoing_id] = letter
+        while len(self._data) > LETTERS_KEPT:
+            self._data.popitem(last=False)
 
     async def _sender(self, transport: Transport) -> None:
         while True:
@@ -291,8 +313,11 @@ class Deliverer:
     ) -> SendResult:
         verp = letter.kind in VERP_KINDS and self.verp()
         heads: dict[str, bytes] = {}
-        if letter.kind == "post" and letter.list_id is not None and self.personal is not None:
-            heads = await self.db.run(self.personal, letter.list_id, to)
+        personal = self.personal  # possible(): else no database call for nothing
+        is_post = letter.kind == "post" and letter.list_id is not None
+        if is_post and personal is not None and personal.possible():
+            assert letter.list_id is not None
+            heads = await self.db.run(personal, letter.list_id, to)
         if not verp and not heads:
             return await transport.send(
                 letter.envelope_from, to, await self._shared(outgoing_id, letter)
