@@ -3,9 +3,11 @@
 A few messages share one transaction, each inside its own savepoint: one that fails (a
 bug, bad data) is rolled back alone and retried a few times with a pause, then set aside
 as "bad" for a human (`listfed queue ls`, `listfed queue retry ID`): never dropped.
-Chunks stay small so that intake commits, which share the database thread, never wait
-long behind the pipeline. Posts go through the pipeline; mail to a list's other
-addresses goes to its robot (the table `ROBOTS`).
+Chunks stay small so that intake commits, which share the database thread (and go
+before the pipeline's calls waiting there, db/thread.py), never wait long behind a
+pass; and a pass that sees intake waiting commits after the message in hand, leaving
+the rest (read and looked up already) to the next. Posts go through the pipeline; mail
+to a list's other addresses goes to its robot (the table `ROBOTS`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from sqlmodel import Session
@@ -101,6 +103,8 @@ class Dispatcher:
         self.clock = clock
         self.prechecks = prechecks or Prechecks(None, None)
         self.wake = asyncio.Event()
+        # the last pass's readings and look-ups by queue id, for the items it left
+        self._kept: tuple[dict[int, ParsedMessage], dict[int, Facts]] = ({}, {})
 
     @staticmethod
     def _list(conn: sqlite3.Connection, item: Item, known: dict[int, ListInfo]) -> ListInfo:
@@ -171,7 +175,8 @@ class Dispatcher:
             raws = spooled.raws(conn, (item.spooled_id for item in items))
             for item in items:
                 raw = raws.get(item.spooled_id)
-                if raw is None:  # process_due says what is wrong
+                if raw is None:  # process_due says what is wrong (it must take it)
+                    found[item.id] = Peeked(b"", item.mail_from, item.kind)
                     continue
                 if item.kind != Kind.POST.value:
                     found[item.id] = Peeked(raw, item.mail_from, item.kind)
@@ -200,15 +205,16 @@ class Dispatcher:
         limit: int = CHUNK,
         facts: dict[int, Facts] | None = None,
         read: dict[int, ParsedMessage] | None = None,
+        peeked: Collection[int] | None = None,
     ) -> int:
         """Run up to `limit` due items through the pipeline or their robot; how many were
-        taken. A post or mail to a bridge not in `facts` (it came after the peek) waits
-        for the next pass; one in `read` is not parsed again. What the stages log is
-        emitted once the pass committed (heldlogs.py)."""
+        taken. A post or mail to a bridge not in `facts`, or any item not `peeked` (it
+        came after the peek), waits for the next pass; one in `read` is not parsed again.
+        What the stages log is emitted once the pass committed (heldlogs.py)."""
         said = Withheld()
         try:
             with withheld(*PASS_LOGGERS) as said:
-                taken = self._process(limit, facts, read)
+                taken = self._process(limit, facts, read, peeked)
         except Exception:
             if said.records:
                 log.error(
@@ -225,15 +231,22 @@ class Dispatcher:
         limit: int,
         facts: dict[int, Facts] | None,
         read: dict[int, ParsedMessage] | None,
+        peeked: Collection[int] | None,
     ) -> int:
         with self.db.write() as s:
             conn = sqlite_of(s)
             items = self._due(conn, limit)
             if facts is not None:
                 items = [i for i in items if i.kind not in LOOKED_UP or i.id in facts]
+            if peeked is not None:  # not read off this thread yet: the next pass reads it
+                items = [i for i in items if i.id in peeked]
             known: dict[int, ListInfo] = {}
             raws = spooled.raws(conn, (item.spooled_id for item in items))
+            taken = 0
             for item in items:
+                if taken and self.db.intake_waiting():
+                    break  # a sender waits for its 250: the rest go in the next pass
+                taken += 1
                 try:
                     with s.begin_nested():
                         raw = raws.get(item.spooled_id)
@@ -249,7 +262,7 @@ class Dispatcher:
                 except Exception as exc:
                     log.exception("<%s> q%s: pipeline failed", item.message_id, item.id)
                     self._failed(conn, item, exc)
-        return len(items)
+        return taken
 
     def _dkim_relay(self, message: ParsedMessage | None) -> bool:
         """Does the post's last trace hop name a peer trusted by its DKIM key?"""
@@ -278,16 +291,27 @@ class Dispatcher:
             self.wake.clear()
             try:
                 due = await self.db.run(self.peek)
-                read = await asyncio.to_thread(self.read, due)
+                # what the last pass read and looked up but left for this one (it made
+                # way for intake) is not read or looked up again
+                kept_read = {i: m for i, m in self._kept[0].items() if i in due}
+                kept_facts = {i: f for i, f in self._kept[1].items() if i in due}
+                fresh = {i: p for i, p in due.items() if i not in kept_read}
+                read = (await asyncio.to_thread(self.read, fresh) if fresh else {}) | kept_read
                 posts = {
                     i: (p.raw, p.mitigating, self._dkim_relay(read.get(i)))
                     for i, p in due.items()
-                    if p.post
+                    if p.post and i not in kept_facts
                 }
                 facts = await self.prechecks.all(posts)
-                bridged = {i: p.raw for i, p in due.items() if p.kind == Kind.BRIDGE.value}
+                bridged = {
+                    i: p.raw
+                    for i, p in due.items()
+                    if p.kind == Kind.BRIDGE.value and i not in kept_facts
+                }
                 facts |= await self.prechecks.all_signed(bridged)
-                count = await self.db.run(self.process_due, CHUNK, facts, read)
+                facts |= kept_facts
+                self._kept = (read, facts)
+                count = await self.db.run(self.process_due, CHUNK, facts, read, set(due))
             except ListfedError as exc:  # the database is busy or broken: try again later
                 log.error("cannot run the pipeline now: %s", exc)
                 count = 0

@@ -98,6 +98,10 @@ class Database:
         """`run`, ahead of every call waiting its turn: intake's, which a sender waits for."""
         return await self._thread().call(fn, args, first=True)
 
+    def intake_waiting(self) -> bool:
+        """Is a `run_first` call waiting for the database thread (a sender for its 250)?"""
+        return self._executor is not None and self._executor.first_waiting()
+
     def _thread(self) -> DatabaseThread:
         if self._executor is None:
             self._executor = DatabaseThread()

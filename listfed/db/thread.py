@@ -49,6 +49,10 @@ class DatabaseThread(Executor):
         self._put(self._first if first else self._in_turn, (future, loop, fn, args))
         return await future
 
+    def first_waiting(self) -> bool:
+        """Is a `first` call waiting? (A long call may then end early, see dispatch.py.)"""
+        return bool(self._first)
+
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         future: Future[T] = Future()
         call = (lambda: fn(*args, **kwargs)) if kwargs else fn
