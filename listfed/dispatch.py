@@ -3,30 +3,32 @@
 A few messages share one transaction, each inside its own savepoint: one that fails (a
 bug, bad data) is rolled back alone and retried a few times with a pause, then set aside
 as "bad" for a human (`listfed queue ls`, `listfed queue retry ID`): never dropped.
-Chunks stay small so that intake commits, which share the database thread, never wait
-long behind the pipeline. Posts go through the pipeline; mail to a list's other
-addresses goes to its robot (the table `ROBOTS`).
+Chunks stay small so that intake commits, which share the database thread (and go
+before the pipeline's calls waiting there, db/thread.py), never wait long behind a
+pass; and a pass that sees intake waiting commits after the message in hand, leaving
+the rest (read and looked up already) to the next. Posts go through the pipeline; mail
+to a list's other addresses goes to its robot (the table `ROBOTS`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from listfed import pipeline
 from listfed.addresses import Kind
 from listfed.bounces import handle as bounces
 from listfed.bridges import inbox as bridge_inbox
 from listfed.context import Context, NodeSettings
-from listfed.db import lists, spooled
-from listfed.db.engine import Database
-from listfed.db.models import QueueItem
+from listfed.db import listrows, queue, spooled
+from listfed.db.engine import Database, sqlite_of
+from listfed.db.queue import Item
 from listfed.errors import ListfedError
 from listfed.heldlogs import Withheld, withheld
 from listfed.listinfo import ListInfo
@@ -101,28 +103,29 @@ class Dispatcher:
         self.clock = clock
         self.prechecks = prechecks or Prechecks(None, None)
         self.wake = asyncio.Event()
+        # the last pass's readings and look-ups by queue id, for the items it left
+        self._kept: tuple[dict[int, ParsedMessage], dict[int, Facts]] = ({}, {})
 
     @staticmethod
-    def _list(s: Session, item: QueueItem, known: dict[int, ListInfo]) -> ListInfo:
+    def _list(conn: sqlite3.Connection, item: Item, known: dict[int, ListInfo]) -> ListInfo:
         """The item's list, read once per chunk."""
         assert item.list_id is not None
         if item.list_id not in known:
-            known[item.list_id] = lists.by_id(s, item.list_id)
+            known[item.list_id] = listrows.by_id(conn, item.list_id)
         return known[item.list_id]
 
     def _post(
         self,
-        s: Session,
-        item: QueueItem,
+        conn: sqlite3.Connection,
+        item: Item,
         raw: bytes,
         known: dict[int, ListInfo],
         facts: dict[int, Facts],
         read: dict[int, ParsedMessage],
     ) -> Post:
-        assert item.id is not None
         post = make_post(
             item.id,
-            self._list(s, item, known),
+            self._list(conn, item, known),
             raw,
             item.mail_from,
             self.node.name,
@@ -138,17 +141,16 @@ class Dispatcher:
     def _robot(
         self,
         s: Session,
-        item: QueueItem,
+        item: Item,
         raw: bytes,
         known: dict[int, ListInfo],
         read: dict[int, ParsedMessage],
         facts: dict[int, Facts],
     ) -> None:
-        assert item.id is not None
         mail = Incoming(
             queue_id=item.id,
             kind=item.kind,
-            lst=self._list(s, item, known),
+            lst=self._list(sqlite_of(s), item, known),
             raw=raw,
             mail_from=item.mail_from,
             detail=item.detail,
@@ -160,35 +162,27 @@ class Dispatcher:
         said = ROBOTS[item.kind](Context(s, self.node, self.clock), mail)
         logging.getLogger("listfed.robots").info("%s: %s", mail.log_prefix(), said)
 
-    def _due(self, limit: int) -> Any:
-        return (
-            select(QueueItem)
-            .where(
-                QueueItem.state == "new",
-                col(QueueItem.kind).in_(HANDLED_KINDS),
-                QueueItem.next_attempt <= self.clock(),
-            )
-            .order_by(col(QueueItem.id))
-            .limit(limit)
-        )
+    def _due(self, conn: sqlite3.Connection, limit: int) -> list[Item]:
+        return queue.due(conn, HANDLED_KINDS, self.clock(), limit)
 
     def peek(self, limit: int = CHUNK) -> dict[int, Peeked]:
         """What `process_due` will take next; for posts, whether their list mitigates
         DMARC (so that the From domain's policy matters)."""
         found: dict[int, Peeked] = {}
-        with self.db.read() as s:
+        with self.db.read_plain() as conn:
             known: dict[int, ListInfo] = {}
-            items = s.exec(self._due(limit)).all()
-            raws = spooled.raws(s, (item.spooled_id for item in items))
+            items = self._due(conn, limit)
+            raws = spooled.raws(conn, (item.spooled_id for item in items))
             for item in items:
                 raw = raws.get(item.spooled_id)
-                if item.id is None or raw is None:  # process_due says what is wrong
+                if raw is None:  # process_due says what is wrong (it must take it)
+                    found[item.id] = Peeked(b"", item.mail_from, item.kind)
                     continue
                 if item.kind != Kind.POST.value:
                     found[item.id] = Peeked(raw, item.mail_from, item.kind)
                     continue
                 try:
-                    mitigating = self._list(s, item, known).dmarc != "none"
+                    mitigating = self._list(conn, item, known).dmarc != "none"
                 except Exception:  # process_due fails this item alone, as for any bug
                     mitigating = False
                 found[item.id] = Peeked(raw, item.mail_from, item.kind, mitigating)
@@ -211,15 +205,16 @@ class Dispatcher:
         limit: int = CHUNK,
         facts: dict[int, Facts] | None = None,
         read: dict[int, ParsedMessage] | None = None,
+        peeked: Collection[int] | None = None,
     ) -> int:
         """Run up to `limit` due items through the pipeline or their robot; how many were
-        taken. A post or mail to a bridge not in `facts` (it came after the peek) waits
-        for the next pass; one in `read` is not parsed again. What the stages log is
-        emitted once the pass committed (heldlogs.py)."""
+        taken. A post or mail to a bridge not in `facts`, or any item not `peeked` (it
+        came after the peek), waits for the next pass; one in `read` is not parsed again.
+        What the stages log is emitted once the pass committed (heldlogs.py)."""
         said = Withheld()
         try:
             with withheld(*PASS_LOGGERS) as said:
-                taken = self._process(limit, facts, read)
+                taken = self._process(limit, facts, read, peeked)
         except Exception:
             if said.records:
                 log.error(
@@ -236,29 +231,38 @@ class Dispatcher:
         limit: int,
         facts: dict[int, Facts] | None,
         read: dict[int, ParsedMessage] | None,
+        peeked: Collection[int] | None,
     ) -> int:
         with self.db.write() as s:
-            items = s.exec(self._due(limit)).all()
+            conn = sqlite_of(s)
+            items = self._due(conn, limit)
             if facts is not None:
                 items = [i for i in items if i.kind not in LOOKED_UP or i.id in facts]
+            if peeked is not None:  # not read off this thread yet: the next pass reads it
+                items = [i for i in items if i.id in peeked]
             known: dict[int, ListInfo] = {}
-            raws = spooled.raws(s, (item.spooled_id for item in items))
+            raws = spooled.raws(conn, (item.spooled_id for item in items))
+            taken = 0
             for item in items:
+                if taken and self.db.intake_waiting():
+                    break  # a sender waits for its 250: the rest go in the next pass
+                taken += 1
                 try:
                     with s.begin_nested():
                         raw = raws.get(item.spooled_id)
                         if raw is None:  # never expected: the foreign key keeps it
                             raw = spooled.raw(s, item.spooled_id)
                         if item.kind == Kind.POST.value:
-                            post = self._post(s, item, raw, known, facts or {}, read or {})
+                            post = self._post(conn, item, raw, known, facts or {}, read or {})
                             pipeline.run(Context(s, self.node, self.clock), post)
                         else:
                             self._robot(s, item, raw, known, read or {}, facts or {})
-                        s.delete(item)
+                        s.flush()  # the stages' ORM changes, before the item goes
+                        queue.done(conn, item.id)
                 except Exception as exc:
                     log.exception("<%s> q%s: pipeline failed", item.message_id, item.id)
-                    self._failed(item, exc)
-        return len(items)
+                    self._failed(conn, item, exc)
+        return taken
 
     def _dkim_relay(self, message: ParsedMessage | None) -> bool:
         """Does the post's last trace hop name a peer trusted by its DKIM key?"""
@@ -269,17 +273,17 @@ class Dispatcher:
             p.trust == "dkim" and p.node.casefold() == hop.node.casefold() for p in self.node.peers
         )
 
-    def _failed(self, item: QueueItem, exc: Exception) -> None:
-        item.attempts += 1
-        item.last_error = f"{type(exc).__name__}: {exc}"[:500]
-        item.next_attempt = self.clock() + 30 * item.attempts
-        if item.attempts >= MAX_ATTEMPTS:
-            item.state = "bad"
+    def _failed(self, conn: sqlite3.Connection, item: Item, exc: Exception) -> None:
+        attempts = item.attempts + 1
+        bad = attempts >= MAX_ATTEMPTS
+        error = f"{type(exc).__name__}: {exc}"
+        queue.failed(conn, item.id, error, self.clock() + 30 * attempts, bad)
+        if bad:
             log.error(
                 "<%s> q%s: set aside as bad after %d attempts",
                 item.message_id,
                 item.id,
-                item.attempts,
+                attempts,
             )
 
     async def run(self, stop: asyncio.Event, poll: float = 1.0) -> None:
@@ -287,16 +291,27 @@ class Dispatcher:
             self.wake.clear()
             try:
                 due = await self.db.run(self.peek)
-                read = await asyncio.to_thread(self.read, due)
+                # what the last pass read and looked up but left for this one (it made
+                # way for intake) is not read or looked up again
+                kept_read = {i: m for i, m in self._kept[0].items() if i in due}
+                kept_facts = {i: f for i, f in self._kept[1].items() if i in due}
+                fresh = {i: p for i, p in due.items() if i not in kept_read}
+                read = (await asyncio.to_thread(self.read, fresh) if fresh else {}) | kept_read
                 posts = {
                     i: (p.raw, p.mitigating, self._dkim_relay(read.get(i)))
                     for i, p in due.items()
-                    if p.post
+                    if p.post and i not in kept_facts
                 }
                 facts = await self.prechecks.all(posts)
-                bridged = {i: p.raw for i, p in due.items() if p.kind == Kind.BRIDGE.value}
+                bridged = {
+                    i: p.raw
+                    for i, p in due.items()
+                    if p.kind == Kind.BRIDGE.value and i not in kept_facts
+                }
                 facts |= await self.prechecks.all_signed(bridged)
-                count = await self.db.run(self.process_due, CHUNK, facts, read)
+                facts |= kept_facts
+                self._kept = (read, facts)
+                count = await self.db.run(self.process_due, CHUNK, facts, read, set(due))
             except ListfedError as exc:  # the database is busy or broken: try again later
                 log.error("cannot run the pipeline now: %s", exc)
                 count = 0

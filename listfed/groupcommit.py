@@ -19,9 +19,12 @@ R = TypeVar("R")
 
 
 class GroupCommit(Generic[T, R]):
-    def __init__(self, db: Database, commit: Callable[[list[T]], list[R]]) -> None:
+    def __init__(
+        self, db: Database, commit: Callable[[list[T]], list[R]], first: bool = False
+    ) -> None:
         self.db = db
         self.commit = commit
+        self.first = first  # ahead of the database thread's other calls (intake's)
         self._waiting: list[tuple[T, asyncio.Future[R]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -37,7 +40,7 @@ class GroupCommit(Generic[T, R]):
         while self._waiting:
             batch, self._waiting = self._waiting, []
             try:
-                results = await self.db.run(self._guarded, [item for item, _ in batch])
+                results = await self._run(self._guarded, [item for item, _ in batch])
             except ListfedError as exc:
                 if len(batch) == 1:
                     _settle(batch[0][1], exc=exc)
@@ -50,11 +53,14 @@ class GroupCommit(Generic[T, R]):
 
     async def _alone(self, item: T, future: asyncio.Future[R]) -> None:
         try:
-            [result] = await self.db.run(self._guarded, [item])
+            [result] = await self._run(self._guarded, [item])
         except ListfedError as exc:
             _settle(future, exc=exc)
         else:
             _settle(future, result)
+
+    async def _run(self, fn: Callable[[list[T]], list[R]], items: list[T]) -> list[R]:
+        return await (self.db.run_first if self.first else self.db.run)(fn, items)
 
     def _guarded(self, items: list[T]) -> list[R]:
         try:

@@ -8,7 +8,7 @@ from email.message import Message
 
 from listfed import listvalues
 from listfed.context import Context
-from listfed.db.members import find as find_member
+from listfed.db.members import standing
 from listfed.listinfo import NonmemberAction, Policy, Role
 from listfed.mail import mimeparse
 from listfed.post import Decision, Post, Verdict
@@ -35,7 +35,7 @@ def posting(ctx: Context, post: Post) -> Verdict | None:
         return Verdict(Decision.ACCEPT, "approved by a moderator")
     lst = post.lst
     sender = post.message.sender or post.mail_from
-    member = find_member(session, lst.id, sender) if sender else None
+    member = standing(session, lst.id, sender) if sender else None
     role = Role(member.role) if member is not None else None
     who = sender or "an unknown sender"
     if lst.policy is Policy.MODERATED:

@@ -22,7 +22,7 @@ from listfed.bounces.handle import delivery_failed
 from listfed.bridges.watchers import Timing, Watchers
 from listfed.config import Config, WebConfig
 from listfed.context import NodeSettings, node_settings
-from listfed.db import lists
+from listfed.db import listrows
 from listfed.db.engine import Database
 from listfed.delivery.routing import RoutedTransport
 from listfed.delivery.transport import MaildirTransport, SmtpTransport, Transport
@@ -170,11 +170,10 @@ class Node:
 
     def _resolve_sync(self, address: str) -> tuple[Resolution, int | None]:
         found: dict[str, int] = {}  # list address -> id, filled while resolving
-        with self.db.read() as s:
-            conn = s.connection()
+        with self.db.read_plain() as conn:
 
             def exists(local: str, domain: str) -> bool:
-                list_id = lists.id_of(conn, local, domain)
+                list_id = listrows.id_of(conn, local, domain)
                 if list_id is not None:
                     found[f"{local}@{domain}"] = list_id
                 return list_id is not None
@@ -186,7 +185,7 @@ class Node:
         return res, found[res.recipient.list_address]
 
     async def _resolve(self, address: str) -> tuple[Resolution, int | None]:
-        return await self.db.run(self._resolve_sync, address)
+        return await self.db.run_first(self._resolve_sync, address)  # a sender waits
 
     async def start(self) -> tuple[str, int]:
         """Upgrade the database, start the workers and listen; returns the bound address."""

@@ -29,6 +29,7 @@ LONGEST_LINE = 1 << 20  # bytes of one line in DATA (RFC 5322's 998 binds writer
 LOG_EVERY = 60.0  # seconds between two refusal lines about one client
 DATA_GRACE = 30.0  # seconds of DATA before its rate is judged
 DATA_CHECK = 5.0  # seconds between two looks at it
+ADDRESSES_KEPT = 4096  # MAIL/RCPT arguments whose reading is remembered (~2 MB at most)
 
 
 TOO_BIG = "552 5.3.4 The message is bigger than this list server takes ([smtp] max_message_size)"
@@ -73,6 +74,7 @@ def session_class(base: type[Any], sessions: set[Any], limits: Limits) -> type[A
     limits.command_timeout` when making one."""
     by_client: Counter[str] = Counter()
     refusals = Refusals()
+    addresses: dict[tuple[str, int], tuple[str | None, str | None]] = {}
 
     class Session(base):  # type: ignore[misc]
         refused = False
@@ -107,6 +109,20 @@ def session_class(base: type[Any], sessions: set[Any], limits: Limits) -> type[A
                 "session from %s closed: longer than %.0f s", self.client, limits.session_timeout
             )
             transport.close()
+
+        def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+            """aiosmtpd's reading of a MAIL/RCPT argument, remembered: it builds a typing
+            Protocol class on every call and runs the email package's address parser,
+            about a tenth of the event loop's time when one sender posts back to back.
+            The answer depends on the argument and the local-part limit alone."""
+            key = (arg, self.local_part_limit)
+            found = addresses.get(key)
+            if found is None:
+                found = super()._getaddr(arg)
+                if len(addresses) >= ADDRESSES_KEPT:  # bounded: arguments come from anyone
+                    addresses.clear()
+                addresses[key] = found
+            return found
 
         async def push(self, status: Any) -> None:
             """aiosmtpd's own refusals, with an enhanced status code and a reason a

@@ -18,12 +18,12 @@ Message = tuple[bytes, list[NewItem]]  # the bytes, and one item per distinct re
 class Spool:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._group: GroupCommit[Message, list[int]] = GroupCommit(db, self._commit)
+        self._group: GroupCommit[Message, list[int]] = GroupCommit(db, self._commit, first=True)
 
     async def store(self, raw: bytes, items: list[NewItem]) -> list[int]:
         """Commit one message; its items' ids, or StorageError (nothing stored)."""
         return await self._group.submit((raw, items))
 
     def _commit(self, messages: list[Message]) -> list[list[int]]:
-        with self.db.write() as session:
-            return [queue.insert(session, raw, items) for raw, items in messages]
+        with self.db.write_plain() as conn:
+            return [queue.insert_plain(conn, raw, items) for raw, items in messages]

@@ -150,6 +150,9 @@ def _probe(session: Session, node: NodeSettings, lst: ListInfo, row: Member, now
 
 def reenable(session: Session, lst: ListInfo, address: str) -> bool:
     """Mail from a member whose delivery bounces disabled: enable it again, score 0."""
+    found = members.standing(session, lst.id, address)  # the common answer, cheaply
+    if found is None or not found.delivery_disabled or found.disabled_by != "bounces":
+        return False
     row = members.find(session, lst.id, address)
     if row is None or not row.delivery_disabled:
         return False

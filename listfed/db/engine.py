@@ -6,11 +6,9 @@ for `busy_timeout` instead of failing on a read-to-write upgrade; reads stay def
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,6 +16,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
+from listfed.db.thread import DatabaseThread
 from listfed.errors import StorageError
 
 T = TypeVar("T")
@@ -57,7 +56,7 @@ class Database:
         self.path = path
         self.writer = _engine(path, busy_timeout, "BEGIN IMMEDIATE")
         self.reader = _engine(path, busy_timeout, "BEGIN")
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor: DatabaseThread | None = None
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -77,11 +76,36 @@ class Database:
         except OperationalError as exc:
             raise StorageError(f"database read failed: {exc.orig}") from exc
 
+    @contextmanager
+    def write_plain(self) -> Iterator[sqlite3.Connection]:
+        """`write` without the ORM: a plain sqlite3 connection in one IMMEDIATE
+        transaction, committed on success. For the hot paths whose every statement is SQL
+        (intake, delivery outcomes), where a Session costs more than the statements."""
+        with _plain(self.writer, "BEGIN IMMEDIATE", "write") as conn:
+            yield conn
+
+    @contextmanager
+    def read_plain(self) -> Iterator[sqlite3.Connection]:
+        """`read` without the ORM: a plain sqlite3 connection in one deferred transaction."""
+        with _plain(self.reader, "BEGIN", "read") as conn:
+            yield conn
+
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a blocking database function on the database thread."""
+        return await self._thread().call(fn, args)
+
+    async def run_first(self, fn: Callable[..., T], *args: Any) -> T:
+        """`run`, ahead of every call waiting its turn: intake's, which a sender waits for."""
+        return await self._thread().call(fn, args, first=True)
+
+    def intake_waiting(self) -> bool:
+        """Is a `run_first` call waiting for the database thread (a sender for its 250)?"""
+        return self._executor is not None and self._executor.first_waiting()
+
+    def _thread(self) -> DatabaseThread:
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix="listfed-db")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+            self._executor = DatabaseThread()
+        return self._executor
 
     def close(self) -> None:
         if self._executor is not None:
@@ -91,9 +115,43 @@ class Database:
         self.reader.dispose()
 
 
+@contextmanager
+def _plain(engine: Engine, begin: str, what: str) -> Iterator[sqlite3.Connection]:
+    """A pooled connection's sqlite3 connection inside one transaction: committed when the
+    block ends, rolled back if it raises; any SQLite failure is a StorageError."""
+    pooled = engine.raw_connection()
+    try:
+        conn = pooled.driver_connection
+        assert isinstance(conn, sqlite3.Connection)
+        try:
+            conn.execute(begin)
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                with suppress(sqlite3.Error):  # the error that brought us here is the news
+                    conn.execute("ROLLBACK")
+            raise
+    except sqlite3.OperationalError as exc:
+        raise StorageError(f"database {what} failed: {exc}") from exc
+    finally:
+        pooled.close()  # back to the pool
+
+
 def sqlite_of(session: Session) -> sqlite3.Connection:
     """The sqlite3 connection under a session, inside the session's own transaction:
     for the hot paths (archive, import) that use plain statements."""
+    # Asking the session for its connection costs tens of microseconds, and a pass asks
+    # for every plain statement: the answer is kept for as long as the transaction that
+    # gave it (a commit or rollback may give the session another connection after).
+    root = session.get_transaction()
+    kept = session.info.get(_SQLITE)
+    if root is not None and kept is not None and kept[0] is root and root.is_active:
+        return kept[1]  # type: ignore[no-any-return]
     dbapi = session.connection().connection.dbapi_connection
     assert isinstance(dbapi, sqlite3.Connection)
+    session.info[_SQLITE] = (session.get_transaction(), dbapi)
     return dbapi
+
+
+_SQLITE = "listfed.sqlite3"  # session.info key: (root transaction, its sqlite3 connection)

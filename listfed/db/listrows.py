@@ -39,6 +39,7 @@ _BY_TYPE: dict[str, Callable[[Any], Any]] = {
 }
 _READERS = {f.name: _BY_TYPE[str(f.type)] for f in fields(ListInfo)}
 COLUMNS = tuple(_READERS)  # each field is a column of the mlist table
+_BY_ID = f"SELECT {', '.join(COLUMNS)} FROM mlist WHERE id = ?"  # noqa: S608 (our own names)
 _SELECT = (
     f"SELECT {', '.join(COLUMNS)}, "  # noqa: S608 (our own names)
     "(SELECT COUNT(*) FROM member WHERE member.list_id = mlist.id) FROM mlist"
@@ -57,6 +58,21 @@ def info_from(row: Mapping[str, Any]) -> ListInfo:
 
 def _counted(row: tuple[Any, ...]) -> tuple[ListInfo, int]:
     return info_from(dict(zip(COLUMNS, row, strict=False))), int(row[-1])
+
+
+def id_of(conn: sqlite3.Connection, local: str, domain: str) -> int | None:
+    """The id of a list, by one indexed query (the RCPT hot path)."""
+    row = conn.execute("SELECT id FROM mlist WHERE local = ? AND domain = ?", (local, domain))
+    found = row.fetchone()
+    return int(found[0]) if found else None
+
+
+def by_id(conn: sqlite3.Connection, list_id: int) -> ListInfo:
+    """One list by id (the pipeline's hot path: one indexed query, no ORM)."""
+    row = conn.execute(_BY_ID, (list_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no list with id {list_id}")
+    return info_from(dict(zip(COLUMNS, row, strict=True)))
 
 
 def all_lists(conn: sqlite3.Connection) -> list[tuple[ListInfo, int]]:

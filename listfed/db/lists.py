@@ -3,10 +3,13 @@ Every layer reads lists through these; changing them is `ops.lists`' job."""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, func, text
+import sqlite3
+
+from sqlalchemy import Connection, func
 from sqlmodel import Session, select
 
 from listfed.addresses import split_address
+from listfed.db import listrows
 from listfed.db.listrows import COLUMNS, info_from
 from listfed.db.models import MailingList, Member
 from listfed.errors import NotFound
@@ -32,11 +35,10 @@ def get(session: Session, address: str) -> ListInfo:
 
 
 def id_of(conn: Connection, local: str, domain: str) -> int | None:
-    """The id of a list, by one indexed query (the RCPT hot path)."""
-    row = conn.execute(
-        text("SELECT id FROM mlist WHERE local = :l AND domain = :d"), {"l": local, "d": domain}
-    ).first()
-    return int(row[0]) if row else None
+    """The id of a list, by one indexed query."""
+    dbapi = conn.connection.dbapi_connection
+    assert isinstance(dbapi, sqlite3.Connection)
+    return listrows.id_of(dbapi, local, domain)
 
 
 def exists(session: Session, local: str, domain: str) -> bool:

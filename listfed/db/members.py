@@ -3,9 +3,13 @@ moderators of a list, all members. Changing them is `ops.members`' job."""
 
 from __future__ import annotations
 
+import sqlite3
+from dataclasses import dataclass
+
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
+from listfed.db.engine import sqlite_of
 from listfed.db.lists import get
 from listfed.db.models import Member
 from listfed.listinfo import Role
@@ -14,6 +18,31 @@ from listfed.listinfo import Role
 def find(session: Session, list_id: int, address: str) -> Member | None:
     query = select(Member).where(Member.list_id == list_id, Member.address == address.lower())
     return session.exec(query).first()
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What the pipeline asks of a member: role, moderation, delivery (one plain query)."""
+
+    role: str
+    moderated: bool
+    delivery_disabled: bool
+    disabled_by: str
+
+
+def standing(session: Session, list_id: int, address: str) -> Standing | None:
+    """A member's `Standing`, or None for a non-member (the posting policy's hot path:
+    one indexed query, no ORM object)."""
+    row = (
+        sqlite_of(session)
+        .execute(
+            "SELECT role, moderated, delivery_disabled, disabled_by FROM member "
+            "WHERE list_id = ? AND address = ?",
+            (list_id, address.lower()),
+        )
+        .fetchone()
+    )
+    return None if row is None else Standing(str(row[0]), bool(row[1]), bool(row[2]), str(row[3]))
 
 
 def member_role(session: Session, list_id: int, address: str) -> str | None:
@@ -45,15 +74,18 @@ def all_members(session: Session, list_address: str) -> list[Member]:
 
 def ids_of(session: Session, list_id: int, addresses: list[str]) -> dict[str, int]:
     """The member row id of each of these addresses that is a member (as given -> id)."""
+    return ids_in(sqlite_of(session), list_id, addresses)
+
+
+def ids_in(conn: sqlite3.Connection, list_id: int, addresses: list[str]) -> dict[str, int]:
+    """`ids_of` on a plain connection (delivery's one-click look-up, every batch)."""
     wanted = {a.lower(): a for a in addresses}
     found: dict[str, int] = {}
     names = list(wanted)
     for start in range(0, len(names), 500):  # SQLite's bound-parameter limit
         chunk = names[start : start + 500]
-        query = select(Member.id, Member.address).where(
-            Member.list_id == list_id, col(Member.address).in_(chunk)
-        )
-        for member_id, address in session.exec(query):
-            if member_id is not None:
-                found[wanted[address]] = member_id
+        marks = ",".join("?" * len(chunk))  # only placeholders are built here
+        query = f"SELECT id, address FROM member WHERE list_id = ? AND address IN ({marks})"  # noqa: S608
+        for member_id, address in conn.execute(query, (list_id, *chunk)):
+            found[wanted[address]] = int(member_id)
     return found

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, text
 from sqlmodel import Session
 
+from listfed.db.engine import sqlite_of
+
 _RELAYED_OUT = text(
     "SELECT route FROM relay WHERE list_id = :l AND message_id = :m AND target = :t "
     "AND direction = 'out' LIMIT 1"
 )
-_ON_LIST = text("SELECT 1 FROM relay WHERE list_id = :l AND message_id = :m LIMIT 1")
+_ON_LIST = "SELECT 1 FROM relay WHERE list_id = ? AND message_id = ? LIMIT 1"
 _SHARED = text(
     "SELECT 1 FROM relay WHERE list_id = :l AND target = :t AND (direction = 'in' OR "
     "route = :r) AND (thread_id = :th OR message_id IN :refs) LIMIT 1"
@@ -82,8 +84,7 @@ def relayed_by(session: Session, list_id: int, message_id: str, target: str) -> 
 
 def on_list(session: Session, list_id: int, message_id: str) -> bool:
     """Has this Message-ID been relayed in or out of the list (lists without an archive)?"""
-    key = {"l": list_id, "m": message_id}
-    return session.connection().execute(_ON_LIST, key).first() is not None
+    return sqlite_of(session).execute(_ON_LIST, (list_id, message_id)).fetchone() is not None
 
 
 def shared(

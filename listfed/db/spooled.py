@@ -6,6 +6,7 @@ Rows go away by themselves: a trigger deletes one with the last row that refers 
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
 
 from sqlmodel import Session
@@ -17,15 +18,20 @@ from listfed.errors import StorageError
 def store(session: Session, raw: bytes) -> int:
     """Keep `raw` in the session's transaction; its id. Refer to it in the same
     transaction (a queue item, a held post), or it stays until one does."""
-    cursor = sqlite_of(session).execute("INSERT INTO spooled (raw) VALUES (?)", (raw,))
+    return store_plain(sqlite_of(session), raw)
+
+
+def store_plain(conn: sqlite3.Connection, raw: bytes) -> int:
+    """`store` in a plain sqlite3 connection's transaction."""
+    cursor = conn.execute("INSERT INTO spooled (raw) VALUES (?)", (raw,))
     return int(cursor.lastrowid or 0)
 
 
-def raws(session: Session, ids: Iterable[int]) -> dict[int, bytes]:
+def raws(session: Session | sqlite3.Connection, ids: Iterable[int]) -> dict[int, bytes]:
     """The bytes of each id; one object per row, however many items share it."""
     wanted = sorted(set(ids))
     found: dict[int, bytes] = {}
-    db = sqlite_of(session)
+    db = session if isinstance(session, sqlite3.Connection) else sqlite_of(session)
     for start in range(0, len(wanted), 500):  # SQLite's bound-parameter limit
         chunk = wanted[start : start + 500]
         marks = ",".join("?" * len(chunk))

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import text
 from sqlmodel import Session
 
 from listfed.context import Context
+from listfed.db.engine import sqlite_of
 from listfed.listinfo import DeliveryMode
 from listfed.post import Post
 
@@ -28,20 +28,16 @@ def enqueue(
     now: float,
 ) -> int:
     """Store a message for delivery to each recipient once; returns the outgoing id."""
-    outgoing_id = (
-        session.connection()
-        .execute(
-            text(
-                "INSERT INTO outgoing (list_id, kind, message_id, envelope_from, data, created) "
-                "VALUES (:l, :k, :m, :e, :d, :c) RETURNING id"
-            ),
-            {"l": list_id, "k": kind, "m": message_id, "e": envelope_from, "d": data, "c": now},
-        )
-        .scalar_one()
-    )
+    conn = sqlite_of(session)  # plain statements: every accepted post comes here
+    outgoing_id = conn.execute(
+        "INSERT INTO outgoing (list_id, kind, message_id, envelope_from, data, created) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (list_id, kind, message_id, envelope_from, data, now),
+    ).lastrowid
+    assert outgoing_id is not None
     rows = [(outgoing_id, a, now) for a in dict.fromkeys(recipients)]
-    if rows:  # the driver's executemany: a thousand rows cost a few milliseconds
-        session.connection().exec_driver_sql(
+    if rows:  # executemany: a thousand rows cost a few milliseconds
+        conn.executemany(
             "INSERT INTO outbox (outgoing_id, address, state, attempts, next_attempt, "
             "last_error) VALUES (?, ?, 'pending', 0, ?, '')",
             rows,
@@ -53,12 +49,10 @@ def recipients(
     session: Session, list_id: int, mode: DeliveryMode = DeliveryMode.REGULAR
 ) -> list[str]:
     """The members with delivery `mode` whose delivery bounces have not disabled."""
-    rows = session.connection().execute(
-        text(
-            "SELECT display_address FROM member WHERE list_id = :l AND delivery = :d "
-            "AND NOT delivery_disabled ORDER BY id"
-        ),
-        {"l": list_id, "d": mode.value},
+    rows = sqlite_of(session).execute(
+        "SELECT display_address FROM member WHERE list_id = ? AND delivery = ? "
+        "AND NOT delivery_disabled ORDER BY id",
+        (list_id, mode.value),
     )
     return [r[0] for r in rows]
 

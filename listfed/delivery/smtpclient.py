@@ -192,8 +192,10 @@ class SmtpClient:
         if self._reader is None or self._writer is None:
             raise SmtpError(f"not connected to {self.host}")
         try:
-            await asyncio.wait_for(self._writer.drain(), self.timeout)
-            return await asyncio.wait_for(self._reply(self._reader), self.timeout)
+            # one timer for both steps, and no task made per reply (as wait_for makes)
+            async with asyncio.timeout(self.timeout):
+                await self._writer.drain()
+                return await self._reply(self._reader)
         except (OSError, TimeoutError, EOFError, asyncio.LimitOverrunError, ValueError) as exc:
             self.close()
             what = "timed out" if isinstance(exc, TimeoutError) else f"failed: {exc}"

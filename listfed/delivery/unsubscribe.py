@@ -6,34 +6,51 @@ transaction of its own (delivery/worker.py); elsewhere many recipients share one
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 from listfed import oneclick
 from listfed.context import NodeSettings
-from listfed.db import lists, members
+from listfed.db import listrows, members
 from listfed.db.engine import Database
 from listfed.errors import NotFound
 from listfed.mail.rawmail import RawMessage
 
-# (list id, recipients) -> each member's two header fields; {}: the list does not use it
-Personal = Callable[[int, list[str]], dict[str, bytes]]
+
+class Personal(Protocol):
+    """(list id, recipients) -> each member's two header fields; {}: the list does not
+    use them. `possible` says, without the database, whether any list could."""
+
+    def __call__(self, list_id: int, recipients: list[str]) -> dict[str, bytes]: ...
+
+    def possible(self) -> bool: ...
+
+
 FIELDS = ("List-Unsubscribe", "List-Unsubscribe-Post")
 
 
-def personal(db: Database, node: Callable[[], NodeSettings]) -> Personal:
-    """The delivery worker's look-up, on the database thread: one query per batch."""
+class _Lookup:
+    def __init__(self, db: Database, node: Callable[[], NodeSettings]) -> None:
+        self.db = db
+        self.node = node
 
-    def lookup(list_id: int, recipients: list[str]) -> dict[str, bytes]:
-        settings = node()
+    def possible(self) -> bool:
+        """Only a node with a base_url and a secret makes one-click copies: elsewhere
+        delivery need not ask the database thread about every batch."""
+        settings = self.node()
+        return bool(settings.base_url and settings.secret)
+
+    def __call__(self, list_id: int, recipients: list[str]) -> dict[str, bytes]:
+        settings = self.node()
         if not settings.base_url or not settings.secret:
             return {}
-        with db.read() as s:
+        with self.db.read_plain() as conn:  # plain: delivery asks this of every batch
             try:
-                lst = lists.by_id(s, list_id)
+                lst = listrows.by_id(conn, list_id)
             except NotFound:  # deleted meanwhile: its mail goes as it is
                 return {}
             if not lst.one_click:
                 return {}
-            found = members.ids_of(s, list_id, recipients)
+            found = members.ids_in(conn, list_id, recipients)
         leave = lst.sub_address("leave")
         return {
             address: oneclick.headers(
@@ -44,7 +61,10 @@ def personal(db: Database, node: Callable[[], NodeSettings]) -> Personal:
             for address, member_id in found.items()
         }
 
-    return lookup
+
+def personal(db: Database, node: Callable[[], NodeSettings]) -> Personal:
+    """The delivery worker's look-up, on the database thread: one query per batch."""
+    return _Lookup(db, node)
 
 
 def without_fields(data: bytes) -> bytes:

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Connection, text
 from sqlmodel import Session
 
 from listfed.db import stats
@@ -35,6 +35,7 @@ from listfed.wakeup import first_of
 log = logging.getLogger("listfed.delivery")
 
 PAGE = 2000  # rows read per dispatch query
+LETTERS_KEPT = 32  # outgoing messages kept in memory for the senders
 VERP_KINDS = ("post", "digest")  # what `[delivery] verp = "always"` sends one by one
 
 # (session, outgoing id, address, error, kind): a recipient refused for good
@@ -68,17 +69,29 @@ class Outcome:
     kind: str = "post"
 
 
-_FRESH = text(
-    "SELECT id, outgoing_id, address FROM outbox WHERE id > :cursor AND state = 'pending' "
-    "AND next_attempt <= :now ORDER BY id LIMIT :limit"
+_FRESH = (
+    "SELECT id, outgoing_id, address FROM outbox WHERE id > ? AND state = 'pending' "
+    "AND next_attempt <= ? ORDER BY id LIMIT ?"
 )
-_RETRIES = text(
+_RETRIES = (
     "SELECT id, outgoing_id, address FROM outbox WHERE attempts > 0 AND state = 'pending' "
-    "AND next_attempt <= :now ORDER BY id LIMIT :limit"
+    "AND next_attempt <= ? ORDER BY id LIMIT ?"
 )
-_NEXT = text(
+_NEXT = (
     "SELECT MIN(next_attempt) FROM outbox WHERE attempts > 0 AND state = 'pending' "
-    "AND next_attempt > :now"
+    "AND next_attempt > ?"
+)
+_LETTER = "SELECT envelope_from, data, message_id, kind, list_id FROM outgoing WHERE id = ?"
+
+
+def _letter_of(conn: sqlite3.Connection, outgoing_id: int) -> Letter | None:
+    row = conn.execute(_LETTER, (outgoing_id,)).fetchone()
+    return Letter(row[0], row[1], row[2], row[3], row[4]) if row else None
+
+
+_FAILED = "UPDATE outbox SET state = 'failed', last_error = ?, attempts = attempts + 1 WHERE id = ?"
+_GONE = (
+    "DELETE FROM outgoing WHERE id = ? AND NOT EXISTS (SELECT 1 FROM outbox WHERE outgoing_id = ?)"
 )
 
 
@@ -141,99 +154,77 @@ class Deliverer:
     # -- database side (runs on the database thread) --------------------------------------
 
     def _due(
-        self, now: float, cursor: int
-    ) -> tuple[list[tuple[int, int, str]], bool, float | None]:
-        """Rows never tried past the cursor, then rows whose retry is due; is there more?"""
-        with self.db.read() as s:
-            conn = s.connection()
-            fresh = conn.execute(_FRESH, {"cursor": cursor, "now": now, "limit": PAGE}).all()
-            again = conn.execute(_RETRIES, {"now": now, "limit": PAGE}).all()
-            later = conn.execute(_NEXT, {"now": now}).scalar()
-        return [(r[0], r[1], r[2]) for r in [*fresh, *again]], len(fresh) >= PAGE, later
+        self, now: float, cursor: int, known: frozenset[int] = frozenset()
+    ) -> tuple[list[tuple[int, int, str]], bool, float | None, dict[int, Letter]]:
+        """Rows never tried past the cursor, then rows whose retry is due; is there more?
+        And the letters of those rows not `known` already, read in the same call (a
+        round trip to the database thread per post saved)."""
+        with self.db.read_plain() as conn:
+            fresh = conn.execute(_FRESH, (cursor, now, PAGE)).fetchall()
+            again = conn.execute(_RETRIES, (now, PAGE)).fetchall()
+            (later,) = conn.execute(_NEXT, (now,)).fetchone()
+            rows = [(r[0], r[1], r[2]) for r in [*fresh, *again]]
+            wanted = list(dict.fromkeys(o for _r, o, _a in rows if o not in known))
+            letters = {}
+            for outgoing_id in wanted[:LETTERS_KEPT]:  # no more than the cache keeps
+                letter = _letter_of(conn, outgoing_id)
+                if letter is not None:
+                    letters[outgoing_id] = letter
+        return rows, len(fresh) >= PAGE, later, letters
 
     def _load(self, outgoing_id: int) -> Letter | None:
-        with self.db.read() as s:
-            row = (
-                s.connection()
-                .execute(
-                    text(
-                        "SELECT envelope_from, data, message_id, kind, list_id "
-                        "FROM outgoing WHERE id = :o"
-                    ),
-                    {"o": outgoing_id},
-                )
-                .first()
-            )
-        return Letter(row[0], row[1], row[2], row[3], row[4]) if row else None
+        with self.db.read_plain() as conn:
+            return _letter_of(conn, outgoing_id)
 
     def _record_all(self, outcomes: list[Outcome]) -> list[None]:
-        with self.db.write() as s:
-            for outcome in outcomes:
-                self._record(s, outcome)
+        """Outcomes in one transaction: plain statements, and a Session only when a hook
+        (a refused recipient's bounce, a relay's ledger row) needs one."""
+        if any(self._hooked(outcome) for outcome in outcomes):
+            with self.db.write() as s:
+                for outcome in outcomes:
+                    self._record(sqlite_of(s), outcome, s)
+        else:
+            with self.db.write_plain() as conn:
+                for outcome in outcomes:
+                    self._record(conn, outcome, None)
         return [None] * len(outcomes)
 
-    def _record(self, s: Session, outcome: Outcome) -> None:
-        conn = s.connection()
+    def _hooked(self, outcome: Outcome) -> bool:
+        refused = self.failed is not None and outcome.result.refused
+        return bool(refused) or (outcome.kind == "relay" and self.relayed is not None)
+
+    def _record(self, conn: sqlite3.Connection, outcome: Outcome, s: Session | None) -> None:
         batch, result = outcome.batch, outcome.result
         done = [batch.rows[a] for a in result.accepted if a in batch.rows]
         for start in range(0, len(done), 500):  # a few statements per batch, not one a row
             ids = tuple(done[start : start + 500])
             marks = ",".join("?" * len(ids))  # only placeholders are built here
-            conn.exec_driver_sql(f"DELETE FROM outbox WHERE id IN ({marks})", ids)  # noqa: S608
+            conn.execute(f"DELETE FROM outbox WHERE id IN ({marks})", ids)  # noqa: S608
         for address, error in result.temporary.items():
             self._retry_later(conn, batch.rows[address], error, outcome.when)
         for address, error in result.permanent.items():
-            conn.execute(
-                text(
-                    "UPDATE outbox SET state = 'failed', last_error = :e, "
-                    "attempts = attempts + 1 WHERE id = :id"
-                ),
-                {"e": error[:500], "id": batch.rows[address]},
-            )
+            conn.execute(_FAILED, (error[:500], batch.rows[address]))
             if self.failed is not None and address in result.refused:
+                assert s is not None  # _record_all saw the hook coming
                 self.failed(s, batch.outgoing_id, address, error, outcome.kind)
         if outcome.kind == "relay" and self.relayed is not None:
+            assert s is not None
             self.relayed(s, batch.outgoing_id, _relay_outcome(outcome))
-        stats.add(sqlite_of(s), outcomes.tally(result, outcome.when))  # `listfed report`
-        conn.execute(
-            text(
-                "DELETE FROM outgoing WHERE id = :o AND NOT EXISTS "
-                "(SELECT 1 FROM outbox WHERE outgoing_id = :o)"
-            ),
-            {"o": batch.outgoing_id},
-        )
+        stats.add(conn, outcomes.tally(result, outcome.when))  # `listfed report`
+        conn.execute(_GONE, (batch.outgoing_id, batch.outgoing_id))
 
-    def _retry_later(self, conn: Connection, row_id: int, error: str, now: float) -> None:
-        attempts = (
-            conn.execute(
-                text("SELECT attempts FROM outbox WHERE id = :id"), {"id": row_id}
-            ).scalar_one()
-            + 1
-        )
+    def _retry_later(self, conn: sqlite3.Connection, row_id: int, error: str, now: float) -> None:
+        (attempts,) = conn.execute("SELECT attempts FROM outbox WHERE id = ?", (row_id,)).fetchone()
+        attempts += 1
         if attempts > len(self.retry):
             conn.execute(
-                text(
-                    "UPDATE outbox SET state = 'failed', attempts = :n, last_error = :e "
-                    "WHERE id = :id"
-                ),
-                {
-                    "n": attempts,
-                    "e": f"gave up after {attempts} attempts: {error}"[:500],
-                    "id": row_id,
-                },
+                "UPDATE outbox SET state = 'failed', attempts = ?, last_error = ? WHERE id = ?",
+                (attempts, f"gave up after {attempts} attempts: {error}"[:500], row_id),
             )
         else:
             conn.execute(
-                text(
-                    "UPDATE outbox SET attempts = :n, next_attempt = :t, last_error = :e "
-                    "WHERE id = :id"
-                ),
-                {
-                    "n": attempts,
-                    "t": now + self.retry[attempts - 1],
-                    "e": error[:500],
-                    "id": row_id,
-                },
+                "UPDATE outbox SET attempts = ?, next_attempt = ?, last_error = ? WHERE id = ?",
+                (attempts, now + self.retry[attempts - 1], error[:500], row_id),
             )
 
     # -- event loop side -------------------------------------------------------------------
@@ -242,7 +233,10 @@ class Deliverer:
         """Hand out due rows not in flight; (more may be due now, when a retry falls due)."""
         if not self._inflight:
             self._cursor = 0  # nothing is out: a full scan finds rows an admin re-queued
-        rows, more, later = await self.db.run(self._due, self.clock(), self._cursor)
+        known = frozenset(self._data)
+        rows, more, later, letters = await self.db.run(self._due, self.clock(), self._cursor, known)
+        for outgoing_id, letter in letters.items():
+            self._keep(outgoing_id, letter)
         fresh: dict[int, dict[str, int]] = {}
         for row_id, outgoing_id, address in rows:
             if row_id not in self._inflight:
@@ -270,10 +264,13 @@ class Deliverer:
             loaded = await self.db.run(self._load, outgoing_id)
             if loaded is None:
                 return None
-            self._data[outgoing_id] = loaded
-            while len(self._data) > 32:
-                self._data.popitem(last=False)
+            self._keep(outgoing_id, loaded)
         return self._data[outgoing_id]
+
+    def _keep(self, outgoing_id: int, letter: Letter) -> None:
+        self._data[outgoing_id] = letter
+        while len(self._data) > LETTERS_KEPT:
+            self._data.popitem(last=False)
 
     async def _sender(self, transport: Transport) -> None:
         while True:
@@ -316,8 +313,11 @@ class Deliverer:
     ) -> SendResult:
         verp = letter.kind in VERP_KINDS and self.verp()
         heads: dict[str, bytes] = {}
-        if letter.kind == "post" and letter.list_id is not None and self.personal is not None:
-            heads = await self.db.run(self.personal, letter.list_id, to)
+        personal = self.personal  # possible(): else no database call for nothing
+        is_post = letter.kind == "post" and letter.list_id is not None
+        if is_post and personal is not None and personal.possible():
+            assert letter.list_id is not None
+            heads = await self.db.run(personal, letter.list_id, to)
         if not verp and not heads:
             return await transport.send(
                 letter.envelope_from, to, await self._shared(outgoing_id, letter)
@@ -404,10 +404,10 @@ class Deliverer:
         """Does the database take a write now (a small one, that needs a page)?"""
 
         def probe() -> None:
-            with self.db.write() as s:
-                s.connection().execute(
-                    text("INSERT OR REPLACE INTO meta (key, value) VALUES ('write_probe', :v)"),
-                    {"v": str(self.clock())},
+            with self.db.write_plain() as conn:
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('write_probe', ?)",
+                    (str(self.clock()),),
                 )
 
         try:

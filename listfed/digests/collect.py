@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from listfed.context import Context
 from listfed.db import lists
+from listfed.db.engine import sqlite_of
 from listfed.db.models import DigestItem
 from listfed.delivery import outbox
 from listfed.digests.format import mime_digest, plain_digest
@@ -23,14 +24,11 @@ log = logging.getLogger("listfed.digests")
 
 
 def _has_digest_members(session: Session, list_id: int) -> bool:
-    row = session.connection().execute(
-        text(
-            "SELECT 1 FROM member WHERE list_id = :l AND delivery = :d "
-            "AND NOT delivery_disabled LIMIT 1"
-        ),
-        {"l": list_id, "d": DeliveryMode.DIGEST.value},
+    row = sqlite_of(session).execute(  # plain: every accepted post asks
+        "SELECT 1 FROM member WHERE list_id = ? AND delivery = ? AND NOT delivery_disabled LIMIT 1",
+        (list_id, DeliveryMode.DIGEST.value),
     )
-    return row.first() is not None
+    return row.fetchone() is not None
 
 
 def _pending_size(session: Session, list_id: int) -> int:
