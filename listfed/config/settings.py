@@ -69,10 +69,11 @@ class WebConfig:
 
     def processes(self) -> int:
         """How many children serve pages: `workers`, or for "auto" one per core this
-        process may run on, up to 4 (pages wait on the database beyond that)."""
+        process may run on but one, which stays for mail (at least 1, at most 4: pages
+        wait on the database beyond that)."""
         if self.workers:
             return self.workers
-        return max(1, min(4, len(os.sched_getaffinity(0))))
+        return max(1, min(4, len(os.sched_getaffinity(0)) - 1))
 
 
 @dataclass(frozen=True)
