@@ -123,9 +123,13 @@ class WebFace:
     async def run(self, stop: asyncio.Event) -> None:
         """Keep every child serving until `stop` is set; then end them."""
         assert self.sock is not None, "bind() first"
+        keeping = [asyncio.ensure_future(self._keep(child, stop)) for child in self.children]
         try:
-            await asyncio.gather(*(self._keep(child, stop) for child in self.children))
-        finally:
+            await asyncio.gather(*keeping)
+        finally:  # one keeper failing (say, no process could start) ends the others too
+            for keeper in keeping:
+                keeper.cancel()
+            await asyncio.gather(*keeping, return_exceptions=True)
             await asyncio.gather(*(self._end(child) for child in self.children))
             self.close()
 
