@@ -155,23 +155,25 @@ def _web(value: object) -> WebConfig:
     workers = t.get("workers", _workers, WebConfig.workers)
     deadline = t.get("network_deadline", _period, WebConfig.network_deadline)
     rate = t.get("search_rate", _count, WebConfig.search_rate)
-    if t.data.get("listen") == "":
-        return WebConfig(
-            enabled=False,
-            metrics_from=networks,
-            workers=workers,
-            network_deadline=deadline,
-            search_rate=rate,
-        )
-    host, port = t.get("listen", _listen, (WebConfig.host, WebConfig.port))
-    return WebConfig(host, port, True, networks, workers, deadline, rate)
+    enabled = t.data.get("listen") != ""  # "" turns the web face off
+    default = (WebConfig.host, WebConfig.port)
+    host, port = t.get("listen", _listen, default) if enabled else default
+    return WebConfig(
+        host=host,
+        port=port,
+        enabled=enabled,
+        metrics_from=networks,
+        workers=workers,
+        network_deadline=deadline,
+        search_rate=rate,
+    )
 
 
 MOST_WEB_WORKERS = 64
 
 
 def _workers(value: object, key: str) -> int:
-    """[web] workers: "auto" (one per core) or a number of processes."""
+    """[web] workers: "auto" (0: WebConfig.processes decides) or a number of processes."""
     if value == "auto":
         return 0
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MOST_WEB_WORKERS:

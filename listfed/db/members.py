@@ -6,7 +6,6 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from listfed.db.engine import sqlite_of
@@ -43,19 +42,6 @@ def standing(session: Session, list_id: int, address: str) -> Standing | None:
         .fetchone()
     )
     return None if row is None else Standing(str(row[0]), bool(row[1]), bool(row[2]), str(row[3]))
-
-
-def member_role(session: Session, list_id: int, address: str) -> str | None:
-    """The role of a member, or None for a non-member (one indexed query: the hot path)."""
-    row = (
-        session.connection()
-        .execute(
-            text("SELECT role FROM member WHERE list_id = :l AND address = :a"),
-            {"l": list_id, "a": address.lower()},
-        )
-        .first()
-    )
-    return str(row[0]) if row else None
 
 
 def with_role(session: Session, list_id: int, role: Role) -> list[str]:
