@@ -22,11 +22,25 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from listfed.archive.search import Hit
 
 VERSION = 1
 MAX_HITS = 100  # in one answer, and what the endpoint gives at most
+
+
+def msgid_segment(message_id: str) -> str:
+    """A Message-ID as one path segment of a web face's URLs (SPEC §10: without <>,
+    percent-encoded)."""
+    return quote(message_id.strip().strip("<>"), safe="")
+
+
+def post_path(list_address: str, message_id: str) -> str:
+    """A post's page below a web face's root, on this node or a peer's."""
+    return f"/{quote(list_address, safe='@')}/m/{msgid_segment(message_id)}"
+
+
 _FIELD_LIMITS = {"subject": 998, "from": 320, "snippet": 2000}
 _ADDRESS = re.compile(r"[^\s@]{1,64}@[A-Za-z0-9.-]{1,253}")
 _MESSAGE_ID = re.compile(r"[!-~]{1,998}")

@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass, field
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from listfed.archive import network
-from listfed.archive.network import BadAnswer, NetHit
+from listfed.archive.network import BadAnswer, NetHit, post_path
 from listfed.archive.query import compile_query
 from listfed.archive.search import Found, Hit, NoSuchList, search
 from listfed.config.settings import PeerConfig
@@ -56,11 +56,6 @@ class NetworkFound:
     hits: list[NetHit]
     missing: list[Missing] = field(default_factory=list)
     nodes: int = 1  # how many nodes answered, this one included
-
-
-def post_path(list_address: str, message_id: str) -> str:
-    """A post's page below a web face's root (SPEC §10: the Message-ID without <>)."""
-    return f"/{quote(list_address, safe='@')}/m/{quote(message_id.strip().strip('<>'), safe='')}"
 
 
 def public_hits(conn: sqlite3.Connection, query: str, limit: int) -> Found:

@@ -9,8 +9,9 @@ import xml.etree.ElementTree as ET
 
 from listfed.archive.answers import iso
 from listfed.archive.browse import ListRow
+from listfed.archive.network import msgid_segment
 from listfed.archive.posts import Post
-from listfed.web.render import at, msgid_path
+from listfed.web.render import at
 
 ATOM = "http://www.w3.org/2005/Atom"
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -41,7 +42,7 @@ def atom(lst: ListRow, newest: list[Post], root: str) -> bytes:
         _add(item, "id", entry_id(lst.address, post.message_id))
         _add(item, "title", post.subject or "(no subject)")
         _add(item, "updated", iso(post.date))
-        href = f"{home}m/{msgid_path(post.message_id)}"
+        href = f"{home}m/{msgid_segment(post.message_id)}"
         ET.SubElement(item, "link", rel="alternate", type="text/html", href=href)
         who = ET.SubElement(item, "author")
         # a name, never an address: without one, the address's local part

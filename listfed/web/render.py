@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 import time
-from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
+from listfed.archive.network import msgid_segment
 from listfed.archive.search import MARK
 
 # An address in text: a local part (no blanks, brackets, quotes or '@') then '@' then a
@@ -45,11 +45,6 @@ def at(text: str) -> str:
 
 def _local(char: str) -> bool:
     return char not in _NOT_LOCAL and not char.isspace()
-
-
-def msgid_path(message_id: str) -> str:
-    """A Message-ID as one path segment: without <>, percent-encoded."""
-    return quote(message_id.strip().strip("<>"), safe="")
 
 
 def date(ts: float | None) -> str:
@@ -89,6 +84,6 @@ def environment() -> Environment:
         auto_reload=False,  # the templates ship with the package: no stat() per include
     )
     env.filters.update(
-        at=at, msgid=msgid_path, date=date, day=day, marked=marked, size=size, depth=depth_class
+        at=at, msgid=msgid_segment, date=date, day=day, marked=marked, size=size, depth=depth_class
     )
     return env
