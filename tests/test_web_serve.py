@@ -148,6 +148,36 @@ def test_serve_answers_on_the_web_port_and_the_child_comes_back(
     assert get(port) is None
 
 
+def sockets(pid: int) -> int:
+    """How many sockets the process holds open."""
+    fds = Path(f"/proc/{pid}/fd")
+    return sum(1 for fd in fds.iterdir() if os.readlink(fd).startswith("socket:"))
+
+
+def test_connections_opened_at_once_are_spread_over_the_children(
+    daemon: tuple[subprocess.Popen[bytes], Path, int],
+) -> None:
+    """50 keep-alive connections opened together (a benchmark's, a proxy's pool): on one
+    shared socket the first child to wake took all of them and the other core stayed idle."""
+    _proc, log, port = daemon
+    wait_for(lambda: get(port))
+    children = wait_for(lambda: pids(log) if len(pids(log)) == 2 else None)
+    idle = {pid: sockets(pid) for pid in children}
+    conns = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(50)]
+    try:
+        for conn in conns:
+            conn.sendall(b"GET /style.css HTTP/1.1\r\nHost: x\r\n\r\n")
+        for conn in conns:
+            assert conn.recv(65536).startswith(b"HTTP/1.1 200")
+        held = {pid: sockets(pid) - idle[pid] for pid in children}
+        # the kernel hashes each connection to one child's socket: each gets about half
+        # (fewer than 10 of 50 has a chance below one in a million)
+        assert min(held.values()) >= 10, held
+    finally:
+        for conn in conns:
+            conn.close()
+
+
 def test_a_reload_restarts_the_web_face_with_the_new_base_url(tmp_path: Path) -> None:
     team, port = f"team@{DOMAIN}", free_port()
     config = write_config(tmp_path, port, (team,), base_url="https://old.example.org")

@@ -20,6 +20,7 @@ _PARENT = (
     "AND p.message_id = n.parent WHERE n.list_id = ? AND n.message_id = ? AND p.archived"
 )
 _BATCH = 200
+_STORED = "MAX(size, length(raw))"  # size: the unpacked length (0 in rows from before v5)
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,31 @@ def newest(conn: sqlite3.Connection, list_id: int, limit: int = 20) -> list[Post
         "ORDER BY date DESC, id DESC LIMIT ?"
     )
     return [_post(r) for r in conn.execute(sql, (list_id, limit))]
+
+
+def stored_size(conn: sqlite3.Connection, list_id: int, message_id: str) -> int:
+    """The bytes of one archived post of the list (0 if there is none): an index probe."""
+    sql = f"SELECT {_STORED} FROM archive WHERE list_id = ? AND message_id = ?"  # noqa: S608
+    row = conn.execute(sql, (list_id, message_id)).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def thread_size(conn: sqlite3.Connection, list_id: int, message_id: str) -> int:
+    """The bytes of the archived posts of the thread the post belongs to (0 if none)."""
+    sql = (
+        f"SELECT total({_STORED}) FROM archive WHERE list_id = ? AND thread_id = "  # noqa: S608
+        "(SELECT thread_id FROM archive WHERE list_id = ? AND message_id = ?)"
+    )
+    return int(conn.execute(sql, (list_id, list_id, message_id)).fetchone()[0])
+
+
+def newest_size(conn: sqlite3.Connection, list_id: int, limit: int) -> int:
+    """The bytes of the list's `limit` newest posts (those `newest` reads)."""
+    sql = (
+        f"SELECT total(n) FROM (SELECT {_STORED} AS n FROM archive "  # noqa: S608
+        "WHERE list_id = ? ORDER BY date DESC, id DESC LIMIT ?)"
+    )
+    return int(conn.execute(sql, (list_id, limit)).fetchone()[0])
 
 
 def raw_between(

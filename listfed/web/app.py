@@ -2,8 +2,10 @@
 
 Every page reads, but the forms and links that act (subscribe, sign in, one-click
 unsubscribe), which write in short transactions of their own. Endpoints are plain
-functions or await their work in starlette's thread pool, each with a connection of its
-own, so a slow page never holds the event loop.
+functions (starlette runs them in its thread pool) or await their work there, each thread
+with a connection of its own, so a slow page never holds the event loop; the pages read
+most (a post, a thread, the feed) are made on the loop when they are small
+(web/inline.py).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from listfed.web import (
     unsubscribe,
 )
 from listfed.web.headers import SecurityHeaders
+from listfed.web.inline import when_small
 from listfed.web.ratelimit import PerClient
 from listfed.web.site import Site, site_of
 
@@ -78,11 +81,11 @@ ROUTES = [
     Route("/{address}/", lists.list_page),
     Route("/{address}/search", finding.in_list),
     Route("/{address}/subscribe", joining.subscribe, methods=["POST"]),
-    Route("/{address}/atom.xml", downloads.atom),
+    Route("/{address}/atom.xml", when_small(downloads.atom, downloads.atom_weight)),
     Route("/{address}/{year:int}/{month:int}/", lists.month_page),
     Route("/{address}/{year:int}/{month:int}.mbox", downloads.month_mbox),
-    Route("/{address}/m/{rest:path}", posts.message),
-    Route("/{address}/t/{rest:path}", posts.thread),
+    Route("/{address}/m/{rest:path}", when_small(posts.message, posts.post_weight)),
+    Route("/{address}/t/{rest:path}", when_small(posts.thread, posts.thread_weight)),
 ]
 
 

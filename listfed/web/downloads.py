@@ -4,6 +4,7 @@ list's Atom feed."""
 from __future__ import annotations
 
 import io
+import sqlite3
 from collections.abc import Iterable
 
 from starlette.requests import Request
@@ -34,6 +35,11 @@ def month_mbox(request: Request) -> Response:
     with site.reading() as conn:
         lst = readable(request, conn, request.path_params["address"])
         return mbox(posts.raw_between(conn, lst.id, *span))
+
+
+def atom_weight(conn: sqlite3.Connection, list_id: int, _request: Request) -> int:
+    """What `atom` reads, in bytes (web/inline.py)."""
+    return posts.newest_size(conn, list_id, FEED_POSTS)
 
 
 def atom(request: Request) -> Response:

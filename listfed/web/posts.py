@@ -7,6 +7,7 @@ segment, so the segment is read from the raw path, not from the decoded one.
 
 from __future__ import annotations
 
+import sqlite3
 from urllib.parse import quote, unquote
 
 from starlette.exceptions import HTTPException
@@ -28,6 +29,16 @@ def _segments(request: Request) -> tuple[str, list[str]]:
     if len(parts) < 4 or not parts[3]:
         raise HTTPException(404)
     return unquote(parts[3], errors="replace"), parts[4:]
+
+
+def post_weight(conn: sqlite3.Connection, list_id: int, request: Request) -> int:
+    """What `message` reads, in bytes (web/inline.py)."""
+    return posts.stored_size(conn, list_id, _segments(request)[0])
+
+
+def thread_weight(conn: sqlite3.Connection, list_id: int, request: Request) -> int:
+    """What `thread` reads, in bytes (web/inline.py)."""
+    return posts.thread_size(conn, list_id, _segments(request)[0].removesuffix(".mbox"))
 
 
 def message(request: Request) -> Response:

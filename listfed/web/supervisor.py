@@ -1,11 +1,14 @@
-"""The web face as `serve` runs it: child processes (`[web] workers`) on one socket the
-daemon binds itself, each restarted with a growing pause when it dies, at once (on the
-same socket) when a reload changes their settings, stopped with the daemon.
+"""The web face as `serve` runs it: child processes (`[web] workers`), each on a listening
+socket the daemon binds itself, each restarted with a growing pause when it dies, at once
+(on the same socket) when a reload changes their settings, stopped with the daemon.
 
 Binding here, before any child starts, makes a taken port an error at start that names
-the key to change; the children only ever inherit the socket, so a restart never races
-another program for the port, and the kernel hands each new connection to whichever
-child accepts it first (an idle one), which spreads pages over the machine's cores.
+the key to change; the children only ever inherit their socket, so a restart never races
+another program for the port. With several children, each has a socket of its own on the
+one port (SO_REUSEPORT), and the kernel spreads new connections over them evenly: on one
+shared socket the first child to wake accepted every connection waiting (all 50 of a
+benchmark's), leaving the other core idle. A connection that comes to a dead child's
+socket waits there until the child is back (FIRST_PAUSE, longer if it keeps dying).
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ class _Child:
     def __init__(self) -> None:
         self.process: asyncio.subprocess.Process | None = None
         self.restart = asyncio.Event()
+        self.sock: socket.socket | None = None  # its own listening socket (see bind)
 
 
 class WebFace:
@@ -85,7 +89,6 @@ class WebFace:
             self.fixed += ["--config", str(config_file)]
         self.args = child_arguments(database, busy_timeout, base_url) + self.fixed
         self.first_pause = first_pause
-        self.sock: socket.socket | None = None
         self.children = [_Child() for _ in range(workers)]
 
     def reconfigure(
@@ -102,27 +105,24 @@ class WebFace:
         return True
 
     def bind(self) -> tuple[str, int]:
-        """Listen on the configured address; a ListfedError naming [web] listen if not."""
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        """Listen on the configured address, a socket per child; a ListfedError naming
+        [web] listen if not."""
+        shared = len(self.children) > 1
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, self.port))
-            sock.listen(128)
+            for child in self.children:  # the first finds the port when it is 0
+                child.sock = _listen(self.host, self.port, shared)
+                self.host, self.port = child.sock.getsockname()[:2]
         except OSError as exc:
-            sock.close()
+            self.close()
             raise ListfedError(
                 f"cannot listen on {self.host}:{self.port} for the web face: "
                 f'{exc.strerror or exc}; change [web] listen ("" turns the web face off)'
             ) from None
-        sock.set_inheritable(True)
-        self.sock = sock
-        self.host, self.port = sock.getsockname()[:2]
         return self.host, self.port
 
     async def run(self, stop: asyncio.Event) -> None:
         """Keep every child serving until `stop` is set; then end them."""
-        assert self.sock is not None, "bind() first"
+        assert all(child.sock for child in self.children), "bind() first"
         keeping = [asyncio.ensure_future(self._keep(child, stop)) for child in self.children]
         try:
             await asyncio.gather(*keeping)
@@ -139,7 +139,7 @@ class WebFace:
         while not stop.is_set():
             started = time.monotonic()
             child.restart.clear()  # whatever asked for it, this child has the newest args
-            process = child.process = await self._spawn()
+            process = child.process = await self._spawn(child)
             log.info("web face on http://%s:%s/ (pid %s)", self.host, self.port, process.pid)
             why = await self._wait(child, stop)
             if why is _Why.STOPPING:
@@ -162,9 +162,9 @@ class WebFace:
                 await asyncio.wait_for(stop.wait(), pause)
             pause = min(pause * 2, LONGEST_PAUSE)
 
-    async def _spawn(self) -> asyncio.subprocess.Process:
-        assert self.sock is not None
-        fd = self.sock.fileno()
+    async def _spawn(self, child: _Child) -> asyncio.subprocess.Process:
+        assert child.sock is not None
+        fd = child.sock.fileno()
         return await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -207,9 +207,27 @@ class WebFace:
         _release(process)
 
     def close(self) -> None:
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
+        for child in self.children:
+            if child.sock is not None:
+                child.sock.close()
+                child.sock = None
+
+
+def _listen(host: str, port: int, shared: bool) -> socket.socket:
+    """A listening socket on (host, port) that children inherit; `shared`: one of several
+    on the port, among which the kernel spreads connections."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if shared:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
 
 
 def _release(process: asyncio.subprocess.Process) -> None:
