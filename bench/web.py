@@ -7,7 +7,7 @@ that load does to SMTP intake, and the web process's CPU and memory.
     python bench/web.py --mbox /tmp/archive100k.mbox --keep /tmp/webnode   # keep the node
     python bench/web.py --node /tmp/webnode              # measure a kept node again (no import)
     python bench/web.py --node /tmp/webnode --profile /tmp/prof   # + py-spy on a web child
-    python bench/web.py --node /tmp/webnode --pages post --web-nice 10   # an experiment
+    python bench/web.py --node /tmp/webnode --pages post --priority low   # [web] priority
 
 A node like bench/archive.py's (`listfed init`, `lists create`, `listfed archive import`
 of bench/mboxgen.py's mbox, plus 20 threads of 20 posts made the same way, since
@@ -31,9 +31,9 @@ Content-Length body), which measures its own CPU. Phases, one after the other:
 
 CPU per page is the web children's utime + stime (/proc/PID/stat) over the window / pages;
 each phase also says how much CPU the load process, the daemon and every other process
-on the machine used meanwhile. `--web-nice N` renices the web child's threads before
-measuring: not what `serve` does, an experiment on what intake would gain. `--workers 1`
-measures the web face as one process, for comparison.
+on the machine used meanwhile. `--priority low` runs the web children ten steps nicer
+than the daemon instead of on idle CPU time only (`[web] priority`), `--workers 1` as
+one process, for comparison.
 Missed targets are reported, never an error: the exit status is 1 only when a step
 failed. Only loopback is used; every phase and every subprocess is bounded.
 """
@@ -218,7 +218,7 @@ def make_long_threads(path: Path, seed: int) -> None:
             write_entry(out, raw, sender, arrived)
 
 
-def write_config(workdir: Path, workers: int) -> tuple[Path, int, int]:
+def write_config(workdir: Path, workers: int, priority: str) -> tuple[Path, int, int]:
     """The node's config with fresh loopback ports: (path, SMTP port, web port). DNS goes
     to a closed loopback port: nothing here may ask the system resolver."""
     smtp, web, dns = free_port(), free_port(), free_port()
@@ -226,7 +226,7 @@ def write_config(workdir: Path, workers: int) -> tuple[Path, int, int]:
     config.write_text(
         '[node]\nname = "bench.example"\ndomains = ["bench.example"]\ndata_dir = "var"\n'
         f'[smtp]\nlisten = "127.0.0.1:{smtp}"\n'
-        f'[web]\nlisten = "127.0.0.1:{web}"\nworkers = {workers}\n'
+        f'[web]\nlisten = "127.0.0.1:{web}"\nworkers = {workers}\npriority = "{priority}"\n'
         '[delivery]\nsmarthost = "maildir:var/outbox"\n'
         f'[dns]\nnameservers = ["127.0.0.1:{dns}"]\ntimeout = "1s"\n'
     )
@@ -827,10 +827,7 @@ async def measure(args: argparse.Namespace, daemon: Daemon, targets: Targets, fi
         if bad:
             raise StepFailed(f"{kind}: {bad}")
     fig.web_rss_idle_mb = memory_kb(*daemon.web_pids)["VmRSS"] / 1024
-    if args.web_nice:  # an experiment: every thread of the web children (new ones inherit it)
-        for task in (t for pid in daemon.web_pids for t in Path(f"/proc/{pid}/task").iterdir()):
-            os.setpriority(os.PRIO_PROCESS, int(task.name), args.web_nice)
-        fig.notes.append(f"the web children ran at nice {args.web_nice} (--web-nice)")
+    fig.notes.append(f'[web] priority = "{args.priority}"')
     if args.quiet_wait > 0:
         print(f".. waiting up to {args.quiet_wait:.0f} s for other processes to go quiet")
         pids = [daemon.pid, *daemon.web_pids]
@@ -1073,11 +1070,10 @@ def arguments() -> argparse.Namespace:
     ap.add_argument("--smtp-gap", type=float, default=0.05, help="s between two posts")
     ap.add_argument("--timeout", type=float, default=3600.0, help="s for the import")
     ap.add_argument(
-        "--web-nice",
-        type=int,
-        default=0,
-        metavar="N",
-        help="an experiment: renice the web children's threads to N before measuring",
+        "--priority",
+        choices=("idle", "low"),
+        default="idle",
+        help="[web] priority: the children on idle CPU time only, or ten steps nicer (idle)",
     )
     ap.add_argument("--quiet-wait", type=float, default=60.0, metavar="S", help="0: don't wait")
     ap.add_argument(
@@ -1104,7 +1100,7 @@ async def run(args: argparse.Namespace, fig: Figures, info: dict[str, str]) -> b
         workdir = Path(tempfile.mkdtemp(prefix="listfed-bench-web-"))
     daemon: Daemon | None = None
     try:
-        config, smtp_port, web_port = write_config(workdir, args.workers)
+        config, smtp_port, web_port = write_config(workdir, args.workers, args.priority)
         if not args.node:
             mbox = args.mbox or workdir / "archive.mbox"
             if mbox.exists():

@@ -349,4 +349,4 @@ def _web_settings(config: Config) -> object:
     """What the web face reads from the config file on its own: a change restarts it."""
     asked = tuple((p.name, p.node, p.web) for p in config.peers if p.web)
     web = config.web
-    return (web.metrics_from, web.network_deadline, web.search_rate, asked)
+    return (web.metrics_from, web.network_deadline, web.search_rate, web.priority, asked)

@@ -112,6 +112,11 @@ def niceness(pid: int) -> int:
     return int(stat.rpartition(")")[2].split()[16])
 
 
+def policies(pid: int) -> set[int]:
+    """The scheduling policies of the process's threads."""
+    return {os.sched_getscheduler(int(task.name)) for task in Path(f"/proc/{pid}/task").iterdir()}
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -127,10 +132,10 @@ def test_serve_answers_on_the_web_port_and_the_child_comes_back(
     status, page = wait_for(lambda: get(port))
     assert status == 200 and "team at lists.example.org" in page
     first, other = wait_for(lambda: pids(log) if len(pids(log)) == 2 else None)
-    # pages give way to mail: the children run ten steps nicer than the daemon (each
-    # renices itself as it starts)
-    nicer = niceness(proc.pid) + 10
-    wait_for(lambda: niceness(first) == nicer == niceness(other))
+    # pages give way to mail: every thread of the children runs only on CPU time that
+    # nothing else wants (each child sets it as it starts)
+    assert os.sched_getscheduler(proc.pid) == os.SCHED_OTHER
+    wait_for(lambda: policies(first) == policies(other) == {os.SCHED_IDLE})
     os.kill(first, signal.SIGKILL)  # one of the web face's children, started by this daemon
     # the other child serves meanwhile, and the killed one comes back
     status, page = wait_for(lambda: get(port, f"/team@{DOMAIN}/"))
@@ -176,6 +181,27 @@ def test_connections_opened_at_once_are_spread_over_the_children(
     finally:
         for conn in conns:
             conn.close()
+
+
+def test_priority_low_runs_the_children_ten_steps_nicer_and_a_reload_applies_it(
+    tmp_path: Path,
+) -> None:
+    """For a machine whose cores are always busy with other work, where pages that only
+    get idle CPU time would wait."""
+    port = free_port()
+    config = write_config(tmp_path, port, workers=1)
+    config.write_text(config.read_text() + 'priority = "low"\n')
+    log = tmp_path / "daemon.log"
+    with serving(config, log) as proc:
+        wait_for(lambda: get(port))
+        (child,) = wait_for(lambda: pids(log) if len(pids(log)) == 1 else None)
+        assert policies(child) == {os.SCHED_OTHER}
+        assert niceness(child) == niceness(proc.pid) + 10
+        config.write_text(config.read_text().replace('"low"', '"idle"'))
+        proc.send_signal(signal.SIGHUP)
+        (_, again) = wait_for(lambda: pids(log) if len(pids(log)) == 2 else None)
+        wait_for(lambda: get(port))
+        assert policies(again) == {os.SCHED_IDLE}
 
 
 def test_a_reload_restarts_the_web_face_with_the_new_base_url(tmp_path: Path) -> None:
@@ -264,14 +290,20 @@ def test_the_web_workers_key() -> None:
     def workers(value: object) -> WebConfig:
         return parse_config({"web": {"workers": value}}, Path("."), {}).web
 
-    auto = max(1, min(4, len(os.sched_getaffinity(0)) - 1))  # a core stays for mail
+    cores = len(os.sched_getaffinity(0))
+    auto = max(1, min(4, cores))  # pages run on idle CPU time only: one per core
     assert parse_config({}, Path("."), {}).web.processes() == auto
     assert workers("auto").processes() == auto
     assert workers(3).processes() == 3
+    low = parse_config({"web": {"priority": "low"}}, Path("."), {}).web
+    assert low.processes() == max(1, min(4, cores - 1))  # a core stays for mail
     for bad in (0, -1, 65, "two", True, 1.5):
         with pytest.raises(ConfigError, match='expected "auto" or a number from 1 to 64') as caught:
             workers(bad)
         assert caught.value.key == "web.workers"
+    with pytest.raises(ConfigError, match="expected idle or low, got 'nice'") as caught:
+        parse_config({"web": {"priority": "nice"}}, Path("."), {})
+    assert caught.value.key == "web.priority"
 
 
 def raw_http(port: int, request: bytes) -> bytes:

@@ -148,13 +148,16 @@ def _at_least_zero(value: object, key: str) -> int:
 
 
 def _web(value: object) -> WebConfig:
-    keys = ("listen", "metrics_from", "workers", "network_deadline", "search_rate")
+    keys = ("listen", "metrics_from", "workers", "network_deadline", "search_rate", "priority")
     t = _Table(value, "web", keys)
     nothing: tuple[str, ...] = ()
     networks = t.get("metrics_from", lambda v, k: _items(v, k, _network), nothing)
     workers = t.get("workers", _workers, WebConfig.workers)
     deadline = t.get("network_deadline", _period, WebConfig.network_deadline)
     rate = t.get("search_rate", _count, WebConfig.search_rate)
+    priority = t.get("priority", _str, WebConfig.priority)
+    if priority not in WEB_PRIORITIES:
+        raise ConfigError(f"expected idle or low, got {priority!r}", key=t.key("priority"))
     enabled = t.data.get("listen") != ""  # "" turns the web face off
     default = (WebConfig.host, WebConfig.port)
     host, port = t.get("listen", _listen, default) if enabled else default
@@ -166,10 +169,12 @@ def _web(value: object) -> WebConfig:
         workers=workers,
         network_deadline=deadline,
         search_rate=rate,
+        priority=priority,
     )
 
 
 MOST_WEB_WORKERS = 64
+WEB_PRIORITIES = ("idle", "low")
 
 
 def _workers(value: object, key: str) -> int:

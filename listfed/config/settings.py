@@ -66,14 +66,18 @@ class WebConfig:
     workers: int = 0  # child processes serving pages; 0 ("auto"): see processes()
     network_deadline: float = 3.0  # a network search answers within this, peers or not
     search_rate: int = 30  # GET /search.json per client address per minute
+    priority: str = (
+        "idle"  # the children's CPU share: "idle" (only what nothing else wants) or "low"
+    )
 
     def processes(self) -> int:
         """How many children serve pages: `workers`, or for "auto" one per core this
-        process may run on but one, which stays for mail (at least 1, at most 4: pages
-        wait on the database beyond that)."""
+        process may run on (at most 4: pages wait on the database beyond that); with
+        priority "low", one per core but one, which stays for mail (at least 1)."""
         if self.workers:
             return self.workers
-        return max(1, min(4, len(os.sched_getaffinity(0)) - 1))
+        cores = len(os.sched_getaffinity(0))
+        return max(1, min(4, cores if self.priority == "idle" else cores - 1))
 
 
 @dataclass(frozen=True)
