@@ -126,6 +126,13 @@ def newest_size(conn: sqlite3.Connection, list_id: int, limit: int) -> int:
     return int(conn.execute(sql, (list_id, limit)).fetchone()[0])
 
 
+def newest_ids(conn: sqlite3.Connection, list_id: int, limit: int) -> list[str]:
+    """The Message-IDs of the posts `newest` would read: they change when a post arrives
+    or leaves (row ids would not: a deleted newest post's id is the next post's)."""
+    sql = "SELECT message_id FROM archive WHERE list_id = ? ORDER BY date DESC, id DESC LIMIT ?"
+    return [str(r[0]) for r in conn.execute(sql, (list_id, limit))]
+
+
 def raw_between(
     conn: sqlite3.Connection, list_id: int, start: float, end: float
 ) -> Iterator[tuple[bytes, str, float]]:

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from listfed.archive import posts
 from listfed.archive.mbox import write_entry
 from listfed.web import feed
+from listfed.web.kept import unchanged
 from listfed.web.lists import month_span
 from listfed.web.site import readable, site_of
 
@@ -43,10 +44,19 @@ def atom_weight(conn: sqlite3.Connection, list_id: int, _request: Request) -> in
 
 
 def atom(request: Request) -> Response:
-    """`/LIST@DOMAIN/atom.xml`: the newest posts, newest first."""
+    """`/LIST@DOMAIN/atom.xml`: the newest posts, newest first; made again only when they
+    change, and `304 Not Modified` to a reader who has this one (web/kept.py)."""
     site = site_of(request)
+    root = site.root(request)
     with site.reading() as conn:
         lst = readable(request, conn, request.path_params["address"])
-        newest = posts.newest(conn, lst.id, FEED_POSTS)
-    body = feed.atom(lst, newest, site.root(request))
-    return Response(body, media_type="application/atom+xml")
+        version = (lst, tuple(posts.newest_ids(conn, lst.id, FEED_POSTS)))
+        body, tag = site.feeds.get(
+            (lst.id, root),
+            version,
+            lambda: feed.atom(lst, posts.newest(conn, lst.id, FEED_POSTS), root),
+        )
+    headers = {"ETag": tag}
+    if unchanged(request, tag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/atom+xml", headers=headers)

@@ -27,6 +27,7 @@ from listfed.ops import signin
 from listfed.ops.netsearch import Network
 from listfed.web import render
 from listfed.web.headers import SESSION_COOKIE
+from listfed.web.kept import Kept
 from listfed.web.ratelimit import PerClient
 
 # Whose archives every visitor may read; `members` ones need a signed-in member.
@@ -46,6 +47,7 @@ class Site:
     metrics_from: tuple[str, ...] = ()  # networks besides loopback that may read /metrics
     network: Network | None = None  # whom a network search asks (None: nobody)
     searches: PerClient = field(default_factory=lambda: PerClient(30))  # JSON, network
+    feeds: Kept = field(default_factory=Kept)  # Atom documents, while their posts hold
     # network searches at once: each holds a worker thread up to the deadline, and the
     # pages share starlette's pool of 40
     asking: threading.BoundedSemaphore = field(
