@@ -514,6 +514,40 @@ def test_a_query_matching_more_than_the_window_ranks_the_newest_and_says_so(
     assert result.stderr == "" and ids("strike", "--limit", "50")[0] == "c0@x"
 
 
+def test_a_date_range_finds_posts_archived_out_of_date_order(
+    node_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A date range is looked for in the rowid ranges its posts hold (archive/search.py
+    _spans): old archives imported between new posts, in more runs than there are spans,
+    are all found and ranked as when every match is judged."""
+    from listfed.archive import search as searching
+
+    for batch in range(9):  # 2015 posts in batches 0, 2, 4, 6, 8; 2024 ones between
+        year = 2015 if batch % 2 == 0 else 2024
+        posts = [
+            message(
+                f"b{batch}-{i}@x",
+                f"Batch {batch}",
+                "strike " * (1 + (batch * 4 + i) % 7) + "today\n",
+                date=f"Mon, {1 + i:02d} Jun {year} 10:00:00 +0000",
+            )
+            for i in range(4)
+        ]
+        run("archive", "import", TEAM, str(_write(node_dir, posts, f"b{batch}.mbox")))
+    old = ids("strike before:2016-01-01", "--limit", "50")
+    assert sorted(old) == sorted(f"b{b}-{i}@x" for b in (0, 2, 4, 6, 8) for i in range(4))
+    new = ids("strike after:2024-01-01", "--limit", "50")
+    assert sorted(new) == sorted(f"b{b}-{i}@x" for b in (1, 3, 5, 7) for i in range(4))
+    june = ids("strike after:2015-06-02 before:2015-06-04", "--limit", "50")
+    assert sorted(june) == sorted(f"b{b}-{i}@x" for b in (0, 2, 4, 6, 8) for i in (1, 2))
+    assert ids("strike before:2010-01-01") == []
+    best = ids("strike before:2016-01-01", "--limit", "3")
+    monkeypatch.setattr(searching, "_spans", lambda _rowids: [(None, None)])
+    assert ids("strike before:2016-01-01", "--limit", "50") == old  # every match judged
+    assert ids("strike after:2024-01-01", "--limit", "50") == new
+    assert ids("strike before:2016-01-01", "--limit", "3") == best == old[:3]
+
+
 def test_export_to_stdout_with_a_dash(node_dir: Path) -> None:
     imported(node_dir)
     result = CliRunner().invoke(app, ["archive", "export", TEAM, "-o", "-"])

@@ -220,7 +220,33 @@ def test_compiled_form(
     params: dict[str, object],
     lists: tuple[str, ...],
 ) -> None:
-    assert compile_query(query) == Compiled(match, where, params, lists)
+    compiled = compile_query(query)
+    assert (compiled.match, compiled.where, compiled.params, compiled.lists) == (
+        match,
+        where,
+        params,
+        lists,
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "after", "before"),
+    [
+        ("strike", None, None),
+        ("after:2024-01-01 x", ts("2024-01-01 00:00:00"), None),
+        ("x before:2024-01-02 before:2024-01-03", None, ts("2024-01-02 00:00:00")),
+        (
+            "(x after:2024-01-01) after:2023-06-01 before:2024-02-01",
+            ts("2024-01-01 00:00:00"),
+            ts("2024-02-01 00:00:00"),
+        ),
+    ],
+)
+def test_date_terms_bound_the_span_every_hit_lies_in(
+    query: str, after: float | None, before: float | None
+) -> None:
+    compiled = compile_query(query)
+    assert (compiled.after, compiled.before) == (after, before)
 
 
 def test_parse_tree() -> None:

@@ -29,6 +29,10 @@ class Compiled:
     where: tuple[str, ...]  # SQL over aliases a (archive) and m (mlist), to be AND-ed
     params: dict[str, object]  # the named parameters in `where`: p1, p2, ...
     lists: tuple[str, ...] = ()  # what list: terms name (lower case), to check they exist
+    # the span every hit's date lies in, [after, before): after:/before: are only ever
+    # AND-ed (in an OR or under a NOT they are refused), so the tightest of each bounds it
+    after: int | None = None
+    before: int | None = None
 
 
 def parse(text: str) -> And:
@@ -56,6 +60,8 @@ class _Compiler:
     def __init__(self) -> None:
         self.params: dict[str, object] = {}
         self.lists: list[str] = []
+        self.after: int | None = None
+        self.before: int | None = None
 
     def bind(self, value: object) -> str:
         name = f"p{len(self.params) + 1}"
@@ -84,8 +90,13 @@ class _Compiler:
 
     def term(self, term: Term) -> _Part:
         if term.field in (Field.AFTER, Field.BEFORE):
+            day = _day_start(term)
+            if term.field is Field.AFTER:
+                self.after = day if self.after is None else max(self.after, day)
+            else:
+                self.before = day if self.before is None else min(self.before, day)
             op = ">=" if term.field is Field.AFTER else "<"
-            return _Part(sql=[f"a.date {op} {self.bind(_day_start(term))}"], dated=term.raw)
+            return _Part(sql=[f"a.date {op} {self.bind(day)}"], dated=term.raw)
         if term.field is Field.LIST:
             self.lists.append(term.text.lower())
             column = "(m.local || '@' || m.domain)" if "@" in term.text else "m.local"
@@ -156,4 +167,5 @@ def compile_query(text: str) -> Compiled:
     where = part.sql if part.all else compiler.as_sql(part)
     if match is None and not where:
         raise QueryError("bad query: nothing to search for")
-    return Compiled(match, tuple(where), compiler.params, tuple(dict.fromkeys(compiler.lists)))
+    lists = tuple(dict.fromkeys(compiler.lists))
+    return Compiled(match, tuple(where), compiler.params, lists, compiler.after, compiler.before)

@@ -13,6 +13,8 @@ that the reader can be told and ask for every match.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from listfed.errors import StorageError
 MARK = ("**", "**")  # around matched words in snippets (text and JSON alike)
 MARGIN = 200  # leaders ranked beyond the limit (see _ranked)
 WINDOW = 10_000  # a query matching more posts is ranked among the newest this many
+SPANS = 4  # rowid ranges a date range's posts are looked for in (see _spans)
 # The weights of bm25 (subject, sender, sender_name, body_text, attachments) are the
 # index's `rank` setting, made by schema v5.
 _COLUMNS = (
@@ -113,10 +116,18 @@ def search(
             return Found(_by_date(conn, where, params))
         params["match"] = compiled.match
         window = WINDOW  # read now: tests make it small
-        cut = None if everything else _cutoff(conn, where, params, window)
+        few, dated = False, []  # a date range of no more than `window` posts: their rowids
+        if compiled.after is not None or compiled.before is not None:
+            dated = _dated(conn, compiled.after, compiled.before, window)
+            if not dated:
+                return Found([])
+            few = len(dated) <= window  # so no more matches either: no window's edge to find
+        cut = None if everything or few else _cutoff(conn, where, params, window)
         if cut is not None:
             params["cut"] = cut
-        ranked = _ranked(conn, where, params)
+        unbounded: list[tuple[int | None, int | None]] = [(None, None)]
+        spans = _spans(dated) if few else unbounded
+        ranked = _ranked(conn, where, params, spans)
         snippets = _snippets(conn, compiled.match, [rowid for rowid, _row in ranked])
         matches = _count(conn, compiled.match) if cut is not None and not where else None
     except sqlite3.OperationalError as exc:
@@ -172,26 +183,35 @@ def _hit(row: tuple[object, ...], snippet: str) -> Hit:
 
 
 def _ranked(
-    conn: sqlite3.Connection, where: list[str], params: dict[str, object]
+    conn: sqlite3.Connection,
+    where: list[str],
+    params: dict[str, object],
+    spans: list[tuple[int | None, int | None]],
 ) -> list[tuple[int, tuple[object, ...]]]:
     """Best first: bm25 (the index's `rank`), then newest. FTS5 ranks alone and only the
     leaders are joined to their rows (a common word matches most of an archive; joining
     every match to read its date costs more than the ranking). When the conditions keep
     `limit` of the leaders and the scores at the cut differ, those are exactly the best
     that meet them; else (and for date ranges, which usually keep few) every match is
-    judged."""
+    judged: in each of the rowid `spans` (None: no bound), best of all kept."""
     limit = int(str(params["limit"]))
     if not any("a.date" in c for c in where):  # dates usually keep few: judge every match
         found = _leaders(conn, where, params, limit)
         if found is not None:
             return found
-    sql = (
-        f"SELECT a.id, {_COLUMNS} FROM archive_fts "  # noqa: S608
-        "JOIN archive a ON a.id = archive_fts.rowid JOIN mlist m ON m.id = a.list_id "
-        f"WHERE archive_fts MATCH :match{_window(params)}{_and(where)} "
-        "ORDER BY archive_fts.rank, a.date DESC LIMIT :limit"
-    )
-    return [(r[0], r[1:]) for r in conn.execute(sql, params)]
+    best: list[tuple[object, ...]] = []
+    for lo, hi in spans:
+        bounds = {"lo": lo, "hi": hi} if lo is not None else {}
+        sql = (
+            f"SELECT a.id, {_COLUMNS}, archive_fts.rank FROM archive_fts "  # noqa: S608
+            "JOIN archive a ON a.id = archive_fts.rowid JOIN mlist m ON m.id = a.list_id "
+            f"WHERE archive_fts MATCH :match{_window({**params, **bounds})}{_and(where)} "
+            "ORDER BY archive_fts.rank, a.date DESC LIMIT :limit"
+        )
+        best += conn.execute(sql, {**params, **bounds}).fetchall()
+    if len(spans) > 1:  # the scores are the one index's: they compare across spans
+        best.sort(key=lambda r: (float(str(r[-1])), -float(str(r[6]))))
+    return [(int(str(r[0])), r[1:-1]) for r in best[:limit]]
 
 
 def _cutoff(
@@ -203,12 +223,12 @@ def _cutoff(
     if where:
         sql = (
             "SELECT a.id FROM archive_fts JOIN archive a ON a.id = archive_fts.rowid "  # noqa: S608
-            f"JOIN mlist m ON m.id = a.list_id WHERE archive_fts MATCH :match{_and(where)} "
-            "ORDER BY archive_fts.rowid DESC LIMIT 1 OFFSET :skip"
+            f"JOIN mlist m ON m.id = a.list_id WHERE archive_fts MATCH :match{_window(params)}"
+            f"{_and(where)} ORDER BY archive_fts.rowid DESC LIMIT 1 OFFSET :skip"
         )
     else:
         sql = (
-            "SELECT rowid FROM archive_fts WHERE archive_fts MATCH :match "
+            f"SELECT rowid FROM archive_fts WHERE archive_fts MATCH :match{_window(params)} "  # noqa: S608
             "ORDER BY rowid DESC LIMIT 1 OFFSET :skip"
         )
     row = conn.execute(sql, {**params, "skip": window - 1}).fetchone()
@@ -222,7 +242,36 @@ def _count(conn: sqlite3.Connection, match: str) -> int:
 
 
 def _window(params: dict[str, object]) -> str:
-    return " AND archive_fts.rowid >= :cut" if "cut" in params else ""
+    """The rowid bounds of the FTS5 walk: the window's edge, or a span of a date range."""
+    cut = " AND archive_fts.rowid >= :cut" if "cut" in params else ""
+    return cut + (" AND archive_fts.rowid BETWEEN :lo AND :hi" if "lo" in params else "")
+
+
+def _dated(conn: sqlite3.Connection, after: int | None, before: int | None, most: int) -> list[int]:
+    """The rowids of the posts dated in [after, before), `most` + 1 at most: read from
+    the date index alone."""
+    rows = conn.execute(
+        "SELECT id FROM archive WHERE date >= :after AND date < :before LIMIT :most",
+        {
+            "after": -(2**62) if after is None else after,
+            "before": 2**62 if before is None else before,
+            "most": most + 1,
+        },
+    )
+    return [int(r[0]) for r in rows]
+
+
+def _spans(rowids: list[int]) -> list[tuple[int | None, int | None]]:
+    """Rowid ranges that hold all of `rowids`, at most SPANS of them, cut at the widest
+    gaps. Posts are mostly archived in date order, so a short date range is mostly one
+    short rowid range (with a few posts archived late: an older archive imported after),
+    and FTS5 then walks only the matches in these ranges, not every match of the words;
+    the dates are still judged one by one, so this never changes an answer."""
+    ids = sorted(rowids)
+    widest = heapq.nlargest(SPANS - 1, range(1, len(ids)), key=lambda i: ids[i] - ids[i - 1])
+    cuts = sorted(i for i in widest if ids[i] - ids[i - 1] > 1)
+    edges = [0, *cuts, len(ids)]
+    return [(ids[a], ids[b - 1]) for a, b in itertools.pairwise(edges)]
 
 
 def _leaders(
