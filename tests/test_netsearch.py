@@ -282,6 +282,7 @@ ANSWERS: dict[str, tuple[int, dict[str, str], bytes]] = {
     "/huge/search.json": (200, {}, b'{"hits": [' + b" " * (600 * 1024) + b"]}"),
     "/shape/search.json": (200, {}, json.dumps({"hits": [{"rank": 1, "list": 5}]}).encode()),
     "/away/search.json": (302, {"Location": "file:///etc/passwd"}, b""),
+    "/elsewhere/search.json": (302, {"Location": "http://127.0.0.2:8080/search.json"}, b""),
     "/broken/search.json": (500, {}, b"oops"),
     "/hostile/search.json": (200, {}, json.dumps({"hits": [HOSTILE_HIT]}).encode()),
     "/moved/search.json": (301, {"Location": "/hostile/search.json?q=strike"}, b""),
@@ -339,7 +340,7 @@ def test_a_slow_peer_is_cut_at_the_deadline(nodes: dict[str, Node]) -> None:
 def test_peers_answering_garbage_are_left_out_with_the_reason(nodes: dict[str, Node]) -> None:
     philly = nodes["philly"]
     with odd_server() as odd:
-        names = ("garbage", "huge", "shape", "away", "broken")
+        names = ("garbage", "huge", "shape", "away", "elsewhere", "broken")
         config = alternative(philly, {name: f"{odd}/{name}" for name in names})
         result = search(config, "strike", "--json")
     assert result.exit_code == 0, result.output
@@ -350,6 +351,7 @@ def test_peers_answering_garbage_are_left_out_with_the_reason(nodes: dict[str, N
         "huge": f"bad answer: {600 * 1024 + 12:,} bytes, more than {512 * 1024:,}",
         "shape": "bad answer: hits[0].list is not a string",
         "away": "bad answer: a redirect to file:",
+        "elsewhere": "bad answer: a redirect to another host (127.0.0.2)",
         "broken": "bad answer: HTTP 500",
     }
 

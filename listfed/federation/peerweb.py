@@ -4,7 +4,8 @@ The standard library's http.client, each request in a daemon thread of its own: 
 runs on an event loop, and a peer that never answers holds nothing when the deadline
 comes. Then every request still open is cut (its socket shut down) and counts as a
 timeout. A peer's answer is untrusted: at most `limit` bytes, only http(s) redirects
-(three at most), no proxy from the environment.
+to the same host (three at most: a peer cannot send this node to ask another host,
+say one on its own network, on its behalf), no proxy from the environment.
 
 Errors, each with the reason shown to the reader:
 
@@ -67,9 +68,11 @@ class Asking:
             status, headers, body = self._get(url)
             if status in _REDIRECTS:
                 target = urljoin(url, headers.get("location", ""))
-                scheme = urlsplit(target).scheme
-                if scheme not in ("http", "https"):
-                    raise PeerError("bad answer", f"a redirect to {scheme or 'nowhere'}:")
+                parts = urlsplit(target)
+                if parts.scheme not in ("http", "https"):
+                    raise PeerError("bad answer", f"a redirect to {parts.scheme or 'nowhere'}:")
+                if parts.hostname != urlsplit(self.url).hostname:
+                    raise PeerError("bad answer", f"a redirect to another host ({parts.hostname})")
                 url = target
                 continue
             if status == 429:
