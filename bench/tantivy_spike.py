@@ -68,7 +68,7 @@ def _fts_terms(query: str) -> list[str]:
 
 
 def build(conn: sqlite3.Connection, folder: Path) -> tuple[object, object, float]:
-    import tantivy  # noqa: PLC0415 (only the spike needs it)
+    import tantivy  # only the spike needs it
 
     sb = tantivy.SchemaBuilder()
     sb.add_integer_field("id", stored=True, indexed=True, fast=True)
