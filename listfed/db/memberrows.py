@@ -1,0 +1,87 @@
+"""A list's members with plain sqlite3: who is one, adding and removing them, the
+standing the posting policy asks for. `db/members.py` reads them through SQLAlchemy;
+the commands that change members (`members add`, `remove`, `forget`) and the pipeline's
+hot path come here, so that they answer without loading the SQLAlchemy layer.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What the pipeline asks of a member: role, moderation, delivery (one plain query)."""
+
+    role: str
+    moderated: bool
+    delivery_disabled: bool
+    disabled_by: str
+
+
+def standing(conn: sqlite3.Connection, list_id: int, address: str) -> Standing | None:
+    """A member's `Standing`, or None for a non-member (one indexed query)."""
+    row = conn.execute(
+        "SELECT role, moderated, delivery_disabled, disabled_by FROM member "
+        "WHERE list_id = ? AND address = ?",
+        (list_id, address.lower()),
+    ).fetchone()
+    return None if row is None else Standing(str(row[0]), bool(row[1]), bool(row[2]), str(row[3]))
+
+
+def is_member(conn: sqlite3.Connection, list_id: int, address: str) -> bool:
+    found = conn.execute(
+        "SELECT 1 FROM member WHERE list_id = ? AND address = ?", (list_id, address.lower())
+    )
+    return found.fetchone() is not None
+
+
+def insert(
+    conn: sqlite3.Connection,
+    list_id: int,
+    address: str,
+    name: str,
+    role: str,
+    delivery: str,
+    created: float,
+) -> int:
+    """A new member (`address` as given; compared lower-cased), with delivery enabled,
+    no bounces and no moderation; its id."""
+    cursor = conn.execute(
+        "INSERT INTO member (list_id, address, display_address, name, role, delivery, "
+        "bounce_score, delivery_disabled, last_failure, created, last_bounce, probe_sent, "
+        "disabled_by, moderated) VALUES (?, ?, ?, ?, ?, ?, 0, 0, '', ?, 0, 0, '', 0)",
+        (list_id, address.lower(), address, name, role, delivery, created),
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def delete(conn: sqlite3.Connection, list_id: int, address: str) -> bool:
+    """Remove a member; was it one?"""
+    gone = conn.execute(
+        "DELETE FROM member WHERE list_id = ? AND address = ?", (list_id, address.lower())
+    )
+    return gone.rowcount > 0
+
+
+def unmoderate(conn: sqlite3.Connection, list_id: int, address: str) -> str | None:
+    """Let a moderated member post freely; its address as given, or None when it is no
+    moderated member."""
+    row = conn.execute(
+        "UPDATE member SET moderated = 0 WHERE list_id = ? AND address = ? AND moderated "
+        "RETURNING display_address",
+        (list_id, address.lower()),
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def lists_of(conn: sqlite3.Connection, address: str) -> list[int]:
+    """The ids of the lists `address` is a member of."""
+    rows = conn.execute("SELECT list_id FROM member WHERE address = ?", (address.lower(),))
+    return [int(row[0]) for row in rows]
+
+
+def forget(conn: sqlite3.Connection, address: str) -> None:
+    """Remove `address` from every list."""
+    conn.execute("DELETE FROM member WHERE address = ?", (address.lower(),))
