@@ -115,6 +115,8 @@ def test_the_common_writes_load_no_sqlalchemy(tmp_path: Path) -> None:
         (["members", "remove", other, "nobody@example.net"], 1),
         (["members", "forget", "olga@example.org"], 0),
         (["mta", "postfix"], 0),
+        (["queue", "retry"], 0),
+        (["queue", "retry", "q99"], 1),
     ]
     for args, status in steps:
         code, modules, out = _run(env, args)
