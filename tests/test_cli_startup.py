@@ -79,6 +79,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ["held", "ls"],
         ["queue", "ls", "--json"],
         ["doctor", "--offline"],
+        ["report"],
     ],
 )
 def test_a_command_loads_only_what_it_runs(node: Path, args: list[str]) -> None:
