@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from listfed.ops.members import AddResult
 
 # The commands import the operations they run when they run: `--help`, and a mistyped
-# command, answer at once. Adding, removing and forgetting members are plain SQL on a
-# plain connection (state.write_plain); `members set` still loads SQLAlchemy.
+# command, answer at once. Every command here works on a plain sqlite3 connection
+# (state.plain, state.write_plain) and loads no SQLAlchemy.
 
 app = new_app(GROUPS["members"])
 
@@ -153,8 +153,8 @@ def set_(
     """Change one setting of a member."""
     from listfed.ops import members
 
-    with state(ctx).write() as s:
-        members.set_value(s, list_address, address, key, value)
+    with state(ctx).write_plain() as conn:
+        members.set_value(conn, list_address, address, key, value)
     typer.echo(f"{address}: {key} set")
 
 

@@ -7,6 +7,7 @@ hot path come here, so that they answer without loading the SQLAlchemy layer.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -28,6 +29,43 @@ def standing(conn: sqlite3.Connection, list_id: int, address: str) -> Standing |
         (list_id, address.lower()),
     ).fetchone()
     return None if row is None else Standing(str(row[0]), bool(row[1]), bool(row[2]), str(row[3]))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What `members set` changes, as stored."""
+
+    id: int
+    display_address: str
+    delivery: str
+    delivery_disabled: bool
+
+
+def settings(conn: sqlite3.Connection, list_id: int, address: str) -> Settings | None:
+    row = conn.execute(
+        "SELECT id, display_address, delivery, delivery_disabled FROM member "
+        "WHERE list_id = ? AND address = ?",
+        (list_id, address.lower()),
+    ).fetchone()
+    return None if row is None else Settings(int(row[0]), str(row[1]), str(row[2]), bool(row[3]))
+
+
+_COLUMNS = frozenset(
+    ("role", "delivery", "name", "moderated", "delivery_disabled", "disabled_by",
+     "bounce_score", "probe_sent")
+)  # fmt: skip
+
+
+def update(conn: sqlite3.Connection, member_id: int, changes: Mapping[str, object]) -> None:
+    """Set some of a member's columns (role, delivery, name, moderation, delivery and
+    bounce state)."""
+    if not changes or not _COLUMNS.issuperset(changes):
+        raise ValueError(f"not member settings: {sorted(changes)}")
+    assignments = ", ".join(f"{column} = ?" for column in changes)
+    conn.execute(
+        f"UPDATE member SET {assignments} WHERE id = ?",  # noqa: S608 (our own names)
+        (*changes.values(), member_id),
+    )
 
 
 def is_member(conn: sqlite3.Connection, list_id: int, address: str) -> bool:

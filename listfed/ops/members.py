@@ -1,9 +1,7 @@
 """Adding, changing and removing members.
 
-Adding, removing and forgetting are plain SQL (db/memberrows.py), so that `members add`
-and `members remove` answer without loading SQLAlchemy; a Session serves as well
-(db/plain.py). Changing a member's settings still goes through the ORM, which
-`set_value` loads when it runs.
+Plain SQL (db/memberrows.py), so that `members add`, `remove` and `set` answer without
+loading SQLAlchemy; a Session serves as well (db/plain.py).
 """
 
 from __future__ import annotations
@@ -23,8 +21,6 @@ from listfed.notices import replies
 from listfed.ops import listings, lists
 
 if TYPE_CHECKING:
-    from sqlmodel import Session
-
     from listfed.context import NodeSettings
     from listfed.db.models import Member
 
@@ -110,41 +106,39 @@ def remove(db: Db, list_address: str, addresses: list[str]) -> list[str]:
     return addresses
 
 
-def set_value(session: Session, list_address: str, address: str, key: str, value: str) -> Member:
-    from listfed.db import lists as stored_lists
-    from listfed.db.members import find
-    from listfed.digests import collect
-
-    info = stored_lists.get(session, list_address)
-    row = find(session, info.id, address)
+def set_value(db: Db, list_address: str, address: str, key: str, value: str) -> None:
+    """Change one setting of a member (`members set`); UsageError for an unknown one."""
+    conn = connection(db)
+    info = listrows.find(conn, list_address)
+    row = memberrows.settings(conn, info.id, address)
     if row is None:
         raise NotFound(f"{address} is not a member of {info.address}")
     if key == "role":
-        row.role = _enum(Role, value).value
+        changes: dict[str, object] = {"role": _enum(Role, value).value}
     elif key == "delivery":
         mode = _enum(DeliveryMode, value).value
         if row.delivery == DeliveryMode.DIGEST.value and mode != row.delivery:
-            # Posts already collected would never reach them: send them now.
-            collect.send_to_leaver(session, info, row.display_address, time.time())
-        row.delivery = mode
+            # Posts already collected would never reach them: send them now. (Loaded
+            # here: the digest's formatting is more than the other settings need.)
+            from listfed.digests import collect
+
+            collect.send_to_leaver(conn, info, row.display_address, time.time())
+        changes = {"delivery": mode}
     elif key == "name":
-        row.name = value
+        changes = {"name": value}
     elif key == "moderated":
-        row.moderated = lists.parse_bool(value)
+        changes = {"moderated": lists.parse_bool(value)}
     elif key == "delivery_disabled":
-        row.delivery_disabled = lists.parse_bool(value)
-        row.disabled_by = "admin" if row.delivery_disabled else ""
-        if not row.delivery_disabled:
-            row.bounce_score = 0  # SPEC §9: re-enabling resets the score
-            row.probe_sent = 0.0
+        off = lists.parse_bool(value)
+        changes = {"delivery_disabled": off, "disabled_by": "admin" if off else ""}
+        if not off:
+            changes |= {"bounce_score": 0, "probe_sent": 0.0}  # SPEC §9: a fresh start
     else:
         raise UsageError(
             f"unknown member setting {key!r}; known: delivery, delivery_disabled, moderated, name, "
             "role"
         )
-    session.add(row)
-    session.flush()
-    return row
+    memberrows.update(conn, row.id, changes)
 
 
 def _enum(kind: Any, value: str) -> Any:
