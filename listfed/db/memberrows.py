@@ -1,6 +1,6 @@
 """A list's members with plain sqlite3: who is one, adding and removing them, the
 standing the posting policy asks for. `db/members.py` reads them through SQLAlchemy;
-the commands that change members (`members add`, `remove`, `forget`) and the pipeline's
+the commands that change members (`members add`, `remove`, `set`, `forget`) and the pipeline's
 hot path come here, so that they answer without loading the SQLAlchemy layer.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -21,13 +22,17 @@ class Standing:
     disabled_by: str
 
 
-def standing(conn: sqlite3.Connection, list_id: int, address: str) -> Standing | None:
-    """A member's `Standing`, or None for a non-member (one indexed query)."""
-    row = conn.execute(
-        "SELECT role, moderated, delivery_disabled, disabled_by FROM member "
-        "WHERE list_id = ? AND address = ?",
+def _row(conn: sqlite3.Connection, columns: str, list_id: int, address: str) -> Any:
+    """These columns of a member's row (`address` compared lower-cased), or None."""
+    return conn.execute(
+        f"SELECT {columns} FROM member WHERE list_id = ? AND address = ?",  # noqa: S608
         (list_id, address.lower()),
     ).fetchone()
+
+
+def standing(conn: sqlite3.Connection, list_id: int, address: str) -> Standing | None:
+    """A member's `Standing`, or None for a non-member (one indexed query)."""
+    row = _row(conn, "role, moderated, delivery_disabled, disabled_by", list_id, address)
     return None if row is None else Standing(str(row[0]), bool(row[1]), bool(row[2]), str(row[3]))
 
 
@@ -42,11 +47,7 @@ class Settings:
 
 
 def settings(conn: sqlite3.Connection, list_id: int, address: str) -> Settings | None:
-    row = conn.execute(
-        "SELECT id, display_address, delivery, delivery_disabled FROM member "
-        "WHERE list_id = ? AND address = ?",
-        (list_id, address.lower()),
-    ).fetchone()
+    row = _row(conn, "id, display_address, delivery, delivery_disabled", list_id, address)
     return None if row is None else Settings(int(row[0]), str(row[1]), str(row[2]), bool(row[3]))
 
 
@@ -69,10 +70,7 @@ def update(conn: sqlite3.Connection, member_id: int, changes: Mapping[str, objec
 
 
 def is_member(conn: sqlite3.Connection, list_id: int, address: str) -> bool:
-    found = conn.execute(
-        "SELECT 1 FROM member WHERE list_id = ? AND address = ?", (list_id, address.lower())
-    )
-    return found.fetchone() is not None
+    return _row(conn, "1", list_id, address) is not None
 
 
 def insert(
