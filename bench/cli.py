@@ -82,6 +82,9 @@ COMMANDS: list[tuple[str, list[str]]] = [
     ("held approve", ["held", "approve", "{approve}"]),
     ("held reject", ["held", "reject", "{reject}", "--reason", "off topic"]),
     ("queue retry", ["queue", "retry"]),
+    ("members set", ["members", "set", LIST, "member049@example.net", "name", "Ann {n}"]),
+    ("digests send", ["digests", "send"]),
+    ("report", ["report"]),
 ]
 
 
