@@ -8,7 +8,8 @@
 
 A fresh node in a temporary folder for each checkout measured (`listfed init`, a list
 with 50 members, a [[peer]] whose secret is in the environment, a [[route]], 200
-archived posts from bench/mboxgen.py), then each command as a user types it
+archived posts from bench/mboxgen.py, posts in the hold queue for the `held` commands
+to decide on), then each command as a user types it
 (`python -m listfed`, the checkout first on PYTHONPATH): one run not counted (bytecode
 and page cache), then `--runs` runs, the checkouts in turn. It prints the median wall
 time and the median CPU time (user + system) of each command; the CPU time moves less
@@ -23,6 +24,7 @@ import json
 import os
 import resource
 import secrets
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -68,10 +70,21 @@ COMMANDS: list[tuple[str, list[str]]] = [
     ("routes ls", ["routes", "ls"]),
     ("peers ls", ["peers", "ls"]),
     ("archive search", ["archive", "search", "meeting"]),
-    ("doctor", ["doctor"]),
-    # a write goes through the SQLAlchemy layer, which takes its time to load
+    ("doctor --offline", ["doctor", "--offline"]),  # no DNS: loopback only
+    ("held show", ["held", "show", "{kept}"]),
+    # the writes; {n} is the run's number (0: the run not counted), so that each run
+    # has something to do: a new list, a member still there, a post still held
     ("lists set", ["lists", "set", LIST, "description", "The bench list"]),
+    ("lists create", ["lists", "create", "new{n}@bench.example", "--owner", "o@example.org"]),
     ("members add", ["members", "add", LIST, "member001@example.net"]),
+    ("members add new", ["members", "add", LIST, "new{n}@example.net"]),
+    ("members remove", ["members", "remove", LIST, "member{n:03d}@example.net"]),  # runs < 50
+    ("held approve", ["held", "approve", "{approve}"]),
+    ("held reject", ["held", "reject", "{reject}", "--reason", "off topic"]),
+    ("queue retry", ["queue", "retry"]),
+    ("members set", ["members", "set", LIST, "member049@example.net", "name", "Ann {n}"]),
+    ("digests send", ["digests", "send"]),
+    ("report", ["report"]),
 ]
 
 
@@ -98,7 +111,32 @@ def run(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, floa
     return wall, cpu
 
 
-def prepare(base: list[str], env: dict[str, str], workdir: Path) -> None:
+def hold(database: Path, count: int) -> None:
+    """Posts 1..count from a non-member, held for the list's moderators (written as the
+    pipeline leaves them: the bytes in `spooled`, the row in `held`)."""
+    now = time.time()
+    with sqlite3.connect(database) as conn:
+        [(list_id,)] = conn.execute("SELECT id FROM mlist")
+        for n in range(1, count + 1):
+            raw = f"From: p{n}@example.net\r\nSubject: post {n}\r\n\r\nBody {n}.\r\n"
+            spooled = conn.execute("INSERT INTO spooled (raw) VALUES (?)", (raw.encode(),))
+            conn.execute(
+                "INSERT INTO held (id, list_id, mail_from, sender, subject, message_id, "
+                "reason, spooled_id, received, expires) VALUES (?, ?, ?, ?, ?, ?, "
+                "'not a member', ?, ?, 0)",
+                (n, list_id, f"p{n}@example.net", f"p{n}@example.net", f"post {n}",
+                 f"h{n}@bench.example", spooled.lastrowid, now),
+            )  # fmt: skip
+
+
+def words_of(words: list[str], n: int, runs: int) -> list[str]:
+    """A command's words for run n (0: the run not counted): held posts 1..runs+1 are
+    approved, the next runs+1 rejected, the last one kept for `held show`."""
+    held = {"approve": n + 1, "reject": runs + 2 + n, "kept": 2 * runs + 3}
+    return [word.format(n=n, **held) for word in words]
+
+
+def prepare(base: list[str], env: dict[str, str], workdir: Path, runs: int) -> None:
     (workdir / "listfed.toml").write_text(CONFIG)
     mbox = workdir / "posts.mbox"
     with mbox.open("wb") as out:
@@ -111,6 +149,7 @@ def prepare(base: list[str], env: dict[str, str], workdir: Path) -> None:
         ["archive", "import", LIST, str(mbox)],
     ):
         run([*base, *words], env, workdir)
+    hold(workdir / "var" / "listfed.db", 2 * runs + 3)
 
 
 def main() -> int:
@@ -130,6 +169,8 @@ def main() -> int:
     )
     ap.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
     args = ap.parse_args()
+    if not 1 <= args.runs < 50:
+        ap.error("--runs: 1 to 49 (`members remove` takes one of the 50 members a run)")
     sources = [path.resolve() for path in args.source or [HERE.parent]]
     labels = [*args.label, *(_label(p) for p in sources[len(args.label) :])]
     info = machine()
@@ -147,19 +188,19 @@ def main() -> int:
             workdir = Path(tmp) / f"node{n}"
             workdir.mkdir()
             env = environment(source, workdir)
-            prepare(BASE, env, workdir)
+            prepare(BASE, env, workdir, args.runs)
             nodes.append((workdir, env))
         heads = "".join(f"  {label[:20]:>20s}" for label in labels)
         print(f"\n  {'median of ' + str(args.runs):18s}{heads}")
         print(f"  {'(wall / CPU ms)':18s}" + "".join(f"  {'':>20s}" for _ in labels))
         for name, words in COMMANDS:
-            command = [*BASE, "--config", "listfed.toml", *words]
+            command = [*BASE, "--config", "listfed.toml"]
             times: list[list[tuple[float, float]]] = [[] for _ in sources]
-            for workdir, env in nodes:
-                run(command, env, workdir)  # bytecode written, files in the page cache
-            for _ in range(args.runs):  # in turn, so that a busy minute hits each alike
+            for workdir, env in nodes:  # bytecode written, files in the page cache
+                run([*command, *words_of(words, 0, args.runs)], env, workdir)
+            for k in range(1, args.runs + 1):  # in turn, so that a busy minute hits each alike
                 for n, (workdir, env) in enumerate(nodes):
-                    times[n].append(run(command, env, workdir))
+                    times[n].append(run([*command, *words_of(words, k, args.runs)], env, workdir))
             cells = []
             for label, measured in zip(labels, times, strict=True):
                 wall = 1000 * statistics.median(t[0] for t in measured)

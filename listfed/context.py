@@ -7,11 +7,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-from sqlmodel import Session
+from typing import TYPE_CHECKING
 
 from listfed.config import Config
 from listfed.config.settings import BridgeConfig, MembersConfig, PeerConfig, RouteConfig
+
+if TYPE_CHECKING:  # `members add --welcome` needs the node's settings, not SQLAlchemy
+    from sqlmodel import Session
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import re._parser as sre  # type: ignore[import-not-found]  # the stdlib's patte
 from typing import Any
 
 from listfed.addresses import split_address
-from listfed.dmarc.lookup import ascii_domain
+from listfed.dmarc.names import ascii_domain
 from listfed.errors import InvalidAddress, UsageError
 from listfed.units import parse_duration
 

@@ -12,12 +12,11 @@ import base64
 import hashlib
 import hmac
 import secrets
+import sqlite3
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from sqlalchemy import text
-from sqlmodel import Session, col, select
-
-from listfed.db.models import Token
+from listfed.db.plain import Db, connection
 from listfed.errors import ListfedError
 from listfed.listinfo import DeliveryMode, ListInfo
 
@@ -44,6 +43,33 @@ class Action(StrEnum):
         return DeliveryMode(word) if word != self.value else None
 
 
+@dataclass(frozen=True)
+class Token:
+    """A token's stored row (the `token` table): what it confirms, until when, and when
+    it was used (0: not yet)."""
+
+    id: int
+    token: str
+    list_id: int
+    address: str  # as given; the HMAC covers it lower-cased
+    action: str
+    name: str
+    expires: float
+    created: float
+    used: float
+
+
+_COLUMNS = "id, token, list_id, address, action, name, expires, created, used"
+
+
+def _one(conn: sqlite3.Connection, where: str, value: str) -> Token | None:
+    row = conn.execute(
+        f"SELECT {_COLUMNS} FROM token WHERE {where} ORDER BY id DESC LIMIT 1",  # noqa: S608
+        (value,),
+    ).fetchone()
+    return None if row is None else Token(*row)
+
+
 def held_key(held_id: int) -> str:
     """What a moderation token is bound to, in place of an address."""
     return f"held:{held_id}"
@@ -64,7 +90,7 @@ def _mac(secret: str, nonce: str, list_id: int, address: str, action: str, expir
 
 
 def issue(
-    session: Session,
+    db: Db,
     secret: str,
     lst: ListInfo,
     address: str,
@@ -79,36 +105,28 @@ def issue(
     nonce = _b32(secrets.token_bytes(_NONCE_BYTES))
     expires = int(now + lifetime)
     token = nonce + _mac(secret, nonce, lst.id, address, action.value, expires)
-    session.add(
-        Token(
-            token=token,
-            list_id=lst.id,
-            address=address,
-            action=action.value,
-            name=name,
-            expires=float(expires),
-            created=now,
-        )
+    connection(db).execute(
+        "INSERT INTO token (token, list_id, address, action, name, expires, created, used) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+        (token, lst.id, address, action.value, name, float(expires), now),
     )
-    session.flush()
     return token
 
 
-def peek(session: Session, token: str) -> Token | None:
+def peek(db: Db, token: str) -> Token | None:
     """The row of a token, if there is one, without checking or using it."""
-    return session.exec(select(Token).where(Token.token == token.strip().lower())).first()
+    return _one(connection(db), "token = ?", token.strip().lower())
 
 
-def latest(session: Session, address: str) -> Token | None:
+def latest(db: Db, address: str) -> Token | None:
     """The newest token bound to `address` (a held post's key), used or not."""
-    query = select(Token).where(Token.address == address).order_by(col(Token.id).desc())
-    return session.exec(query).first()
+    return _one(connection(db), "address = ?", address)
 
 
-def redeem(session: Session, secret: str, token: str, now: float) -> Token:
+def redeem(db: Db, secret: str, token: str, now: float) -> Token:
     """Use a token once: its row, marked used; TokenRefused says why it cannot be used."""
     value = token.strip().lower()
-    row = peek(session, value)
+    row = peek(db, value)
     if row is None:
         raise TokenRefused("this confirmation code is unknown (mistyped, or already revoked)")
     nonce, mac = value[: len(value) - 24], value[len(value) - 24 :]
@@ -119,23 +137,18 @@ def redeem(session: Session, secret: str, token: str, now: float) -> Token:
         raise TokenRefused("this confirmation code has been used already")
     if now > row.expires:
         raise TokenRefused("this confirmation code has expired; please ask again")
-    row.used = now
-    session.add(row)
-    session.flush()
-    return row
+    connection(db).execute("UPDATE token SET used = ? WHERE id = ?", (now, row.id))
+    return replace(row, used=now)
 
 
-def spend(session: Session, address: str, now: float) -> None:
+def spend(db: Db, address: str, now: float) -> None:
     """Mark every token bound to `address` (e.g. a held post's key) as used: the thing it
     was for is gone, and its id may be given to something else later."""
-    session.connection().execute(
-        text("UPDATE token SET used = :t WHERE address = :a AND used = 0"), {"t": now, "a": address}
+    connection(db).execute(
+        "UPDATE token SET used = ? WHERE address = ? AND used = 0", (now, address)
     )
 
 
-def purge(session: Session, now: float, keep: float = 30 * 86400.0) -> int:
+def purge(db: Db, now: float, keep: float = 30 * 86400.0) -> int:
     """Forget tokens that expired more than `keep` seconds ago."""
-    result = session.connection().execute(
-        text("DELETE FROM token WHERE expires < :t"), {"t": now - keep}
-    )
-    return int(result.rowcount or 0)
+    return connection(db).execute("DELETE FROM token WHERE expires < ?", (now - keep,)).rowcount

@@ -238,6 +238,31 @@ def post(
     ).encode()
 
 
+def hold_posts(database: Path, list_id: int, count: int) -> None:
+    """Posts 1..count to the list in the hold queue, as the pipeline leaves them (from
+    pN@example.net, "post N", held because the sender is not a member)."""
+    from listfed.db import spooled
+    from listfed.db.engine import Database
+    from listfed.db.models import Held
+
+    db = Database(database)
+    with db.write() as s:
+        for n in range(1, count + 1):
+            s.add(
+                Held(
+                    list_id=list_id,
+                    mail_from=f"p{n}@example.net",
+                    sender=f"p{n}@example.net",
+                    subject=f"post {n}",
+                    message_id=f"h{n}@x",
+                    reason="not a member",
+                    spooled_id=spooled.store(s, f"Subject: post {n}\r\n\r\nbody {n}\r\n".encode()),
+                    received=time.time(),
+                )
+            )
+    db.close()
+
+
 @pytest.fixture
 def dns_stub() -> Iterator[StubDns]:
     """A stub DNS server on 127.0.0.1, for `[dns] nameservers = [stub.address]`."""

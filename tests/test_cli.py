@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from listfed.cli.app import app
-from tests.conftest import DOMAIN
+from tests.conftest import DOMAIN, hold_posts
 
 TEAM = f"team@{DOMAIN}"
 
@@ -157,29 +157,8 @@ def test_every_command_has_help(group: str) -> None:
 
 
 def test_held_commands_act_on_the_database(node_dir: Path) -> None:
-    import time
-
-    from listfed.db import spooled
-    from listfed.db.engine import Database
-    from listfed.db.models import Held
-
     run("lists", "create", TEAM)
-    db = Database(node_dir / "var" / "listfed.db")
-    with db.write() as s:
-        for n in (1, 2, 3):
-            s.add(
-                Held(
-                    list_id=1,
-                    mail_from=f"p{n}@example.net",
-                    sender=f"p{n}@example.net",
-                    subject=f"post {n}",
-                    message_id=f"h{n}@x",
-                    reason="not a member",
-                    spooled_id=spooled.store(s, f"Subject: post {n}\r\n\r\nbody {n}\r\n".encode()),
-                    received=time.time(),
-                )
-            )
-    db.close()
+    hold_posts(node_dir / "var" / "listfed.db", 1, 3)
     listed = json.loads(run("held", "ls", TEAM, "--json"))
     assert [h["subject"] for h in listed] == ["post 1", "post 2", "post 3"]
     assert set(listed[0]) >= {"id", "list", "sender", "subject", "reason", "received"}

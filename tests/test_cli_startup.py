@@ -9,6 +9,7 @@ import importlib
 import inspect
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from enum import Enum
@@ -21,11 +22,13 @@ from typer._click import Context
 from typer._click.exceptions import BadParameter
 from typer.testing import CliRunner
 
+from listfed.archive.opendb import schema_version
 from listfed.cli.app import app
 from listfed.cli.coercion import QuickValue, quicken
 from listfed.cli.commands import EVERY, SINGLE, build
+from listfed.db.version import SCHEMA_VERSION
 from listfed.ops import lists, listview
-from tests.conftest import DOMAIN
+from tests.conftest import DOMAIN, hold_posts
 
 TEAM = f"team@{DOMAIN}"
 # what a command that only shows something, or its help, never needs
@@ -76,6 +79,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ["held", "ls"],
         ["queue", "ls", "--json"],
         ["doctor", "--offline"],
+        ["report"],
     ],
 )
 def test_a_command_loads_only_what_it_runs(node: Path, args: list[str]) -> None:
@@ -87,6 +91,84 @@ def test_a_command_loads_only_what_it_runs(node: Path, args: list[str]) -> None:
     assert code in (0, None), done.stderr
     assert HEAVY & set(modules) == set()
     assert "Traceback" not in done.stderr
+
+
+def _run(env: dict[str, str], args: list[str]) -> tuple[int | None, set[str], str]:
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, *args], env=env, capture_output=True, text=True, timeout=60
+    )
+    code, modules = json.loads(done.stderr.strip().splitlines()[-1])
+    return code, set(modules), done.stdout + done.stderr
+
+
+def test_the_common_writes_load_no_sqlalchemy(tmp_path: Path) -> None:
+    config = tmp_path / "listfed.toml"
+    runner = CliRunner()
+    assert runner.invoke(app, ["--config", str(config), "init", "--domain", DOMAIN]).exit_code == 0
+    env = {**os.environ, "LISTFED_CONFIG": str(config)}
+    other = f"other@{DOMAIN}"
+    steps: list[tuple[list[str], int]] = [
+        (["lists", "create", other, "--owner", "Olga <olga@example.org>"], 0),
+        (["lists", "set", other, "description", "Other things"], 0),
+        (["members", "add", other, "ann@example.net", "--welcome"], 0),
+        (["members", "add", other, "ann@example.net", "not an address"], 1),
+        (["members", "set", other, "ann@example.net", "delivery", "digest"], 0),
+        (["digests", "send"], 0),
+        (["members", "set", other, "ann@example.net", "delivery", "regular"], 0),
+        (["members", "set", other, "ann@example.net", "colour", "red"], 2),
+        (["members", "remove", other, "ann@example.net"], 0),
+        (["members", "remove", other, "nobody@example.net"], 1),
+        (["members", "forget", "olga@example.org"], 0),
+        (["mta", "postfix"], 0),
+        (["queue", "retry"], 0),
+        (["queue", "retry", "q99"], 1),
+    ]
+    for args, status in steps:
+        code, modules, out = _run(env, args)
+        assert (code or 0) == status, (args, out)
+        assert HEAVY & modules == set(), args
+        assert "Traceback" not in out
+    hold_posts(tmp_path / "var" / "listfed.db", 1, 4)
+    for args, status in (
+        (["held", "show", "1"], 0),
+        (["held", "approve", "1", "--always"], 0),
+        (["held", "approve", "1"], 1),
+        (["held", "reject", "2", "--reason", "off topic"], 0),
+        (["held", "discard", "3"], 0),
+        (["lists", "delete", other, "--yes"], 0),
+    ):
+        code, modules, out = _run(env, args)
+        assert (code or 0) == status, (args, out)
+        assert HEAVY & modules == set(), args
+        assert "Traceback" not in out
+    _code, _modules, out = _run(env, ["lists", "show", other])
+    assert f"no list {other}" in out
+
+
+def test_the_first_write_upgrades_an_older_database(tmp_path: Path) -> None:
+    from listfed.db.engine import Database
+    from listfed.migrations import MIGRATIONS, upgrade
+
+    config = tmp_path / "listfed.toml"
+    runner = CliRunner()
+    assert runner.invoke(app, ["--config", str(config), "init", "--domain", DOMAIN]).exit_code == 0
+    path = tmp_path / "var" / "listfed.db"
+    path.unlink()
+    db = Database(path)
+    upgrade(db, MIGRATIONS[:1])  # a database of the first version, with a list
+    with db.write() as s:
+        s.connection().exec_driver_sql(
+            "INSERT INTO mlist (local, domain, description, footer, policy, nonmember_action, "
+            "archive, visibility, max_message_size, reply_to, dmarc, created) VALUES ('team', "
+            f"'{DOMAIN}', '', '', 'members', 'hold', 1, 'public', 0, 'none', 'munge', 0)"
+        )
+    db.close()
+    added = runner.invoke(app, ["--config", str(config), "members", "add", TEAM, "a@example.net"])
+    assert added.exit_code == 0, added.output
+    shown = runner.invoke(app, ["--config", str(config), "members", "ls", TEAM, "--json"])
+    assert json.loads(shown.stdout)[0]["address"] == "a@example.net"
+    with sqlite3.connect(path) as conn:
+        assert schema_version(conn) == SCHEMA_VERSION
 
 
 def test_help_names_every_command_without_loading_them() -> None:

@@ -43,6 +43,28 @@ def test_an_older_database_is_upgraded_keeping_its_data(tmp_path: Path) -> None:
     db.close()
 
 
+def test_a_new_list_and_member_have_the_models_defaults(tmp_path: Path) -> None:
+    from listfed.db.models import MailingList, Member
+    from listfed.ops import members
+
+    db = Database(tmp_path / "a.db")
+    upgrade(db)
+    with db.write() as s:  # written with plain SQL (db/listrows.py, db/memberrows.py)
+        lists.create(s, "team@lists.example.org", ("lists.example.org",))
+        members.add(s, "team@lists.example.org", ["Ann <ann@example.net>"], now=5.0)
+    with db.read() as s:
+        stored = s.exec(select(MailingList)).one().model_dump()
+        member = s.exec(select(Member)).one().model_dump()
+    fresh = MailingList(local="team", domain="lists.example.org", created=stored["created"])
+    assert stored == {**fresh.model_dump(), "id": stored["id"]}
+    new = Member(
+        list_id=stored["id"], address="ann@example.net", display_address="ann@example.net",
+        name="Ann", created=5.0,
+    )  # fmt: skip
+    assert member == {**new.model_dump(), "id": member["id"]}
+    db.close()
+
+
 def test_a_newer_database_is_refused(tmp_path: Path) -> None:
     db = Database(tmp_path / "a.db")
     upgrade(db)

@@ -125,7 +125,8 @@ class State:
     @contextmanager
     def plain(self, readonly: bool = True) -> Iterator[sqlite3.Connection]:
         """A plain sqlite3 connection, for the commands that must not wait for SQLAlchemy
-        to load (archive, `lists ls`); an older database is upgraded once first."""
+        to load (archive, `lists ls`, the common writes); an older database is upgraded
+        once first, through the SQLAlchemy layer."""
         from listfed.archive import opendb
 
         path = self.database_path
@@ -140,6 +141,15 @@ class State:
             yield conn
         finally:
             conn.close()
+
+    @contextmanager
+    def write_plain(self) -> Iterator[sqlite3.Connection]:
+        """`write` on a plain sqlite3 connection: one IMMEDIATE transaction, committed on
+        success; any SQLite failure is a StorageError, as through `write`."""
+        from listfed.db.plain import transaction
+
+        with self.plain(readonly=False) as conn, transaction(conn, "BEGIN IMMEDIATE", "write"):
+            yield conn
 
     @contextmanager
     def write(self) -> Iterator[Session]:

@@ -23,8 +23,8 @@ def send(
     """Send pending digests now, whatever their size and period; the daemon delivers them."""
     from listfed.digests import collect
 
-    with state(ctx).write() as s:
-        sent = collect.send_pending(s, list_address, time.time())
+    with state(ctx).write_plain() as conn:
+        sent = collect.send_pending(conn, list_address, time.time())
     for address, count in sent.items():
         if count:
             typer.echo(f"{address}: digest of {count} post(s) queued")

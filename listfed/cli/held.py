@@ -10,7 +10,8 @@ from listfed.cli.base import JsonOption, emit, new_app, state, table
 from listfed.cli.commands import GROUPS
 from listfed.ops import listings
 
-# Each command imports the operations it runs (and SQLAlchemy with them) when it runs.
+# Each command imports the operations it runs when it runs; they read and write with
+# plain sqlite3 (state.plain, state.write_plain) and load no SQLAlchemy.
 
 app = new_app(GROUPS["held"])
 
@@ -45,14 +46,14 @@ def ls(
 @app.command()
 def show(ctx: typer.Context, held_id: Id, as_json: bool = JsonOption) -> None:
     """Show a held post: why it waits, its headers and the start of its body."""
-    from listfed.db.lists import by_id
+    from listfed.db.listrows import by_id
     from listfed.mail.message import parse
     from listfed.ops import held
 
-    with state(ctx).read() as s:
-        row = held.get(s, held_id)
-        data = held.describe(row, by_id(s, row.list_id).address)
-        body = parse(held.raw(s, row)).body_text
+    with state(ctx).plain() as conn:
+        row = held.get(conn, held_id)
+        data = held.describe(row, by_id(conn, row.list_id).address)
+        body = parse(held.raw(conn, row)).body_text
     data["body_start"] = body[:2000]
     emit(
         as_json,
@@ -79,8 +80,8 @@ def approve(
     """Let the post through to the list (the running daemon delivers it)."""
     from listfed.ops import held
 
-    with state(ctx).write() as s:
-        approval = held.approve(s, held_id, always=always)
+    with state(ctx).write_plain() as conn:
+        approval = held.approve(conn, held_id, always=always)
     typer.echo(f"approved {held_id}: queued as q{approval.queue_id}")
     if approval.also:
         typer.echo(approval.also)
@@ -95,8 +96,8 @@ def reject(
     """Refuse the post and tell its sender, with the reason."""
     from listfed.ops import held
 
-    with state(ctx).write() as s:
-        held.reject(s, held_id, reason)
+    with state(ctx).write_plain() as conn:
+        held.reject(conn, held_id, reason)
     typer.echo(f"rejected {held_id}")
 
 
@@ -105,6 +106,6 @@ def discard(ctx: typer.Context, held_id: Id) -> None:
     """Drop the post silently."""
     from listfed.ops import held
 
-    with state(ctx).write() as s:
-        held.discard(s, held_id)
+    with state(ctx).write_plain() as conn:
+        held.discard(conn, held_id)
     typer.echo(f"discarded {held_id}")

@@ -11,8 +11,8 @@ from listfed.cli.commands import GROUPS
 from listfed.listinfo import Policy
 from listfed.ops import listview
 
-# The SQLAlchemy layer (ops.lists, ops.members) is imported by the commands that write:
-# `lists ls` and `lists show` read with plain sqlite3 and answer without it.
+# Every command here reads or writes with plain sqlite3 (`state.plain`, `write_plain`) and
+# answers without loading the SQLAlchemy layer.
 
 app = new_app(GROUPS["lists"])
 
@@ -37,10 +37,10 @@ def create(
     from listfed.ops import lists, members
 
     st = state(ctx)
-    with st.write() as s:
-        info = lists.create(s, address, st.config.node.domains, policy, description)
+    with st.write_plain() as conn:
+        info = lists.create(conn, address, st.config.node.domains, policy, description)
         if owner:
-            result = members.add(s, info.address, owner, role=Role.OWNER)
+            result = members.add(conn, info.address, owner, role=Role.OWNER)
             if result.invalid:
                 raise UsageError("; ".join(why for _, why in result.invalid))
     typer.echo(f"created {info.address} (policy {info.policy})")
@@ -89,8 +89,8 @@ def set_(
     """Change one setting of a list."""
     from listfed.ops import lists
 
-    with state(ctx).write() as s:
-        info = lists.set_value(s, address, key, value)
+    with state(ctx).write_plain() as conn:
+        info = lists.set_value(conn, address, key, value)
     typer.echo(f"{info.address}: {key} set")
 
 
@@ -106,7 +106,7 @@ def delete(
 
     if not yes and not typer.confirm(f"Delete {address} and its archive for good?"):
         raise typer.Exit(1)
-    with state(ctx).write() as s:
-        lists.delete(s, address)
+    with state(ctx).write_plain() as conn:
+        lists.delete(conn, address)
     typer.echo(f"deleted {address}")
     mta.refresh(state(ctx))

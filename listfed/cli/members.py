@@ -16,8 +16,9 @@ from listfed.ops import listings
 if TYPE_CHECKING:
     from listfed.ops.members import AddResult
 
-# The commands import the operations they run (and SQLAlchemy with them) when they run:
-# `--help`, and a mistyped command, answer at once.
+# The commands import the operations they run when they run: `--help`, and a mistyped
+# command, answer at once. Every command here works on a plain sqlite3 connection
+# (state.plain, state.write_plain) and loads no SQLAlchemy.
 
 app = new_app(GROUPS["members"])
 
@@ -58,9 +59,9 @@ def add(
     from listfed.ops.node import node_secret
 
     st = state(ctx)
-    with st.write() as s:
+    with st.write_plain() as conn:
         node = node_settings(st.config, node_secret(st.config)) if welcome else None
-        result = members.add(s, list_address, addresses, role, delivery, welcome=node)
+        result = members.add(conn, list_address, addresses, role, delivery, welcome=node)
     if welcome and result.added:
         typer.echo(f"welcome queued for {len(result.added)}")
     _report(result)
@@ -91,8 +92,8 @@ def import_(
 
     lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
     entries = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
-    with state(ctx).write() as s:
-        result = members.add(s, list_address, entries)
+    with state(ctx).write_plain() as conn:
+        result = members.add(conn, list_address, entries)
     _report(result, quiet)
 
 
@@ -105,8 +106,8 @@ def remove(
     """Remove members."""
     from listfed.ops import members
 
-    with state(ctx).write() as s:
-        members.remove(s, list_address, addresses)
+    with state(ctx).write_plain() as conn:
+        members.remove(conn, list_address, addresses)
     typer.echo(f"removed {len(addresses)}")
 
 
@@ -152,8 +153,8 @@ def set_(
     """Change one setting of a member."""
     from listfed.ops import members
 
-    with state(ctx).write() as s:
-        members.set_value(s, list_address, address, key, value)
+    with state(ctx).write_plain() as conn:
+        members.set_value(conn, list_address, address, key, value)
     typer.echo(f"{address}: {key} set")
 
 
@@ -174,9 +175,9 @@ def forget(
     links; with --posts, its archived posts too."""
     from listfed.ops import members
 
-    with state(ctx).write() as s:
-        left = members.forget(s, address)
-        removed = members.forget_posts(s, address, time.time()) if posts else 0
+    with state(ctx).write_plain() as conn:
+        left = members.forget(conn, address)
+        removed = members.forget_posts(conn, address, time.time()) if posts else 0
     for list_address in left:
         typer.echo(f"removed from {list_address}")
     typer.echo(f"{address}: forgotten ({len(left)} list(s); pending confirmations revoked)")

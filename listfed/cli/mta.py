@@ -13,7 +13,7 @@ from listfed.cli.commands import GROUPS
 if TYPE_CHECKING:
     from listfed.ops.mta import Tables
 
-# `mta postfix` imports what it runs (and SQLAlchemy with it) when it runs.
+# `mta postfix` imports what it runs when it runs; it reads and writes with plain sqlite3.
 
 app = new_app(GROUPS["mta"])
 
@@ -45,8 +45,8 @@ def postfix(
     where = write or Path("/etc/postfix")
     done: list[str] = []
     if write is not None:
-        with st.write() as s:
-            mta.remember(s, write)
+        with st.write_plain() as conn:
+            mta.remember(conn, write)
         done = mta.write(found, write)
     files = {str(where / name): content for name, content in found.files().items()}
     main_cf, then = mta.main_cf(st.config, where), mta.commands(where)
@@ -60,11 +60,11 @@ def postfix(
 
 
 def _tables(st: State) -> Tables:
-    from listfed.db import lists as stored_lists
+    from listfed.db import listrows
     from listfed.ops import mta
 
-    with st.read() as s:
-        addresses = [info.address for info, _count in stored_lists.all_lists(s)]
+    with st.plain() as conn:
+        addresses = [info.address for info, _count in listrows.all_lists(conn)]
     return mta.tables(st.config, addresses)
 
 
@@ -72,8 +72,8 @@ def refresh(st: State) -> None:
     """After a list came or went: the tables written by `mta postfix --write` again."""
     from listfed.ops import mta
 
-    with st.read() as s:
-        where = mta.written_to(s)
+    with st.plain() as conn:
+        where = mta.written_to(conn)
     if where is None:
         return
     for line in mta.write(_tables(st), where):

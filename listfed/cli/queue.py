@@ -52,6 +52,6 @@ def retry(
     """Make waiting or failed items due now (the running daemon picks them up)."""
     from listfed.ops import queue
 
-    with state(ctx).write() as s:
-        count = queue.retry(s, ident)
+    with state(ctx).write_plain() as conn:
+        count = queue.retry(conn, ident)
     typer.echo(f"{count} item(s) due now")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from listfed.cli.base import JsonOption, emit, state, table
-from listfed.db.engine import sqlite_of
+from listfed.db.plain import transaction
 from listfed.errors import UsageError
 from listfed.ops import report as reporting
 from listfed.units import parse_duration
@@ -30,8 +30,8 @@ def report(
         span = parse_duration(since)
     except ValueError as exc:
         raise UsageError(f"--since: {exc}") from None
-    with state(ctx).read() as s:
-        conn = sqlite_of(s)
+    # one read transaction on a plain connection: both answers from one moment, no SQLAlchemy
+    with state(ctx).plain() as conn, transaction(conn, "BEGIN", "read"):
         found = reporting.domains(conn, time.time(), span)
         off = reporting.disabled(conn)
     data = {

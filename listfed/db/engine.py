@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,6 +16,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
+from listfed.db.plain import transaction
 from listfed.db.thread import DatabaseThread
 from listfed.errors import StorageError
 
@@ -117,23 +118,13 @@ class Database:
 
 @contextmanager
 def _plain(engine: Engine, begin: str, what: str) -> Iterator[sqlite3.Connection]:
-    """A pooled connection's sqlite3 connection inside one transaction: committed when the
-    block ends, rolled back if it raises; any SQLite failure is a StorageError."""
+    """A pooled connection's sqlite3 connection inside one transaction (db/plain.py)."""
     pooled = engine.raw_connection()
     try:
         conn = pooled.driver_connection
         assert isinstance(conn, sqlite3.Connection)
-        try:
-            conn.execute(begin)
+        with transaction(conn, begin, what):
             yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                with suppress(sqlite3.Error):  # the error that brought us here is the news
-                    conn.execute("ROLLBACK")
-            raise
-    except sqlite3.OperationalError as exc:
-        raise StorageError(f"database {what} failed: {exc}") from exc
     finally:
         pooled.close()  # back to the pool
 

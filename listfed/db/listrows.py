@@ -1,8 +1,9 @@
-"""A list's stored row as `ListInfo`, and reading lists with plain sqlite3.
+"""A list's stored row as `ListInfo`, and lists with plain sqlite3.
 
-`db/lists.py` reads lists through SQLAlchemy, as every layer does; the commands that only
-show lists (`lists ls`, `lists show`) read them here, so that they answer without
-importing the SQLAlchemy layer (as `archive search` does, see archive/opendb.py).
+`db/lists.py` reads lists through SQLAlchemy; the commands (`lists ls`, `lists show`,
+`lists create`, `lists set`) and the hot paths read and write them here, so that they
+answer without importing the SQLAlchemy layer (as `archive search` does, see
+archive/opendb.py).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import fields
+from enum import Enum
 from typing import Any
 
 from listfed import listinfo
@@ -56,6 +58,15 @@ def info_from(row: Mapping[str, Any]) -> ListInfo:
     return ListInfo(**{name: read(row[name]) for name, read in _READERS.items()})
 
 
+def _stored(value: Any) -> Any:
+    """A field's value as the mlist table keeps it (the inverse of `_BY_TYPE`)."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return "\n".join(value)
+    return value
+
+
 def _counted(row: tuple[Any, ...]) -> tuple[ListInfo, int]:
     return info_from(dict(zip(COLUMNS, row, strict=False))), int(row[-1])
 
@@ -78,6 +89,41 @@ def by_id(conn: sqlite3.Connection, list_id: int) -> ListInfo:
 def all_lists(conn: sqlite3.Connection) -> list[tuple[ListInfo, int]]:
     """Every list with its member count, by domain then name."""
     return [_counted(row) for row in conn.execute(f"{_SELECT} ORDER BY domain, local")]
+
+
+def find(conn: sqlite3.Connection, address: str) -> ListInfo:
+    """One list by address; NotFound names the address."""
+    local, domain = split_address(address)
+    row = conn.execute(
+        f"SELECT {', '.join(COLUMNS)} FROM mlist WHERE local = ? AND domain = ?",  # noqa: S608
+        (local.lower(), domain),
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no list {local.lower()}@{domain}")
+    return info_from(dict(zip(COLUMNS, row, strict=True)))
+
+
+def insert(conn: sqlite3.Connection, info: ListInfo, created: float) -> int:
+    """A new list with `info`'s settings (its id is not used); the new id."""
+    names = [name for name in COLUMNS if name != "id"]
+    cursor = conn.execute(
+        f"INSERT INTO mlist ({', '.join(names)}, created) "  # noqa: S608 (our own names)
+        f"VALUES ({', '.join('?' * (len(names) + 1))})",
+        [*(_stored(getattr(info, name)) for name in names), created],
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def update(conn: sqlite3.Connection, list_id: int, column: str, stored: Any) -> None:
+    """Set one setting of a list, as the table keeps it (`column` is one of COLUMNS)."""
+    if column not in COLUMNS:
+        raise ValueError(f"not a list setting: {column!r}")
+    conn.execute(f"UPDATE mlist SET {column} = ? WHERE id = ?", (stored, list_id))  # noqa: S608
+
+
+def delete(conn: sqlite3.Connection, list_id: int) -> None:
+    """Delete a list; its members, held posts, queue and archive go with it (cascade)."""
+    conn.execute("DELETE FROM mlist WHERE id = ?", (list_id,))
 
 
 def get(conn: sqlite3.Connection, address: str) -> tuple[ListInfo, int]:

@@ -4,12 +4,13 @@ moderators of a list, all members. Changing them is `ops.members`' job."""
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from listfed.db import memberrows
 from listfed.db.engine import sqlite_of
 from listfed.db.lists import get
+from listfed.db.memberrows import Standing
 from listfed.db.models import Member
 from listfed.listinfo import Role
 
@@ -19,29 +20,10 @@ def find(session: Session, list_id: int, address: str) -> Member | None:
     return session.exec(query).first()
 
 
-@dataclass(frozen=True)
-class Standing:
-    """What the pipeline asks of a member: role, moderation, delivery (one plain query)."""
-
-    role: str
-    moderated: bool
-    delivery_disabled: bool
-    disabled_by: str
-
-
 def standing(session: Session, list_id: int, address: str) -> Standing | None:
     """A member's `Standing`, or None for a non-member (the posting policy's hot path:
     one indexed query, no ORM object)."""
-    row = (
-        sqlite_of(session)
-        .execute(
-            "SELECT role, moderated, delivery_disabled, disabled_by FROM member "
-            "WHERE list_id = ? AND address = ?",
-            (list_id, address.lower()),
-        )
-        .fetchone()
-    )
-    return None if row is None else Standing(str(row[0]), bool(row[1]), bool(row[2]), str(row[3]))
+    return memberrows.standing(sqlite_of(session), list_id, address)
 
 
 def with_role(session: Session, list_id: int, role: Role) -> list[str]:

@@ -11,10 +11,8 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlmodel import Session
-
 from listfed.db import sequence, spooled
-from listfed.db.engine import sqlite_of
+from listfed.db.plain import Db, connection
 
 _INSERT = (
     "INSERT INTO queue (id, kind, list_id, rcpt, detail, mail_from, message_id, spooled_id, "
@@ -39,10 +37,10 @@ class NewItem:
     not_before: float = 0.0  # taken no earlier than this (a bridge's direct copy waits)
 
 
-def insert(session: Session, raw: bytes, items: Sequence[NewItem]) -> list[int]:
-    """Queue the items of one message in the session's transaction, its bytes stored
+def insert(db: Db, raw: bytes, items: Sequence[NewItem]) -> list[int]:
+    """Queue the items of one message in the caller's transaction, its bytes stored
     once; their queue ids, in order. No items: nothing is stored."""
-    return insert_plain(sqlite_of(session), raw, items)
+    return insert_plain(connection(db, flush=False), raw, items)
 
 
 def insert_plain(conn: sqlite3.Connection, raw: bytes, items: Sequence[NewItem]) -> list[int]:
@@ -53,9 +51,9 @@ def insert_plain(conn: sqlite3.Connection, raw: bytes, items: Sequence[NewItem])
     return _insert_items(conn, spooled_id, items)
 
 
-def insert_stored(session: Session, spooled_id: int, items: Sequence[NewItem]) -> list[int]:
+def insert_stored(db: Db, spooled_id: int, items: Sequence[NewItem]) -> list[int]:
     """Queue items of a message whose bytes are stored already (a held post's)."""
-    return _insert_items(sqlite_of(session), spooled_id, items)
+    return _insert_items(connection(db, flush=False), spooled_id, items)
 
 
 def _insert_items(conn: sqlite3.Connection, spooled_id: int, items: Sequence[NewItem]) -> list[int]:

@@ -7,17 +7,18 @@ across crashes: fan-out happens in the same transaction that consumes the queue 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from sqlmodel import Session
-
-from listfed.context import Context
-from listfed.db.engine import sqlite_of
+from listfed.db.plain import Db, connection
 from listfed.listinfo import DeliveryMode
-from listfed.post import Post
+
+if TYPE_CHECKING:  # the commands that queue a notice (`held reject`) load neither
+    from listfed.context import Context
+    from listfed.post import Post
 
 
 def enqueue(
-    session: Session,
+    db: Db,
     data: bytes,
     envelope_from: str,
     recipients: Iterable[str],
@@ -28,7 +29,7 @@ def enqueue(
     now: float,
 ) -> int:
     """Store a message for delivery to each recipient once; returns the outgoing id."""
-    conn = sqlite_of(session)  # plain statements: every accepted post comes here
+    conn = connection(db, flush=False)  # plain statements: every accepted post comes here
     outgoing_id = conn.execute(
         "INSERT INTO outgoing (list_id, kind, message_id, envelope_from, data, created) "
         "VALUES (?, ?, ?, ?, ?, ?)",
@@ -45,11 +46,9 @@ def enqueue(
     return int(outgoing_id)
 
 
-def recipients(
-    session: Session, list_id: int, mode: DeliveryMode = DeliveryMode.REGULAR
-) -> list[str]:
+def recipients(db: Db, list_id: int, mode: DeliveryMode = DeliveryMode.REGULAR) -> list[str]:
     """The members with delivery `mode` whose delivery bounces have not disabled."""
-    rows = sqlite_of(session).execute(
+    rows = connection(db, flush=False).execute(
         "SELECT display_address FROM member WHERE list_id = ? AND delivery = ? "
         "AND NOT delivery_disabled ORDER BY id",
         (list_id, mode.value),

@@ -6,36 +6,34 @@ since the first of them (SPEC §9). `listfed digests send` sends what is pending
 from __future__ import annotations
 
 import logging
+import sqlite3
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import text
-from sqlmodel import Session
-
-from listfed.context import Context
-from listfed.db import lists
-from listfed.db.engine import sqlite_of
-from listfed.db.models import DigestItem
+from listfed.db import listrows
+from listfed.db.plain import Db, connection
 from listfed.delivery import outbox
 from listfed.digests.format import mime_digest, plain_digest
 from listfed.listinfo import DeliveryMode, DigestFormat, ListInfo
-from listfed.post import Post
+
+if TYPE_CHECKING:  # `digests send` and `members set` load neither
+    from listfed.context import Context
+    from listfed.post import Post
 
 log = logging.getLogger("listfed.digests")
 
 
-def _has_digest_members(session: Session, list_id: int) -> bool:
-    row = sqlite_of(session).execute(  # plain: every accepted post asks
+def _has_digest_members(db: Db, list_id: int) -> bool:
+    row = connection(db, flush=False).execute(  # plain: every accepted post asks
         "SELECT 1 FROM member WHERE list_id = ? AND delivery = ? AND NOT delivery_disabled LIMIT 1",
         (list_id, DeliveryMode.DIGEST.value),
     )
     return row.fetchone() is not None
 
 
-def _pending_size(session: Session, list_id: int) -> int:
-    row = session.connection().execute(
-        text("SELECT COALESCE(SUM(size), 0) FROM digest_item WHERE list_id = :l"), {"l": list_id}
-    )
-    return int(row.scalar_one())
+def _pending_size(conn: sqlite3.Connection, list_id: int) -> int:
+    row = conn.execute("SELECT SUM(size) FROM digest_item WHERE list_id = ?", (list_id,))
+    return int(row.fetchone()[0] or 0)
 
 
 def collect(ctx: Context, post: Post) -> None:
@@ -43,18 +41,13 @@ def collect(ctx: Context, post: Post) -> None:
     session = ctx.session
     if not _has_digest_members(session, post.lst.id):
         return
-    session.add(
-        DigestItem(
-            list_id=post.lst.id,
-            message_id=post.message.message_id,
-            raw=post.raw,
-            size=len(post.raw),
-            created=post.received,
-        )
+    conn = connection(session)
+    conn.execute(
+        "INSERT INTO digest_item (list_id, message_id, raw, size, created) VALUES (?, ?, ?, ?, ?)",
+        (post.lst.id, post.message.message_id, post.raw, len(post.raw), post.received),
     )
-    session.flush()
-    if _pending_size(session, post.lst.id) >= post.lst.digest_size:
-        send(session, post.lst, post.received)
+    if _pending_size(conn, post.lst.id) >= post.lst.digest_size:
+        send(conn, post.lst, post.received)
 
 
 def _build(lst: ListInfo, issue: int, posts: list[bytes], now: float) -> bytes:
@@ -62,64 +55,52 @@ def _build(lst: ListInfo, issue: int, posts: list[bytes], now: float) -> bytes:
     return build(lst, issue, posts, datetime.fromtimestamp(now, UTC))
 
 
-def send(session: Session, lst: ListInfo, now: float) -> int:
+def send(db: Db, lst: ListInfo, now: float) -> int:
     """Send `lst`'s pending digest to its digest members; how many posts it held."""
-    conn = session.connection()
+    conn = connection(db)
     rows = conn.execute(
-        text("SELECT id, raw FROM digest_item WHERE list_id = :l ORDER BY id"), {"l": lst.id}
-    ).all()
+        "SELECT id, raw FROM digest_item WHERE list_id = ? ORDER BY id", (lst.id,)
+    ).fetchall()
     if not rows:
         return 0
-    conn.execute(
-        text("DELETE FROM digest_item WHERE list_id = :l AND id <= :last"),
-        {"l": lst.id, "last": rows[-1][0]},
-    )
-    to = outbox.recipients(session, lst.id, DeliveryMode.DIGEST)
+    conn.execute("DELETE FROM digest_item WHERE list_id = ? AND id <= ?", (lst.id, rows[-1][0]))
+    to = outbox.recipients(conn, lst.id, DeliveryMode.DIGEST)
     if not to:
         log.info("%s: %d posts for the digest, but no digest members now", lst.address, len(rows))
         return len(rows)
-    issue = int(
-        conn.execute(
-            text("UPDATE mlist SET digest_issue = digest_issue + 1 WHERE id = :l "
-                 "RETURNING digest_issue"),
-            {"l": lst.id},
-        ).scalar_one()
-    )  # fmt: skip
-    data = _build(lst, issue, [bytes(r[1]) for r in rows], now)
-    outbox.enqueue(session, data, lst.bounces_address, to, lst.id, "digest", now=now)
+    [(issue,)] = conn.execute(
+        "UPDATE mlist SET digest_issue = digest_issue + 1 WHERE id = ? RETURNING digest_issue",
+        (lst.id,),
+    ).fetchall()
+    data = _build(lst, int(issue), [bytes(r[1]) for r in rows], now)
+    outbox.enqueue(conn, data, lst.bounces_address, to, lst.id, "digest", now=now)
     log.info("%s: digest issue %d, %d posts, to %d members", lst.address, issue, len(rows), len(to))
     return len(rows)
 
 
-def send_to_leaver(session: Session, lst: ListInfo, address: str, now: float) -> int:
+def send_to_leaver(db: Db, lst: ListInfo, address: str, now: float) -> int:
     """A member leaving digest delivery gets what is pending now, in a digest of their own
     (the others' digest still goes out as due); how many posts it held."""
-    rows = (
-        session.connection()
-        .execute(text("SELECT raw FROM digest_item WHERE list_id = :l ORDER BY id"), {"l": lst.id})
-        .all()
-    )
+    conn = connection(db)
+    rows = conn.execute(
+        "SELECT raw FROM digest_item WHERE list_id = ? ORDER BY id", (lst.id,)
+    ).fetchall()
     if not rows:
         return 0
-    row = session.connection().execute(
-        text("SELECT digest_issue FROM mlist WHERE id = :l"), {"l": lst.id}
-    )
-    issue = int(row.scalar_one()) + 1  # the issue the others will get these posts in
+    [(last,)] = conn.execute("SELECT digest_issue FROM mlist WHERE id = ?", (lst.id,)).fetchall()
+    issue = int(last) + 1  # the issue the others will get these posts in
     data = _build(lst, issue, [bytes(r[0]) for r in rows], now)
-    outbox.enqueue(session, data, lst.bounces_address, [address], lst.id, "digest", now=now)
+    outbox.enqueue(conn, data, lst.bounces_address, [address], lst.id, "digest", now=now)
     return len(rows)
 
 
-def due(session: Session, now: float) -> tuple[list[ListInfo], float | None]:
+def due(db: Db, now: float) -> tuple[list[ListInfo], float | None]:
     """The lists whose digest period has run out, and when the next one will."""
-    rows = (
-        session.connection()
-        .execute(text("SELECT list_id, MIN(created) FROM digest_item GROUP BY list_id"))
-        .all()
-    )
+    conn = connection(db)
+    rows = conn.execute("SELECT list_id, MIN(created) FROM digest_item GROUP BY list_id").fetchall()
     ready, later = [], None
     for list_id, first in rows:
-        lst = lists.by_id(session, int(list_id))
+        lst = listrows.by_id(conn, int(list_id))
         at = float(first) + lst.digest_period.seconds
         if at <= now:
             ready.append(lst)
@@ -128,10 +109,11 @@ def due(session: Session, now: float) -> tuple[list[ListInfo], float | None]:
     return ready, later
 
 
-def send_pending(session: Session, list_address: str | None, now: float) -> dict[str, int]:
+def send_pending(db: Db, list_address: str | None, now: float) -> dict[str, int]:
     """`listfed digests send`: every pending digest (of one list, or all) now."""
+    conn = connection(db)
     if list_address is not None:
-        chosen = [lists.get(session, list_address)]
+        chosen = [listrows.find(conn, list_address)]
     else:
-        chosen = [info for info, _count in lists.all_lists(session)]
-    return {lst.address: send(session, lst, now) for lst in chosen}
+        chosen = [info for info, _count in listrows.all_lists(conn)]
+    return {lst.address: send(conn, lst, now) for lst in chosen}

@@ -13,7 +13,6 @@ than having it rejected by the receivers.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -25,6 +24,8 @@ import dns.exception
 import dns.name
 import dns.resolver
 from dns.rdtypes.txtbase import TXTBase
+
+from listfed.dmarc.names import ascii_domain
 
 
 class DmarcPolicy(StrEnum):
@@ -39,7 +40,6 @@ class DmarcPolicy(StrEnum):
 
 PUBLISHED = frozenset({DmarcPolicy.NONE, DmarcPolicy.QUARANTINE, DmarcPolicy.REJECT})
 MITIGATED = frozenset({DmarcPolicy.QUARANTINE, DmarcPolicy.REJECT, DmarcPolicy.UNKNOWN})
-_LABEL = re.compile(r"[a-z0-9_-]{1,63}")
 _JUMP = 7  # DMARCbis: a longer name is cut to its last 7 labels after the first query
 
 
@@ -156,20 +156,6 @@ class DmarcLookup:
             if isinstance(rdata, TXTBase)
         ]
         return texts, answer.rrset.ttl
-
-
-def ascii_domain(domain: str) -> str | None:
-    """`domain` lower-case in IDNA (2003, the stdlib codec) form, or None when it is not a
-    domain name (empty, an empty label, a label over 63 octets, odd characters)."""
-    text = domain[:-1] if domain.endswith(".") else domain
-    try:
-        name = text.encode("idna").decode("ascii").lower()
-    except UnicodeError:
-        return None
-    labels = name.split(".")
-    if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
-        return None
-    return name
 
 
 def _targets(name: str) -> Iterator[str]:

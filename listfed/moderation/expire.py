@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from listfed.context import NodeSettings
 from listfed.db import lists, members
 from listfed.db.models import Held
-from listfed.moderation.hold import release
+from listfed.moderation.release import release
 from listfed.notices import replies
 
 log = logging.getLogger("listfed.moderation")
@@ -43,5 +43,6 @@ def expire(session: Session, node: NodeSettings, now: float) -> int:
         log.info(
             "<%s> %s: held %s expired after %d day(s)", row.message_id, lst.address, row.id, days
         )
-        release(session, row, now)
+        assert row.id is not None
+        release(session, row.id, now)
     return len(rows)

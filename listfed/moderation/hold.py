@@ -70,14 +70,6 @@ def hold(ctx: Context, post: Post) -> None:
     _tell_member(session, node, post)
 
 
-def release(session: Session, row: Held, now: float) -> None:
-    """Take a post out of the hold queue; the codes mailed for it are spent with it, so
-    that a late reply can never act on a later post given the same id."""
-    assert row.id is not None
-    tokens.spend(session, tokens.held_key(row.id), now)
-    session.delete(row)
-
-
 def _notify_moderators(
     session: Session, lst: ListInfo, row: Held, post: Post, token: str, now: float
 ) -> None:

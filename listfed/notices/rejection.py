@@ -4,8 +4,7 @@ command line or a moderator's reply)."""
 
 from __future__ import annotations
 
-from sqlmodel import Session
-
+from listfed.db.plain import Db
 from listfed.delivery import outbox
 from listfed.listinfo import ListInfo
 from listfed.notices import replies
@@ -16,7 +15,7 @@ BY_MODERATORS = "was rejected by its moderators"
 
 
 def send(
-    session: Session,
+    db: Db,
     lst: ListInfo,
     to: str,
     *,
@@ -37,12 +36,12 @@ def send(
     if per_hour is None:
         title = f"Rejected: {subject}"[:200]
         which = f"Subject: {subject}"
-    elif replies.admitted(session, lst, to, now, per_hour):
+    elif replies.admitted(db, lst, to, now, per_hour):
         title = f"Rejected: your message to {lst.address}"
         which = f"Message-ID: <{message_id}>"
     else:
         return False
     text = f"Your message to {lst.address} {what}.\n\nReason: {reason}\n\n{which}\n"
     data = notice(lst, to, title, text, message_id, now=now)
-    outbox.enqueue(session, data, lst.bounces_address, [to], lst.id, "notice", now=now)
+    outbox.enqueue(db, data, lst.bounces_address, [to], lst.id, "notice", now=now)
     return True

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import logging
 from email.utils import make_msgid
+from typing import TYPE_CHECKING
 
-from sqlalchemy import text
-from sqlmodel import Session
-
-from listfed.context import NodeSettings
-from listfed.db.models import RobotReply
+from listfed.db.plain import Db, connection
 from listfed.delivery import outbox
 from listfed.listinfo import ListInfo
 from listfed.notices import templates
 from listfed.notices.message import notice
-from listfed.post import Incoming
+
+if TYPE_CHECKING:  # `members add --welcome` loads neither
+    from listfed.context import NodeSettings
+    from listfed.post import Incoming
 
 log = logging.getLogger("listfed.robots")
 
@@ -29,26 +29,28 @@ def mailbox(address: str) -> str:
     return f"{local.partition('+')[0]}@{domain}"
 
 
-def room(session: Session, address: str, now: float, per_hour: int) -> bool:
+def room(db: Db, address: str, now: float, per_hour: int) -> bool:
     """Is there room under the limit for `address` (nothing is counted)?"""
-    recent = session.connection().execute(
-        text("SELECT COUNT(*) FROM robot_reply WHERE address = :a AND sent > :t"),
-        {"a": mailbox(address), "t": now - 3600},
+    recent = connection(db).execute(
+        "SELECT COUNT(*) FROM robot_reply WHERE address = ? AND sent > ?",
+        (mailbox(address), now - 3600),
     )
-    return int(recent.scalar_one()) < per_hour
+    return int(recent.fetchone()[0]) < per_hour
 
 
-def allowed(session: Session, address: str, now: float, per_hour: int) -> bool:
+def allowed(db: Db, address: str, now: float, per_hour: int) -> bool:
     """May the robots write to `address` now? If so, count this message."""
-    if not room(session, address, now, per_hour):
+    if not room(db, address, now, per_hour):
         return False
-    session.add(RobotReply(address=mailbox(address), sent=now))
+    connection(db).execute(
+        "INSERT INTO robot_reply (address, sent) VALUES (?, ?)", (mailbox(address), now)
+    )
     return True
 
 
-def admitted(session: Session, lst: ListInfo, to: str, now: float, per_hour: int) -> bool:
+def admitted(db: Db, lst: ListInfo, to: str, now: float, per_hour: int) -> bool:
     """`allowed`, and a log line when the limit says no."""
-    if allowed(session, to, now, per_hour):
+    if allowed(db, to, now, per_hour):
         return True
     log.warning(
         "%s: not writing to %s: %d robot messages in the last hour", lst.address, to, per_hour
@@ -57,7 +59,7 @@ def admitted(session: Session, lst: ListInfo, to: str, now: float, per_hour: int
 
 
 def send(
-    session: Session,
+    db: Db,
     lst: ListInfo,
     to: str,
     subject: str,
@@ -70,7 +72,7 @@ def send(
     kind: str = "notice",
 ) -> bool:
     """Queue one robot message to `to`, unless the rate limit says no; was it queued?"""
-    if not admitted(session, lst, to, now, node.members.replies_per_hour):
+    if not admitted(db, lst, to, now, node.members.replies_per_hour):
         return False
     mid = make_msgid(domain=lst.domain)[1:-1]
     data = notice(
@@ -84,12 +86,12 @@ def send(
         message_id=mid,
         now=now,
     )
-    outbox.enqueue(session, data, lst.bounces_address, [to], lst.id, kind, mid, now=now)
+    outbox.enqueue(db, data, lst.bounces_address, [to], lst.id, kind, mid, now=now)
     return True
 
 
 def answer(
-    session: Session,
+    db: Db,
     node: NodeSettings,
     mail: Incoming,
     who: str,
@@ -103,7 +105,7 @@ def answer(
     if not subject.lower().startswith("re:"):
         subject = f"Re: {subject}"
     return send(
-        session,
+        db,
         mail.lst,
         who,
         subject,
@@ -115,18 +117,18 @@ def answer(
     )
 
 
-def welcome(session: Session, node: NodeSettings, lst: ListInfo, address: str, now: float) -> bool:
+def welcome(db: Db, node: NodeSettings, lst: ListInfo, address: str, now: float) -> bool:
     """Send the list's welcome (its own text, or the default) to a new member."""
     body = templates.render(lst.welcome_message or templates.WELCOME, lst, address)
-    return send(session, lst, address, f"Welcome to {lst.address}", body, now, node)
+    return send(db, lst, address, f"Welcome to {lst.address}", body, now, node)
 
 
-def goodbye(session: Session, node: NodeSettings, lst: ListInfo, address: str, now: float) -> bool:
+def goodbye(db: Db, node: NodeSettings, lst: ListInfo, address: str, now: float) -> bool:
     """Send the list's goodbye (its own text, or the default) to a member who left."""
     body = templates.render(lst.goodbye_message or templates.GOODBYE, lst, address)
-    return send(session, lst, address, f"Goodbye from {lst.address}", body, now, node)
+    return send(db, lst, address, f"Goodbye from {lst.address}", body, now, node)
 
 
-def purge(session: Session, now: float) -> None:
+def purge(db: Db, now: float) -> None:
     """Forget reply counts older than the limit's window."""
-    session.connection().execute(text("DELETE FROM robot_reply WHERE sent < :t"), {"t": now - 3600})
+    connection(db).execute("DELETE FROM robot_reply WHERE sent < ?", (now - 3600,))

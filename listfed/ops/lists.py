@@ -1,16 +1,15 @@
-"""Creating, reading, changing and deleting lists."""
+"""Creating, changing and deleting lists, with plain SQL (db/listrows.py): the commands
+that do it answer without loading SQLAlchemy; a Session serves as well (db/plain.py)."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from sqlmodel import Session
-
 from listfed import listvalues
 from listfed.addresses import split_address
-from listfed.db.lists import exists, find_row, to_info
-from listfed.db.models import MailingList
+from listfed.db import listrows
+from listfed.db.plain import Db, connection
 from listfed.errors import AlreadyExists, InvalidAddress, UsageError
 from listfed.listinfo import (
     DigestFormat,
@@ -26,7 +25,7 @@ _RESERVED_SUFFIXES = ("-request", "-join", "-leave", "-owner", "-bounces", "-con
 
 
 def create(
-    session: Session,
+    db: Db,
     address: str,
     domains: tuple[str, ...],
     policy: Policy = Policy.MEMBERS,
@@ -39,18 +38,11 @@ def create(
         raise InvalidAddress(f"{domain} is not a domain this node hosts ({', '.join(domains)})")
     if "+" in local or local.endswith(_RESERVED_SUFFIXES):
         raise InvalidAddress(f"{local}: a list name may not contain '+' or end in a robot suffix")
-    if exists(session, local, domain):
+    conn = connection(db)
+    if listrows.id_of(conn, local, domain) is not None:
         raise AlreadyExists(f"list {local}@{domain} exists already")
-    row = MailingList(
-        local=local,
-        domain=domain,
-        policy=policy.value,
-        description=description,
-        created=time.time(),
-    )
-    session.add(row)
-    session.flush()
-    return to_info(row)
+    info = ListInfo(id=0, local=local, domain=domain, policy=policy, description=description)
+    return listrows.by_id(conn, listrows.insert(conn, info, time.time()))
 
 
 def parse_bool(value: str) -> bool:
@@ -127,15 +119,16 @@ SETTINGS: dict[str, Any] = {
 }
 
 
-def set_value(session: Session, address: str, key: str, value: str) -> ListInfo:
+def set_value(db: Db, address: str, key: str, value: str) -> ListInfo:
     if key not in SETTINGS:
         raise UsageError(f"unknown list setting {key!r}; known: {', '.join(sorted(SETTINGS))}")
-    row = find_row(session, address)
-    setattr(row, key, SETTINGS[key](value))
-    session.add(row)
-    session.flush()
-    return to_info(row)
+    conn = connection(db)
+    list_id = listrows.find(conn, address).id
+    listrows.update(conn, list_id, key, SETTINGS[key](value))
+    return listrows.by_id(conn, list_id)
 
 
-def delete(session: Session, address: str) -> None:
-    session.delete(find_row(session, address))
+def delete(db: Db, address: str) -> None:
+    """Delete a list with its members, held posts, queue and archive."""
+    conn = connection(db)
+    listrows.delete(conn, listrows.find(conn, address).id)

@@ -1,27 +1,28 @@
-"""Adding, listing, changing and removing members."""
+"""Adding, changing and removing members.
+
+Plain SQL (db/memberrows.py), so that `members add`, `remove` and `set` answer without
+loading SQLAlchemy; a Session serves as well (db/plain.py).
+"""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
-
-from sqlalchemy import text
-from sqlmodel import Session, select
+from typing import TYPE_CHECKING, Any
 
 from listfed.addresses import normalise
 from listfed.archive import removal
-from listfed.context import NodeSettings
-from listfed.db import lists as stored_lists
-from listfed.db.engine import sqlite_of
-from listfed.db.members import find
-from listfed.db.models import Member
-from listfed.digests import collect
+from listfed.db import listrows, memberrows
+from listfed.db.plain import Db, connection
 from listfed.errors import InvalidAddress, NotFound, UsageError
 from listfed.listinfo import DeliveryMode, Role
 from listfed.mail.authors import first
 from listfed.notices import replies
 from listfed.ops import listings, lists
+
+if TYPE_CHECKING:
+    from listfed.context import NodeSettings
+    from listfed.db.models import Member
 
 
 @dataclass
@@ -40,7 +41,7 @@ def parse_entry(entry: str) -> tuple[str, str]:
 
 
 def add(
-    session: Session,
+    db: Db,
     list_address: str,
     entries: list[str],
     role: Role = Role.MEMBER,
@@ -51,7 +52,8 @@ def add(
 ) -> AddResult:
     """Add members; with `welcome` (the node, whose limits robot mail keeps), each new
     member is sent the list's welcome, as after a confirmed subscription."""
-    info = stored_lists.get(session, list_address)
+    conn = connection(db)
+    info = listrows.find(conn, list_address)
     now = time.time() if now is None else now
     result = AddResult()
     for entry in entries:
@@ -60,100 +62,83 @@ def add(
         except InvalidAddress as exc:
             result.invalid.append((entry, str(exc)))
             continue
-        if find(session, info.id, address) is not None:
+        if memberrows.is_member(conn, info.id, address):
             result.skipped.append(address)
             continue
-        session.add(
-            Member(
-                list_id=info.id,
-                address=address.lower(),
-                display_address=address,
-                name=name,
-                role=role.value,
-                delivery=delivery.value,
-                created=now,
-            )
-        )
-        session.flush()
+        memberrows.insert(conn, info.id, address, name, role.value, delivery.value, now)
         result.added.append(address)
         if welcome is not None:
-            replies.welcome(session, welcome, info, address, now)
+            replies.welcome(conn, welcome, info, address, now)
     return result
 
 
-def forget(session: Session, address: str) -> list[str]:
+def forget(db: Db, address: str) -> list[str]:
     """Remove `address` from every list, with its pending confirmations, its web sign-in
     links and robot reply log; the lists it was on. (Its posts: forget_posts.)"""
     _, normal = parse_entry(address)
     key = normal.lower()
-    rows = session.exec(select(Member).where(Member.address == key)).all()
-    left = []
-    for row in rows:
-        left.append(stored_lists.by_id(session, row.list_id).address)
-        session.delete(row)
-    conn = session.connection()
-    conn.execute(text("DELETE FROM token WHERE lower(address) = :a"), {"a": key})
-    conn.execute(text("DELETE FROM robot_reply WHERE address = :a"), {"a": key})
-    conn.execute(text("DELETE FROM sign_in WHERE address = :a"), {"a": key})
+    conn = connection(db)
+    left = [listrows.by_id(conn, list_id).address for list_id in memberrows.lists_of(conn, key)]
+    memberrows.forget(conn, key)
+    conn.execute("DELETE FROM token WHERE lower(address) = ?", (key,))
+    conn.execute("DELETE FROM robot_reply WHERE address = ?", (key,))
+    conn.execute("DELETE FROM sign_in WHERE address = ?", (key,))
     return sorted(left)
 
 
-def forget_posts(session: Session, address: str, now: float) -> int:
+def forget_posts(db: Db, address: str, now: float) -> int:
     """Remove every archived post from `address` on every list (archive/removal.py);
     how many."""
-    conn = sqlite_of(session)
+    conn = connection(db)
     found = removal.by_sender(conn, parse_entry(address)[1])
     for list_id, message_id in found:
         removal.remove(conn, list_id, message_id, "members forget --posts", now)
     return len(found)
 
 
-def remove(session: Session, list_address: str, addresses: list[str]) -> list[str]:
+def remove(db: Db, list_address: str, addresses: list[str]) -> list[str]:
     """Remove members; NotFound names every address that was not a member."""
-    info = stored_lists.get(session, list_address)
-    missing = []
-    for address in addresses:
-        row = find(session, info.id, address.strip())
-        if row is None:
-            missing.append(address)
-        else:
-            session.delete(row)
+    conn = connection(db)
+    info = listrows.find(conn, list_address)
+    missing = [a for a in addresses if not memberrows.delete(conn, info.id, a.strip())]
     if missing:
         raise NotFound(f"not members of {info.address}: {', '.join(missing)}")
     return addresses
 
 
-def set_value(session: Session, list_address: str, address: str, key: str, value: str) -> Member:
-    info = stored_lists.get(session, list_address)
-    row = find(session, info.id, address)
+def set_value(db: Db, list_address: str, address: str, key: str, value: str) -> None:
+    """Change one setting of a member (`members set`); UsageError for an unknown one."""
+    conn = connection(db)
+    info = listrows.find(conn, list_address)
+    row = memberrows.settings(conn, info.id, address)
     if row is None:
         raise NotFound(f"{address} is not a member of {info.address}")
     if key == "role":
-        row.role = _enum(Role, value).value
+        changes: dict[str, object] = {"role": _enum(Role, value).value}
     elif key == "delivery":
         mode = _enum(DeliveryMode, value).value
         if row.delivery == DeliveryMode.DIGEST.value and mode != row.delivery:
-            # Posts already collected would never reach them: send them now.
-            collect.send_to_leaver(session, info, row.display_address, time.time())
-        row.delivery = mode
+            # Posts already collected would never reach them: send them now. (Loaded
+            # here: the digest's formatting is more than the other settings need.)
+            from listfed.digests import collect
+
+            collect.send_to_leaver(conn, info, row.display_address, time.time())
+        changes = {"delivery": mode}
     elif key == "name":
-        row.name = value
+        changes = {"name": value}
     elif key == "moderated":
-        row.moderated = lists.parse_bool(value)
+        changes = {"moderated": lists.parse_bool(value)}
     elif key == "delivery_disabled":
-        row.delivery_disabled = lists.parse_bool(value)
-        row.disabled_by = "admin" if row.delivery_disabled else ""
-        if not row.delivery_disabled:
-            row.bounce_score = 0  # SPEC §9: re-enabling resets the score
-            row.probe_sent = 0.0
+        off = lists.parse_bool(value)
+        changes = {"delivery_disabled": off, "disabled_by": "admin" if off else ""}
+        if not off:
+            changes |= {"bounce_score": 0, "probe_sent": 0.0}  # SPEC §9: a fresh start
     else:
         raise UsageError(
             f"unknown member setting {key!r}; known: delivery, delivery_disabled, moderated, name, "
             "role"
         )
-    session.add(row)
-    session.flush()
-    return row
+    memberrows.update(conn, row.id, changes)
 
 
 def _enum(kind: Any, value: str) -> Any:

@@ -19,10 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import text
-from sqlmodel import Session
-
 from listfed.config import Config
+from listfed.db.plain import Db, connection
 
 TRANSPORT = "listfed_transport"
 RECIPIENTS = "listfed_recipients"
@@ -106,20 +104,15 @@ def write(found: Tables, where: Path) -> list[str]:
     return done + _postmap(where)
 
 
-def remember(session: Session, where: Path) -> None:
+def remember(db: Db, where: Path) -> None:
     """`lists create` and `lists delete` write the tables here again from now on."""
-    session.connection().execute(
-        text("INSERT OR REPLACE INTO meta (key, value) VALUES (:k, :v)"),
-        {"k": _WRITTEN, "v": str(where.resolve())},
+    connection(db).execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (_WRITTEN, str(where.resolve()))
     )
 
 
-def written_to(session: Session) -> Path | None:
-    row = (
-        session.connection()
-        .execute(text("SELECT value FROM meta WHERE key = :k"), {"k": _WRITTEN})
-        .first()
-    )
+def written_to(db: Db) -> Path | None:
+    row = connection(db).execute("SELECT value FROM meta WHERE key = ?", (_WRITTEN,)).fetchone()
     return Path(row[0]) if row else None
 
 

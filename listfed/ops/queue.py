@@ -5,29 +5,30 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import update
-from sqlmodel import Session, col
-
-from listfed.db.models import OutboxEntry, QueueItem
+from listfed.db.plain import Db, connection
 from listfed.errors import NotFound
 
 
-def retry(session: Session, ident: str | None = None) -> int:
+def retry(db: Db, ident: str | None = None) -> int:
     """Make waiting or failed work due now; returns how many items were touched."""
     now = time.time()
+    conn = connection(db)
     count = 0
     if ident is None or ident.startswith("q"):
-        query = update(QueueItem).values(state="new", next_attempt=now)
-        if ident is not None:
-            query = query.where(col(QueueItem.id) == _number(ident))
-        count += session.connection().execute(query).rowcount
+        query = "UPDATE queue SET state = 'new', next_attempt = ?"
+        if ident is None:
+            count += conn.execute(query, (now,)).rowcount
+        else:
+            count += conn.execute(f"{query} WHERE id = ?", (now, _number(ident))).rowcount
     if ident is None or ident.startswith("d"):
         # attempts = 1: a retried row is found by the dispatcher's retry query, and gets
         # the retry steps again from the second one.
-        upd = update(OutboxEntry).values(state="pending", next_attempt=now, attempts=1)
-        if ident is not None:
-            upd = upd.where(col(OutboxEntry.outgoing_id) == _number(ident))
-        count += session.connection().execute(upd).rowcount
+        query = "UPDATE outbox SET state = 'pending', next_attempt = ?, attempts = 1"
+        if ident is None:
+            count += conn.execute(query, (now,)).rowcount
+        else:
+            where = f"{query} WHERE outgoing_id = ?"
+            count += conn.execute(where, (now, _number(ident))).rowcount
     if ident is not None and count == 0:
         raise NotFound(f"no queue item {ident} (see `listfed queue ls`)")
     return count

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from listfed import tokens
 from listfed.context import NodeSettings
-from listfed.db.models import Held, Token
+from listfed.db.models import Held
 from listfed.notices import replies
 from listfed.ops import held as held_ops
 from listfed.post import Incoming
@@ -60,7 +60,7 @@ def read_decision(line: str) -> Decision | None:
     return None
 
 
-def is_moderation(row: Token | None) -> bool:
+def is_moderation(row: tokens.Token | None) -> bool:
     return row is not None and row.action == tokens.Action.MODERATE.value
 
 
