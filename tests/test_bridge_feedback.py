@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from listfed.mail.cited import MAX_IDS, cited
-from listfed.ops import bridges as bridge_ops
+from listfed.ops import bridgestatus as bridge_ops
 from tests.conftest import DOMAIN, RecordingSmarthost
 from tests.dovecot import Dovecot, dovecot_fixture  # noqa: F401 (fixture)
 from tests.foreignlist import Arrival, ForeignList

@@ -93,6 +93,29 @@ def test_a_command_loads_only_what_it_runs(node: Path, args: list[str]) -> None:
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize(
+    "args", [["routes", "check"], ["bridges", "ls"], ["bridges", "ls", "--json"]]
+)
+def test_routes_check_and_bridges_ls_load_no_orm(tmp_path: Path, args: list[str]) -> None:
+    """A node with a route and a bridge to show (routes test and bridges sync run the
+    pipeline and a mailbox pass, and load what those need)."""
+    config = tmp_path / "listfed.toml"
+    runner = CliRunner()
+    for step in (["init", "--domain", DOMAIN], ["lists", "create", TEAM]):
+        assert runner.invoke(app, ["--config", str(config), *step]).exit_code == 0
+    with config.open("a") as more:
+        more.write(
+            f'[[route]]\nname = "out"\nfrom = "{TEAM}"\nto = ["coc@lists.elsewhere.example"]\n'
+            f'[[bridge]]\nname = "b1"\nlist = "{TEAM}"\nforeign = "x@lists.other.example"\n'
+            f'address = "bridge@{DOMAIN}"\n'
+        )
+    code, modules, out = _run({**os.environ, "LISTFED_CONFIG": str(config)}, args)
+    assert code in (0, None), out
+    assert "ok: 1 route, no errors" in out if args[0] == "routes" else "b1" in out
+    assert HEAVY & modules == set()
+    assert "Traceback" not in out
+
+
 def _run(env: dict[str, str], args: list[str]) -> tuple[int | None, set[str], str]:
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT, *args], env=env, capture_output=True, text=True, timeout=60

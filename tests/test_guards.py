@@ -13,7 +13,7 @@ from listfed import checks, tokens
 from listfed.config.settings import RouteConfig
 from listfed.context import Context, NodeSettings
 from listfed.db import lists
-from listfed.federation.check import trial
+from listfed.federation.trial import trial
 from listfed.listinfo import ListInfo, Policy
 from listfed.post import make_post
 from tests.conftest import DOMAIN, World, post

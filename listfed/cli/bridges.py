@@ -49,15 +49,15 @@ def ls(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     taken from its mailbox, when a message of the foreign list last came in, and its last
     error: a connection's, or the foreign list's latest hold, rejection or bounce of a
     post of ours (whose author is told). Never the password."""
-    from listfed.ops import bridges
+    from listfed.ops import bridgestatus
     from listfed.ops.node import node_secret
 
     st = state(ctx)
     configured = st.config.bridges
     if configured:
         secret = node_secret(st.config)
-        with st.read() as s:
-            data = bridges.status(s, configured, secret)
+        with st.plain() as conn:
+            data = bridgestatus.status(conn, configured, secret)
     else:
         data = []  # no database needed to say there is nothing
 

@@ -81,8 +81,8 @@ def check(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 
     st = state(ctx)
     node = node_settings(st.config)
-    with st.read() as s:
-        report = checking.check(node, checking.lists_in(s))
+    with st.plain() as conn:
+        report = checking.check(node, checking.lists_in(conn))
     if as_json:
         data = {"errors": report.errors, "warnings": report.warnings, "info": report.info}
         emit(True, data, str)
@@ -117,7 +117,7 @@ def try_message(
     """Show which routes would relay a message posted to a list, and why; sends nothing."""
     from listfed.context import node_settings
     from listfed.db import lists
-    from listfed.federation import check as checking
+    from listfed.federation.trial import trial
 
     try:
         raw = file.read_bytes()
@@ -127,7 +127,7 @@ def try_message(
     node = node_settings(st.config.need_secrets("peer"))  # a signed relay is checked
     with st.read() as s:
         lst = lists.get(s, address)
-        result = checking.trial(s, node, lst, raw)
+        result = trial(s, node, lst, raw)
     message = result.post.message
     data = {
         "list": lst.address,

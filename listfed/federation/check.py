@@ -1,30 +1,24 @@
-"""What `listfed routes check` and `listfed routes test` find; nothing here sends or writes.
+"""What `listfed routes check` finds; nothing here sends or writes.
 
 `check` judges the routing graph against the lists that exist (asked through a callable,
 so it stays pure): errors are routes that cannot work, warnings routes that can never
-relay, info how each target is reached and which cycles exist. `trial` runs one message
-through the loop and duplicate rules and the route plan, as the intake worker would.
+relay, info how each target is reached and which cycles exist. (`routes test` runs a
+message through the rules: federation/trial.py.) Nothing here loads the ORM, so that
+`routes check` answers as fast as the other commands.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from sqlmodel import Session
-
-from listfed import checks
 from listfed.addresses import candidates, split_address
 from listfed.config.settings import BridgeConfig, RouteConfig
-from listfed.context import Context, NodeSettings
-from listfed.db import lists
+from listfed.context import NodeSettings
+from listfed.db import listrows
+from listfed.db.plain import Db, connection
 from listfed.errors import InvalidAddress
-from listfed.federation.plan import Hop, plan
-from listfed.listinfo import ListInfo
-from listfed.mail.rawmail import RawMessage
-from listfed.post import Post, make_post
 
 MAX_CYCLES = 20  # a dense graph has very many; the first few make the point
 
@@ -49,16 +43,16 @@ class Report:
     info: list[str] = field(default_factory=list)
 
 
-def lists_in(session: Session) -> ListExists:
-    """`list_exists` answered by the database behind `session`."""
-    conn = session.connection()
+def lists_in(db: Db) -> ListExists:
+    """`list_exists` answered by the database behind `db`."""
+    conn = connection(db, flush=False)
 
     def exists(address: str) -> bool:
         try:
             local, domain = split_address(address)
         except InvalidAddress:
             return False
-        return lists.id_of(conn, local.lower(), domain) is not None
+        return listrows.id_of(conn, local.lower(), domain) is not None
 
     return exists
 
@@ -200,29 +194,3 @@ def cycles(edges: Mapping[str, list[str]]) -> list[str]:
     if len(found) > MAX_CYCLES:
         out.append(f"more than {MAX_CYCLES} cycles; the first {MAX_CYCLES} are shown")
     return out
-
-
-@dataclass
-class Trial:
-    post: Post
-    drop: str | None  # why the list would drop it as a loop or duplicate
-    hops: list[Hop]
-
-
-def trial(
-    session: Session,
-    node: NodeSettings,
-    lst: ListInfo,
-    raw: bytes,
-    clock: Callable[[], float] = time.time,
-) -> Trial:
-    """`raw` as a new post on `lst`, built as the intake worker builds it (the envelope sender
-    from Return-Path, when the file has one);
-    what the loop and duplicate rules say, and every route's hop."""
-    envelope = RawMessage.parse(raw).get("Return-Path") or ""
-    ctx = Context(session, node, clock)
-    post = make_post(0, lst, raw, envelope.strip().strip("<>"), node.name, ctx.now())
-    verdict = checks.loop(ctx, post) or checks.duplicate(ctx, post)
-    return Trial(
-        post, None if verdict is None else verdict.reason, plan(session, node, post, ctx.now())
-    )

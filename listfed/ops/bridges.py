@@ -1,81 +1,23 @@
-"""The bridges as an admin sees them: each [[bridge]] with its row of `bridge_state`, and
-one pass of an IMAP bridge now (`listfed bridges ls | sync`)."""
+"""One pass of an IMAP bridge now (`listfed bridges sync`); what `bridges ls` shows is in
+ops/bridgestatus.py."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sqlmodel import Session
-
-from listfed.bridges import proof, state
+from listfed.bridges import state
 from listfed.bridges.imapconn import ImapError
 from listfed.bridges.watchers import Timing, watcher_for
 from listfed.config.settings import BridgeConfig
 from listfed.context import NodeSettings
 from listfed.db import lists
 from listfed.db.engine import Database
-from listfed.db.models import BridgeState
 from listfed.errors import ListfedError, NotFound
 from listfed.lookups import Signers
-
-NEVER_RAN = "never ran"
-NEVER_CONNECTED = "never connected"  # an IMAP bridge that has only failed so far
-SYNCED = "synced by hand"  # passes of `bridges sync` only: no daemon has watched it yet
-ACTIVE = "active"  # an SMTP bridge has no connection: its row counts what came and went
-
-
-def _when(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts)) if ts else ""
-
-
-def describe(bridge: BridgeConfig, row: BridgeState | None, secret: str = "") -> dict[str, Any]:
-    """One bridge as `bridges ls --json` shows it; never the password. `subscribe` is
-    the address to subscribe to the foreign list, with the tag that proves its posts
-    (bridges/proof.py); it needs the node `secret`."""
-    imap = bridge.imap is not None
-    return {
-        "name": bridge.name,
-        "kind": "imap" if imap else "smtp",
-        "list": bridge.list,
-        "foreign": bridge.foreign,
-        "address": bridge.address,
-        "imap": bridge.imap,
-        "username": bridge.username,
-        "post_as": bridge.identity if imap else None,
-        "smtp": bridge.smtp,
-        "direction": bridge.direction,
-        "subscribe": proof.subscribed(secret, bridge),
-        "state": _state(imap, row),
-        "uidvalidity": (row.uidvalidity if row else 0) if imap else None,
-        "last_uid": (row.last_uid if row else 0) if imap else None,
-        "last_message": _when(row.last_message) if row else "",
-        "last_error": row.last_error if row else "",
-        "last_error_at": _when(row.last_error_at) if row else "",
-        "taken": row.taken if row else 0,
-        "sent": row.sent if row else 0,
-    }
-
-
-def _state(imap: bool, row: BridgeState | None) -> str:
-    if row is None:
-        return NEVER_RAN
-    if row.state or not imap:
-        return row.state or ACTIVE
-    return SYNCED if row.uidvalidity else NEVER_CONNECTED
-
-
-def status(
-    session: Session, bridges: Sequence[BridgeConfig], secret: str = ""
-) -> list[dict[str, Any]]:
-    """Every configured bridge, in config order, with its state (a row left by a bridge
-    that is no longer configured is not shown)."""
-    rows: Mapping[str, BridgeState] = state.all_rows(session)
-    return [describe(b, rows.get(b.name), secret) for b in bridges]
 
 
 def find(bridges: Sequence[BridgeConfig], name: str) -> BridgeConfig:
