@@ -1,0 +1,152 @@
+"""Work that grows with a list's size stays in proportion to it (issue 18, the scale
+curve): adding members, a post's fan-out and the delivery dispatcher's reads. Nothing
+here times anything: the tests count statements and read query plans, and check that
+each change gives what the old code gave."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+from sqlmodel import Session
+
+from listfed.context import Context, NodeSettings
+from listfed.db.engine import Database, sqlite_of
+from listfed.delivery import outbox, worker
+from listfed.listinfo import Policy
+from listfed.ops import lists, members
+from listfed.ops.node import prepare
+from listfed.post import Post
+from tests.conftest import DOMAIN, make_config
+
+TEAM = f"team@{DOMAIN}"
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    config = make_config(tmp_path, None)
+    prepare(config)
+    database = Database(config.node.data_dir / "listfed.db")
+    with database.write() as s:
+        lists.create(s, TEAM, config.node.domains, Policy.OPEN)
+    yield database
+    database.close()
+
+
+def _traced(session: Session) -> list[str]:
+    """Every statement SQLite runs on the session's connection from now on (each row
+    of an executemany is one)."""
+    seen: list[str] = []
+    sqlite_of(session).set_trace_callback(seen.append)
+    return seen
+
+
+def _people(n: int, start: int = 0) -> list[str]:
+    return [f"user{i:05d}@example.net" for i in range(start, start + n)]
+
+
+# -- a post's fan-out ------------------------------------------------------------------------
+
+
+def _fan_out(db: Database) -> tuple[int, list[str]]:
+    """Fan a post out to TEAM; the statements it ran."""
+    with db.write() as s:
+        lst = SimpleNamespace(id=1, bounces_address=f"team-bounces@{DOMAIN}")
+        post = SimpleNamespace(
+            outgoing_data=b"Subject: hi\r\n\r\nhi\r\n",
+            lst=lst,
+            message=SimpleNamespace(message_id="<m1@example.net>"),
+        )
+        seen = _traced(s)
+        outbox.fan_out(Context(s, NodeSettings(name="n")), cast(Post, post))
+        sqlite_of(s).set_trace_callback(None)
+        outgoing_id = sqlite_of(s).execute("SELECT max(id) FROM outgoing").fetchone()[0]
+    return int(outgoing_id), seen
+
+
+def _outbox(db: Database, outgoing_id: int) -> list[tuple[Any, ...]]:
+    with db.read_plain() as conn:
+        return conn.execute(
+            "SELECT address, state, attempts, last_error FROM outbox WHERE outgoing_id = ? "
+            "ORDER BY id",
+            (outgoing_id,),
+        ).fetchall()
+
+
+def test_fan_out_queues_what_enqueue_queued(db: Database) -> None:
+    people = [*_people(5), "Carol@Example.com", "dana@example.net", "erin@example.net"]
+    with db.write() as s:
+        members.add(s, TEAM, people)
+        members.set_value(s, TEAM, "dana@example.net", "delivery", "digest")
+        members.set_value(s, TEAM, "erin@example.net", "delivery_disabled", "true")
+        members.set_value(s, TEAM, "user00002@example.net", "delivery", "nomail")
+    outgoing_id, _ = _fan_out(db)
+    with db.write() as s:
+        wanted = outbox.recipients(s, 1)
+        old_id = outbox.enqueue(s, b"x", "b@x", wanted, 1, now=0.0)
+    assert wanted == [*_people(2), *_people(2, 3), "Carol@example.com"]
+    got, old = _outbox(db, outgoing_id), _outbox(db, old_id)
+    assert got == old
+    assert [row[0] for row in got] == wanted
+
+
+def test_fan_out_runs_the_same_statements_for_any_number_of_members(db: Database) -> None:
+    with db.write() as s:
+        members.add(s, TEAM, _people(3))
+    _, few = _fan_out(db)
+    with db.write() as s:
+        members.add(s, TEAM, _people(1_000, 3))
+    outgoing_id, many = _fan_out(db)
+    # it read every member into a list and inserted them a row at a time (a million
+    # rows held in memory three times over at a million members)
+    assert len(many) == len(few)
+    assert len(_outbox(db, outgoing_id)) == 1_003
+
+
+# -- the delivery dispatcher's reads ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "params"),
+    [
+        (worker._FRESH, (0, 1.0, worker.PAGE)),
+        (worker._RETRIES, (1.0, worker.PAGE)),
+        (worker._NEXT, (1.0,)),
+        (worker._GONE, (1, 1)),
+    ],
+)
+def test_the_dispatcher_never_walks_the_whole_outbox(
+    db: Database, query: str, params: tuple[Any, ...]
+) -> None:
+    # Every page of the dispatcher asks these: a walk of the outbox on each made
+    # delivering one post to a million members take time in the square of its size.
+    with db.read_plain() as conn:
+        plan = _plan(conn, query, params)
+    assert "SCAN outbox" not in plan, plan
+
+
+def _plan(conn: sqlite3.Connection, query: str, params: tuple[Any, ...]) -> str:
+    rows = conn.execute(f"EXPLAIN QUERY PLAN {query}", params).fetchall()
+    return "\n".join(str(r[-1]) for r in rows)
+
+
+def test_due_retries_come_in_the_order_they_fell_due(db: Database) -> None:
+    with db.write() as s:
+        outgoing_id = outbox.enqueue(s, b"x", "b@x", _people(4), 1, now=0.0)
+        conn = sqlite_of(s)
+        for address, when in zip(_people(4), [5.0, 3.0, 3.0, 9.0], strict=True):
+            conn.execute(
+                "UPDATE outbox SET attempts = 1, next_attempt = ? WHERE address = ?",
+                (when, address),
+            )
+    with db.read_plain() as conn:
+        rows = conn.execute(worker._RETRIES, (6.0, worker.PAGE)).fetchall()
+    assert [(o, a) for _id, o, a in rows] == [
+        (outgoing_id, "user00001@example.net"),
+        (outgoing_id, "user00002@example.net"),
+        (outgoing_id, "user00000@example.net"),
+    ]
