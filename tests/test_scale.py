@@ -16,6 +16,8 @@ from sqlmodel import Session
 
 from listfed.context import Context, NodeSettings
 from listfed.db.engine import Database, sqlite_of
+from listfed.db.members import all_members
+from listfed.db.models import Member
 from listfed.delivery import outbox, worker
 from listfed.listinfo import Policy
 from listfed.ops import lists, members
@@ -47,6 +49,63 @@ def _traced(session: Session) -> list[str]:
 
 def _people(n: int, start: int = 0) -> list[str]:
     return [f"user{i:05d}@example.net" for i in range(start, start + n)]
+
+
+# -- adding members (`listfed members import`) -----------------------------------------------
+
+
+def test_adding_many_members_looks_them_up_a_chunk_at_a_time(db: Database) -> None:
+    n = 3 * members.ADD_CHUNK
+    with db.write() as s:
+        seen = _traced(s)
+        result = members.add(s, TEAM, _people(n))
+        sqlite_of(s).set_trace_callback(None)
+    assert len(result.added) == n
+    lookups = [q for q in seen if q.lstrip().upper().startswith("SELECT") and "member" in q]
+    # it was one look-up (and one flush) per address: an import of a million took hours
+    assert len(lookups) <= 3 + 1
+
+
+def test_added_members_are_reported_as_before(db: Database) -> None:
+    with db.write() as s:
+        members.add(s, TEAM, ["Old@Example.net"])
+    chunk = 501  # more than members.ADD_CHUNK: the rest fall into a later chunk
+    entries = [
+        "Ada <Ada@Example.org>",
+        "not an address",
+        "old@example.net",  # a member already, in another case
+        "ada@example.org",  # earlier in this very call
+        *_people(chunk),
+        "ADA@example.org",
+        "user00003@example.net",
+        "bob@example.net",
+        "",
+    ]
+    with db.write() as s:
+        result = members.add(s, TEAM, entries)
+    assert result.added == ["Ada@example.org", *_people(chunk), "bob@example.net"]
+    assert result.skipped == [
+        "old@example.net",
+        "ada@example.org",
+        "ADA@example.org",
+        "user00003@example.net",
+    ]
+    assert [e for e, _why in result.invalid] == ["not an address", ""]
+
+
+def test_an_added_member_has_every_default_of_the_model(db: Database) -> None:
+    with db.write() as s:
+        members.add(s, TEAM, ["Ada Lovelace <ada@example.org>"], now=1234.5)
+    with db.read() as s:
+        (row,) = all_members(s, TEAM)
+        model = Member(
+            list_id=row.list_id,
+            address="ada@example.org",
+            display_address="ada@example.org",
+            name="Ada Lovelace",
+            created=1234.5,
+        )
+    assert row.model_dump(exclude={"id"}) == model.model_dump(exclude={"id"})
 
 
 # -- a post's fan-out ------------------------------------------------------------------------

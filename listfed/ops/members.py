@@ -14,7 +14,7 @@ from listfed.archive import removal
 from listfed.context import NodeSettings
 from listfed.db import lists as stored_lists
 from listfed.db.engine import sqlite_of
-from listfed.db.members import find
+from listfed.db.members import find, ids_of
 from listfed.db.models import Member
 from listfed.digests import collect
 from listfed.errors import InvalidAddress, NotFound, UsageError
@@ -54,31 +54,60 @@ def add(
     info = stored_lists.get(session, list_address)
     now = time.time() if now is None else now
     result = AddResult()
+    session.flush()  # pending ORM changes go before the plain statements below
+    conn = sqlite_of(session)
+    # A chunk at a time: one look-up of who is a member already and one insert per
+    # ADD_CHUNK entries (an import of a million addresses), memory bounded by the chunk.
+    for start in range(0, len(entries), ADD_CHUNK):
+        new = _new_in(session, info.id, entries[start : start + ADD_CHUNK], result)
+        conn.executemany(
+            _INSERT,
+            [(info.id, a.lower(), a, name, role.value, delivery.value, now) for a, name in new],
+        )
+        for address, _name in new:
+            result.added.append(address)
+            if welcome is not None:
+                replies.welcome(session, welcome, info, address, now)
+    return result
+
+
+ADD_CHUNK = 500  # entries per look-up and insert (SQLite's bound-parameter limit)
+
+# Every column of `Member`, its defaults written out (tests/test_members_add.py checks
+# a row added here against the model's own).
+_INSERT = (
+    "INSERT INTO member (list_id, address, display_address, name, role, delivery, created, "
+    "bounce_score, delivery_disabled, last_failure, last_bounce, probe_sent, disabled_by, "
+    "moderated) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, '', 0, 0, '', 0)"
+)
+
+
+def _new_in(
+    session: Session, list_id: int, entries: list[str], result: AddResult
+) -> list[tuple[str, str]]:
+    """The entries to add, as (address, name), in order; the others noted in `result`:
+    invalid, or already members (before this call, or earlier in it)."""
+    parsed: list[tuple[str, str] | None] = []
     for entry in entries:
         try:
             name, address = parse_entry(entry)
         except InvalidAddress as exc:
             result.invalid.append((entry, str(exc)))
+            parsed.append(None)
             continue
-        if find(session, info.id, address) is not None:
-            result.skipped.append(address)
+        parsed.append((address, name))
+    known = {a.lower() for a in ids_of(session, list_id, [p[0] for p in parsed if p])}
+    new = []
+    for item in parsed:
+        if item is None:
             continue
-        session.add(
-            Member(
-                list_id=info.id,
-                address=address.lower(),
-                display_address=address,
-                name=name,
-                role=role.value,
-                delivery=delivery.value,
-                created=now,
-            )
-        )
-        session.flush()
-        result.added.append(address)
-        if welcome is not None:
-            replies.welcome(session, welcome, info, address, now)
-    return result
+        key = item[0].lower()
+        if key in known:
+            result.skipped.append(item[0])
+            continue
+        known.add(key)
+        new.append(item)
+    return new
 
 
 def forget(session: Session, address: str) -> list[str]:
