@@ -15,11 +15,13 @@ import pytest
 from sqlmodel import Session
 
 from listfed.context import Context, NodeSettings
+from listfed.db import lists as stored_lists
 from listfed.db.engine import Database, sqlite_of
 from listfed.db.members import all_members
 from listfed.db.models import Member
 from listfed.delivery import outbox, worker
-from listfed.listinfo import Policy
+from listfed.digests import collect
+from listfed.listinfo import DeliveryMode, Policy
 from listfed.ops import lists, members
 from listfed.ops.node import prepare
 from listfed.post import Post
@@ -136,6 +138,16 @@ def _outbox(db: Database, outgoing_id: int) -> list[tuple[Any, ...]]:
         ).fetchall()
 
 
+def _old_recipients(session: Session, list_id: int, mode: str = "regular") -> list[str]:
+    """How fan-out and the digest found their recipients before (delivery/outbox.py)."""
+    rows = sqlite_of(session).execute(
+        "SELECT display_address FROM member WHERE list_id = ? AND delivery = ? "
+        "AND NOT delivery_disabled ORDER BY id",
+        (list_id, mode),
+    )
+    return [r[0] for r in rows]
+
+
 def test_fan_out_queues_what_enqueue_queued(db: Database) -> None:
     people = [*_people(5), "Carol@Example.com", "dana@example.net", "erin@example.net"]
     with db.write() as s:
@@ -145,7 +157,7 @@ def test_fan_out_queues_what_enqueue_queued(db: Database) -> None:
         members.set_value(s, TEAM, "user00002@example.net", "delivery", "nomail")
     outgoing_id, _ = _fan_out(db)
     with db.write() as s:
-        wanted = outbox.recipients(s, 1)
+        wanted = _old_recipients(s, 1)
         old_id = outbox.enqueue(s, b"x", "b@x", wanted, 1, now=0.0)
     assert wanted == [*_people(2), *_people(2, 3), "Carol@example.com"]
     got, old = _outbox(db, outgoing_id), _outbox(db, old_id)
@@ -164,6 +176,40 @@ def test_fan_out_runs_the_same_statements_for_any_number_of_members(db: Database
     # rows held in memory three times over at a million members)
     assert len(many) == len(few)
     assert len(_outbox(db, outgoing_id)) == 1_003
+
+
+def _digest(db: Database) -> tuple[list[tuple[Any, ...]], list[str]]:
+    """Send TEAM's digest of one post; its outbox rows and the statements it ran."""
+    with db.write() as s:
+        lst = stored_lists.get(s, TEAM)
+        conn = sqlite_of(s)
+        conn.execute(
+            "INSERT INTO digest_item (list_id, message_id, raw, size, created) "
+            "VALUES (?, '<d@example.net>', ?, 20, 0)",
+            (lst.id, b"Subject: d\r\n\r\nd\r\n"),
+        )
+        seen = _traced(s)
+        assert collect.send(s, lst, 1.0) == 1
+        conn.set_trace_callback(None)
+        (outgoing_id,) = conn.execute("SELECT max(id) FROM outgoing").fetchone()
+    return _outbox(db, int(outgoing_id)), seen
+
+
+def test_a_digest_goes_to_its_members_in_the_same_statements_for_any_number(
+    db: Database,
+) -> None:
+    with db.write() as s:
+        members.add(s, TEAM, _people(4), delivery=DeliveryMode.DIGEST)
+        members.add(s, TEAM, ["regular@example.net"])
+        members.set_value(s, TEAM, "user00001@example.net", "delivery_disabled", "true")
+        wanted = _old_recipients(s, 1, "digest")
+    rows, few = _digest(db)
+    assert [r[0] for r in rows] == wanted == ["user00000@example.net", *_people(2, 2)]
+    with db.write() as s:
+        members.add(s, TEAM, _people(600, 4), delivery=DeliveryMode.DIGEST)
+    rows, many = _digest(db)
+    assert len(rows) == 603
+    assert len(many) == len(few)
 
 
 # -- the delivery dispatcher's reads ---------------------------------------------------------

@@ -59,25 +59,14 @@ def _outgoing(
     return int(outgoing_id)
 
 
-# The members `recipients` names, as `enqueue` stores them (in member order, each once),
-# read and written by SQLite alone: no Python object per member, however big the list.
+# The members with a delivery mode whose delivery bounces have not disabled, stored as
+# `enqueue` stores recipients (in member order, each address once), read and written by
+# SQLite alone: no Python object per member, however big the list.
 _FAN_OUT = (
     "INSERT OR IGNORE INTO outbox (outgoing_id, address, state, attempts, next_attempt, "
     "last_error) SELECT ?, display_address, 'pending', 0, ?, '' FROM member "
     "WHERE list_id = ? AND delivery = ? AND NOT delivery_disabled ORDER BY id"
 )
-
-
-def recipients(
-    session: Session, list_id: int, mode: DeliveryMode = DeliveryMode.REGULAR
-) -> list[str]:
-    """The members with delivery `mode` whose delivery bounces have not disabled."""
-    rows = sqlite_of(session).execute(
-        "SELECT display_address FROM member WHERE list_id = ? AND delivery = ? "
-        "AND NOT delivery_disabled ORDER BY id",
-        (list_id, mode.value),
-    )
-    return [r[0] for r in rows]
 
 
 def enqueue_members(
@@ -90,12 +79,13 @@ def enqueue_members(
     message_id: str,
     *,
     now: float,
-) -> int:
-    """`enqueue` to `recipients(session, list_id, mode)`, in one statement; the outgoing id."""
+) -> tuple[int, int]:
+    """`enqueue` to the members of `list_id` with delivery `mode` whose delivery is
+    enabled, in one statement; the outgoing id and how many recipients."""
     conn = sqlite_of(session)
     outgoing_id = _outgoing(conn, data, envelope_from, list_id, kind, message_id, now)
-    conn.execute(_FAN_OUT, (outgoing_id, now, list_id, mode.value))
-    return outgoing_id
+    queued = conn.execute(_FAN_OUT, (outgoing_id, now, list_id, mode.value)).rowcount
+    return outgoing_id, queued
 
 
 def fan_out(ctx: Context, post: Post) -> None:

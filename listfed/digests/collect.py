@@ -74,8 +74,7 @@ def send(session: Session, lst: ListInfo, now: float) -> int:
         text("DELETE FROM digest_item WHERE list_id = :l AND id <= :last"),
         {"l": lst.id, "last": rows[-1][0]},
     )
-    to = outbox.recipients(session, lst.id, DeliveryMode.DIGEST)
-    if not to:
+    if not _has_digest_members(session, lst.id):
         log.info("%s: %d posts for the digest, but no digest members now", lst.address, len(rows))
         return len(rows)
     issue = int(
@@ -86,8 +85,10 @@ def send(session: Session, lst: ListInfo, now: float) -> int:
         ).scalar_one()
     )  # fmt: skip
     data = _build(lst, issue, [bytes(r[1]) for r in rows], now)
-    outbox.enqueue(session, data, lst.bounces_address, to, lst.id, "digest", now=now)
-    log.info("%s: digest issue %d, %d posts, to %d members", lst.address, issue, len(rows), len(to))
+    _, to = outbox.enqueue_members(
+        session, data, lst.bounces_address, lst.id, DeliveryMode.DIGEST, "digest", "", now=now
+    )
+    log.info("%s: digest issue %d, %d posts, to %d members", lst.address, issue, len(rows), to)
     return len(rows)
 
 
