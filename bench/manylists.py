@@ -181,8 +181,16 @@ async def one_post(
 
 
 async def measure(
-    name: str, daemon: Daemon, responder: Responder, lists: int, members: int, timeout: float
+    name: str,
+    daemon: Daemon,
+    responder: Responder,
+    lists: int,
+    members: int,
+    timeout: float,
+    serial: int,
 ) -> Run:
+    """One start of `daemon`; `serial` makes its posts' Message-IDs new to the node (a
+    post sent again would be dropped as a duplicate)."""
     run = Run(name)
     try:
         run.start_s = await answers_smtp(daemon, timeout)
@@ -195,7 +203,9 @@ async def measure(
         run.idle_cpu_s = cpu_seconds(daemon.pid) - cpu0
         for i, n in enumerate(dict.fromkeys([1, lists])):
             address = list_address(n)
-            run.posts[address] = await one_post(daemon, responder, address, members, i, timeout)
+            run.posts[address] = await one_post(
+                daemon, responder, address, members, 10 * serial + i, timeout
+            )
         await asyncio.sleep(0.5)  # anything doubled would show up here
         if responder.recipients != members:
             run.notes.append(f"{responder.recipients} recipients for the last post, not {members}")
@@ -316,7 +326,10 @@ async def main() -> int:
         for i in range(max(1, args.repeat)):
             for name, daemon, lists in nodes:  # alternating: the VM's speed drifts
                 print(f"\n.. {name}, start {i + 1} of {args.repeat}", flush=True)
-                r = await measure(name, daemon, responder, lists, args.members, args.timeout)
+                serial = int(time.time()) * 10 + i  # new Message-IDs on a kept node too
+                r = await measure(
+                    name, daemon, responder, lists, args.members, args.timeout, serial
+                )
                 print_run(r)
                 failed = failed or bool(r.notes)
                 runs[name].append(r)
