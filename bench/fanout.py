@@ -392,9 +392,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def cli(config: Path, *args: str) -> str:
+def cli(config: Path, *args: str, timeout: float = 300) -> str:
     proc = subprocess.run(
-        [*LISTFED, "--config", str(config), *args], capture_output=True, text=True, timeout=300
+        [*LISTFED, "--config", str(config), *args], capture_output=True, text=True, timeout=timeout
     )
     if proc.returncode != 0:
         raise RuntimeError(f"listfed {' '.join(args)}: {proc.stderr.strip()}")
@@ -466,6 +466,13 @@ class Daemon:
         self.smarthost_port = smarthost_port
         self.members = members
         self.proc: subprocess.Popen[bytes] | None = None
+        self.setup: dict[str, float] = {}  # seconds each step of prepare() took
+        self.started_s = 0.0  # `serve` started -> listening
+
+    def _step(self, what: str, *args: str, timeout: float = 300) -> None:
+        t = time.perf_counter()
+        cli(self.config, *args, timeout=timeout)
+        self.setup[what] = time.perf_counter() - t
 
     def prepare(self) -> None:
         # connections and recipients_per_transaction stay at their defaults (4, 100)
@@ -481,18 +488,21 @@ class Daemon:
             # benchmarks use loopback only
              + ("" if "[dns]" in self.extra_config else _CLOSED_DNS.format(free_port()))
         )
-        cli(self.config, "init")
+        self._step("init", "init")
         # no --owner: owners are members too and would receive every post
-        cli(self.config, "lists", "create", LIST, "--policy", "open")
+        self._step("lists create", "lists", "create", LIST, "--policy", "open")
         # no DMARC look-up of the sender's domain: against the closed port each shape's
         # first post waited for the resolver's 1 s timeout (C: 1.1 of its 1.4 s)
-        cli(self.config, "lists", "set", LIST, "dmarc", "none")
+        self._step("lists set", "lists", "set", LIST, "dmarc", "none")
         if self.members:
             people = self.workdir / "members.txt"
             people.write_text(
                 "".join(f"user{i:04d}@example.net\n" for i in range(1, self.members + 1))
             )
-            cli(self.config, "members", "import", LIST, str(people))
+            # 300 s was the limit of every step: at a million members the import (then
+            # 47 s per 100,000) ran into it, and shape C at 1,000,000 never started
+            limit = max(300.0, self.members / 1_000)
+            self._step("members import", "members", "import", LIST, str(people), timeout=limit)
 
     async def start(self, timeout: float = 30.0) -> None:
         # appended to: a daemon started again (bench/soak.py) keeps the earlier log
@@ -504,6 +514,7 @@ class Daemon:
             cwd=self.workdir,
         )
         logf.close()
+        began = time.perf_counter()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -513,6 +524,7 @@ class Daemon:
             try:
                 _, w = await asyncio.open_connection("127.0.0.1", self.port)
                 w.close()
+                self.started_s = time.perf_counter() - began
                 return
             except OSError:
                 await asyncio.sleep(0.05)
@@ -577,6 +589,9 @@ class Result:
     bench_cpu_s: float = 0.0
     peak_rss_mb: float = 0.0
     rss_at_start_mb: float = 0.0
+    setup_s: dict[str, float] = field(default_factory=dict)  # each CLI step before `serve`
+    start_s: float = 0.0  # `serve` started -> listening
+    first_rcpt_s: float = 0.0  # first connect -> first recipient at the smarthost
     # the daemon's think time at the smarthost, ms: median / p90 / count per verb
     smarthost_gaps_ms: dict[str, tuple[float, float, int]] = field(default_factory=dict)
     calibration_ms: tuple[float, float] = (0.0, 0.0)  # the fixed loop, before and after
@@ -648,10 +663,12 @@ async def run_shape(
     before = calibrate()
     try:
         daemon.prepare()
+        res.setup_s = dict(daemon.setup)
         rng = random.Random(1000 + ord(name))
         messages = [make_message(i, rng) for i in range(posts)]
         res.notes.append(f"message size {min(map(len, messages))}–{max(map(len, messages))} bytes")
         await daemon.start()
+        res.start_s = daemon.started_s
         await asyncio.sleep(1.0)  # let the idle workers reach their first wait
         await daemon.settle()
         res.rss_at_start_mb = status_kb(daemon.pid, "VmRSS") / 1024
@@ -694,6 +711,7 @@ async def run_shape(
         if expected == 0:
             end = max(ends) if ends else end
         res.seconds = end - t0
+        res.first_rcpt_s = responder.first_rcpt - t0 if responder.first_rcpt else 0.0
         bench_cpu = time.process_time() - bench0
         (sys1, steal1), spy1 = system_busy(), _cpu_or_zero(spy.pid) if spy else 0.0
         res.other_cpu_s = max(
@@ -787,6 +805,7 @@ def print_result(r: Result) -> None:
         f"recipients in {r.envelopes:,} transactions"
     )
     print(f"  time             {r.seconds:.3f} s first connect -> last recipient accepted")
+    print(f"  first recipient  {r.first_rcpt_s:.3f} s first connect -> first recipient accepted")
     print(f"  accept time      {r.accept_seconds:.3f} s first connect -> last 250 at the client")
     print(f"  recipients/s     {r.recipients_per_s:,.0f}")
     print(
@@ -808,6 +827,9 @@ def print_result(r: Result) -> None:
         f"  machine speed    fixed loop {r.calibration_ms[0]:.0f} ms before, "
         f"{r.calibration_ms[1]:.0f} ms after (lower is faster)"
     )
+    if r.setup_s:
+        steps = ", ".join(f"{k} {v:.2f}" for k, v in r.setup_s.items())
+        print(f"  setup, s         {steps}; serve listening after {r.start_s:.2f}")
     if r.smarthost_gaps_ms:
         print("  daemon think time at the smarthost (our reply -> its next command), ms:")
         print(

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from listfed import oneclick
 from listfed.context import NodeSettings
-from listfed.db import listrows, members
+from listfed.db import listrows, memberrows
 from listfed.db.engine import Database
 from listfed.errors import NotFound
 from listfed.mail.rawmail import RawMessage
@@ -50,7 +50,7 @@ class _Lookup:
                 return {}
             if not lst.one_click:
                 return {}
-            found = members.ids_in(conn, list_id, recipients)
+            found = memberrows.ids_in(conn, list_id, recipients)
         leave = lst.sub_address("leave")
         return {
             address: oneclick.headers(

@@ -64,8 +64,7 @@ def send(db: Db, lst: ListInfo, now: float) -> int:
     if not rows:
         return 0
     conn.execute("DELETE FROM digest_item WHERE list_id = ? AND id <= ?", (lst.id, rows[-1][0]))
-    to = outbox.recipients(conn, lst.id, DeliveryMode.DIGEST)
-    if not to:
+    if not _has_digest_members(conn, lst.id):
         log.info("%s: %d posts for the digest, but no digest members now", lst.address, len(rows))
         return len(rows)
     [(issue,)] = conn.execute(
@@ -73,8 +72,10 @@ def send(db: Db, lst: ListInfo, now: float) -> int:
         (lst.id,),
     ).fetchall()
     data = _build(lst, int(issue), [bytes(r[1]) for r in rows], now)
-    outbox.enqueue(conn, data, lst.bounces_address, to, lst.id, "digest", now=now)
-    log.info("%s: digest issue %d, %d posts, to %d members", lst.address, issue, len(rows), len(to))
+    _, to = outbox.enqueue_members(
+        conn, data, lst.bounces_address, lst.id, DeliveryMode.DIGEST, "digest", "", now=now
+    )
+    log.info("%s: digest issue %d, %d posts, to %d members", lst.address, issue, len(rows), to)
     return len(rows)
 
 

@@ -6,6 +6,7 @@ loading SQLAlchemy; a Session serves as well (db/plain.py).
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -56,20 +57,47 @@ def add(
     info = listrows.find(conn, list_address)
     now = time.time() if now is None else now
     result = AddResult()
+    # A chunk at a time: one look-up of who is a member already and one insert per
+    # ADD_CHUNK entries (an import of a million addresses), memory bounded by the chunk.
+    for start in range(0, len(entries), ADD_CHUNK):
+        new = _new_in(conn, info.id, entries[start : start + ADD_CHUNK], result)
+        memberrows.insert_many(conn, info.id, new, role.value, delivery.value, now)
+        for address, _name in new:
+            result.added.append(address)
+            if welcome is not None:
+                replies.welcome(conn, welcome, info, address, now)
+    return result
+
+
+ADD_CHUNK = 500  # entries per look-up and insert
+
+
+def _new_in(
+    conn: sqlite3.Connection, list_id: int, entries: list[str], result: AddResult
+) -> list[tuple[str, str]]:
+    """The entries to add, as (address, name), in order; the others noted in `result`:
+    invalid, or already members (before this call, or earlier in it)."""
+    parsed: list[tuple[str, str] | None] = []
     for entry in entries:
         try:
             name, address = parse_entry(entry)
         except InvalidAddress as exc:
             result.invalid.append((entry, str(exc)))
+            parsed.append(None)
             continue
-        if memberrows.is_member(conn, info.id, address):
-            result.skipped.append(address)
+        parsed.append((address, name))
+    known = {a.lower() for a in memberrows.ids_in(conn, list_id, [p[0] for p in parsed if p])}
+    new = []
+    for item in parsed:
+        if item is None:
             continue
-        memberrows.insert(conn, info.id, address, name, role.value, delivery.value, now)
-        result.added.append(address)
-        if welcome is not None:
-            replies.welcome(conn, welcome, info, address, now)
-    return result
+        key = item[0].lower()
+        if key in known:
+            result.skipped.append(item[0])
+            continue
+        known.add(key)
+        new.append(item)
+    return new
 
 
 def forget(db: Db, address: str) -> list[str]:
