@@ -23,11 +23,15 @@ if TYPE_CHECKING:  # `digests send` and `members set` load neither
 log = logging.getLogger("listfed.digests")
 
 
+# every accepted post asks: an entry of ix_member_list_delivery (schema v14), not a walk
+# of the list's members
+_DIGEST_MEMBER = (
+    "SELECT 1 FROM member WHERE list_id = ? AND delivery = ? AND NOT delivery_disabled LIMIT 1"
+)
+
+
 def _has_digest_members(db: Db, list_id: int) -> bool:
-    row = connection(db, flush=False).execute(  # plain: every accepted post asks
-        "SELECT 1 FROM member WHERE list_id = ? AND delivery = ? AND NOT delivery_disabled LIMIT 1",
-        (list_id, DeliveryMode.DIGEST.value),
-    )
+    row = connection(db, flush=False).execute(_DIGEST_MEMBER, (list_id, DeliveryMode.DIGEST.value))
     return row.fetchone() is not None
 
 
