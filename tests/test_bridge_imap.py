@@ -24,12 +24,12 @@ from typing import Any, TypeVar
 
 import pytest
 
-from listfed.bridges import state
 from listfed.bridges.imapwatch import MAX_MESSAGE
 from listfed.bridges.proof import subscribed
 from listfed.bridges.watchers import Timing
 from listfed.config.settings import BridgeConfig
-from listfed.db.models import BridgeState
+from listfed.ops import bridgestatus
+from listfed.ops.bridgestatus import BridgeRow
 from listfed.ops.node import secret_path
 from tests.conftest import DOMAIN, RecordingSmarthost, World, make_config, post, running_world
 from tests.dovecot import Dovecot, dovecot_fixture, running_dovecot  # noqa: F401 (fixture)
@@ -144,10 +144,10 @@ async def bridged(
         yield w
 
 
-def row(w: World) -> BridgeState:
-    with w.node.db.read() as s:
-        found = state.all_rows(s).get("atl")
-    return found if found is not None else BridgeState(name="atl")
+def row(w: World) -> BridgeRow:
+    with w.node.db.read_plain() as conn:
+        found = bridgestatus.rows(conn).get("atl")
+    return found if found is not None else BridgeRow("atl", 0, 0, "", "", 0.0, 0.0, 0, 0)
 
 
 async def until(condition: Callable[[], T], what: str, timeout: float = WAIT) -> T:
@@ -163,10 +163,10 @@ async def until(condition: Callable[[], T], what: str, timeout: float = WAIT) ->
 
 
 async def row_when(
-    w: World, condition: Callable[[BridgeState], bool], what: str, timeout: float = WAIT
-) -> BridgeState:
+    w: World, condition: Callable[[BridgeRow], bool], what: str, timeout: float = WAIT
+) -> BridgeRow:
     """The bridge's row once `condition` holds for it."""
-    found: list[BridgeState] = []
+    found: list[BridgeRow] = []
 
     def check() -> bool:
         found[:] = [row(w)]
@@ -176,7 +176,7 @@ async def row_when(
     return found[0]
 
 
-async def at_uid(w: World, uid: int, *, idle: bool = True) -> BridgeState:
+async def at_uid(w: World, uid: int, *, idle: bool = True) -> BridgeRow:
     """Until the bridge's cursor has passed `uid` (and it waits in IDLE again), then until
     the node has delivered what that brought."""
     await until(lambda: row(w).last_uid >= uid, f"the bridge's cursor at UID {uid}")

@@ -7,10 +7,9 @@ with the queue rows of the messages it covers.
 from __future__ import annotations
 
 from sqlalchemy import text
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from listfed.bridges.imapwatch import Cursor
-from listfed.db.models import BridgeState
 
 _ENSURE = text(
     "INSERT OR IGNORE INTO bridge_state (name, uidvalidity, last_uid, state, last_error, "
@@ -68,7 +67,3 @@ def set_state(session: Session, name: str, state: str, now: float) -> None:
 def set_error(session: Session, name: str, error: str, now: float) -> None:
     _ensure(session, name, now)
     session.connection().execute(_ERROR, {"n": name, "e": error[:500], "t": now})
-
-
-def all_rows(session: Session) -> dict[str, BridgeState]:
-    return {row.name: row for row in session.exec(select(BridgeState))}
