@@ -53,6 +53,7 @@ import random
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -815,6 +816,28 @@ async def smtp_under_load(
 # -- the run ----------------------------------------------------------------------------
 
 
+async def ranked_index_ready(db: Path, timeout: float = 600.0) -> str:
+    """Wait until the daemon's ranked search index holds every post (archive/topk: on a
+    node upgraded to schema v15, or without the index folder, it is made at start and
+    searches go to FTS5 meanwhile); what it took, for the notes."""
+    start = time.monotonic()
+    waiting = -1
+    while time.monotonic() - start < timeout:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+        try:
+            waiting = int(conn.execute("SELECT count(*) FROM search_pending").fetchone()[0])
+        except sqlite3.OperationalError:  # not upgraded yet
+            waiting = -1
+        finally:
+            conn.close()
+        if waiting == 0:
+            took = time.monotonic() - start
+            print(f"   ranked search index ready after {took:.1f} s", flush=True)
+            return f"ranked search index ready {took:.1f} s after the daemon answered"
+        await asyncio.sleep(0.5)
+    raise StepFailed(f"the ranked search index still had {waiting} posts to take after {timeout} s")
+
+
 async def measure(args: argparse.Namespace, daemon: Daemon, targets: Targets, fig: Figures) -> None:
     q = args.quick
     seconds = args.duration or (8.0 if q else 20.0)
@@ -823,6 +846,7 @@ async def measure(args: argparse.Namespace, daemon: Daemon, targets: Targets, fi
     tag = f"{int(time.time())}-{os.getpid()}"
     await daemon.start()
     print(f"   serve pid {daemon.pid}, web children {daemon.web_pids}", flush=True)
+    fig.notes.append(await ranked_index_ready(daemon.config.parent / "var" / "listfed.db"))
     # every page once: each answers 200, the pages and the index come into memory
     for kind in KINDS:
         bad = await _check(daemon.web_port, targets.of(kind), kind, fig)

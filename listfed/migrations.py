@@ -22,6 +22,7 @@ from listfed.db.engine import Database
 from listfed.db.schema_v1 import V1
 from listfed.db.schema_v5 import ARCHIVE_COLUMNS, V5
 from listfed.db.schema_v7 import V7
+from listfed.db.schema_v15 import V15
 from listfed.errors import StorageError
 
 
@@ -219,8 +220,17 @@ def _v14(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_member_list_delivery ON member (list_id, delivery)")
 
 
+def _v15(conn: Connection) -> None:
+    """The ranked search index (archive/topk): each post archived, changed or removed is
+    noted for the daemon to carry into it. Every post already archived is noted as of
+    long ago, so that searches use FTS5 until the index holds them all."""
+    for statement in V15:
+        conn.exec_driver_sql(statement)
+    conn.exec_driver_sql("INSERT INTO search_pending (post, at) SELECT id, 0 FROM archive")
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
-    *(_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14)
+    *(_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14, _v15)
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 assert SCHEMA_VERSION == version.SCHEMA_VERSION

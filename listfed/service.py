@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP
 
 from listfed.addresses import Resolution, resolve
+from listfed.archive.topk.feed import Feeder
 from listfed.bounces.handle import delivery_failed
 from listfed.bridges.watchers import Timing, Watchers
 from listfed.config import Config, WebConfig
@@ -223,18 +225,41 @@ class Node:
             if self.web is not None:
                 self.web.close()
             raise ListfedError(f"cannot listen on {smtp.host}:{smtp.port}: {exc.strerror}") from exc
+        feeder = await self._feeder()
         self.tasks = [
             asyncio.create_task(self.dispatcher.run(self.stop_event)),
             asyncio.create_task(self.deliverer.run(self.stop_event)),
             asyncio.create_task(self.housekeeper.run(self.stop_event)),
             asyncio.create_task(self.handler.tally.run(self.db, self.stop_event)),
         ]
+        if feeder is not None:
+            self.tasks.append(asyncio.create_task(feeder.run(self.stop_event)))
         if self.web is not None:  # a child process: pages never take this loop's time
             self.tasks.append(asyncio.create_task(self.web.run(self.stop_event)))
         self.bridges.apply(self.config.bridges)
         host, port = self.server.sockets[0].getsockname()[:2]
         log.info("listening on %s:%s (%s)", host, port, "LMTP" if smtp.lmtp else "SMTP")
         return host, port
+
+    async def _feeder(self) -> Feeder | None:
+        """The ranked search index's writer (archive/topk), or None when it cannot be
+        opened: searches are then FTS5's, as before it existed."""
+        db = self.db
+
+        def write_plain(fn: Callable[[sqlite3.Connection], None]) -> None:
+            with db.write_plain() as conn:
+                fn(conn)
+
+        async def write(fn: Callable[[sqlite3.Connection], None]) -> None:
+            await db.run(write_plain, fn)
+
+        feeder = Feeder(db.path, self.config.storage.busy_timeout, write)
+        try:
+            await feeder.start()
+        except Exception as exc:  # a cache: the node runs without it
+            log.error("search index %s cannot be opened (FTS5 answers): %s", feeder.folder, exc)
+            return None
+        return feeder
 
     async def stop(self, grace: float = 30.0) -> None:
         """Stop accepting, finish SMTP transactions in flight and the workers' batches."""

@@ -65,16 +65,21 @@ MESSAGES = [
 ]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def db() -> Iterator[sqlite3.Connection]:
-    conn = sqlite3.connect(":memory:")
-    conn.executescript(SCHEMA)
-    conn.executemany("INSERT INTO mlist VALUES (?, ?, ?)", LISTS)
+def fill(conn: sqlite3.Connection) -> None:
+    """LISTS and MESSAGES into SCHEMA's tables (test_archive_ranked's too)."""
+    conn.executemany("INSERT INTO mlist (id, local, domain) VALUES (?, ?, ?)", LISTS)
     conn.executemany(
         "INSERT INTO archive (message_id, list_id, date, subject, sender, sender_name, body_text,"
         " attachments) VALUES (?, ?, ?, ?, ?, ?, ?, '')",
         [(mid, lst, ts(date), *rest) for mid, lst, date, *rest in MESSAGES],
     )
+
+
+@pytest.fixture(scope="module")
+def db() -> Iterator[sqlite3.Connection]:
+    conn = sqlite3.connect(":memory:")
+    conn.executescript(SCHEMA)
+    fill(conn)
     yield conn
     conn.close()
 
@@ -103,9 +108,8 @@ def search(db: sqlite3.Connection, query: str) -> set[str]:
     return set(run(db, compile_query(query)))
 
 
-@pytest.mark.parametrize(
-    ("query", "expected"),
-    [
+# (query, the messages it finds): also what the ranked index must find (test_archive_ranked)
+CASES: list[tuple[str, set[str]]] = [
         # words are AND-ed; a phrase needs the words together
         ("general strike", {"m1", "m2"}),
         ('"general strike"', {"m1"}),
@@ -176,8 +180,10 @@ def search(db: sqlite3.Connection, query: str) -> set[str]:
         ('"strike OR minutes"', set()),
         ("re: http://x strike", set()),
         ("strike\x00general", {"m1", "m2"}),
-    ],
-)
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("query", "expected"), CASES)
 def test_search(db: sqlite3.Connection, query: str, expected: set[str]) -> None:
     assert search(db, query) == expected
     assert db.execute("SELECT count(*) FROM archive").fetchone() == (len(MESSAGES),)

@@ -24,13 +24,20 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return int(row[0]) if row else 0
 
 
-def connect(path: Path, busy_timeout: float, readonly: bool = False) -> sqlite3.Connection:
+def connect(
+    path: Path, busy_timeout: float, readonly: bool = False, any_thread: bool = False
+) -> sqlite3.Connection:
     """A connection with the daemon's settings (WAL, foreign keys, fsync on commit);
-    autocommit mode, so callers write `BEGIN IMMEDIATE` ... `COMMIT` themselves."""
+    autocommit mode, so callers write `BEGIN IMMEDIATE` ... `COMMIT` themselves.
+    `any_thread`: usable from whichever thread, one at a time (asyncio.to_thread's)."""
     try:
         if readonly:
             conn = sqlite3.connect(
-                f"file:{path}?mode=ro", uri=True, timeout=busy_timeout, isolation_level=None
+                f"file:{path}?mode=ro",
+                uri=True,
+                timeout=busy_timeout,
+                isolation_level=None,
+                check_same_thread=not any_thread,
             )
             conn.execute(f"PRAGMA mmap_size={MMAP}")  # a big index read from the page cache
         else:

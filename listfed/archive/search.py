@@ -15,12 +15,19 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from listfed.archive.query import QueryError, compile_query
+from listfed.archive.query import Compiled, QueryError, compile_query
 from listfed.errors import StorageError
+
+if TYPE_CHECKING:  # the ranked index is tantivy's: `archive search` does not load it
+    from listfed.archive.topk.index import Reader
+
+log = logging.getLogger("listfed.search")
 
 MARK = ("**", "**")  # around matched words in snippets (text and JSON alike)
 MARGIN = 200  # leaders ranked beyond the limit (see _ranked)
@@ -84,11 +91,13 @@ def search(
     *,
     everything: bool = False,
     also: Sequence[int] = (),
+    ranked: Reader | None = None,
 ) -> Found:
     """The best `limit` messages for the query; raises QueryError for a malformed one.
     `visibilities`: only lists whose archive is one of these (the web face's readers),
     and the lists whose ids are in `also` (a signed-in member's own lists).
-    `everything`: rank every match, however many (see WINDOW)."""
+    `everything`: rank every match, however many (see WINDOW). `ranked`: the ranked
+    index (archive/topk), which ranks every match at once where it can answer."""
     compiled = compile_query(query)
     where = list(compiled.where)
     params: dict[str, object] = dict(compiled.params)
@@ -114,6 +123,11 @@ def search(
     try:
         if compiled.match is None:
             return Found(_by_date(conn, where, params))
+        if ranked is not None and ranked.current(conn):
+            lists = _readable(holding, list_address, visibilities, also)
+            found = _by_index(conn, ranked, query, compiled, max(1, limit), lists)
+            if found is not None:
+                return found
         params["match"] = compiled.match
         window = WINDOW  # read now: tests make it small
         few, dated = False, []  # a date range of no more than `window` posts: their rowids
@@ -127,15 +141,66 @@ def search(
             params["cut"] = cut
         unbounded: list[tuple[int | None, int | None]] = [(None, None)]
         spans = _spans(dated) if few else unbounded
-        ranked = _ranked(conn, where, params, spans)
-        snippets = _snippets(conn, compiled.match, [rowid for rowid, _row in ranked])
+        leaders = _ranked(conn, where, params, spans)
+        snippets = _snippets(conn, compiled.match, [rowid for rowid, _row in leaders])
         matches = _count(conn, compiled.match) if cut is not None and not where else None
     except sqlite3.OperationalError as exc:
         if "fts5" in str(exc):  # the compiler escapes everything; should it miss a case
             raise QueryError(f"bad query: {query!r} could not be searched") from None
         raise StorageError(f"searching the archive failed: {exc}") from None
-    hits = [_hit(row, snippets.get(rowid, "")) for rowid, row in ranked]
+    hits = [_hit(row, snippets.get(rowid, "")) for rowid, row in leaders]
     return Found(hits, window if cut is not None else 0, matches)
+
+
+def _readable(
+    holding: list[tuple[int, str, str]],
+    list_address: str | None,
+    visibilities: Sequence[str] | None,
+    also: Sequence[int],
+) -> list[int] | None:
+    """The ids of the lists whose posts may be hits, None when that is every list."""
+    if not holding:
+        return None  # nothing asked of the lists (see `search`)
+    kept = [
+        i
+        for i, address, visibility in holding
+        if (visibilities is None or visibility in visibilities or i in also)
+        and (list_address is None or address == list_address.lower())
+    ]
+    return None if len(kept) == len(holding) else kept
+
+
+def _by_index(
+    conn: sqlite3.Connection,
+    ranked: Reader,
+    query: str,
+    compiled: Compiled,
+    limit: int,
+    readable: list[int] | None,
+) -> Found | None:
+    """The answer of the ranked index, None where it cannot give one (see topk/compile)."""
+    from listfed.archive.topk.rank import best  # loaded with the index, by its holder
+
+    if readable == []:
+        return Found([])
+    span = (compiled.after, compiled.before)
+    try:
+        ids = best(ranked, conn, query, limit, span, readable)
+    except ValueError as exc:  # tantivy's errors; the index is a cache: FTS5 answers
+        log.warning("the ranked index failed a search (FTS5 answers): %s", exc)
+        return None
+    if ids is None:
+        return None
+    named = {f"r{i}": post for i, post in enumerate(ids)}
+    sql = (
+        f"SELECT a.id, {_COLUMNS} FROM archive a JOIN mlist m ON m.id = a.list_id "  # noqa: S608
+        f"WHERE a.id IN ({','.join(':' + name for name in named)})"
+    )
+    rows = {int(r[0]): r[1:] for r in conn.execute(sql, named)} if ids else {}
+    kept = [post for post in ids if post in rows]  # a post removed a moment ago is gone
+    assert compiled.match is not None
+    snippets = _snippets(conn, compiled.match, kept)
+    return Found([_hit(rows[post], snippets.get(post, "")) for post in kept])
 
 
 def _lists_exist(

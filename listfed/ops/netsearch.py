@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from listfed.archive import network
@@ -21,6 +22,9 @@ from listfed.archive.search import Found, Hit, NoSuchList, search
 from listfed.config.settings import PeerConfig
 from listfed.federation.peerweb import PeerError, Round
 from listfed.listinfo import Visibility
+
+if TYPE_CHECKING:  # the command line's network search does not load the index
+    from listfed.archive.topk.index import Reader
 
 MAX_ANSWER = 512 * 1024  # bytes of one peer's answer (100 hits need about 100 KB)
 # kept from the deadline for merging the answers and showing them (a few ms at most)
@@ -58,17 +62,25 @@ class NetworkFound:
     nodes: int = 1  # how many nodes answered, this one included
 
 
-def public_hits(conn: sqlite3.Connection, query: str, limit: int) -> Found:
+def public_hits(
+    conn: sqlite3.Connection, query: str, limit: int, ranked: Reader | None = None
+) -> Found:
     """This node's best `limit` hits in public lists; a list: naming no public list here
-    finds nothing (it may be on another node). QueryError for a malformed query."""
+    finds nothing (it may be on another node). QueryError for a malformed query.
+    `ranked`: the ranked index, where the caller has one (the web face)."""
     try:
-        return search(conn, query, None, limit, visibilities=PUBLIC)
+        return search(conn, query, None, limit, visibilities=PUBLIC, ranked=ranked)
     except NoSuchList:
         return Found([])
 
 
 def network_search(
-    conn: sqlite3.Connection, query: str, net: Network, limit: int = 20, own_root: str | None = None
+    conn: sqlite3.Connection,
+    query: str,
+    net: Network,
+    limit: int = 20,
+    own_root: str | None = None,
+    ranked: Reader | None = None,
 ) -> NetworkFound:
     """The merged best `limit` hits of this node and its peers, within `net.deadline`
     (peers that have not answered RESERVE before it are cut).
@@ -94,7 +106,7 @@ def network_search(
             h.snippet,
             root + post_path(h.list, h.message_id) if linked else "",
         )
-        for place, h in enumerate(public_hits(conn, query, limit).hits, 1)
+        for place, h in enumerate(public_hits(conn, query, limit, ranked).hits, 1)
     ]
     answers, missing = [own], []
     for name, got in pending.answers().items():

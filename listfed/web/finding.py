@@ -54,7 +54,9 @@ def _network(request: Request, site: Site) -> Response:
         return site.page("search.html", status=503, error=error, **context)
     try:
         with site.reading() as conn:
-            found = netsearch.network_search(conn, query, site.network, PER_PAGE, own_root="")
+            found = netsearch.network_search(
+                conn, query, site.network, PER_PAGE, own_root="", ranked=site.ranked()
+            )
     except QueryError as exc:
         return site.page("search.html", status=400, error=str(exc), **context)
     finally:
@@ -93,6 +95,7 @@ def _answer(request: Request, address: str | None) -> Response:
                 visibilities=READABLE,
                 also=members_lists(request, conn),
                 everything=context["everything"],
+                ranked=site.ranked(),
             )
         except QueryError as exc:
             return site.page("search.html", status=400, error=str(exc), **context)

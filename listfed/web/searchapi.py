@@ -41,7 +41,7 @@ def answer(request: Request) -> JSONResponse:
         return refusal(400, "limit: expected a number")
     with site.reading() as conn:
         try:
-            found = netsearch.public_hits(conn, query, limit)
+            found = netsearch.public_hits(conn, query, limit, site.ranked())
         except QueryError as exc:
             return refusal(400, str(exc))
     node = site.network.node if site.network else ""

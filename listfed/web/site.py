@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from listfed.archive import browse, opendb
+from listfed.archive.topk.index import Opener, Reader, folder_of
 from listfed.context import NodeSettings
 from listfed.db.engine import Database
 from listfed.listinfo import Visibility
@@ -54,6 +55,13 @@ class Site:
         default_factory=lambda: threading.BoundedSemaphore(NETWORK_SEARCHES)
     )
     _writer: Database | None = None
+    _ranked: Opener | None = None
+
+    def ranked(self) -> Reader | None:
+        """The ranked search index, when the daemon keeps one (archive/topk)."""
+        if self._ranked is None:
+            self._ranked = Opener(folder_of(self.database))
+        return self._ranked.reader()
 
     def writer(self) -> Database:
         """For the few writes (one-click unsubscribe): short WAL transactions, as the

@@ -1,0 +1,137 @@
+"""The ranked index's folder, schema and words: opened to read by any process, to
+write by the daemon alone (tantivy keeps a lock file: one writer at a time).
+
+The folder sits beside the database (`var/listfed.db` -> `var/listfed.search/`). Its
+VERSION file is written last when it is made: a folder without it, or with another
+version, is not read, and the daemon makes it anew.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sqlite3
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tantivy
+
+VERSION = "1"  # the schema and the words below: a change here rebuilds every index
+WORDS = "listfed"  # the analyzer's name in the index
+# bm25 weights as the archive's FTS5 `rank` (schema v5): subject 5, author 2, text 1
+WEIGHTS = {"subject": 5.0, "sender": 2.0, "body": 1.0, "attachments": 1.0}
+LONGEST = 200  # bytes: a longer "word" is not indexed (tantivy refuses > 65,530 anyway)
+# "bm25, then newest": tantivy multiplies each score by log2(2 + `recent`); with
+# recent = date x RECENT that is 1 + date x 7.2e-15, at most 1 + 3e-5 (year 2100):
+# scores that tie (as many do, for one word in fields of like length) go newest first,
+# and no two scores further apart than 0.003 % change places.
+RECENT = 1e-14
+LAG = 10.0  # seconds: a change waiting longer than this means no one is feeding the index
+
+
+def folder_of(database: Path) -> Path:
+    return database.with_name(database.stem + ".search")
+
+
+# combining marks: what unicode61 `remove_diacritics 2` takes off a letter
+_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
+
+
+def fold(text: str) -> str:
+    """Accents off, as FTS5's `remove_diacritics 2` does (é -> e; ø, ß and æ stay:
+    they are letters of their own, not a letter and a mark). For the text indexed
+    and the words searched alike; linear in the text."""
+    return text if text.isascii() else _MARKS.sub("", unicodedata.normalize("NFD", text))
+
+
+def analyzer() -> tantivy.TextAnalyzer:
+    """Words as FTS5's `unicode61` makes them, of text already `fold`ed: split at every
+    character that is not a letter or digit, lower case."""
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(LONGEST))
+        .filter(tantivy.Filter.lowercase())
+        .build()
+    )
+
+
+def schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_integer_field("id", indexed=True, fast=True)  # the archive row
+    builder.add_integer_field("list", indexed=True, fast=False)
+    builder.add_integer_field("date", indexed=True, fast=True)  # whole seconds
+    builder.add_float_field("recent", fast=True)  # see RECENT
+    for name in WEIGHTS:
+        builder.add_text_field(name, tokenizer_name=WORDS, index_option="position")
+    return builder.build()
+
+
+@dataclass
+class Reader:
+    """An index open for searching, in any process."""
+
+    index: tantivy.Index
+    schema: tantivy.Schema
+    words: tantivy.TextAnalyzer = field(default_factory=analyzer)
+
+    def searcher(self) -> tantivy.Searcher:
+        self.index.reload()  # what the feeder committed before this search's freshness check
+        return self.index.searcher()
+
+    def current(self, conn: sqlite3.Connection, now: float | None = None) -> bool:
+        """Does the index hold the archive as it is? Changes younger than LAG are let be
+        (a post is searchable here a moment after it is archived); an older one means
+        the index is being built, or no daemon feeds it: FTS5 answers then."""
+        row = conn.execute("SELECT at FROM search_pending ORDER BY seq LIMIT 1").fetchone()
+        return row is None or float(row[0]) > (time.time() if now is None else now) - LAG
+
+
+def open_reader(folder: Path) -> Reader | None:
+    """The index in `folder`, or None when there is none (yet) or it cannot be read."""
+    try:
+        if (folder / "VERSION").read_text().strip() != VERSION:
+            return None
+        index = tantivy.Index.open(str(folder))
+    except (OSError, ValueError):
+        return None
+    index.register_tokenizer(WORDS, analyzer())
+    return Reader(index, index.schema)
+
+
+@dataclass
+class Opener:
+    """The index for a process that only reads (a web worker): opened at the first
+    search, and tried again every `retry` seconds while there is none."""
+
+    folder: Path
+    retry: float = 5.0
+    _reader: Reader | None = None
+    _tried: float = float("-inf")
+
+    def reader(self) -> Reader | None:
+        now = time.monotonic()
+        if self._reader is None and now - self._tried >= self.retry:
+            self._tried = now
+            self._reader = open_reader(self.folder)
+        return self._reader
+
+
+def open_writable(folder: Path) -> tuple[tantivy.Index, bool]:
+    """The index to write, and whether it was made anew (empty: every post must be fed
+    again, and `mark_made` written once they are queued)."""
+    reader = open_reader(folder)
+    if reader is not None:
+        return reader.index, False
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    index = tantivy.Index(schema(), path=str(folder))
+    index.register_tokenizer(WORDS, analyzer())
+    return index, True
+
+
+def mark_made(folder: Path) -> None:
+    temporary = folder / "VERSION.new"
+    temporary.write_text(VERSION + "\n")
+    temporary.replace(folder / "VERSION")

@@ -1,0 +1,47 @@
+"""The best posts for a query, by the ranked index: bm25, then newest (SPEC §6).
+
+tantivy ranks by score alone; the posts whose scores tie are put newest first here,
+among the `limit` + MARGIN best it returns (the same compromise as FTS5's leaders in
+archive/search.py: only a tie running past the margin could be out of date order).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from listfed.archive.query import parse
+from listfed.archive.topk.compile import compile_tree
+from listfed.archive.topk.index import Reader
+
+MARGIN = 20
+
+
+def best(
+    reader: Reader,
+    conn: sqlite3.Connection,
+    text: str,
+    limit: int,
+    span: tuple[int | None, int | None],
+    readable: list[int] | None,
+) -> list[int] | None:
+    """The archive ids of the best `limit` posts, best first; None when the index cannot
+    answer this query (FTS5 must). `readable`: only these lists' posts (None: any)."""
+
+    def list_ids(name: str) -> list[int]:
+        column = "local || '@' || domain" if "@" in name else "local"
+        rows = conn.execute(f"SELECT id FROM mlist WHERE {column} = ?", (name,))  # noqa: S608
+        return [int(r[0]) for r in rows]
+
+    query = compile_tree(parse(text), reader.schema, reader.words, list_ids, span, readable)
+    if query is None:
+        return None
+    searcher = reader.searcher()
+    hits = searcher.search(query, limit + MARGIN, count=False, weight_by_field="recent").hits
+    places = [place for _score, place in hits]
+    ids = searcher.fast_field_values("id", places)
+    dates = searcher.fast_field_values("date", places)
+    ranked = sorted(
+        zip((score for score, _place in hits), dates, ids, strict=True),
+        key=lambda hit: (-hit[0], -(hit[1] or 0)),
+    )
+    return [int(post) for _score, _date, post in ranked[:limit] if post is not None]
