@@ -93,12 +93,8 @@ def test_a_command_loads_only_what_it_runs(node: Path, args: list[str]) -> None:
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.parametrize(
-    "args", [["routes", "check"], ["bridges", "ls"], ["bridges", "ls", "--json"]]
-)
-def test_routes_check_and_bridges_ls_load_no_orm(tmp_path: Path, args: list[str]) -> None:
-    """A node with a route and a bridge to show (routes test and bridges sync run the
-    pipeline and a mailbox pass, and load what those need)."""
+def _routed_node(tmp_path: Path) -> dict[str, str]:
+    """A node with a route and a bridge (the environment that names its config)."""
     config = tmp_path / "listfed.toml"
     runner = CliRunner()
     for step in (["init", "--domain", DOMAIN], ["lists", "create", TEAM]):
@@ -109,9 +105,31 @@ def test_routes_check_and_bridges_ls_load_no_orm(tmp_path: Path, args: list[str]
             f'[[bridge]]\nname = "b1"\nlist = "{TEAM}"\nforeign = "x@lists.other.example"\n'
             f'address = "bridge@{DOMAIN}"\n'
         )
-    code, modules, out = _run({**os.environ, "LISTFED_CONFIG": str(config)}, args)
+    return {**os.environ, "LISTFED_CONFIG": str(config)}
+
+
+@pytest.mark.parametrize(
+    "args", [["routes", "check"], ["bridges", "ls"], ["bridges", "ls", "--json"]]
+)
+def test_routes_check_and_bridges_ls_load_no_orm(tmp_path: Path, args: list[str]) -> None:
+    """(bridges sync runs a mailbox pass, and loads what that needs.)"""
+    code, modules, out = _run(_routed_node(tmp_path), args)
     assert code in (0, None), out
     assert "ok: 1 route, no errors" in out if args[0] == "routes" else "b1" in out
+    assert HEAVY & modules == set()
+    assert "Traceback" not in out
+
+
+def test_routes_test_loads_no_orm(tmp_path: Path) -> None:
+    """The trial of the pipeline reads the archive, the hold queue and the relay ledger
+    (the duplicate rule, the thread, the route plan) on a plain connection."""
+    env = _routed_node(tmp_path)
+    reply = tmp_path / "reply.eml"
+    reply.write_bytes(b"From: a@example.net\r\nSubject: Re: x\r\nIn-Reply-To: <p@x>\r\n\r\nhi\r\n")
+    code, modules, out = _run(env, ["routes", "test", str(reply), "--list", TEAM])
+    assert code in (0, None), out
+    assert "route out -> coc@lists.elsewhere.example: no (it has no match" in out
+    assert "route bridge:b1 -> x@lists.other.example: relay (any = true)" in out
     assert HEAVY & modules == set()
     assert "Traceback" not in out
 
