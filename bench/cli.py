@@ -9,12 +9,13 @@
 A fresh node in a temporary folder for each checkout measured (`listfed init`, a list
 with 50 members, a [[peer]] whose secret is in the environment, a [[route]], 200
 archived posts from bench/mboxgen.py, posts in the hold queue for the `held` commands
-to decide on), then each command as a user types it
-(`python -m listfed`, the checkout first on PYTHONPATH): one run not counted (bytecode
-and page cache), then `--runs` runs, the checkouts in turn. It prints the median wall
-time and the median CPU time (user + system) of each command; the CPU time moves less
-when other processes share the machine. The machine is described first
-(bench/fanout.py's machine()). Local files only; every run has a timeout.
+to decide on, a reply to one of the posts for `routes test`), then each command as a
+user types it (`python -m listfed`, the checkout first on PYTHONPATH): one run not
+counted (bytecode and page cache), then `--runs` runs, the checkouts in turn. It prints
+the median wall time and the median CPU time (user + system) of each command; the CPU
+time moves less when other processes share the machine. The machine is described first
+(bench/fanout.py's machine()). Local files only; every run has a timeout. (`bridges
+sync` is not here: it needs an IMAP server.)
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ COMMANDS: list[tuple[str, list[str]]] = [
     ("peers ls", ["peers", "ls"]),
     ("archive search", ["archive", "search", "meeting"]),
     ("doctor --offline", ["doctor", "--offline"]),  # no DNS: loopback only
+    ("routes check", ["routes", "check"]),
+    ("routes test", ["routes", "test", "reply.eml", "--list", LIST]),  # a trial of the pipeline
     ("held show", ["held", "show", "{kept}"]),
     # the writes; {n} is the run's number (0: the run not counted), so that each run
     # has something to do: a new list, a member still there, a post still held
@@ -150,6 +153,19 @@ def prepare(base: list[str], env: dict[str, str], workdir: Path, runs: int) -> N
     ):
         run([*base, *words], env, workdir)
     hold(workdir / "var" / "listfed.db", 2 * runs + 3)
+    reply(workdir / "var" / "listfed.db", workdir / "reply.eml")
+
+
+def reply(database: Path, eml: Path) -> None:
+    """A tagged reply to an archived post, for `routes test`: the trial reads the archive
+    (duplicate rule, thread), the hold queue and the relay ledger."""
+    with sqlite3.connect(database) as conn:
+        [(parent,)] = conn.execute("SELECT message_id FROM archive ORDER BY id LIMIT 1 OFFSET 50")
+    conn.close()
+    eml.write_bytes(
+        f"From: Ann <ann@example.net>\r\nTo: {LIST}\r\nSubject: Re: [national] the meeting\r\n"
+        f"Message-ID: <reply@example.net>\r\nIn-Reply-To: <{parent}>\r\n\r\nAgreed.\r\n".encode()
+    )
 
 
 def main() -> int:

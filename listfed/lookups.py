@@ -10,10 +10,12 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from listfed.dmarc.lookup import DmarcLookup, DmarcResult
 from listfed.dmarc.mitigation import from_domain
+
+if TYPE_CHECKING:  # dnspython: the daemon's; a `Post` (`routes test`) needs none
+    from listfed.dmarc.lookup import DmarcLookup, DmarcResult
 
 log = logging.getLogger("listfed.pipeline")
 

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from listfed.addresses import Kind, resolve
-from listfed.bridges import foreign, outgoing
+from listfed.bridges import foreign, outgoing, routing
 from listfed.config import parse_config
 from listfed.config.settings import BridgeConfig
 from listfed.context import NodeSettings
@@ -152,13 +152,13 @@ def test_the_copy_names_the_foreign_list_drops_failing_signatures_and_has_a_date
 
 
 def test_a_bridge_is_a_route_that_takes_every_post_unless_it_has_a_match() -> None:
-    route = outgoing.as_route(BRIDGE)
+    route = routing.as_route(BRIDGE)
     assert (route.from_, route.to, dict(route.match)) == (BRIDGE.list, (FOREIGN,), {"any": True})
     tagged = BridgeConfig("t", BRIDGE.list, FOREIGN, address="b@x", match={"subject_tag": "r"})
-    assert dict(outgoing.as_route(tagged).match) == {"subject_tag": "r"}
+    assert dict(routing.as_route(tagged).match) == {"subject_tag": "r"}
     listening = BridgeConfig("l", BRIDGE.list, FOREIGN, address="b@x", direction="in")
     node = NodeSettings("n", bridges=(BRIDGE, listening))
-    assert [r.name for r in outgoing.routes(node)] == ["bridge:atl"]
+    assert [r.name for r in routing.routes(node)] == ["bridge:atl"]
 
 
 # -- RCPT --------------------------------------------------------------------------------

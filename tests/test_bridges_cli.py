@@ -6,6 +6,7 @@ leaves for the daemon."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 from pathlib import Path
@@ -18,6 +19,7 @@ from listfed.cli.app import app
 from listfed.db.engine import Database
 from listfed.db.models import QueueItem
 from tests.dovecot import PASSWORD, Dovecot, dovecot_fixture  # noqa: F401 (fixture)
+from tests.loaded import ORM, run_listfed
 
 HERE = "lists.example.org"
 TEAM = f"team@{HERE}"
@@ -205,6 +207,29 @@ def test_sync_queues_the_foreign_lists_posts_once(tmp_path: Path, dovecot: Dovec
     assert "taken / sent  4 / 0" in text
     for out in (text, raw):
         assert dovecot.password not in out
+
+
+def test_a_sync_loads_the_orm_only_to_store_what_it_took(tmp_path: Path, dovecot: Dovecot) -> None:
+    """Up to the mailbox, and when it has nothing new or cannot be reached, a pass reads
+    and writes with plain sqlite3 (issue 20: the command starts in a fraction of a second)."""
+    config = node(tmp_path, imap_bridge(dovecot.url, dovecot.user))
+    env = {**os.environ, "LISTFED_CONFIG": config}
+    dovecot.append(foreign_post(1))
+    code, _, out = run_listfed(env, ["bridges", "sync", "atl-imap"])
+    assert (code or 0, "1 post(s)" in out) == (0, True), out
+    code, modules, out = run_listfed(env, ["bridges", "sync", "atl-imap"])
+    assert (code or 0, out.splitlines()[0]) == (0, f"bridge atl-imap: nothing new in {dovecot.url}")
+    assert ORM & modules == set()
+    dead = config.replace("listfed.toml", "dead.toml")
+    Path(dead).write_text(
+        Path(config).read_text().replace(dovecot.url, f"imap://127.0.0.1:{dead_port()}/INBOX")
+    )
+    code, modules, out = run_listfed(
+        {**env, "LISTFED_CONFIG": dead}, ["bridges", "sync", "atl-imap"]
+    )
+    assert code == 1 and "connecting to 127.0.0.1" in out
+    assert ORM & modules == set()
+    assert "connecting to 127.0.0.1" in run("--config", dead, "bridges", "ls")[0]  # noted
 
 
 def test_sync_of_an_unknown_bridge_names_the_known_ones(tmp_path: Path) -> None:

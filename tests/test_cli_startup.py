@@ -10,8 +10,6 @@ import inspect
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -29,24 +27,9 @@ from listfed.cli.commands import EVERY, SINGLE, build
 from listfed.db.version import SCHEMA_VERSION
 from listfed.ops import lists, listview
 from tests.conftest import DOMAIN, hold_posts
+from tests.loaded import HEAVY, run_listfed
 
 TEAM = f"team@{DOMAIN}"
-# what a command that only shows something, or its help, never needs
-HEAVY = {
-    "sqlalchemy", "sqlmodel", "pydantic", "aiosmtpd", "aiosmtplib", "dkim", "dns",
-    "aioimaplib", "mailparser", "flufl", "starlette", "uvicorn", "jinja2", "cryptography",
-}  # fmt: skip
-
-SCRIPT = """
-import json, sys
-from listfed.cli.main import main
-sys.argv = ["listfed", *sys.argv[1:]]
-try:
-    main()
-except SystemExit as done:
-    code = done.code
-print(json.dumps([code, sorted({m.split(".")[0] for m in sys.modules})]), file=sys.stderr)
-"""
 
 
 @pytest.fixture(scope="module")
@@ -84,21 +67,14 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Path:
 )
 def test_a_command_loads_only_what_it_runs(node: Path, args: list[str]) -> None:
     env = {**os.environ, "LISTFED_CONFIG": str(node / "listfed.toml")}
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, *args], env=env, capture_output=True, text=True, timeout=60
-    )
-    code, modules = json.loads(done.stderr.strip().splitlines()[-1])
-    assert code in (0, None), done.stderr
-    assert HEAVY & set(modules) == set()
-    assert "Traceback" not in done.stderr
+    code, modules, out = run_listfed(env, args)
+    assert code in (0, None), out
+    assert HEAVY & modules == set()
+    assert "Traceback" not in out
 
 
-@pytest.mark.parametrize(
-    "args", [["routes", "check"], ["bridges", "ls"], ["bridges", "ls", "--json"]]
-)
-def test_routes_check_and_bridges_ls_load_no_orm(tmp_path: Path, args: list[str]) -> None:
-    """A node with a route and a bridge to show (routes test and bridges sync run the
-    pipeline and a mailbox pass, and load what those need)."""
+def _routed_node(tmp_path: Path) -> dict[str, str]:
+    """A node with a route and a bridge (the environment that names its config)."""
     config = tmp_path / "listfed.toml"
     runner = CliRunner()
     for step in (["init", "--domain", DOMAIN], ["lists", "create", TEAM]):
@@ -109,19 +85,33 @@ def test_routes_check_and_bridges_ls_load_no_orm(tmp_path: Path, args: list[str]
             f'[[bridge]]\nname = "b1"\nlist = "{TEAM}"\nforeign = "x@lists.other.example"\n'
             f'address = "bridge@{DOMAIN}"\n'
         )
-    code, modules, out = _run({**os.environ, "LISTFED_CONFIG": str(config)}, args)
+    return {**os.environ, "LISTFED_CONFIG": str(config)}
+
+
+@pytest.mark.parametrize(
+    "args", [["routes", "check"], ["bridges", "ls"], ["bridges", "ls", "--json"]]
+)
+def test_routes_check_and_bridges_ls_load_no_orm(tmp_path: Path, args: list[str]) -> None:
+    """(bridges sync runs a mailbox pass, and loads what that needs.)"""
+    code, modules, out = run_listfed(_routed_node(tmp_path), args)
     assert code in (0, None), out
     assert "ok: 1 route, no errors" in out if args[0] == "routes" else "b1" in out
     assert HEAVY & modules == set()
     assert "Traceback" not in out
 
 
-def _run(env: dict[str, str], args: list[str]) -> tuple[int | None, set[str], str]:
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, *args], env=env, capture_output=True, text=True, timeout=60
-    )
-    code, modules = json.loads(done.stderr.strip().splitlines()[-1])
-    return code, set(modules), done.stdout + done.stderr
+def test_routes_test_loads_no_orm(tmp_path: Path) -> None:
+    """The trial of the pipeline reads the archive, the hold queue and the relay ledger
+    (the duplicate rule, the thread, the route plan) on a plain connection."""
+    env = _routed_node(tmp_path)
+    reply = tmp_path / "reply.eml"
+    reply.write_bytes(b"From: a@example.net\r\nSubject: Re: x\r\nIn-Reply-To: <p@x>\r\n\r\nhi\r\n")
+    code, modules, out = run_listfed(env, ["routes", "test", str(reply), "--list", TEAM])
+    assert code in (0, None), out
+    assert "route out -> coc@lists.elsewhere.example: no (it has no match" in out
+    assert "route bridge:b1 -> x@lists.other.example: relay (any = true)" in out
+    assert HEAVY & modules == set()
+    assert "Traceback" not in out
 
 
 def test_the_common_writes_load_no_sqlalchemy(tmp_path: Path) -> None:
@@ -147,7 +137,7 @@ def test_the_common_writes_load_no_sqlalchemy(tmp_path: Path) -> None:
         (["queue", "retry", "q99"], 1),
     ]
     for args, status in steps:
-        code, modules, out = _run(env, args)
+        code, modules, out = run_listfed(env, args)
         assert (code or 0) == status, (args, out)
         assert HEAVY & modules == set(), args
         assert "Traceback" not in out
@@ -160,11 +150,11 @@ def test_the_common_writes_load_no_sqlalchemy(tmp_path: Path) -> None:
         (["held", "discard", "3"], 0),
         (["lists", "delete", other, "--yes"], 0),
     ):
-        code, modules, out = _run(env, args)
+        code, modules, out = run_listfed(env, args)
         assert (code or 0) == status, (args, out)
         assert HEAVY & modules == set(), args
         assert "Traceback" not in out
-    _code, _modules, out = _run(env, ["lists", "show", other])
+    _code, _modules, out = run_listfed(env, ["lists", "show", other])
     assert f"no list {other}" in out
 
 

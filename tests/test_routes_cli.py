@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 from listfed.cli.app import app
 from listfed.config.settings import RouteConfig
 from listfed.context import NodeSettings
+from listfed.db import listrows, relays
 from listfed.federation.check import check, cycles
 
 HERE = "lists.example.org"
@@ -260,6 +262,33 @@ def test_routes_test_sends_and_writes_nothing(tmp_path: Path) -> None:
     run("--config", config, "routes", "test", message, "--list", TEAM)
     assert json.loads(run("--config", config, "queue", "ls", "--json")[0]) == []
     assert not any((tmp_path / "var" / "outbox").rglob("*.*"))
+
+
+def test_routes_test_reads_the_relay_ledger(tmp_path: Path) -> None:
+    """What the ledger says (written here as federation writes it) decides the hops: a
+    reply follows its thread, a post relayed already is a duplicate and goes nowhere twice."""
+    config = node(tmp_path)
+    with sqlite3.connect(tmp_path / "var" / "listfed.db") as conn:
+        team = listrows.find(conn, TEAM).id
+        sent = relays.Relay(team, "m1@example.net", "", PEER_LIST, "out", "sent", 1.0, "national")
+        relays.record(conn, sent)
+    conn.close()
+    reply = eml(tmp_path, "Re: strike fund", "In-Reply-To: <m1@example.net>", mid="r1@example.net")
+    out, _ = run("--config", config, "routes", "test", reply, "--list", TEAM)
+    assert out.splitlines()[1:] == [
+        f"route national -> {PEER_LIST}: relay (its thread is shared with {PEER_LIST})",
+        f"route national -> {BOARD}: no (the subject has no [national] tag)",
+        f"route everything -> {FOREIGN}: relay (any = true)",
+    ]
+    again = eml(tmp_path, "[national] strike fund")
+    out, _ = run("--config", config, "routes", "test", again, "--list", TEAM)
+    assert out.splitlines()[1:] == [
+        "the list would drop it: duplicate: <m1@example.net> has been relayed on this list",
+        "so no route would run; were it new, the routes would say:",
+        f"route national -> {PEER_LIST}: no (route national relays it there)",
+        f"route national -> {BOARD}: relay (the subject has the tag [national])",
+        f"route everything -> {FOREIGN}: relay (any = true)",
+    ]
 
 
 def test_routes_test_errors_are_clean(tmp_path: Path) -> None:

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session
-
 from listfed.archive import record, threads
 from listfed.context import Context
-from listfed.db.engine import sqlite_of
+from listfed.db.plain import Db, connection
 from listfed.post import Post
 
 
-def thread_of(session: Session, list_id: int, post: Post, now: float) -> str:
+def thread_of(db: Db, list_id: int, post: Post, now: float) -> str:
     """The thread the post joins (or would join, when it is not archived)."""
     msg = post.message
     return threads.predict(
-        sqlite_of(session),
+        connection(db, flush=False),
         list_id,
         msg.message_id,
         msg.references,
@@ -30,7 +28,7 @@ def store(ctx: Context, post: Post) -> None:
     if not (node.archive_enabled and post.lst.archive):
         post.thread_id = thread_of(session, post.lst.id, post, ctx.now())
         return
-    conn = sqlite_of(session)
+    conn = connection(session, flush=False)
     msg = post.message
     # The raw is archived as it arrived, a peer's X-Listfed-Signature included: the raw
     # is the truth (reindexing and audits read it, and it shows which peer vouched for a

@@ -1,9 +1,7 @@
 """A local post going out through a bridge: the subscribed address speaks for it.
 
-Each bridge that sends is a route from its list to the foreign list (`as_route`), so
-the planner (federation/plan.py) decides with the same reasons as for routes: the
-bridge's `match` (default: every post), the trace (a post that came from the foreign
-list, or went there already, never goes again), the hop limit and forward=no.
+Each bridge that sends is a route from its list to the foreign list (bridges/routing.py),
+so the planner (federation/plan.py) decides for it as for routes.
 
 The copy is the relayed copy of federation/outbound.py (original Message-ID, References
 and body; this hop's trace) with: From the bridge's address ("Name via LIST"), the author
@@ -15,37 +13,14 @@ fingerprint is recorded, so that the copy the foreign list sends back is known.
 from __future__ import annotations
 
 from email.utils import formatdate
-from types import MappingProxyType
 
 from sqlmodel import Session
 
 from listfed.bridges import echoes, state
-from listfed.config.settings import BridgeConfig, RouteConfig
-from listfed.context import NodeSettings
+from listfed.config.settings import BridgeConfig
 from listfed.delivery import outbox, rewrite
 from listfed.mail.rawmail import RawMessage
-from listfed.post import Origin, OriginKind, Post
-
-_EVERYTHING = MappingProxyType({"any": True})
-
-
-def as_route(bridge: BridgeConfig) -> RouteConfig:
-    return RouteConfig(
-        name=str(Origin.bridge(bridge.name)),
-        from_=bridge.list,
-        to=(bridge.foreign,),
-        match=bridge.match or _EVERYTHING,
-    )
-
-
-def routes(node: NodeSettings) -> list[RouteConfig]:
-    return [as_route(b) for b in node.bridges if b.sends_out]
-
-
-def bridge_of(node: NodeSettings, route: RouteConfig) -> BridgeConfig | None:
-    """The bridge a route of `routes()` stands for; None for a [[route]]."""
-    origin = Origin.stored(route.name)
-    return node.bridge(origin.name) if origin.kind is OriginKind.BRIDGE else None
+from listfed.post import Post
 
 
 def copy(msg: RawMessage, bridge: BridgeConfig, post: Post, now: float) -> bytes:

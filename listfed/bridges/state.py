@@ -1,69 +1,62 @@
 """A bridge's row in `bridge_state`: its IMAP cursor, its health, its counters.
 
 Everything here runs inside the caller's transaction, so that a cursor moves together
-with the queue rows of the messages it covers.
+with the queue rows of the messages it covers. Plain statements on the caller's
+connection (db/plain.py): one pass of `bridges sync` reads the cursor and notes its
+errors without SQLAlchemy. The table is never written through the ORM, so nothing is
+flushed first.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import text
-from sqlmodel import Session
-
 from listfed.bridges.imapwatch import Cursor
+from listfed.db.plain import Db, connection
 
-_ENSURE = text(
+_ENSURE = (
     "INSERT OR IGNORE INTO bridge_state (name, uidvalidity, last_uid, state, last_error, "
-    "last_error_at, last_message, taken, sent, updated) VALUES (:n, 0, 0, '', '', 0, 0, 0, 0, :t)"
+    "last_error_at, last_message, taken, sent, updated) VALUES (?, 0, 0, '', '', 0, 0, 0, 0, ?)"
 )
-_CURSOR = text("SELECT uidvalidity, last_uid FROM bridge_state WHERE name = :n")
-_SET_CURSOR = text(
-    "UPDATE bridge_state SET uidvalidity = :v, last_uid = :u, updated = :t WHERE name = :n"
-)
-_TAKEN = text(
-    "UPDATE bridge_state SET taken = taken + :k, last_message = :t, updated = :t WHERE name = :n"
-)
-_SENT = text("UPDATE bridge_state SET sent = sent + 1, updated = :t WHERE name = :n")
-_STATE = text("UPDATE bridge_state SET state = :s, updated = :t WHERE name = :n")
-_ERROR = text(
-    "UPDATE bridge_state SET last_error = :e, last_error_at = :t, updated = :t WHERE name = :n"
-)
+_CURSOR = "SELECT uidvalidity, last_uid FROM bridge_state WHERE name = ?"
+_SET_CURSOR = "UPDATE bridge_state SET uidvalidity = ?, last_uid = ?, updated = ? WHERE name = ?"
+_TAKEN = "UPDATE bridge_state SET taken = taken + ?, last_message = ?, updated = ? WHERE name = ?"
+_SENT = "UPDATE bridge_state SET sent = sent + 1, updated = ? WHERE name = ?"
+_STATE = "UPDATE bridge_state SET state = ?, updated = ? WHERE name = ?"
+_ERROR = "UPDATE bridge_state SET last_error = ?, last_error_at = ?, updated = ? WHERE name = ?"
 
 
-def _ensure(session: Session, name: str, now: float) -> None:
-    session.connection().execute(_ENSURE, {"n": name, "t": now})
+def _ensure(db: Db, name: str, now: float) -> None:
+    connection(db, flush=False).execute(_ENSURE, (name, now))
 
 
-def cursor(session: Session, name: str) -> Cursor | None:
+def cursor(db: Db, name: str) -> Cursor | None:
     """Where the IMAP bridge stopped; None before its first pass."""
-    row = session.connection().execute(_CURSOR, {"n": name}).first()
+    row = connection(db, flush=False).execute(_CURSOR, (name,)).fetchone()
     if row is None or (row[0] == 0 and row[1] == 0):
         return None
     return Cursor(int(row[0]), int(row[1]))
 
 
-def set_cursor(session: Session, name: str, at: Cursor, now: float) -> None:
-    _ensure(session, name, now)
-    session.connection().execute(
-        _SET_CURSOR, {"n": name, "v": at.uidvalidity, "u": at.last_uid, "t": now}
-    )
+def set_cursor(db: Db, name: str, at: Cursor, now: float) -> None:
+    _ensure(db, name, now)
+    connection(db, flush=False).execute(_SET_CURSOR, (at.uidvalidity, at.last_uid, now, name))
 
 
-def taken(session: Session, name: str, count: int, now: float) -> None:
+def taken(db: Db, name: str, count: int, now: float) -> None:
     """`count` posts of the foreign list came in through the bridge."""
-    _ensure(session, name, now)
-    session.connection().execute(_TAKEN, {"n": name, "k": count, "t": now})
+    _ensure(db, name, now)
+    connection(db, flush=False).execute(_TAKEN, (count, now, now, name))
 
 
-def sent(session: Session, name: str, now: float) -> None:
-    _ensure(session, name, now)
-    session.connection().execute(_SENT, {"n": name, "t": now})
+def sent(db: Db, name: str, now: float) -> None:
+    _ensure(db, name, now)
+    connection(db, flush=False).execute(_SENT, (now, name))
 
 
-def set_state(session: Session, name: str, state: str, now: float) -> None:
-    _ensure(session, name, now)
-    session.connection().execute(_STATE, {"n": name, "s": state, "t": now})
+def set_state(db: Db, name: str, state: str, now: float) -> None:
+    _ensure(db, name, now)
+    connection(db, flush=False).execute(_STATE, (state, now, name))
 
 
-def set_error(session: Session, name: str, error: str, now: float) -> None:
-    _ensure(session, name, now)
-    session.connection().execute(_ERROR, {"n": name, "e": error[:500], "t": now})
+def set_error(db: Db, name: str, error: str, now: float) -> None:
+    _ensure(db, name, now)
+    connection(db, flush=False).execute(_ERROR, (error[:500], now, now, name))

@@ -3,7 +3,8 @@ mailbox whose batches land in the database with the cursor in one transaction.
 
 `Watchers.apply(bridges)` starts, stops and restarts tasks so that the running set
 matches the config (at start and on SIGHUP); an unchanged bridge keeps its connection.
-`watcher_for` is also what `listfed bridges sync` uses for one pass.
+`watcher_for` is also what `listfed bridges sync` uses for one pass, on a `Store` of its
+own (ops/bridges.py) that loads SQLAlchemy only when a batch is stored.
 """
 
 from __future__ import annotations
@@ -11,17 +12,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from listfed.bridges import foreign, inbox, state
+from listfed.bridges import foreign, state
 from listfed.bridges.imapwatch import Cursor, Fetched, ImapTarget, ImapWatcher, parse_imap_url
 from listfed.config.settings import BridgeConfig
 from listfed.context import NodeSettings
-from listfed.db.engine import Database
 from listfed.errors import ListfedError
 from listfed.lookups import Signers
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+T = TypeVar("T")
 
 log = logging.getLogger("listfed.bridges")
 WARNINGS = frozenset({"error", "skipped", "uidvalidity changed"})  # ImapWatcher's events
@@ -38,6 +46,19 @@ class Timing:
     poll_interval: float = 60.0
 
 
+class Store(Protocol):
+    """Where a watcher keeps its cursor, its notes and the posts it takes: the daemon's
+    `Database` (db/engine.py), or one pass's (ops/bridges.py)."""
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T: ...
+
+    def read_plain(self) -> AbstractContextManager[sqlite3.Connection]: ...
+
+    def write_plain(self) -> AbstractContextManager[sqlite3.Connection]: ...
+
+    def write(self) -> AbstractContextManager[Session]: ...
+
+
 def target_of(bridge: BridgeConfig) -> ImapTarget:
     assert bridge.imap is not None
     host, port, tls, mailbox = parse_imap_url(bridge.imap)
@@ -45,7 +66,7 @@ def target_of(bridge: BridgeConfig) -> ImapTarget:
 
 
 def watcher_for(
-    db: Database,
+    db: Store,
     node: Callable[[], NodeSettings],
     bridge: BridgeConfig,
     timing: Timing,
@@ -64,10 +85,14 @@ def watcher_for(
     name = bridge.name
 
     def load() -> Cursor | None:
-        with db.read() as s:
-            return state.cursor(s, name)
+        with db.read_plain() as conn:
+            return state.cursor(conn, name)
 
     def store(at: Cursor, batch: list[Fetched], signed: dict[int, tuple[str, ...]]) -> int:
+        # here, not at the top: what a post meets on its way in loads the ORM, which one
+        # pass (`bridges sync`) loads only when the mailbox has something new
+        from listfed.bridges import inbox
+
         with db.write() as s:
             return inbox.take(s, node(), bridge, at, batch, clock(), signed)
 
@@ -98,14 +123,14 @@ def watcher_for(
             return
 
         def write() -> None:
-            with db.write() as s:
+            with db.write_plain() as conn:
                 now = clock()
                 if warning:
                     state.set_error(
-                        s, name, detail if what == "error" else f"{what}: {detail}", now
+                        conn, name, detail if what == "error" else f"{what}: {detail}", now
                     )
                 else:
-                    state.set_state(s, name, what, now)
+                    state.set_state(conn, name, what, now)
 
         task = asyncio.get_running_loop().create_task(_quietly(db.run(write)))
         notes.add(task)
@@ -137,7 +162,7 @@ class Watchers:
 
     def __init__(
         self,
-        db: Database,
+        db: Store,
         node: Callable[[], NodeSettings],
         taken: Callable[[int], None],
         timing: Timing | None = None,

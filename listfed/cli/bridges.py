@@ -94,7 +94,9 @@ def sync(
     config.need_secrets(f"bridge[{config.bridges.index(bridge)}]")  # its password
     node = node_settings(config, node_secret(config))
     dnsfunc = txt_lookup(config.dns.nameservers, config.dns.timeout)
-    with st.database() as db:
+    with st.plain():  # an older database is upgraded first; the pass opens its own
+        pass
+    with bridges.one_pass(st.database_path, config.storage.busy_timeout) as db:
         done = asyncio.run(bridges.sync(db, node, bridge, signers=signers(dnsfunc)))
     data = {"name": bridge.name, "fetched": done.fetched, "queued": done.queued}
 

@@ -13,8 +13,8 @@ from listfed.cli.commands import GROUPS
 from listfed.config.settings import RouteConfig
 from listfed.errors import ListfedError
 
-# `routes check` and `routes test` import what they run (and SQLAlchemy with it) when
-# they run; `routes ls` only reads the config.
+# `routes check` and `routes test` import what they run when they run, on a plain
+# connection (no SQLAlchemy); `routes ls` only reads the config.
 
 app = new_app(GROUPS["routes"])
 
@@ -116,7 +116,7 @@ def try_message(
 ) -> None:
     """Show which routes would relay a message posted to a list, and why; sends nothing."""
     from listfed.context import node_settings
-    from listfed.db import lists
+    from listfed.db import listrows
     from listfed.federation.trial import trial
 
     try:
@@ -125,9 +125,9 @@ def try_message(
         raise ListfedError(f"cannot read {file}: {exc.strerror or exc}") from None
     st = state(ctx)
     node = node_settings(st.config.need_secrets("peer"))  # a signed relay is checked
-    with st.read() as s:
-        lst = lists.get(s, address)
-        result = trial(s, node, lst, raw)
+    with st.plain() as conn:
+        lst = listrows.find(conn, address)
+        result = trial(conn, node, lst, raw)
     message = result.post.message
     data = {
         "list": lst.address,

@@ -9,38 +9,41 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, text
-from sqlmodel import Session
+from listfed.db.plain import Db, connection
 
-from listfed.db.engine import sqlite_of
-
-_RELAYED_OUT = text(
-    "SELECT route FROM relay WHERE list_id = :l AND message_id = :m AND target = :t "
+# Plain statements on the caller's connection (db/plain.py), so that `routes test` reads
+# the ledger without SQLAlchemy. The relay table is written only here, never through the
+# ORM, so a Session's pending changes cannot matter to these: nothing is flushed first.
+_RELAYED_OUT = (
+    "SELECT route FROM relay WHERE list_id = ? AND message_id = ? AND target = ? "
     "AND direction = 'out' LIMIT 1"
 )
 _ON_LIST = "SELECT 1 FROM relay WHERE list_id = ? AND message_id = ? LIMIT 1"
-_SHARED = text(
-    "SELECT 1 FROM relay WHERE list_id = :l AND target = :t AND (direction = 'in' OR "
-    "route = :r) AND (thread_id = :th OR message_id IN :refs) LIMIT 1"
-).bindparams(bindparam("refs", expanding=True))
-_RECORD = text(
-    "INSERT INTO relay (list_id, message_id, thread_id, route, target, direction, created, "
-    "outcome, outgoing_id) VALUES (:l, :m, :th, :r, :t, :d, :c, :o, :g)"
+_SHARED = (
+    "SELECT 1 FROM relay WHERE list_id = ? AND target = ? AND (direction = 'in' OR "
+    "route = ?) AND (thread_id = ? OR message_id IN ({})) LIMIT 1"
 )
-_OUTCOME = text("UPDATE relay SET outcome = :s WHERE outgoing_id = :o")
+_RECORD = (
+    "INSERT INTO relay (list_id, message_id, thread_id, route, target, direction, created, "
+    "outcome, outgoing_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_OUTCOME = "UPDATE relay SET outcome = ? WHERE outgoing_id = ?"
 _SENT_TO = (
     "SELECT r.message_id, r.outcome, a.sender, a.subject FROM relay r "
     "LEFT JOIN archive a ON a.list_id = r.list_id AND a.message_id = r.message_id "
-    "WHERE r.list_id = :l AND r.target = :t AND r.direction = 'out' AND r.created >= :c"
+    "WHERE r.list_id = ? AND r.target = ? AND r.direction = 'out' AND r.created >= ?"
 )
-_SENT_IDS = text(_SENT_TO + " AND r.message_id IN :m ORDER BY r.id DESC").bindparams(
-    bindparam("m", expanding=True)
-)
-_SENT_RECENT = text(_SENT_TO + " ORDER BY r.id DESC LIMIT :n")
-_OUTCOME_OF = text(
-    "UPDATE relay SET outcome = :s WHERE list_id = :l AND message_id = :m AND target = :t "
+_SENT_IDS = _SENT_TO + " AND r.message_id IN ({}) ORDER BY r.id DESC"
+_SENT_RECENT = _SENT_TO + " ORDER BY r.id DESC LIMIT ?"
+_OUTCOME_OF = (
+    "UPDATE relay SET outcome = ? WHERE list_id = ? AND message_id = ? AND target = ? "
     "AND direction = 'out'"
 )
+
+
+def _marks(values: Sequence[object]) -> str:
+    """One placeholder per value, for an `IN (...)`."""
+    return ", ".join("?" * len(values))
 
 
 @dataclass(frozen=True)
@@ -58,45 +61,47 @@ class Relay:
     outgoing_id: int | None = None
 
 
-def record(session: Session, row: Relay) -> None:
-    session.connection().execute(
+def record(db: Db, row: Relay) -> None:
+    connection(db, flush=False).execute(
         _RECORD,
-        {
-            "l": row.list_id,
-            "m": row.message_id,
-            "th": row.thread_id or row.message_id,
-            "r": row.route,
-            "t": row.target.lower(),
-            "d": row.direction,
-            "c": row.created,
-            "o": row.outcome,
-            "g": row.outgoing_id,
-        },
+        (
+            row.list_id,
+            row.message_id,
+            row.thread_id or row.message_id,
+            row.route,
+            row.target.lower(),
+            row.direction,
+            row.created,
+            row.outcome,
+            row.outgoing_id,
+        ),
     )
 
 
-def relayed_by(session: Session, list_id: int, message_id: str, target: str) -> str | None:
+def relayed_by(db: Db, list_id: int, message_id: str, target: str) -> str | None:
     """The route (or bridge route) that already sent this post from the list to `target`."""
-    key = {"l": list_id, "m": message_id, "t": target.lower()}
-    row = session.connection().execute(_RELAYED_OUT, key).first()
+    key = (list_id, message_id, target.lower())
+    row = connection(db, flush=False).execute(_RELAYED_OUT, key).fetchone()
     return None if row is None else str(row[0])
 
 
-def on_list(session: Session, list_id: int, message_id: str) -> bool:
+def on_list(db: Db, list_id: int, message_id: str) -> bool:
     """Has this Message-ID been relayed in or out of the list (lists without an archive)?"""
-    return sqlite_of(session).execute(_ON_LIST, (list_id, message_id)).fetchone() is not None
+    found = connection(db, flush=False).execute(_ON_LIST, (list_id, message_id))
+    return found.fetchone() is not None
 
 
 def shared(
-    session: Session, list_id: int, target: str, route: str, thread_id: str, refs: Sequence[str]
+    db: Db, list_id: int, target: str, route: str, thread_id: str, refs: Sequence[str]
 ) -> bool:
     """Is the thread shared with `target`: relayed there by `route`, or come from there?"""
-    key = {"l": list_id, "t": target.lower(), "r": route, "th": thread_id, "refs": list(refs)}
-    return session.connection().execute(_SHARED, key).first() is not None
+    query = _SHARED.format(_marks(refs))
+    key = (list_id, target.lower(), route, thread_id, *refs)
+    return connection(db, flush=False).execute(query, key).fetchone() is not None
 
 
-def set_outcome(session: Session, outgoing_id: int, outcome: str) -> None:
-    session.connection().execute(_OUTCOME, {"s": outcome[:500], "o": outgoing_id})
+def set_outcome(db: Db, outgoing_id: int, outcome: str) -> None:
+    connection(db, flush=False).execute(_OUTCOME, (outcome[:500], outgoing_id))
 
 
 @dataclass(frozen=True)
@@ -111,7 +116,7 @@ class Sent:
 
 
 def sent_to(
-    session: Session,
+    db: Db,
     list_id: int,
     target: str,
     since: float,
@@ -120,17 +125,15 @@ def sent_to(
 ) -> list[Sent]:
     """Posts relayed from the list to `target` since then, newest first: those with one
     of `message_ids` when given, else the newest `limit`."""
-    key: dict[str, object] = {"l": list_id, "t": target.lower(), "c": since}
+    conn, key = connection(db, flush=False), (list_id, target.lower(), since)
     if message_ids:
-        rows = session.connection().execute(_SENT_IDS, {**key, "m": list(message_ids)})
+        rows = conn.execute(_SENT_IDS.format(_marks(message_ids)), (*key, *message_ids))
     else:
-        rows = session.connection().execute(_SENT_RECENT, {**key, "n": limit})
+        rows = conn.execute(_SENT_RECENT, (*key, limit))
     return [Sent(str(m), str(o), str(a or ""), str(s or "")) for m, o, a, s in rows]
 
 
-def set_outcome_of(
-    session: Session, list_id: int, message_id: str, target: str, outcome: str
-) -> None:
+def set_outcome_of(db: Db, list_id: int, message_id: str, target: str, outcome: str) -> None:
     """What became of a post relayed to `target`, as its target said later."""
-    key = {"l": list_id, "m": message_id, "t": target.lower(), "s": outcome[:500]}
-    session.connection().execute(_OUTCOME_OF, key)
+    key = (outcome[:500], list_id, message_id, target.lower())
+    connection(db, flush=False).execute(_OUTCOME_OF, key)

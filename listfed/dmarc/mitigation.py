@@ -11,12 +11,15 @@ an unneeded munge costs little, a needed one missed costs the delivery.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from listfed.dmarc.lookup import DmarcResult
 from listfed.listinfo import ListInfo
 
 # The From domain is read by mail/, for DKIM signing as for DMARC: one rule for both.
 from listfed.mail.authors import from_domain as from_domain
+
+if TYPE_CHECKING:  # a lookup's result, not dnspython, which lookup.py loads
+    from listfed.dmarc.lookup import DmarcResult
 
 
 @dataclass(frozen=True)

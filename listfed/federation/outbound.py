@@ -12,7 +12,7 @@ from sqlmodel import Session
 from listfed.addresses import Kind
 from listfed.bridges import outgoing as bridges_out
 from listfed.bridges import tags as bridge_tags
-from listfed.bridges.outgoing import bridge_of
+from listfed.bridges.routing import bridge_of
 from listfed.config.settings import RouteConfig
 from listfed.context import Context, NodeSettings
 from listfed.db import lists, queue

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import Session
-
 from listfed.archive.stage import thread_of
-from listfed.bridges.outgoing import routes as bridge_routes
+from listfed.bridges.routing import routes as bridge_routes
 from listfed.config.settings import RouteConfig
 from listfed.context import NodeSettings
 from listfed.db import relays
+from listfed.db.plain import Db
 from listfed.federation import matching
 from listfed.mail import trace
 from listfed.post import Post
@@ -34,18 +33,20 @@ def routes_from(node: NodeSettings, address: str) -> list[RouteConfig]:
     return [r for r in every if r.from_.casefold() == address.casefold()]
 
 
-def _shared(session: Session, post: Post, route: RouteConfig, target: str) -> bool:
+def _shared(db: Db, post: Post, route: RouteConfig, target: str) -> bool:
     refs = [r for r in (post.message.in_reply_to, *post.message.references) if r] or [""]
-    return relays.shared(session, post.lst.id, target, route.name, post.thread_id, refs)
+    return relays.shared(db, post.lst.id, target, route.name, post.thread_id, refs)
 
 
-def plan(session: Session, node: NodeSettings, post: Post, now: float) -> list[Hop]:
+def plan(db: Db, node: NodeSettings, post: Post, now: float) -> list[Hop]:
+    """Every hop of every route from the post's list: which go, and why (the pipeline
+    passes its Session, `routes test` a plain connection)."""
     routes = routes_from(node, post.lst.address)
     if not routes:
         return []
     traces = post.message.traces
     if not post.thread_id:
-        post.thread_id = thread_of(session, post.lst.id, post, now)
+        post.thread_id = thread_of(db, post.lst.id, post, now)
     stop = None
     if not trace.forward_allowed(traces):
         stop = "it arrived with forward=no: this node relays it no further"
@@ -59,7 +60,7 @@ def plan(session: Session, node: NodeSettings, post: Post, now: float) -> list[H
         for target in route.to:
             key = target.casefold()
             earlier = chosen.get(key) or relays.relayed_by(
-                session, post.lst.id, post.message.message_id, target
+                db, post.lst.id, post.message.message_id, target
             )
             if stop is not None:
                 hops.append(Hop(route, target, False, stop))
@@ -69,7 +70,7 @@ def plan(session: Session, node: NodeSettings, post: Post, now: float) -> list[H
                 hops.append(Hop(route, target, False, f"route {earlier} relays it there"))
             elif matched:
                 hops.append(Hop(route, target, True, why))
-            elif (route.follow_thread or not route.match) and _shared(session, post, route, target):
+            elif (route.follow_thread or not route.match) and _shared(db, post, route, target):
                 hops.append(Hop(route, target, True, f"its thread is shared with {target}"))
             else:
                 hops.append(Hop(route, target, False, why))

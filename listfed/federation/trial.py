@@ -1,6 +1,7 @@
 """What `listfed routes test` finds: one message run, as a new post on a list, through
 the loop and duplicate rules and the route plan, as the intake worker would; nothing is
-sent or written."""
+sent or written. It reads through a plain connection (db/plain.py), so that the command
+loads no SQLAlchemy."""
 
 from __future__ import annotations
 
@@ -8,10 +9,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlmodel import Session
-
 from listfed import checks
-from listfed.context import Context, NodeSettings
+from listfed.context import NodeSettings
+from listfed.db.plain import Db
 from listfed.federation.plan import Hop, plan
 from listfed.listinfo import ListInfo
 from listfed.mail.rawmail import RawMessage
@@ -26,7 +26,7 @@ class Trial:
 
 
 def trial(
-    session: Session,
+    db: Db,
     node: NodeSettings,
     lst: ListInfo,
     raw: bytes,
@@ -36,9 +36,7 @@ def trial(
     from Return-Path, when the file has one);
     what the loop and duplicate rules say, and every route's hop."""
     envelope = RawMessage.parse(raw).get("Return-Path") or ""
-    ctx = Context(session, node, clock)
-    post = make_post(0, lst, raw, envelope.strip().strip("<>"), node.name, ctx.now())
-    verdict = checks.loop(ctx, post) or checks.duplicate(ctx, post)
-    return Trial(
-        post, None if verdict is None else verdict.reason, plan(session, node, post, ctx.now())
-    )
+    now = clock()
+    post = make_post(0, lst, raw, envelope.strip().strip("<>"), node.name, now)
+    verdict = checks.loop_at(node, post) or checks.duplicate_in(db, post)
+    return Trial(post, None if verdict is None else verdict.reason, plan(db, node, post, now))

@@ -1,0 +1,36 @@
+"""What a `listfed` command loads: the command run in a fresh interpreter, which reports
+its exit status and the top-level modules it imported (issue 20: a command imports what
+it runs and no more)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+# what a command that only shows something, or its help, never needs
+HEAVY = {
+    "sqlalchemy", "sqlmodel", "pydantic", "aiosmtpd", "aiosmtplib", "dkim", "dns",
+    "aioimaplib", "mailparser", "flufl", "starlette", "uvicorn", "jinja2", "cryptography",
+}  # fmt: skip
+ORM = {"sqlalchemy", "sqlmodel", "pydantic"}
+
+SCRIPT = """
+import json, sys
+from listfed.cli.main import main
+sys.argv = ["listfed", *sys.argv[1:]]
+try:
+    main()
+except SystemExit as done:
+    code = done.code
+print(json.dumps([code, sorted({m.split(".")[0] for m in sys.modules})]), file=sys.stderr)
+"""
+
+
+def run_listfed(env: dict[str, str], args: list[str]) -> tuple[int | None, set[str], str]:
+    """`listfed ARGS` (its config named in `env`): exit status, top-level modules, output."""
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, *args], env=env, capture_output=True, text=True, timeout=60
+    )
+    code, modules = json.loads(done.stderr.strip().splitlines()[-1])
+    return code, set(modules), done.stdout + done.stderr
