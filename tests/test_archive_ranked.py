@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 from listfed.archive import opendb
 from listfed.archive import search as searching
 from listfed.archive.query import QueryError, compile_query
-from listfed.archive.topk import feed
+from listfed.archive.topk import feed, rank
 from listfed.archive.topk.feed import Feeder
 from listfed.archive.topk.index import LAG, Reader, folder_of, open_reader
 from listfed.archive.topk.rank import best
@@ -263,3 +263,11 @@ async def test_the_daemon_feeds_the_index_and_the_web_face_searches_it(
         conn.close()
         page = client.get(f"/team@{DOMAIN}/search", params={"q": "budget"}).text
         assert page.count('class="snippet"') == 2 and "Budget 1" not in page  # at once
+
+
+def test_equal_scores_past_the_margin_still_give_the_newest(
+    node: tuple[sqlite3.Connection, Reader], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn, reader = node
+    monkeypatch.setattr(rank, "MARGIN", 0)
+    assert searching.search(conn, "from:ann", limit=1, ranked=reader).hits[0].message_id == "m7"

@@ -1,8 +1,9 @@
 """The best posts for a query, by the ranked index: bm25, then newest (SPEC §6).
 
 tantivy ranks by score alone; the posts whose scores tie are put newest first here,
-among the `limit` + MARGIN best it returns (the same compromise as FTS5's leaders in
-archive/search.py: only a tie running past the margin could be out of date order).
+among the `limit` + MARGIN best it returns. Where the tie runs past those, the search
+is made again with each score nudged by the post's date (index.RECENT), so that the
+newest of the tied posts are the ones returned.
 """
 
 from __future__ import annotations
@@ -36,7 +37,12 @@ def best(
     if query is None:
         return None
     searcher = reader.searcher()
-    hits = searcher.search(query, limit + MARGIN, count=False, weight_by_field="recent").hits
+    wanted = limit + MARGIN
+    hits = searcher.search(query, wanted, count=False).hits
+    if len(hits) == wanted and hits[min(limit, wanted) - 1][0] == hits[-1][0]:
+        # equal scores run past the margin (a from: whose posts all score alike): asked
+        # again with the newest a hair ahead (index.RECENT), which costs tantivy more
+        hits = searcher.search(query, wanted, count=False, weight_by_field="recent").hits
     places = [place for _score, place in hits]
     ids = searcher.fast_field_values("id", places)
     dates = searcher.fast_field_values("date", places)
