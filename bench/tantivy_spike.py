@@ -11,7 +11,8 @@ builds a tantivy index of the archive's subject, author and text in a temporary 
 FTS5 ranking every match by the archive's own bm25 weights (`ORDER BY rank LIMIT 20`,
 without listfed's newest-10,000 window), and tantivy's BM25 with the same column
 weights as boosts. Only the ranking is timed: no snippets, no rows read, no page. Not a
-listfed feature and not a test: tantivy is not a dependency of listfed.
+test. It led to listfed/archive/topk, the web face's ranked index, which differs (its
+own words, four fields, the newest first among equal scores): bench/web.py measures that.
 """
 
 from __future__ import annotations
