@@ -4,6 +4,7 @@ the feeder keeps it as the archive is, through removals, changes, crashes and da
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -271,3 +272,39 @@ def test_equal_scores_past_the_margin_still_give_the_newest(
     conn, reader = node
     monkeypatch.setattr(rank, "MARGIN", 0)
     assert searching.search(conn, "from:ann", limit=1, ranked=reader).hits[0].message_id == "m7"
+
+
+async def test_the_feeder_makes_the_index_anew_when_it_is_lost_while_running(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "listfed.db"
+    conn = archive(database)
+    feeder = Feeder(database, 5.0, writes(conn))  # type: ignore[arg-type]
+    await feeder.start()
+    stop = asyncio.Event()
+    task = asyncio.create_task(feeder.run(stop, poll=0.02, after_failure=0.05))
+
+    async def until(done: Callable[[], bool]) -> None:
+        for _ in range(400):
+            if done():
+                return
+            await asyncio.sleep(0.025)
+        raise AssertionError("gave up waiting")
+
+    def pending() -> int:
+        return int(conn.execute("SELECT count(*) FROM search_pending").fetchone()[0])
+
+    try:
+        await until(lambda: pending() == 0)
+        shutil.rmtree(folder_of(database))  # a careless admin, a disk replaced
+        conn.execute(
+            "INSERT INTO archive (message_id, list_id, date, subject, sender, sender_name, "
+            "body_text, attachments) VALUES ('m11', 1, 0, 'Picnic', 'x@example.org', '', '', '')"
+        )
+        await until(lambda: open_reader(folder_of(database)) is not None and pending() == 0)
+        reader = reader_of(database)
+        assert found(conn, reader, "picnic") == {"m11"}
+        assert found(conn, reader, "strike") == {"m1", "m2"}  # the whole archive again
+    finally:
+        stop.set()
+        await task

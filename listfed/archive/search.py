@@ -186,8 +186,8 @@ def _by_index(
     span = (compiled.after, compiled.before)
     try:
         ids = best(ranked, conn, query, limit, span, readable)
-    except ValueError as exc:  # tantivy's errors; the index is a cache: FTS5 answers
-        log.warning("the ranked index failed a search (FTS5 answers): %s", exc)
+    except Exception:  # tantivy's errors (or a bug): the index is a cache, FTS5 answers
+        log.exception("the ranked index failed a search (FTS5 answers)")
         return None
     if ids is None:
         return None

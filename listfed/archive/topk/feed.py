@@ -14,6 +14,7 @@ so that searches go to FTS5 until the index has them all (index.Reader.current).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
@@ -110,21 +111,30 @@ class Feeder:
         self.writer.commit()
         return len(notes), int(notes[-1][0])
 
-    async def run(self, stop: asyncio.Event, poll: float = 0.25) -> None:
-        """Passes until `stop`: at once while there is more, else every `poll` seconds."""
+    async def run(
+        self, stop: asyncio.Event, poll: float = 0.25, after_failure: float = 10.0
+    ) -> None:
+        """Passes until `stop`: at once while there is more, else every `poll` seconds;
+        `after_failure` seconds after a pass that failed (a full disk says so in the
+        log once in that time, not four times a second)."""
         while not stop.is_set():
+            wait = poll
             try:
+                if self.writer is None:  # let go of after a failure: opened again
+                    await self.start()
                 carried, last = await asyncio.to_thread(self.pass_once)
                 if carried:
                     await self.write(partial(forget, last=last))
             except (StorageError, sqlite3.Error) as exc:  # busy: the next pass will do
                 log.error("search index pass failed (FTS5 answers meanwhile): %s", exc)
-                carried = 0
+                carried, wait = 0, after_failure
             except Exception:  # tantivy's errors, or a bug: searches go to FTS5 meanwhile
                 log.exception("search index pass failed (FTS5 answers meanwhile)")
-                carried = 0
+                carried, wait = 0, after_failure
+                with contextlib.suppress(Exception):  # a writer that failed may be spent
+                    await asyncio.to_thread(self.close)
             if carried < BATCH:
-                await first_of(stop, timeout=poll)
+                await first_of(stop, timeout=wait)
         await asyncio.to_thread(self.close)
 
     def close(self) -> None:
