@@ -250,7 +250,7 @@ async def test_the_daemon_feeds_the_index_and_the_web_face_searches_it(
         with sqlite3.connect(database) as conn:
             return int(conn.execute("SELECT count(*) FROM search_pending").fetchone()[0])
 
-    for _ in range(200):  # the feeder's passes come every quarter of a second
+    for _ in range(200):  # the feeder passes once a second when idle
         if pending() == 0:
             break
         await asyncio.sleep(0.05)
