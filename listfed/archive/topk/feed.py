@@ -31,7 +31,7 @@ from listfed.wakeup import first_of
 log = logging.getLogger("listfed.search")
 
 BATCH = 2_000  # posts a pass
-HEAP = 32_000_000  # bytes tantivy may buffer before it writes a segment
+HEAP = 16_000_000  # bytes tantivy may buffer before it writes a segment (a pass: ~4 MB)
 
 
 def forget(conn: sqlite3.Connection, last: int) -> None:
