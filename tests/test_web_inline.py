@@ -11,9 +11,12 @@ from urllib.parse import quote
 import pytest
 from starlette.testclient import TestClient
 
+from listfed.archive import opendb
 from listfed.web import inline
+from listfed.web.app import build
 from tests.conftest import DOMAIN
 from tests.test_archive_cli import OTHER, TEAM, mbox_bytes, message
+from tests.test_archive_ranked import feed_all, started
 from tests.test_web import client, run
 
 __all__ = ["client"]  # a fixture of test_web's, over this module's node
@@ -109,3 +112,21 @@ def test_a_list_the_visitor_may_not_read_is_a_404_made_where_a_missing_lists_is(
     assert client.get(_post(TEAM, "nosuch@x")).status_code == 404
     assert client.get(f"/{TEAM}/m/").status_code == 404
     assert pooled == []
+
+
+def test_a_search_the_ranked_index_answers_is_made_on_the_loop(
+    node: Path, pooled: list[str]
+) -> None:
+    database = node / "var" / "listfed.db"
+    with TestClient(build(database)) as fresh:  # no index yet (no daemon made one): FTS5
+        assert "Small" in fresh.get(f"/{TEAM}/search", params={"q": "short"}).text
+    assert pooled == ["in_list"]
+    conn = opendb.connect(database, 5.0)
+    feed_all(started(database, conn), conn)
+    conn.close()
+    with TestClient(build(database)) as fresh:
+        assert "Small" in fresh.get(f"/{TEAM}/search", params={"q": "short"}).text
+        assert "Hello" in fresh.get("/search", params={"q": "hi"}).text
+        assert pooled == ["in_list"]  # both on the loop
+        assert "Small" in fresh.get(f"/{TEAM}/search", params={"q": "shor*"}).text
+        assert pooled == ["in_list", "in_list"]  # a prefix is FTS5's: in the pool

@@ -36,7 +36,7 @@ from listfed.web import (
     unsubscribe,
 )
 from listfed.web.headers import SecurityHeaders
-from listfed.web.inline import when_small
+from listfed.web.inline import when_ranked, when_small
 from listfed.web.ratelimit import PerClient
 from listfed.web.site import Site, site_of
 
@@ -69,7 +69,7 @@ ROUTES = [
     Route("/icon.svg", icon),
     Route("/favicon.ico", icon),
     Route("/metrics", metrics.serve),
-    Route("/search", finding.everywhere),
+    Route("/search", when_ranked(finding.everywhere)),
     Route("/search.json", searchapi.answer),
     Route("/u/{token}", unsubscribe.one_click, methods=["GET", "POST"]),
     Route("/login", account.login_page, methods=["GET"]),
@@ -79,7 +79,7 @@ ROUTES = [
     Route("/logout", account.logout, methods=["POST"]),
     Route("/{address}", lists.without_slash),
     Route("/{address}/", lists.list_page),
-    Route("/{address}/search", finding.in_list),
+    Route("/{address}/search", when_ranked(finding.in_list)),
     Route("/{address}/subscribe", joining.subscribe, methods=["POST"]),
     Route("/{address}/atom.xml", when_small(downloads.atom, downloads.atom_weight)),
     Route("/{address}/{year:int}/{month:int}/", lists.month_page),

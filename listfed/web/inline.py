@@ -12,6 +12,10 @@ pool, so that it never holds up the other connections of its worker for long.
 
 A list the visitor may not read is weighed as nothing: its 404 is made on the loop like
 a missing list's, so that the two cannot be told apart by where they were made.
+
+A search is made on the loop when the ranked index (archive/topk) is current and will
+answer it (a few milliseconds, a phrase of common words up to about 10); one FTS5 must
+answer (a prefix, the index being made, a search of the whole network) goes to the pool.
 """
 
 from __future__ import annotations
@@ -45,6 +49,35 @@ def when_small(page: Page, weigh: Weigh) -> Endpoint:
     endpoint.__name__ = endpoint.__qualname__ = page.__name__
     endpoint.__doc__ = page.__doc__
     return endpoint
+
+
+def when_ranked(page: Page) -> Endpoint:
+    """A search `page` as an endpoint that runs it on the loop when the ranked index is
+    current and the query has no prefix (which FTS5 answers: tens of milliseconds)."""
+
+    async def endpoint(request: Request) -> Response:
+        if ranked_quickly(request):
+            return page(request)
+        return await run_in_threadpool(page, request)
+
+    endpoint.__name__ = endpoint.__qualname__ = page.__name__
+    endpoint.__doc__ = page.__doc__
+    return endpoint
+
+
+def ranked_quickly(request: Request) -> bool:
+    query = request.query_params
+    if "*" in query.get("q", "") or query.get("network") == "1":
+        return False
+    site = site_of(request)
+    index = site.ranked()
+    if index is None:
+        return False
+    try:
+        with site.reading() as conn:
+            return index.current(conn)
+    except sqlite3.Error:
+        return False
 
 
 def small(request: Request, weigh: Weigh) -> bool:
