@@ -74,10 +74,22 @@ class Reader:
 
     index: tantivy.Index
     schema: tantivy.Schema
+    folder: Path
     words: tantivy.TextAnalyzer = field(default_factory=analyzer)
+    _seen: tuple[int, int, int] | None = None  # meta.json at the last reload
 
     def searcher(self) -> tantivy.Searcher:
-        self.index.reload()  # what the feeder committed before this search's freshness check
+        """A searcher with what the feeder committed before this search's freshness
+        check: a commit replaces meta.json (a new file, renamed into place), so the index
+        is reloaded (0.2 ms) only when that file is another (a stat: microseconds)."""
+        try:
+            meta = (self.folder / "meta.json").stat()
+            stamp: tuple[int, int, int] | None = (meta.st_ino, meta.st_mtime_ns, meta.st_size)
+        except OSError:
+            stamp = None  # gone (being made anew): reload, and fail there if it must
+        if stamp is None or stamp != self._seen:
+            self.index.reload()
+            self._seen = stamp
         return self.index.searcher()
 
     def current(self, conn: sqlite3.Connection, now: float | None = None) -> bool:
@@ -97,7 +109,7 @@ def open_reader(folder: Path) -> Reader | None:
     except (OSError, ValueError):
         return None
     index.register_tokenizer(WORDS, analyzer())
-    return Reader(index, index.schema)
+    return Reader(index, index.schema, folder)
 
 
 @dataclass
