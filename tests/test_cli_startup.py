@@ -158,6 +158,18 @@ def test_the_common_writes_load_no_sqlalchemy(tmp_path: Path) -> None:
     assert f"no list {other}" in out
 
 
+def test_init_loads_no_sqlalchemy(tmp_path: Path) -> None:
+    """`init` makes the database on a plain connection (migrations.upgrade_file)."""
+    env = {**os.environ, "LISTFED_CONFIG": str(tmp_path / "listfed.toml")}
+    for _twice in (1, 2):
+        code, modules, out = run_listfed(env, ["init", "--domain", DOMAIN])
+        assert code in (0, None), out
+        assert HEAVY & modules == set()
+        assert "Traceback" not in out
+    with sqlite3.connect(tmp_path / "var" / "listfed.db") as conn:
+        assert schema_version(conn) == SCHEMA_VERSION
+
+
 def test_the_first_write_upgrades_an_older_database(tmp_path: Path) -> None:
     from listfed.db.engine import Database
     from listfed.migrations import MIGRATIONS, upgrade

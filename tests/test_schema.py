@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, text
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from listfed.archive import opendb
 from listfed.db.engine import Database
 from listfed.errors import StorageError
 from listfed.migrations import SCHEMA_VERSION, upgrade
@@ -31,8 +34,8 @@ def test_an_older_database_is_upgraded_keeping_its_data(tmp_path: Path) -> None:
     with db.write() as s:
         lists.create(s, "team@lists.example.org", ("lists.example.org",))
 
-    def v2(conn: Connection) -> None:
-        conn.execute(text("ALTER TABLE mlist ADD COLUMN colour TEXT DEFAULT 'red'"))
+    def v2(conn: sqlite3.Connection) -> None:
+        conn.execute("ALTER TABLE mlist ADD COLUMN colour TEXT DEFAULT 'red'")
 
     from listfed.migrations import MIGRATIONS
 
@@ -77,6 +80,8 @@ def test_a_newer_database_is_refused(tmp_path: Path) -> None:
 
 def test_the_upgraded_schema_has_every_column_the_models_declare(tmp_path: Path) -> None:
     from sqlmodel import SQLModel
+
+    from listfed.db import models  # noqa: F401  (registers the tables)
 
     db = Database(tmp_path / "a.db")
     upgrade(db)
@@ -199,3 +204,87 @@ def test_version_7_keeps_queued_and_held_mail_and_stores_it_apart(tmp_path: Path
     with db.write() as s, pytest.raises(IntegrityError):  # never freed while referred to
         s.connection().execute(text("DELETE FROM spooled"))
     db.close()
+
+
+def _schema(path: Path) -> list[tuple[object, ...]]:
+    """Every row of sqlite_master, in the order they were made."""
+    with closing(sqlite3.connect(path)) as conn:
+        return conn.execute("SELECT * FROM sqlite_master ORDER BY rowid").fetchall()
+
+
+def test_init_makes_the_schema_the_daemon_makes(tmp_path: Path) -> None:
+    """`listfed init` upgrades on a plain connection (migrations.upgrade_file), the
+    daemon on its Database's: the same tables, indexes, triggers, in the same order."""
+    from typer.testing import CliRunner
+
+    from listfed.cli.app import app
+
+    db = Database(tmp_path / "daemon.db")
+    assert upgrade(db) == SCHEMA_VERSION
+    db.close()
+    config = tmp_path / "node" / "listfed.toml"
+    assert CliRunner().invoke(app, ["--config", str(config), "init"]).exit_code == 0
+    made = _schema(tmp_path / "node" / "var" / "listfed.db")
+    assert len(made) > 50
+    assert made == _schema(tmp_path / "daemon.db")
+
+
+def test_an_older_database_is_upgraded_alike_either_way(tmp_path: Path) -> None:
+    from listfed.migrations import MIGRATIONS, upgrade_file
+
+    for name in ("plain.db", "daemon.db"):
+        db = Database(tmp_path / name)
+        assert upgrade(db, MIGRATIONS[:4]) == 4
+        db.close()
+    assert upgrade_file(tmp_path / "plain.db", 5.0) == SCHEMA_VERSION
+    db = Database(tmp_path / "daemon.db")
+    assert upgrade(db) == SCHEMA_VERSION
+    db.close()
+    assert _schema(tmp_path / "plain.db") == _schema(tmp_path / "daemon.db")
+
+
+def test_a_current_database_is_checked_without_the_write_lock(tmp_path: Path) -> None:
+    """A command beside a daemon in the middle of a write does not wait for it."""
+    from listfed.migrations import upgrade_file
+
+    path = tmp_path / "a.db"
+    assert upgrade_file(path, 5.0) == SCHEMA_VERSION
+    with closing(sqlite3.connect(path, isolation_level=None)) as busy:
+        busy.execute("BEGIN IMMEDIATE")
+        assert upgrade_file(path, 0.0) == SCHEMA_VERSION
+        with pytest.raises(StorageError, match="newer than this listfed"):
+            upgrade_file(path, 0.0, [])  # a check only: the lock is not asked for either
+        busy.execute("ROLLBACK")
+
+
+def test_a_newer_database_is_refused_on_a_plain_connection_too(tmp_path: Path) -> None:
+    from listfed.migrations import upgrade_file
+
+    path = tmp_path / "a.db"
+    upgrade_file(path, 5.0)
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    with pytest.raises(StorageError, match="newer than this listfed"):
+        upgrade_file(path, 5.0)
+
+
+def test_a_step_that_breaks_a_reference_is_rolled_back(tmp_path: Path) -> None:
+    """Foreign keys are off during a step, checked before its commit, and on again after."""
+    from listfed.migrations import MIGRATIONS, upgrade_file
+
+    path = tmp_path / "a.db"
+    upgrade_file(path, 5.0)
+
+    def orphan(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO member_tag (member_id) VALUES (1)")
+
+    def broken(conn: sqlite3.Connection) -> None:
+        conn.execute("CREATE TABLE member_tag (member_id INTEGER REFERENCES member (id))")
+        orphan(conn)
+
+    with pytest.raises(StorageError, match=f"upgrade to version {SCHEMA_VERSION + 1} broke"):
+        upgrade_file(path, 5.0, [*MIGRATIONS, broken])
+    conn = opendb.connect(path, 5.0)
+    assert opendb.schema_version(conn) == SCHEMA_VERSION
+    assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'member_tag'").fetchall() == []
+    conn.close()

@@ -2,7 +2,7 @@
 
 `archive search` must answer within a fraction of a second, Python's start-up included,
 so it does not load the SQLAlchemy layer: a read-only connection, after checking that
-the schema is current (when it is not, the caller upgrades through the usual path).
+the schema is current (when it is not, the caller upgrades it: migrations.upgrade_file).
 """
 
 from __future__ import annotations

@@ -126,16 +126,17 @@ class State:
     def plain(self, readonly: bool = True) -> Iterator[sqlite3.Connection]:
         """A plain sqlite3 connection, for the commands that must not wait for SQLAlchemy
         to load (archive, `lists ls`, the common writes); an older database is upgraded
-        once first, through the SQLAlchemy layer."""
+        once first, on a plain connection too."""
         from listfed.archive import opendb
 
         path = self.database_path
         timeout = self.config.storage.busy_timeout
         conn = opendb.connect(path, timeout, readonly)
-        if not opendb.is_current(conn):  # the usual path upgrades it
+        if not opendb.is_current(conn):
             conn.close()
-            with self.database():
-                pass
+            from listfed.migrations import upgrade_file
+
+            upgrade_file(path, timeout)
             conn = opendb.connect(path, timeout, readonly)
         try:
             yield conn

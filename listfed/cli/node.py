@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import os
 from pathlib import Path
 from typing import Annotated
@@ -40,6 +38,9 @@ def init(
 
 def serve(ctx: typer.Context) -> None:
     """Run the daemon in the foreground until SIGTERM or SIGINT; SIGHUP reloads the config."""
+    import asyncio  # here: `init`, in this module too, needs neither
+    import logging
+
     from listfed.config import load_config
     from listfed.ops import node
     from listfed.service import Node

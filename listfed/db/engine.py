@@ -91,6 +91,13 @@ class Database:
         with _plain(self.reader, "BEGIN", "read") as conn:
             yield conn
 
+    @contextmanager
+    def autocommit(self) -> Iterator[sqlite3.Connection]:
+        """A writer's plain sqlite3 connection outside any transaction, for work that
+        issues its own BEGIN and COMMIT (migrations.py: a transaction a schema step)."""
+        with _pooled(self.writer) as conn:
+            yield conn
+
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a blocking database function on the database thread."""
         return await self._thread().call(fn, args)
@@ -119,12 +126,18 @@ class Database:
 @contextmanager
 def _plain(engine: Engine, begin: str, what: str) -> Iterator[sqlite3.Connection]:
     """A pooled connection's sqlite3 connection inside one transaction (db/plain.py)."""
+    with _pooled(engine) as conn, transaction(conn, begin, what):
+        yield conn
+
+
+@contextmanager
+def _pooled(engine: Engine) -> Iterator[sqlite3.Connection]:
+    """A pooled connection's sqlite3 connection, in autocommit mode (see `_engine`)."""
     pooled = engine.raw_connection()
     try:
         conn = pooled.driver_connection
         assert isinstance(conn, sqlite3.Connection)
-        with transaction(conn, begin, what):
-            yield conn
+        yield conn
     finally:
         pooled.close()  # back to the pool
 

@@ -60,14 +60,9 @@ def prepare(config: Config) -> list[str]:
     for path in (db_path, *(db_path.with_name(db_path.name + s) for s in ("-wal", "-shm"))):
         if path.exists():
             path.chmod(PRIVATE_FILE)
-    from listfed.db.engine import Database  # here: secret_path and node_secret need none
-    from listfed.migrations import upgrade
+    from listfed.migrations import upgrade_file  # here: secret_path and node_secret need none
 
-    db = Database(db_path, config.storage.busy_timeout)
-    try:
-        upgrade(db)
-    finally:
-        db.close()
+    upgrade_file(db_path, config.storage.busy_timeout)  # no SQLAlchemy: `init` starts quickly
     if new_db:
         created.append(str(db_path))
     if _ensure_secret(secret_path(config)):
