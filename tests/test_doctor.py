@@ -15,9 +15,11 @@ import dkim
 import pytest
 from typer.testing import CliRunner
 
+from listfed.archive import opendb
 from listfed.cli.app import app
 from listfed.delivery.dkim import MailSigner, load_key
 from tests.dnsstub import StubDns
+from tests.test_archive_ranked import feed_all, started
 from tests.test_dkim import MESSAGE, rsa
 
 DOMAIN = "lists.example.org"
@@ -281,3 +283,14 @@ def test_a_retiring_key_that_cannot_be_used_is_a_problem(node_dir: Path, pem: st
     out = doctor(code=1)
     assert "problem: the retiring DKIM key (selector s2026) cannot be used" in out
     assert f"s2027._domainkey.{DOMAIN}. IN TXT" in out and "s2026._domainkey" not in out
+
+
+def test_doctor_says_where_the_search_index_stands(node_dir: Path) -> None:
+    database = node_dir / "var" / "listfed.db"
+    assert "ok: no search index at" in doctor()  # `serve` makes it: nothing wrong
+    conn = opendb.connect(database, 5.0)
+    feed_all(started(database, conn), conn)
+    assert "ok: the search index is" in doctor() and "holding every archived post" in doctor()
+    conn.execute("INSERT INTO search_pending (post, at) VALUES (1, 0)")  # a post left behind
+    conn.close()
+    assert "lacks 1 posts (being made, or `listfed serve` is not running)" in doctor()

@@ -139,6 +139,8 @@ def _checks(config: Config) -> list[Check]:
         else Check(False, f"no data dir at {data}: {init}"),
         _database(database, init),
     ]
+    if database.exists():
+        checks.append(_search_index(database, config.storage.busy_timeout))
     try:
         usable = len(secret.read_text().strip()) >= 16
         state = "exists" if usable else "is too short (16 characters at least)"
@@ -160,6 +162,40 @@ def _checks(config: Config) -> list[Check]:
             )
         )
     return checks
+
+
+def _search_index(database: Path, busy_timeout: float) -> Check:
+    """Where the web face's ranked search index is, and whether it holds the archive
+    (read-only: the database is not upgraded here). Never a failure: FTS5 answers the
+    web face's searches until the index holds every post."""
+    import sqlite3
+    import time
+
+    from listfed.archive.topk.index import LAG, folder_of, open_reader
+
+    folder = folder_of(database)
+    if open_reader(folder) is None:
+        return Check(True, f"no search index at {folder} yet: `listfed serve` makes it")
+    try:
+        conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=busy_timeout)
+        try:
+            waiting, oldest = conn.execute(
+                "SELECT count(*), min(at) FROM search_pending"
+            ).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return Check(True, f"the search index is {folder} (its notes unread: {exc})")
+    if not waiting:
+        return Check(True, f"the search index is {folder}, holding every archived post")
+    behind = time.time() - float(oldest)
+    if behind <= LAG:
+        return Check(True, f"the search index is {folder}, {waiting} posts a moment behind")
+    return Check(
+        True,
+        f"the search index {folder} lacks {waiting} posts (being made, or `listfed serve` "
+        "is not running): the web face searches with FTS5 until it has them",
+    )
 
 
 def _database(path: Path, init: str) -> Check:
