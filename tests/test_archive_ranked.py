@@ -308,3 +308,14 @@ async def test_the_feeder_makes_the_index_anew_when_it_is_lost_while_running(
     finally:
         stop.set()
         await task
+
+
+def test_only_the_hits_shown_get_a_snippet_by_either(
+    node: tuple[sqlite3.Connection, Reader],
+) -> None:
+    conn, reader = node
+    for ranked in (None, reader):
+        hits = searching.search(conn, "meeting", limit=3, shown=slice(1, 2), ranked=ranked).hits
+        assert len(hits) == 3
+        assert [bool(h.snippet) for h in hits] == [False, True, False]
+        assert "**" in hits[1].snippet.lower()

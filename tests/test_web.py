@@ -279,6 +279,10 @@ def test_search_pages_hold_twenty(client: TestClient, node: Path) -> None:
     second = client.get(f"/{OTHER}/search", params={"q": "paging", "page": "2"}).text
     assert first.count("<li><a href=") == 20 and second.count("<li><a href=") == 5
     assert "page=2" in first and "Next results" not in second
+    # every hit shown has its snippet, on either page
+    for page, hits in ((first, 20), (second, 5)):
+        snippets = [p.split("</p>")[0] for p in page.split('<p class="snippet">')[1:]]
+        assert len(snippets) == hits and all("<mark>" in s.lower() for s in snippets)
 
 
 def test_a_search_over_the_window_says_so_and_all_ranks_every_match(

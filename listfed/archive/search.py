@@ -92,12 +92,15 @@ def search(
     everything: bool = False,
     also: Sequence[int] = (),
     ranked: Reader | None = None,
+    shown: slice = slice(None),
 ) -> Found:
     """The best `limit` messages for the query; raises QueryError for a malformed one.
     `visibilities`: only lists whose archive is one of these (the web face's readers),
     and the lists whose ids are in `also` (a signed-in member's own lists).
     `everything`: rank every match, however many (see WINDOW). `ranked`: the ranked
-    index (archive/topk), which ranks every match at once where it can answer."""
+    index (archive/topk), which ranks every match at once where it can answer.
+    `shown`: the hits that get a snippet, the others "" (a web page: its own 20 of the
+    `limit`; a page's snippets cost about as much as its ranking)."""
     compiled = compile_query(query)
     where = list(compiled.where)
     params: dict[str, object] = dict(compiled.params)
@@ -125,7 +128,7 @@ def search(
             return Found(_by_date(conn, where, params))
         if ranked is not None and ranked.current(conn):
             lists = _readable(holding, list_address, visibilities, also)
-            found = _by_index(conn, ranked, query, compiled, max(1, limit), lists)
+            found = _by_index(conn, ranked, query, compiled, max(1, limit), lists, shown)
             if found is not None:
                 return found
         params["match"] = compiled.match
@@ -142,7 +145,7 @@ def search(
         unbounded: list[tuple[int | None, int | None]] = [(None, None)]
         spans = _spans(dated) if few else unbounded
         leaders = _ranked(conn, where, params, spans)
-        snippets = _snippets(conn, compiled.match, [rowid for rowid, _row in leaders])
+        snippets = _snippets(conn, compiled.match, [rowid for rowid, _row in leaders][shown])
         matches = _count(conn, compiled.match) if cut is not None and not where else None
     except sqlite3.OperationalError as exc:
         if "fts5" in str(exc):  # the compiler escapes everything; should it miss a case
@@ -177,6 +180,7 @@ def _by_index(
     compiled: Compiled,
     limit: int,
     readable: list[int] | None,
+    shown: slice,
 ) -> Found | None:
     """The answer of the ranked index, None where it cannot give one (see topk/compile)."""
     from listfed.archive.topk.rank import best  # loaded with the index, by its holder
@@ -199,7 +203,7 @@ def _by_index(
     rows = {int(r[0]): r[1:] for r in conn.execute(sql, named)} if ids else {}
     kept = [post for post in ids if post in rows]  # a post removed a moment ago is gone
     assert compiled.match is not None
-    snippets = _snippets(conn, compiled.match, kept)
+    snippets = _snippets(conn, compiled.match, kept[shown])
     return Found([_hit(rows[post], snippets.get(post, "")) for post in kept])
 
 

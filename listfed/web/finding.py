@@ -96,6 +96,7 @@ def _answer(request: Request, address: str | None) -> Response:
                 also=members_lists(request, conn),
                 everything=context["everything"],
                 ranked=site.ranked(),
+                shown=slice(PER_PAGE * (page - 1), PER_PAGE * page),
             )
         except QueryError as exc:
             return site.page("search.html", status=400, error=str(exc), **context)
