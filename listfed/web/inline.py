@@ -40,23 +40,20 @@ Weigh = Callable[[sqlite3.Connection, int, Request], int]
 
 def when_small(page: Page, weigh: Weigh) -> Endpoint:
     """`page` as an endpoint that runs it on the loop when `weigh` finds it small."""
-
-    async def endpoint(request: Request) -> Response:
-        if small(request, weigh):
-            return page(request)
-        return await run_in_threadpool(page, request)
-
-    endpoint.__name__ = endpoint.__qualname__ = page.__name__
-    endpoint.__doc__ = page.__doc__
-    return endpoint
+    return _placed(page, lambda request: small(request, weigh))
 
 
 def when_ranked(page: Page) -> Endpoint:
     """A search `page` as an endpoint that runs it on the loop when the ranked index is
     current and the query has no prefix (which FTS5 answers: tens of milliseconds)."""
+    return _placed(page, ranked_quickly)
+
+
+def _placed(page: Page, quick: Callable[[Request], bool]) -> Endpoint:
+    """`page` on the loop when `quick` says so for the request, else in the pool."""
 
     async def endpoint(request: Request) -> Response:
-        if ranked_quickly(request):
+        if quick(request):
             return page(request)
         return await run_in_threadpool(page, request)
 
