@@ -90,7 +90,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[sqlite3.Con
 def found(conn: sqlite3.Connection, reader: Reader, query: str) -> set[str] | None:
     """The message ids the index finds, None where it leaves the query to FTS5."""
     compiled = compile_query(query)
-    ids = best(reader, conn, query, 100, (compiled.after, compiled.before), None)
+    ids = best(reader, conn, compiled.tree, 100, (compiled.after, compiled.before), None)
     if ids is None:
         return None
     marks = ",".join("?" * len(ids))
@@ -194,7 +194,7 @@ def test_a_crash_before_the_notes_are_forgotten_changes_nothing(tmp_path: Path) 
     feed_all(feeder, conn)
     reader = reader_of(database)
     compiled = compile_query("meeting")
-    ids = best(reader, conn, "meeting", 100, (compiled.after, compiled.before), None)
+    ids = best(reader, conn, compiled.tree, 100, (compiled.after, compiled.before), None)
     assert ids is not None and len(ids) == len(set(ids)) == 3
 
 

@@ -33,6 +33,7 @@ class Compiled:
     # AND-ed (in an OR or under a NOT they are refused), so the tightest of each bounds it
     after: int | None = None
     before: int | None = None
+    tree: And = field(default_factory=lambda: And(()))  # what was compiled (for archive/topk)
 
 
 def parse(text: str) -> And:
@@ -162,10 +163,12 @@ def _day_start(term: Term) -> int:
 def compile_query(text: str) -> Compiled:
     """Parse a query and compile it to an FTS5 MATCH expression, SQL conditions and parameters."""
     compiler = _Compiler()
-    part = compiler.node(parse(text))
+    tree = parse(text)
+    part = compiler.node(tree)
     match = _fts(part) if part.all else None
     where = part.sql if part.all else compiler.as_sql(part)
     if match is None and not where:
         raise QueryError("bad query: nothing to search for")
     lists = tuple(dict.fromkeys(compiler.lists))
-    return Compiled(match, tuple(where), compiler.params, lists, compiler.after, compiler.before)
+    span = (compiler.after, compiler.before)
+    return Compiled(match, tuple(where), compiler.params, lists, *span, tree)

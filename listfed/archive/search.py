@@ -128,7 +128,7 @@ def search(
             return Found(_by_date(conn, where, params))
         if ranked is not None and ranked.current(conn):
             lists = _readable(holding, list_address, visibilities, also)
-            found = _by_index(conn, ranked, query, compiled, max(1, limit), lists, shown)
+            found = _by_index(conn, ranked, compiled, max(1, limit), lists, shown)
             if found is not None:
                 return found
         params["match"] = compiled.match
@@ -176,7 +176,6 @@ def _readable(
 def _by_index(
     conn: sqlite3.Connection,
     ranked: Reader,
-    query: str,
     compiled: Compiled,
     limit: int,
     readable: list[int] | None,
@@ -189,7 +188,7 @@ def _by_index(
         return Found([])
     span = (compiled.after, compiled.before)
     try:
-        ids = best(ranked, conn, query, limit, span, readable)
+        ids = best(ranked, conn, compiled.tree, limit, span, readable)
     except Exception:  # tantivy's errors (or a bug): the index is a cache, FTS5 answers
         log.exception("the ranked index failed a search (FTS5 answers)")
         return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from listfed.archive.query import parse
+from listfed.archive.querylex import And
 from listfed.archive.topk.compile import compile_tree
 from listfed.archive.topk.index import Reader
 
@@ -20,26 +20,27 @@ MARGIN = 20
 def best(
     reader: Reader,
     conn: sqlite3.Connection,
-    text: str,
+    tree: And,
     limit: int,
     span: tuple[int | None, int | None],
     readable: list[int] | None,
 ) -> list[int] | None:
-    """The archive ids of the best `limit` posts, best first; None when the index cannot
-    answer this query (FTS5 must). `readable`: only these lists' posts (None: any)."""
+    """The archive ids of the best `limit` posts for the parsed query `tree`, best first;
+    None when the index cannot answer it (FTS5 must). `readable`: only these lists'
+    posts (None: any)."""
 
     def list_ids(name: str) -> list[int]:
         column = "local || '@' || domain" if "@" in name else "local"
         rows = conn.execute(f"SELECT id FROM mlist WHERE {column} = ?", (name,))  # noqa: S608
         return [int(r[0]) for r in rows]
 
-    query = compile_tree(parse(text), reader.schema, reader.words, list_ids, span, readable)
+    query = compile_tree(tree, reader.schema, reader.words, list_ids, span, readable)
     if query is None:
         return None
     searcher = reader.searcher()
     wanted = limit + MARGIN
     hits = searcher.search(query, wanted, count=False).hits
-    if len(hits) == wanted and hits[min(limit, wanted) - 1][0] == hits[-1][0]:
+    if len(hits) == wanted and hits[limit - 1][0] == hits[-1][0]:
         # equal scores run past the margin (a from: whose posts all score alike): asked
         # again with the newest a hair ahead (index.RECENT), which costs tantivy more
         hits = searcher.search(query, wanted, count=False, weight_by_field="recent").hits
