@@ -225,15 +225,13 @@ class Node:
             if self.web is not None:
                 self.web.close()
             raise ListfedError(f"cannot listen on {smtp.host}:{smtp.port}: {exc.strerror}") from exc
-        feeder = await self._feeder()
         self.tasks = [
             asyncio.create_task(self.dispatcher.run(self.stop_event)),
             asyncio.create_task(self.deliverer.run(self.stop_event)),
             asyncio.create_task(self.housekeeper.run(self.stop_event)),
             asyncio.create_task(self.handler.tally.run(self.db, self.stop_event)),
         ]
-        if feeder is not None:
-            self.tasks.append(asyncio.create_task(feeder.run(self.stop_event)))
+        self.tasks.append(asyncio.create_task(self._feeder().run(self.stop_event)))
         if self.web is not None:  # a child process: pages never take this loop's time
             self.tasks.append(asyncio.create_task(self.web.run(self.stop_event)))
         self.bridges.apply(self.config.bridges)
@@ -241,9 +239,9 @@ class Node:
         log.info("listening on %s:%s (%s)", host, port, "LMTP" if smtp.lmtp else "SMTP")
         return host, port
 
-    async def _feeder(self) -> Feeder | None:
-        """The ranked search index's writer (archive/topk), or None when it cannot be
-        opened: searches are then FTS5's, as before it existed."""
+    def _feeder(self) -> Feeder:
+        """The ranked search index's writer (archive/topk). It opens the index in its
+        task, and again after a failure; meanwhile searches are FTS5's."""
         db = self.db
 
         def write_plain(fn: Callable[[sqlite3.Connection], None]) -> None:
@@ -253,13 +251,7 @@ class Node:
         async def write(fn: Callable[[sqlite3.Connection], None]) -> None:
             await db.run(write_plain, fn)
 
-        feeder = Feeder(db.path, self.config.storage.busy_timeout, write)
-        try:
-            await feeder.start()
-        except Exception as exc:  # a cache: the node runs without it
-            log.error("search index %s cannot be opened (FTS5 answers): %s", feeder.folder, exc)
-            return None
-        return feeder
+        return Feeder(db.path, self.config.storage.busy_timeout, write)
 
     async def stop(self, grace: float = 30.0) -> None:
         """Stop accepting, finish SMTP transactions in flight and the workers' batches."""

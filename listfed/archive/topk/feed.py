@@ -114,7 +114,8 @@ class Feeder:
     async def run(
         self, stop: asyncio.Event, poll: float = 1.0, after_failure: float = 10.0
     ) -> None:
-        """Passes until `stop`: at once while there is more, else every `poll` seconds
+        """Opens the index (`start`) unless open, then passes until `stop`: at once while
+        there is more, else every `poll` seconds
         (a tantivy commit costs 14-18 ms of CPU whatever it holds: once a second under a
         steady flow of posts is 2 % of a core, and a post is searchable within 1-2 s);
         `after_failure` seconds after a pass that failed (a full disk says so in the
@@ -122,7 +123,7 @@ class Feeder:
         while not stop.is_set():
             wait = poll
             try:
-                if self.writer is None:  # let go of after a failure: opened again
+                if self.writer is None:  # at first, and after a failure let go of it
                     await self.start()
                 carried, last = await asyncio.to_thread(self.pass_once)
                 if carried:
