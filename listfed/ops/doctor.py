@@ -171,20 +171,22 @@ def _search_index(database: Path, busy_timeout: float) -> Check:
     import sqlite3
     import time
 
+    from listfed.archive import opendb
     from listfed.archive.topk.index import LAG, folder_of, open_reader
+    from listfed.errors import StorageError
 
     folder = folder_of(database)
     if open_reader(folder) is None:
         return Check(True, f"no search index at {folder} yet: `listfed serve` makes it")
     try:
-        conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=busy_timeout)
+        conn = opendb.connect(database, busy_timeout, readonly=True)
         try:
             waiting, oldest = conn.execute(
                 "SELECT count(*), min(at) FROM search_pending"
             ).fetchone()
         finally:
             conn.close()
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, StorageError) as exc:
         return Check(True, f"the search index is {folder} (its notes unread: {exc})")
     if not waiting:
         return Check(True, f"the search index is {folder}, holding every archived post")
