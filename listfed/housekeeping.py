@@ -1,7 +1,9 @@
 """The daemon's own clock work, so that no cron is needed: digests whose period has run
 out are sent, bounce scores that went quiet are reset, held posts past their expiry are
 dropped; spent tokens, reply counts and old bridge fingerprints are forgotten. One pass
-a minute, or sooner when a digest falls due.
+a minute, or sooner when a digest falls due. After each pass, the archive's search
+indexes are merged into fewer segments (archive/ftsmerge), a short write transaction a
+step, so that intake, which goes first on the database thread, never waits long.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 from collections.abc import Callable
 
 from listfed import tokens
+from listfed.archive import ftsmerge
 from listfed.bounces import score
 from listfed.bridges import echoes
 from listfed.context import NodeSettings
@@ -24,6 +27,8 @@ from listfed.notices import replies
 from listfed.wakeup import first_of
 
 log = logging.getLogger("listfed.housekeeping")
+
+MERGE_STEPS = 1_000  # merge steps after a pass at most (16,000 index pages, about 64 MB)
 
 
 class Housekeeper:
@@ -67,5 +72,33 @@ class Housekeeper:
             except Exception:  # a bug must not end digests and decay until a restart
                 log.exception("housekeeping pass failed")
                 later = None
+            await self.merge(stop)
             timeout = poll if later is None else max(1.0, min(poll, later - self.clock()))
             await first_of(self.wake, stop, timeout=timeout)
+
+    async def merge(self, stop: asyncio.Event, most: int = MERGE_STEPS) -> int:
+        """Merge the search indexes' segments, one step a write transaction, until there
+        is nothing to merge, `most` steps were taken or the daemon stops; the steps taken."""
+        steps = 0
+        try:
+            for table in await self.db.run(self._fts_tables):
+                while steps < most and not stop.is_set():
+                    steps += 1
+                    if not await self.db.run(self._merge_step, table):
+                        break
+        except ListfedError as exc:  # busy: the next pass goes on where this one stopped
+            log.error("merging the search index failed: %s", exc)
+        except Exception:  # a bug must not end housekeeping until a restart
+            log.exception("merging the search index failed")
+        return steps
+
+    def _fts_tables(self) -> list[str]:
+        with self.db.write_plain() as conn:
+            found = ftsmerge.tables(conn)
+            for table in found:
+                ftsmerge.prepare(conn, table)
+        return found
+
+    def _merge_step(self, table: str) -> bool:
+        with self.db.write_plain() as conn:
+            return ftsmerge.step(conn, table)
