@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sqlite3
 import urllib.request
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from starlette.testclient import TestClient
 from listfed.config import load_config
 from listfed.errors import ConfigError
 from listfed.listinfo import Policy
+from listfed.ops import metrics
 from listfed.prometheus import Family, Sample, render
 from listfed.web.app import build
 from tests.conftest import DOMAIN, RecordingSmarthost, running_world
@@ -91,6 +93,29 @@ async def test_a_running_node_reports_its_state_to_loopback(
     sample = re.compile(r'[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? -?[0-9.e+]+')
     for row in text.splitlines():
         assert row.startswith("# ") or sample.fullmatch(row), row
+
+
+def test_the_ranked_indexs_backlog_is_counted_and_aged(tmp_path: Path) -> None:
+    """Notes the feeder has not carried: a new index's (at 0) are counted, not aged."""
+    from tests.test_web import run
+
+    config = tmp_path / "listfed.toml"
+    run(config, "init", "--name", "node.example.org", "--domain", DOMAIN)
+    database = tmp_path / "var" / "listfed.db"
+    now = 1_800_000_000.0
+    conn = sqlite3.connect(database)
+    families = {f.name: f for f in metrics.collect(conn, database, now, 0)}
+    assert families["listfed_search_index_waiting_posts"].samples == [Sample(0.0)]
+    assert families["listfed_search_index_oldest_seconds"].samples == [Sample(0.0)]
+    with conn:
+        conn.executemany(
+            "INSERT INTO search_pending (post, at) VALUES (?, ?)",
+            [(1, 0.0), (2, now - 30), (3, now - 5)],
+        )
+    families = {f.name: f for f in metrics.collect(conn, database, now, 0)}
+    conn.close()
+    assert families["listfed_search_index_waiting_posts"].samples == [Sample(3.0)]
+    assert families["listfed_search_index_oldest_seconds"].samples == [Sample(30.0)]
 
 
 def test_only_loopback_and_the_configured_networks_may_read(tmp_path: Path) -> None:

@@ -2,10 +2,11 @@
 
 Everything here is a gauge of the node's state as stored: queues by kind with their
 oldest item's age, the outbox by state, held posts, lists and members, the archive, the
-bridges, the database's size, and the memory of the daemon and the web face; and the
-daemon's counts (db/stats.py): messages taken in by kind, refusals by reply code,
-deliveries by recipient domain and outcome, relays by route. Each query reads an index
-or a small table; nothing reads the archive's messages.
+ranked search index's backlog, the bridges, the database's size, and the memory of the
+daemon and the web face; and the daemon's counts (db/stats.py): messages taken in by
+kind, refusals by reply code, deliveries by recipient domain and outcome, relays by
+route. Each query reads an index or a small table (the index's backlog is a whole
+archive only while a new index is made); nothing reads the archive's messages.
 """
 
 from __future__ import annotations
@@ -104,6 +105,28 @@ def _lists(conn: sqlite3.Connection) -> list[Family]:
             "gauge",
             "Posts in the archive.",
             [Sample(_one(conn, "SELECT COUNT(*) FROM archive"))],
+        ),
+    ]
+
+
+def _search_index(conn: sqlite3.Connection, now: float) -> list[Family]:
+    """The posts archived, changed or removed that the ranked index (archive/topk) has
+    not taken yet; a new index's notes (`at` 0, as of long ago) are counted, not aged."""
+    waiting, oldest = conn.execute(
+        "SELECT COUNT(*), MIN(CASE WHEN at > 0 THEN at END) FROM search_pending"
+    ).fetchone()
+    return [
+        Family(
+            "listfed_search_index_waiting_posts",
+            "gauge",
+            "Archive changes not yet in the web face's ranked search index.",
+            [Sample(float(waiting))],
+        ),
+        Family(
+            "listfed_search_index_oldest_seconds",
+            "gauge",
+            "How long the oldest of them has waited (0: none).",
+            [Sample(max(0.0, now - float(oldest)) if oldest is not None else 0.0)],
         ),
     ]
 
@@ -241,6 +264,7 @@ def collect(conn: sqlite3.Connection, database: Path, now: float, daemon_pid: in
         *_counted(conn),
         *_queues(conn, now),
         *_lists(conn),
+        *_search_index(conn, now),
         *_bridges(conn),
         Family(
             "listfed_database_bytes",
