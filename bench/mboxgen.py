@@ -274,8 +274,9 @@ def _weights(n: int, exponent: float, offset: int = 1) -> list[float]:
 class Generator:
     """Draws messages one after the other; all randomness from one seeded Random."""
 
-    def __init__(self, seed: int, count: int, list_address: str) -> None:
+    def __init__(self, seed: int, count: int, list_address: str, pipermail: bool = False) -> None:
         self.rng = Random(seed)
+        self.pipermail = pipermail
         self.count = count
         self.list = list_address
         local, _, domain = list_address.partition("@")
@@ -403,6 +404,9 @@ class Generator:
 
         heads = self._headers(author, thread, parent, kind, message_id, references)
         body_head, body = self._body(lines)
+        if self.pipermail:  # the same draws, as a pipermail archive keeps them
+            heads, body_head, body = _pipermail(heads, author), PLAIN, "\n".join(lines).encode()
+            body += b"\n"
         # a non-ASCII first name in an In-Reply-To comment makes an 8-bit header, as in life
         raw = (heads + body_head + "\n").encode() + body
         st.messages += 1
@@ -727,11 +731,41 @@ class Generator:
         return head, base64.encodebytes(data)
 
 
+# what a Mailman 2 pipermail archive (`2019-March.txt`) keeps of a post
+PIPERMAIL_FIELDS = ("from", "date", "subject", "in-reply-to", "references", "message-id")
+PLAIN = (
+    "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n"
+)
+
+
+def _pipermail(heads: str, author: Author) -> str:
+    """The header fields pipermail keeps, the author written "user at domain (Name)"."""
+    fields: list[str] = []
+    for line in heads.splitlines():
+        if line[:1] in (" ", "\t"):
+            fields[-1] += "\n" + line
+        else:
+            fields.append(line)
+    kept = []
+    for one in fields:
+        name = one.partition(":")[0].lower()
+        if name == "from":
+            who = author.address.replace("@", " at ")
+            one = f"From: {who} ({author.name})" if author.name else f"From: {who}"
+        if name in PIPERMAIL_FIELDS:
+            kept.append(one)
+    return "\n".join(kept) + "\n"
+
+
 def generate(
-    out: BinaryIO, count: int, seed: int = 1, list_address: str = "team@bench.example"
+    out: BinaryIO,
+    count: int,
+    seed: int = 1,
+    list_address: str = "team@bench.example",
+    pipermail: bool = False,
 ) -> Stats:
     """Write `count` messages to `out` as mboxrd; the statistics of what was written."""
-    gen = Generator(seed, count, list_address)
+    gen = Generator(seed, count, list_address, pipermail)
     for _ in range(count):
         raw, sender, arrived = gen.message()
         write_entry(out, raw, sender, arrived)
@@ -765,10 +799,17 @@ def main() -> int:
     ap.add_argument("-o", "--output", type=Path, required=True)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--list", default="team@bench.example", help="the list's address")
+    ap.add_argument(
+        "--pipermail",
+        action="store_true",
+        help="the same messages as a Mailman 2 pipermail archive keeps them: From, Date, "
+        "Subject, Message-ID, In-Reply-To, References and the text, 8-bit, no HTML parts, "
+        "attachments or signatures (for the database's size against a text archive)",
+    )
     args = ap.parse_args()
     started = time.perf_counter()
     with args.output.open("wb", buffering=1 << 20) as out:
-        stats = generate(out, args.messages, args.seed, args.list)
+        stats = generate(out, args.messages, args.seed, args.list, args.pipermail)
     took = time.perf_counter() - started
     print(
         f"{args.output}: {describe(stats)}; {args.output.stat().st_size / 1e6:,.1f} MB file, "
