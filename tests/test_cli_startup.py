@@ -27,19 +27,14 @@ from listfed.cli.commands import EVERY, SINGLE, build
 from listfed.db.version import SCHEMA_VERSION
 from listfed.ops import lists, listview
 from tests.conftest import DOMAIN, hold_posts
-from tests.loaded import HEAVY, run_listfed
+from tests.loaded import HEAVY, node_with_a_list, run_listfed
 
 TEAM = f"team@{DOMAIN}"
 
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    where = tmp_path_factory.mktemp("node")
-    config = str(where / "listfed.toml")
-    runner = CliRunner()
-    for args in (["init", "--domain", DOMAIN], ["lists", "create", TEAM]):
-        assert runner.invoke(app, ["--config", config, *args]).exit_code == 0
-    return where
+    return node_with_a_list(tmp_path_factory.mktemp("node"), TEAM)
 
 
 @pytest.mark.parametrize(

@@ -4,16 +4,15 @@ Thread trees can be thousands deep (a long chain of replies): nothing here recur
 the JSON nests at most `MAX_JSON_DEPTH` levels, deeper replies hang at that level.
 """
 
-from __future__ import annotations
-
 import sqlite3
 import time
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple  # not a dataclass: see archive/querylex.py
 
 from listfed.archive.search import Hit
-from listfed.archive.threads import TreeNode
+
+if TYPE_CHECKING:  # the trees are built by archive/threads.py; a search has none
+    from listfed.archive.threads import TreeNode
 
 MAX_JSON_DEPTH = 100
 MAX_TEXT_INDENT = 30
@@ -24,8 +23,7 @@ _META = (
 )
 
 
-@dataclass(frozen=True)
-class Meta:
+class Meta(NamedTuple):
     list: str
     sender: str
     sender_name: str
@@ -79,7 +77,7 @@ def metadata(conn: sqlite3.Connection, list_id: int, ids: Iterable[str]) -> dict
     return found
 
 
-def walk(roots: list[TreeNode]) -> Iterable[tuple[TreeNode, int, list[bool]]]:
+def walk(roots: "list[TreeNode]") -> "Iterable[tuple[TreeNode, int, list[bool]]]":
     """Depth-first, iteratively: each node with its depth and, per ancestor level,
     whether that ancestor was the last of its siblings (for drawing the tree)."""
     stack: list[tuple[TreeNode, int, list[bool]]] = [
@@ -94,7 +92,7 @@ def walk(roots: list[TreeNode]) -> Iterable[tuple[TreeNode, int, list[bool]]]:
 
 
 def tree_text(
-    roots: list[TreeNode], meta: dict[str, Meta], focus: str, removed: Collection[str] = ()
+    roots: "list[TreeNode]", meta: dict[str, Meta], focus: str, removed: Collection[str] = ()
 ) -> str:
     lines = []
     for node, depth, lasts in walk(roots):
@@ -141,7 +139,7 @@ def node_json(message_id: str, m: Meta | None, lst: str = "") -> dict[str, Any]:
 
 
 def tree_json(
-    roots: list[TreeNode], meta: dict[str, Meta], lst: str, removed: Collection[str] = ()
+    roots: "list[TreeNode]", meta: dict[str, Meta], lst: str, removed: Collection[str] = ()
 ) -> list[dict[str, Any]]:
     top: list[dict[str, Any]] = []
     holders: list[list[dict[str, Any]]] = [top]  # children lists by depth, capped

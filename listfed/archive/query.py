@@ -5,11 +5,9 @@ becomes an FTS5 string literal, and the operators, column filters and prefix sta
 it are ours. list:, after: and before: become SQL over aliases a (archive) and m (mlist).
 """
 
-from __future__ import annotations
-
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import NamedTuple  # not a dataclass: see archive/querylex.py
 
 from listfed.archive import querylex
 from listfed.archive.querylex import DATE_IN_OR, And, Field, Node, Or, Term, negated_in_or
@@ -23,8 +21,7 @@ class QueryError(ListfedError):
     """A search query that cannot be understood: "bad query: " and what is wrong."""
 
 
-@dataclass(frozen=True)
-class Compiled:
+class Compiled(NamedTuple):
     match: str | None  # for `archive_fts MATCH :match`; None when there are no FTS terms
     where: tuple[str, ...]  # SQL over aliases a (archive) and m (mlist), to be AND-ed
     params: dict[str, object]  # the named parameters in `where`: p1, p2, ...
@@ -33,7 +30,7 @@ class Compiled:
     # AND-ed (in an OR or under a NOT they are refused), so the tightest of each bounds it
     after: int | None = None
     before: int | None = None
-    tree: And = field(default_factory=lambda: And(()))  # what was compiled (for archive/topk)
+    tree: And = And(())  # what was compiled (for archive/topk)
 
 
 def parse(text: str) -> And:
@@ -44,14 +41,20 @@ def parse(text: str) -> And:
         raise QueryError(f"bad query: {error}") from None
 
 
-@dataclass
 class _Part:
     """A compiled piece: FTS atoms that must match, FTS atoms that must not, SQL."""
 
-    all: list[str] = field(default_factory=list)
-    none: list[str] = field(default_factory=list)
-    sql: list[str] = field(default_factory=list)
-    dated: str = ""  # the first after:/before: inside, for the message when that is wrong
+    def __init__(
+        self,
+        all: list[str] | None = None,
+        none: list[str] | None = None,
+        sql: list[str] | None = None,
+        dated: str = "",  # the first after:/before: inside, for the message when that is wrong
+    ) -> None:
+        self.all = all or []
+        self.none = none or []
+        self.sql = sql or []
+        self.dated = dated
 
     def empty(self) -> bool:
         return not (self.all or self.none or self.sql)

@@ -10,14 +10,16 @@ AND, OR and NOT are operators in capitals only, as notmuch and Gmail users type 
 (`a AND NOT b` is `a -b`); in lower case, or quoted, they are words.
 
 Errors are QuerySyntaxError here; listfed.archive.query turns them into QueryError.
-"""
 
-from __future__ import annotations
+The tree is NamedTuples, in a module without `from __future__ import annotations`, as are
+the records of archive/query.py, search.py and answers.py: `archive search` from the shell
+then imports neither dataclasses (with inspect, ~8 ms) nor compiles an annotation string
+per field (~1 ms a class); tests/test_quicksearch.py holds it to that.
+"""
 
 import enum
 import re
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 MAX_LENGTH = 1000
 # FTS5's parser has a fixed stack (about 100 entries); the costliest nesting the compiler
@@ -38,8 +40,7 @@ class Field(enum.Enum):
     BEFORE = "before"
 
 
-@dataclass(frozen=True)
-class Term:
+class Term(NamedTuple):
     field: Field
     text: str
     prefix: bool = False
@@ -48,15 +49,13 @@ class Term:
     raw: str = ""
 
 
-@dataclass(frozen=True)
-class And:
-    items: tuple[Node, ...]
+class And(NamedTuple):
+    items: "tuple[Node, ...]"  # Node is defined below; a string here, not in Or
     negated: bool = False
     pos: int = 0
 
 
-@dataclass(frozen=True)
-class Or:
+class Or(NamedTuple):
     items: tuple[Term | And, ...]
 
 
@@ -71,8 +70,7 @@ FTS_FIELDS = (Field.TEXT, Field.FROM, Field.SUBJECT)
 DATE_IN_OR = "after:/before: cannot be negated or combined with OR"
 
 
-@dataclass(frozen=True)
-class _Token:
+class _Token(NamedTuple):
     kind: Literal["term", "or", "and", "(", ")"]
     pos: int
     term: Term | None = None

@@ -11,23 +11,17 @@ takes 100-200 ms, against 15-25 ms for the window. `Found` says when it happened
 that the reader can be told and ask for every match.
 """
 
-from __future__ import annotations
-
 import heapq
 import itertools
-import logging
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple  # not dataclasses: see archive/querylex.py
 
 from listfed.archive.query import Compiled, QueryError, compile_query
 from listfed.errors import StorageError
 
 if TYPE_CHECKING:  # the ranked index is tantivy's: `archive search` does not load it
     from listfed.archive.topk.index import Reader
-
-log = logging.getLogger("listfed.search")
 
 MARK = ("**", "**")  # around matched words in snippets (text and JSON alike)
 MARGIN = 200  # leaders ranked beyond the limit (see _ranked)
@@ -49,8 +43,7 @@ class NoSuchList(QueryError):
     takes it as no hits here, since the list may live on another node."""
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
     message_id: str
     list: str
     sender: str
@@ -62,8 +55,7 @@ class Hit:
     snippet: str
 
 
-@dataclass(frozen=True)
-class Found:
+class Found(NamedTuple):
     hits: list[Hit]
     window: int = 0  # ranked among the newest this many matches only (0: among all)
     matches: int | None = None  # then: how many posts hold the words (None: not counted)
@@ -91,7 +83,7 @@ def search(
     *,
     everything: bool = False,
     also: Sequence[int] = (),
-    ranked: Reader | None = None,
+    ranked: "Reader | None" = None,
     shown: slice = slice(None),
 ) -> Found:
     """The best `limit` messages for the query; raises QueryError for a malformed one.
@@ -175,7 +167,7 @@ def _readable(
 
 def _by_index(
     conn: sqlite3.Connection,
-    ranked: Reader,
+    ranked: "Reader",
     compiled: Compiled,
     limit: int,
     readable: list[int] | None,
@@ -190,7 +182,11 @@ def _by_index(
     try:
         ids = best(ranked, conn, compiled.tree, limit, span, readable)
     except Exception:  # tantivy's errors (or a bug): the index is a cache, FTS5 answers
-        log.exception("the ranked index failed a search (FTS5 answers)")
+        import logging  # here only: a search from the shell has no index and no logs
+
+        logging.getLogger("listfed.search").exception(
+            "the ranked index failed a search (FTS5 answers)"
+        )
         return None
     if ids is None:
         return None

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from listfed.archive import answers
-from listfed.archive import search as searching
+from listfed.cli import hits
 from listfed.cli.base import JsonOption, State, emit, new_app, state
 from listfed.cli.commands import GROUPS
 from listfed.errors import ListfedError, UsageError
@@ -143,15 +143,14 @@ def run_search(
     as_json: bool,
     everything: bool = False,
 ) -> None:
-    """The search command's work (cli/quicksearch.py calls it too, without typer's parsing)."""
+    """The search command's work (cli/quicksearch.py runs cli/hits.py without typer)."""
     with _connection(st, readonly=True) as conn:
-        if list_address:
-            archive_ops.list_id(conn, list_address)
-        found = searching.search(conn, query, list_address, limit, everything=everything)
-    hits = found.hits
-    emit(as_json, [answers.hit_json(h) for h in hits], lambda: answers.hits_text(hits))
-    if found.windowed:
-        typer.echo(f"({found.note('--all')})", err=True)
+        found = hits.find(conn, query, list_address, limit, everything)
+    hits.show(found, as_json, typer.echo, _say_err)
+
+
+def _say_err(text: str) -> None:
+    typer.echo(text, err=True)
 
 
 @app.command()

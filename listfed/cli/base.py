@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import json
 import os
 import sqlite3
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from listfed.cli import plainout
+from listfed.cli.plainout import status_of
 from listfed.config import Config, load_config
 from listfed.errors import ListfedError
 
@@ -27,6 +26,10 @@ if TYPE_CHECKING:  # the database layer is imported when a command needs it: a q
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _say_err(text: str) -> None:
+    typer.echo(text, err=True)
+
+
 def guarded(fn: F) -> F:
     """Errors become one line on stderr and an exit status; never a traceback."""
 
@@ -34,24 +37,10 @@ def guarded(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except ListfedError as exc:
-            typer.echo(f"listfed: {exc}", err=True)
-            raise typer.Exit(exc.exit_code) from None
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        except (typer.Exit, typer.Abort):
             raise
-        except BrokenPipeError:  # the reader went away (`... -o - | head`): say nothing
-            with contextlib.suppress(OSError, ValueError):  # and write nothing at exit
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            raise typer.Exit(1) from None
         except Exception as exc:
-            if os.environ.get("LISTFED_DEBUG"):
-                raise
-            typer.echo(
-                f"listfed: internal error: {type(exc).__name__}: {exc} "
-                "(set LISTFED_DEBUG=1 to see where)",
-                err=True,
-            )
-            raise typer.Exit(1) from None
+            raise typer.Exit(status_of(exc, _say_err)) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -173,12 +162,7 @@ def state(ctx: typer.Context) -> State:
 
 def emit(as_json: bool, data: Any, text: Callable[[], str]) -> None:
     """Print JSON (an array or object) or the human text."""
-    if as_json:
-        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-    else:
-        out = text()
-        if out:
-            typer.echo(out)
+    plainout.emit(as_json, data, text, typer.echo)
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:

@@ -1,5 +1,5 @@
 """The `listfed` entry point: it loads only the command asked for (cli/commands.py), and
-`archive search` not even typer's parsing (cli/quicksearch.py)."""
+`archive search` not even typer nor the full config check (cli/quicksearch.py)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Every error is a ConfigError whose key is the dotted path of the bad value.
 """
 
-from listfed.config.loading import find_config, load_config, parse_config
+from listfed.config.loading import load_config, parse_config
 from listfed.config.sections import resolve_secret
 from listfed.config.settings import (
     ArchiveConfig,
@@ -20,6 +20,7 @@ from listfed.config.settings import (
     StorageConfig,
     WebConfig,
 )
+from listfed.configfile import find_config
 
 __all__ = [
     "ArchiveConfig",

@@ -1,4 +1,4 @@
-"""Find listfed.toml, read it and build the whole Config."""
+"""Read listfed.toml (found by listfed/configfile.py) and build the whole Config."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from listfed.config.settings import (
     StorageConfig,
 )
 from listfed.config.values import _bool, _checked, _duration, _items, _nameserver, _Table
+from listfed.configfile import SYSTEM_CONFIG, find_config
 from listfed.errors import ConfigError
 
 
@@ -39,8 +40,6 @@ class _Named(Protocol):
 
 
 _N = TypeVar("_N", bound=_Named)
-
-_SYSTEM_CONFIG = Path("/etc/listfed/listfed.toml")
 
 
 def _unique(items: tuple[_N, ...], section: str) -> tuple[_N, ...]:
@@ -146,25 +145,12 @@ def parse_config(
     )
 
 
-def find_config(
-    explicit: Path | None, env: Mapping[str, str], cwd: Path, *, system: Path = _SYSTEM_CONFIG
-) -> Path | None:
-    """The config file per SPEC §7: --config, $LISTFED_CONFIG, ./listfed.toml, then system."""
-    for given, source in ((explicit, "--config"), (env.get("LISTFED_CONFIG"), "$LISTFED_CONFIG")):
-        if given:
-            path = cwd / given
-            if not path.is_file():
-                raise ConfigError(f"config file {path} (from {source}) does not exist")
-            return path
-    return next((p for p in (cwd / "listfed.toml", system) if p.is_file()), None)
-
-
 def load_config(
     explicit: Path | None = None,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     *,
-    system: Path = _SYSTEM_CONFIG,
+    system: Path = SYSTEM_CONFIG,
     lenient_secrets: bool = False,
 ) -> Config:
     """Find, read and check the config; with no file, the defaults rooted at cwd.

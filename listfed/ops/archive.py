@@ -2,18 +2,15 @@
 message in the archive, remove a post, rebuild the index. Plain sqlite3, as `archive
 search` must not load the SQLAlchemy layer (see archive/opendb.py)."""
 
-from __future__ import annotations
-
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple  # not a dataclass: see archive/querylex.py
 
 from listfed.errors import NotFound, UsageError
 
 
-@dataclass(frozen=True)
-class Located:
+class Located(NamedTuple):
     """Where an archived message is: its list and thread, and the other lists it is on
     (relays keep Message-IDs)."""
 
