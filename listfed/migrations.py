@@ -234,7 +234,7 @@ def _v15(conn: sqlite3.Connection) -> None:
 
 def _v16(conn: sqlite3.Connection) -> None:
     """English stems: the archive's text indexed again by Porter's stems (db/schema_v16.py),
-    filled from the archive here (about N s for 10,000 posts, bench/RESULTS.md)."""
+    filled from the archive here (0.5 s for 10,000 posts, bench/RESULTS.md)."""
     for statement in V16:
         conn.execute(statement)
     conn.execute(FILL)
