@@ -18,6 +18,11 @@ from tests.conftest import DOMAIN, World, post
 
 TEAM = f"team@{DOMAIN}"
 QUIET = f"quiet@{DOMAIN}"
+A_LIST = (  # list 1, as the schema of any version has it
+    "INSERT INTO mlist (id, local, domain, description, footer, policy, nonmember_action, "
+    "archive, visibility, max_message_size, reply_to, dmarc, created) VALUES (1, 'team', "
+    "'x.example', '', '', 'open', 'hold', 1, 'members', 0, 'none', 'munge', 0)"
+)
 
 
 def found(world: World, query: str) -> list[tuple[str, str, str]]:
@@ -72,14 +77,7 @@ def test_an_older_database_gets_its_archive_indexed_and_compressed(tmp_path: Pat
     )
     with db.write() as s:
         conn = s.connection()
-        conn.execute(
-            text(
-                "INSERT INTO mlist (id, local, domain, description, footer, policy, "
-                "nonmember_action, archive, visibility, max_message_size, reply_to, dmarc, "
-                "created) VALUES (1, 'team', 'x.example', '', '', 'open', 'hold', 1, "
-                "'members', 0, 'none', 'munge', 0)"
-            )
-        )
+        conn.execute(text(A_LIST))
         for i, (mid, data) in enumerate([("old@x", raw), ("old2@x", reply)]):
             conn.execute(
                 text(
@@ -100,3 +98,27 @@ def test_an_older_database_gets_its_archive_indexed_and_compressed(tmp_path: Pat
     blob, size = conn.execute("SELECT raw, size FROM archive WHERE message_id = 'old@x'").fetchone()
     assert compressed.unpack(blob) == raw and size == len(raw)
     conn.close()
+
+
+def test_a_version_15_archive_upgraded_finds_words_by_their_stems(tmp_path: Path) -> None:
+    from listfed.archive import record
+
+    db = Database(tmp_path / "a.db")
+    assert upgrade(db, MIGRATIONS[:15]) == 15  # the schema as listfed made it before stems
+    raw = (
+        b"From: Ann <ann@example.org>\r\nSubject: Printers installed\r\nMessage-ID: <p@x>\r\n"
+        b"Date: Mon, 04 Mar 2024 10:00:00 +0000\r\n\r\nThe installation went well.\r\n"
+    )
+    with db.write() as s:
+        s.connection().execute(text(A_LIST))
+    plain = sqlite3.connect(tmp_path / "a.db", isolation_level=None)
+    plain.execute("BEGIN IMMEDIATE")
+    record.add(plain, 1, record.prepare(raw, "node.example"), 0.0)
+    plain.execute("COMMIT")
+    assert search(plain, '"installed"').hits  # v15's one index, by the words as written
+    assert upgrade(db) == SCHEMA_VERSION
+    db.close()
+    assert [h.message_id for h in search(plain, "install").hits] == ["p@x"]
+    assert [h.message_id for h in search(plain, "printer").hits] == ["p@x"]
+    assert search(plain, '"install"').hits == []
+    plain.close()

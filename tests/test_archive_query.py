@@ -23,8 +23,12 @@ CREATE TABLE archive (
 );
 CREATE VIRTUAL TABLE archive_fts USING fts5(subject, sender, sender_name, body_text, attachments,
   content='archive', content_rowid='id', tokenize='unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE archive_stem USING fts5(subject, sender, sender_name, body_text, attachments,
+  content='archive', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2');
 CREATE TRIGGER archive_ai AFTER INSERT ON archive BEGIN
   INSERT INTO archive_fts(rowid, subject, sender, sender_name, body_text, attachments)
+  VALUES (new.id, new.subject, new.sender, new.sender_name, new.body_text, new.attachments);
+  INSERT INTO archive_stem(rowid, subject, sender, sender_name, body_text, attachments)
   VALUES (new.id, new.subject, new.sender, new.sender_name, new.body_text, new.attachments);
 END;
 """
@@ -49,7 +53,7 @@ MESSAGES = [
     ("m3", 2, "2024-01-02 00:00:00", "Café meeting", "carol@example.com", "Carol Ng",
      "Meet at the café near the station."),
     ("m4", 2, "2024-01-03 12:00:00", "Cafe menu", "dave@example.com", "Dave",
-     "The plain cafe menu."),
+     "The plain cafe menu; installation next week."),
     ("m5", 1, "2024-02-01 09:00:00", "My résumé", "erin@example.org", "Erin Park",
      "Attached is my résumé."),
     ("m6", 1, "2024-02-02 09:00:00", "Let us resume the meeting", "frank@example.org", "Frank",
@@ -61,7 +65,7 @@ MESSAGES = [
     ("m9", 3, "2024-03-01 09:00:00", "Draft minutes", "hana@other.example.net", "Hana",
      "Minutes of the meeting. Please do not drop table archive again."),
     ("m10", 1, "2024-03-02 09:00:00", "NEAR the office", "ivan@example.org", "Ivan",
-     "The a:b ratio, the {x} brace."),
+     "The a:b ratio, the {x} brace. The printer is installed."),
 ]  # fmt: skip
 
 
@@ -94,11 +98,12 @@ def run(db: sqlite3.Connection, compiled: Compiled) -> list[str]:
         )
         params = compiled.params
     else:
+        fts = compiled.table
         sql = (
-            "SELECT a.message_id FROM archive_fts JOIN archive a ON a.id = archive_fts.rowid"
+            f"SELECT a.message_id FROM {fts} JOIN archive a ON a.id = {fts}.rowid"
             " JOIN mlist m ON m.id = a.list_id"
-            f" WHERE archive_fts MATCH :match{where}"
-            " ORDER BY bm25(archive_fts, 5.0, 2.0, 2.0, 1.0, 1.0), a.date DESC"
+            f" WHERE {fts} MATCH :match{where}"
+            f" ORDER BY bm25({fts}, 5.0, 2.0, 2.0, 1.0, 1.0), a.date DESC"
         )
         params = {**compiled.params, "match": compiled.match}
     return [row[0] for row in db.execute(sql, params)]
@@ -180,6 +185,28 @@ CASES: list[tuple[str, set[str]]] = [
         ('"strike OR minutes"', set()),
         ("re: http://x strike", set()),
         ("strike\x00general", {"m1", "m2"}),
+        # English stems, unless quoted (or a prefix, or from:)
+        ("install", {"m4", "m10"}),
+        ("installing", {"m4", "m10"}),
+        ('"install"', set()),
+        ('"installed"', {"m10"}),
+        ('"is installed"', {"m10"}),
+        ('"is installing"', set()),
+        ("install -installation", set()),
+        ('install -"installation"', {"m10"}),
+        ("install NOT installations", set()),
+        ("organizing", {"m7", "m8"}),
+        ("subject:meetings", {"m3", "m6"}),
+        ('subject:"meetings"', set()),
+        ("from:anns", set()),
+        ("instal*", {"m4", "m10"}),
+        ('install "plain cafe"', {"m4"}),
+        ('"plain cafe" OR installed', {"m4", "m10"}),
+        ('"is installed" OR organizing', {"m7", "m8", "m10"}),
+        ('(install -"installation") OR agenda', {"m8", "m10"}),
+        ('list:dev OR "is installed"', {"m3", "m4", "m7", "m8", "m10"}),
+        ('-"is installed" printer', set()),
+        ('-(printers "is installed") install', {"m4"}),
 ]  # fmt: skip
 
 
@@ -195,44 +222,59 @@ def test_ranking_prefers_subject_then_newest(db: sqlite3.Connection) -> None:
     assert run(db, compile_query("list:dev")) == ["m8", "m7", "m4", "m3"]
 
 
+EXACT_IN = "a.id IN (SELECT rowid FROM archive_fts WHERE archive_fts MATCH :p1)"
+STEM_NOT_IN = "a.id NOT IN (SELECT rowid FROM archive_stem WHERE archive_stem MATCH :p1)"
+
+
 @pytest.mark.parametrize(
-    ("query", "match", "where", "params", "lists"),
+    ("query", "table", "match", "where", "params", "lists"),
     [
-        ("a b OR c", '"a" AND ("b" OR "c")', (), {}, ()),
-        ('say 5" a"b', '"say" AND "5""" AND "a""b"', (), {}, ()),
+        ("a b OR c", "archive_stem", '"a" AND ("b" OR "c")', (), {}, ()),
+        ('say 5" a"b', "archive_stem", '"say" AND "5""" AND "a""b"', (), {}, ()),
         (
             "list:a OR list:B",
+            "archive_fts",
             None,
             ("(m.local = :p1 OR m.local = :p2)",),
             {"p1": "a", "p2": "b"},
             ("a", "b"),
         ),
-        ("from:Ann* -x", '{sender sender_name} : "Ann" * NOT "x"', (), {}, ()),
-        ("-list:x y", '"y"', ("NOT (m.local = :p1)",), {"p1": "x"}, ("x",)),
-        ("after:2024-01-01", None, ("a.date >= :p1",), {"p1": 1704067200}, ()),
+        # from:, a prefix and quotes: as written; the stemmed -x is a condition
+        ("from:Ann* -x", "archive_fts", '{sender sender_name} : "Ann" *', (STEM_NOT_IN,),
+         {"p1": '"x"'}, ()),
+        ('from:Ann* -"x"', "archive_fts", '{sender sender_name} : "Ann" * NOT "x"', (), {}, ()),
+        ("-list:x y", "archive_stem", '"y"', ("NOT (m.local = :p1)",), {"p1": "x"}, ("x",)),
+        ("after:2024-01-01", "archive_fts", None, ("a.date >= :p1",), {"p1": 1704067200}, ()),
+        ("-draft", "archive_fts", None, (STEM_NOT_IN,), {"p1": '"draft"'}, ()),
+        # mixed: the stems rank (the phrase's stems among them), the phrase as written kept
+        ('install "rent strike"', "archive_stem", '"install" AND "rent strike"', (EXACT_IN,),
+         {"p1": '"rent strike"'}, ()),
+        ('strike -"rent strike"', "archive_stem", '"strike"', (EXACT_IN.replace("IN", "NOT IN"),),
+         {"p1": '"rent strike"'}, ()),
         (
-            "-draft",
-            None,
-            ("a.id NOT IN (SELECT rowid FROM archive_fts WHERE archive_fts MATCH :p1)",),
-            {"p1": '"draft"'},
+            '"rent strike" OR picket',
+            "archive_stem",
+            '("rent strike" OR "picket")',
+            (
+                "(a.id IN (SELECT rowid FROM archive_fts WHERE archive_fts MATCH :p1) OR "
+                "a.id IN (SELECT rowid FROM archive_stem WHERE archive_stem MATCH :p2))",
+            ),
+            {"p1": '"rent strike"', "p2": '"picket"'},
             (),
         ),
     ],
-)
+)  # fmt: skip
 def test_compiled_form(
     query: str,
+    table: str,
     match: str | None,
     where: tuple[str, ...],
     params: dict[str, object],
     lists: tuple[str, ...],
 ) -> None:
     compiled = compile_query(query)
-    assert (compiled.match, compiled.where, compiled.params, compiled.lists) == (
-        match,
-        where,
-        params,
-        lists,
-    )
+    got = (compiled.table, compiled.match, compiled.where, compiled.params, compiled.lists)
+    assert got == (table, match, where, params, lists)
 
 
 @pytest.mark.parametrize(
@@ -262,7 +304,7 @@ def test_parse_tree() -> None:
     assert first == Term(Field.TEXT, "a", negated=True, pos=1, raw="-a")
     assert isinstance(second, Or)
     assert second.items == (
-        Term(Field.TEXT, "b c", pos=4, raw='"b c"'),
+        Term(Field.TEXT, "b c", pos=4, raw='"b c"', quoted=True),
         Term(Field.FROM, "x", prefix=True, pos=13, raw="from:x*"),
     )
 
@@ -368,6 +410,7 @@ PIECES = st.one_of(
             "'", "+", "from:", "list:", "subject:", "after:", "before:", "after:2024-01-01",
             "before:2024-02-30", "list:dev", "list:general@lists.example.org", "strike",
             "café", '"general strike"', "organi*", "a:b", "\x00", "résumé", "{subject}",
+            "install", '"installed"', "subject:meetings", "organizing", '"is installed"',
         ]
     ),
     st.text(max_size=3),

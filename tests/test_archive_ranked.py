@@ -319,3 +319,17 @@ def test_only_the_hits_shown_get_a_snippet_by_either(
         assert len(hits) == 3
         assert [bool(h.snippet) for h in hits] == [False, True, False]
         assert "**" in hits[1].snippet.lower()
+
+
+def test_words_are_found_by_their_stems_and_marked_alike_by_either(
+    node: tuple[sqlite3.Connection, Reader],
+) -> None:
+    conn, reader = node
+    for ranked in (None, reader):
+        hits = {
+            h.message_id: h.snippet for h in searching.search(conn, "install", ranked=ranked).hits
+        }
+        assert set(hits) == {"m4", "m10"}
+        assert "**installed**" in hits["m10"] and "**installation**" in hits["m4"]
+        exact = searching.search(conn, '"installed" OR organizing', ranked=ranked).hits
+        assert {h.message_id for h in exact} == {"m7", "m8", "m10"}

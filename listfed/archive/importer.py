@@ -61,17 +61,18 @@ def _jobs(entries: Iterable[Entry], report: ImportReport) -> Iterator[Job]:
 
 
 _FTS_COLUMNS = "subject, sender, sender_name, body_text, attachments"
-_FILL_INDEX = (
-    f"INSERT INTO archive_fts(rowid, {_FTS_COLUMNS}) "  # noqa: S608
+_FILL_INDEXES = tuple(
+    f"INSERT INTO {index}(rowid, {_FTS_COLUMNS}) "  # noqa: S608
     f"SELECT id, {_FTS_COLUMNS} FROM archive WHERE id > ?"
+    for index in ("archive_fts", "archive_stem")  # the words, their stems (schema v5, v16)
 )
 
 
 def _write(
     conn: sqlite3.Connection, list_id: int, items: list[record.Prepared], report: ImportReport
 ) -> None:
-    """One batch, one transaction. The index is filled once for the whole batch (the
-    row-by-row trigger stands aside while the meta key is set, in this transaction only)."""
+    """One batch, one transaction. The indexes are filled once for the whole batch (the
+    row-by-row triggers stand aside while the meta key is set, in this transaction only)."""
     now = time.time()
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -82,7 +83,8 @@ def _write(
                 report.present += 1
             else:
                 report.added += 1
-        conn.execute(_FILL_INDEX, (before,))
+        for fill in _FILL_INDEXES:
+            conn.execute(fill, (before,))
         conn.execute("DELETE FROM meta WHERE key = 'archive_fts_batch'")
         conn.execute("COMMIT")
     except BaseException:

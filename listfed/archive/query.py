@@ -3,6 +3,8 @@
 The syntax is in listfed.archive.querylex. User text never reaches FTS5 syntax: every term
 becomes an FTS5 string literal, and the operators, column filters and prefix stars around
 it are ours. list:, after: and before: become SQL over aliases a (archive) and m (mlist).
+Unquoted words of the text and subject match by their English stems (querylex.stemmed),
+in a second index: `Compiled.table` says which index ranks (see `_ranking`).
 """
 
 import re
@@ -10,10 +12,22 @@ from datetime import UTC, datetime
 from typing import NamedTuple  # not a dataclass: see archive/querylex.py
 
 from listfed.archive import querylex
-from listfed.archive.querylex import DATE_IN_OR, And, Field, Node, Or, Term, negated_in_or
+from listfed.archive.querylex import (
+    DATE_IN_OR,
+    And,
+    Field,
+    Node,
+    Or,
+    Term,
+    negated_in_or,
+    stemmed,
+)
 from listfed.errors import ListfedError
 
 _DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+# the two FTS5 indexes of the archive's text (schema v5, v16): the words as written, and
+# their English stems (Porter's), which match unquoted words of the text and subject
+EXACT, STEMMED = "archive_fts", "archive_stem"
 _COLUMNS = {Field.TEXT: "", Field.FROM: "{sender sender_name} : ", Field.SUBJECT: "{subject} : "}
 
 
@@ -22,7 +36,7 @@ class QueryError(ListfedError):
 
 
 class Compiled(NamedTuple):
-    match: str | None  # for `archive_fts MATCH :match`; None when there are no FTS terms
+    match: str | None  # for `{table} MATCH :match`; None when there are no FTS terms
     where: tuple[str, ...]  # SQL over aliases a (archive) and m (mlist), to be AND-ed
     params: dict[str, object]  # the named parameters in `where`: p1, p2, ...
     lists: tuple[str, ...] = ()  # what list: terms name (lower case), to check they exist
@@ -31,6 +45,7 @@ class Compiled(NamedTuple):
     after: int | None = None
     before: int | None = None
     tree: And = And(())  # what was compiled (for archive/topk)
+    table: str = EXACT  # the index `match` is for, which ranks: EXACT or STEMMED
 
 
 def parse(text: str) -> And:
@@ -41,23 +56,42 @@ def parse(text: str) -> And:
         raise QueryError(f"bad query: {error}") from None
 
 
+class _Atom(NamedTuple):
+    """An FTS5 expression over one index: the words as written, or their stems."""
+
+    text: str
+    table: str  # EXACT or STEMMED
+    loose: bool  # no prefix or NOT inside: in STEMMED it finds all it finds (and more)
+
+
 class _Part:
-    """A compiled piece: FTS atoms that must match, FTS atoms that must not, SQL."""
+    """A compiled piece: FTS atoms that must match, FTS atoms that must not, SQL; and
+    `wide`: STEMMED expressions that its matches all meet, for ranking only."""
 
     def __init__(
         self,
-        all: list[str] | None = None,
-        none: list[str] | None = None,
+        all: list[_Atom] | None = None,
+        none: list[_Atom] | None = None,
         sql: list[str] | None = None,
+        wide: list[str] | None = None,
         dated: str = "",  # the first after:/before: inside, for the message when that is wrong
     ) -> None:
         self.all = all or []
         self.none = none or []
         self.sql = sql or []
+        self.wide = wide or []
         self.dated = dated
 
     def empty(self) -> bool:
         return not (self.all or self.none or self.sql)
+
+    def tables(self) -> set[str]:
+        return {atom.table for atom in (*self.all, *self.none)}
+
+    def superset(self) -> str | None:
+        """A STEMMED expression that finds every match of the part, None if none does."""
+        loose = [atom.text for atom in self.all if atom.loose] + self.wide
+        return " AND ".join(loose) if loose else None
 
 
 class _Compiler:
@@ -83,12 +117,13 @@ class _Compiler:
             part.all += sub.all
             part.none += sub.none
             part.sql += sub.sql
+            part.wide += sub.wide
             part.dated = part.dated or sub.dated
         if not node.negated or part.empty():
             return part
         if part.dated:
             raise QueryError(f"bad query: {DATE_IN_OR} ({part.dated})")
-        if part.all and not part.sql:
+        if part.all and not part.sql and len(part.tables()) == 1:
             return _Part(none=[_atom(part)])
         return _Part(sql=[f"NOT {_conjunction(self.as_sql(part), always=True)}"])
 
@@ -109,7 +144,8 @@ class _Compiler:
         if not any(ch.isalnum() for ch in term.text):
             return _Part()  # nothing the tokenizer would index
         literal = '"' + term.text.replace('"', '""') + '"'
-        atom = _COLUMNS[term.field] + literal + (" *" if term.prefix else "")
+        text = _COLUMNS[term.field] + literal + (" *" if term.prefix else "")
+        atom = _Atom(text, STEMMED if stemmed(term) else EXACT, not term.prefix)
         return _Part(none=[atom]) if term.negated else _Part(all=[atom])
 
     def any_of(self, node: Or) -> _Part:
@@ -124,28 +160,42 @@ class _Compiler:
                 parts.append(part)
         if len(parts) < 2:
             return parts[0] if parts else _Part()
-        if not any(part.sql for part in parts):
-            return _Part(all=["(" + " OR ".join(_atom(part) for part in parts) + ")"])
+        tables = set().union(*(part.tables() for part in parts))
+        if not any(part.sql for part in parts) and len(tables) == 1:
+            atoms = [_atom(part) for part in parts]
+            text = "(" + " OR ".join(atom.text for atom in atoms) + ")"
+            return _Part(all=[_Atom(text, tables.pop(), all(atom.loose for atom in atoms))])
         ors = [_conjunction(self.as_sql(part)) for part in parts]
-        return _Part(sql=["(" + " OR ".join(ors) + ")"])
+        wide = [part.superset() for part in parts]
+        ranked = ["(" + " OR ".join(map(str, wide)) + ")"] if None not in wide else []
+        return _Part(sql=["(" + " OR ".join(ors) + ")"], wide=ranked)
 
-    def as_sql(self, part: _Part) -> list[str]:
-        """The whole part as SQL conditions, its FTS side as a subquery."""
-        fts = "SELECT rowid FROM archive_fts WHERE archive_fts MATCH"
-        if part.all:
-            return [f"a.id IN ({fts} {self.bind(_fts(part))})", *part.sql]
-        if part.none:
-            return [f"a.id NOT IN ({fts} {self.bind(' OR '.join(part.none))})", *part.sql]
-        return list(part.sql)
+    def as_sql(self, part: _Part, tables: tuple[str, ...] = (EXACT, STEMMED)) -> list[str]:
+        """The part as SQL conditions (its atoms of `tables`), each index a subquery."""
+        conds = []
+        for table in tables:
+            fts = f"SELECT rowid FROM {table} WHERE {table} MATCH"  # noqa: S608
+            all_ = [atom for atom in part.all if atom.table == table]
+            none = [atom for atom in part.none if atom.table == table]
+            if all_:
+                conds.append(f"a.id IN ({fts} {self.bind(_fts(all_, none))})")
+            elif none:
+                either = " OR ".join(atom.text for atom in none)
+                conds.append(f"a.id NOT IN ({fts} {self.bind(either)})")
+        return conds + part.sql
 
 
-def _fts(part: _Part) -> str:
+def _fts(all_: list[_Atom], none: list[_Atom]) -> str:
     # NOT binds tighter than AND in FTS5; either way "a AND b NOT c" is a∩b minus c
-    return " AND ".join(part.all) + "".join(f" NOT {atom}" for atom in part.none)
+    return " AND ".join(atom.text for atom in all_) + "".join(f" NOT {a.text}" for a in none)
 
 
-def _atom(part: _Part) -> str:
-    return part.all[0] if len(part.all) == 1 and not part.none else f"({_fts(part)})"
+def _atom(part: _Part) -> _Atom:
+    """The part's atoms (all of one table) as one."""
+    if len(part.all) == 1 and not part.none:
+        return part.all[0]
+    loose = not part.none and all(atom.loose for atom in part.all)
+    return _Atom(f"({_fts(part.all, part.none)})", part.all[0].table, loose)
 
 
 def _conjunction(conds: list[str], always: bool = False) -> str:
@@ -164,14 +214,33 @@ def _day_start(term: Term) -> int:
 
 
 def compile_query(text: str) -> Compiled:
-    """Parse a query and compile it to an FTS5 MATCH expression, SQL conditions and parameters."""
+    """Parse a query and compile it to an FTS5 MATCH expression (over the index that
+    ranks), SQL conditions and parameters."""
     compiler = _Compiler()
     tree = parse(text)
     part = compiler.node(tree)
-    match = _fts(part) if part.all else None
-    where = part.sql if part.all else compiler.as_sql(part)
+    table, match, where = _ranking(compiler, part)
     if match is None and not where:
         raise QueryError("bad query: nothing to search for")
     lists = tuple(dict.fromkeys(compiler.lists))
     span = (compiler.after, compiler.before)
-    return Compiled(match, tuple(where), compiler.params, lists, *span, tree)
+    return Compiled(match, tuple(where), compiler.params, lists, *span, tree, table)
+
+
+def _ranking(compiler: _Compiler, part: _Part) -> tuple[str, str | None, list[str]]:
+    """Which index ranks, with what MATCH, and the SQL for the rest. STEMMED ranks when
+    the query has a stemmed word (or an OR that mixes both): its MATCH holds the stemmed
+    words exactly and the others loosely (a quoted phrase's stems), and the words as
+    written are kept by a subquery of EXACT. Else EXACT ranks, as it always did."""
+    stems = [atom for atom in part.all if atom.table == STEMMED]
+    if stems or part.wide:
+        loose = [atom for atom in part.all if atom.table == EXACT and atom.loose]
+        unstemmed = [atom for atom in part.none if atom.table == STEMMED]
+        ranked = _Part(all=stems + loose, none=unstemmed)
+        match = " AND ".join([atom.text for atom in ranked.all] + part.wide)
+        match += "".join(f" NOT {atom.text}" for atom in unstemmed)
+        return STEMMED, match, compiler.as_sql(part, (EXACT,))
+    if part.all:
+        unwritten = [atom for atom in part.none if atom.table == EXACT]
+        return EXACT, _fts(part.all, unwritten), compiler.as_sql(part, (STEMMED,))
+    return EXACT, None, compiler.as_sql(part)

@@ -47,6 +47,7 @@ class Term(NamedTuple):
     negated: bool = False
     pos: int = 0  # 1-based, for messages
     raw: str = ""
+    quoted: bool = False  # "in quotes": the words as written, not their English stems
 
 
 class And(NamedTuple):
@@ -140,7 +141,7 @@ class _Lexer:
             raise QuerySyntaxError(f"{DATE_IN_OR} ({raw})")
         if not quoted and kind in FTS_FIELDS and value.endswith("*"):
             value, prefix = value.rstrip("*"), True
-        term = Term(kind, value, prefix, negated, begin + 1, raw)
+        term = Term(kind, value, prefix, negated, begin + 1, raw, quoted)
         self.tokens.append(_Token("term", begin + 1, term))
 
     def operator(self, word: str, start: int) -> None:
@@ -250,6 +251,13 @@ def parse(text: str) -> And:
     if not text.strip():
         raise QuerySyntaxError("the query is empty")
     return _Parser(_Lexer(text).run()).all_of()
+
+
+def stemmed(term: Term) -> bool:
+    """Is the term matched by its English stem (`install` finds "installed")? A word of
+    the text or the subject is, unless it is quoted or a prefix: an author's name or
+    address, a phrase in quotes and `word*` are matched as written."""
+    return term.field in (Field.TEXT, Field.SUBJECT) and not (term.quoted or term.prefix)
 
 
 def negated_in_or(node: Term | And) -> str:

@@ -14,7 +14,9 @@ from listfed.archive import record, threads
 from listfed.db import compressed
 from listfed.mail.text import extract
 
-_UPDATE_TRIGGER = "archive_fts_update"
+# the full-text indexes (schema v5, v16; an upgrade from before v16 reindexes without the
+# second) and the triggers that keep each as the archive changes
+_INDEXES = {"archive_fts": "archive_fts_update", "archive_stem": "archive_stem_update"}
 _ROWS = (
     "SELECT id, message_id, raw, date FROM archive WHERE list_id = ? AND id > ? "
     "ORDER BY id LIMIT 500"
@@ -36,18 +38,24 @@ Progress = Callable[[int], None]
 def everything(conn: sqlite3.Connection, progress: Progress | None = None) -> int:
     """Re-extract every archived message's text, rebuild the index and every list's
     threads. Returns how many messages were read."""
-    (trigger,) = conn.execute(
-        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (_UPDATE_TRIGGER,)
-    ).fetchone()
-    conn.execute(f"DROP TRIGGER {_UPDATE_TRIGGER}")  # the index is rebuilt whole below
+    made = dict(
+        conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?)",
+            tuple(_INDEXES.values()),
+        ).fetchall()
+    )
+    triggers = {index: made[name] for index, name in _INDEXES.items() if name in made}
+    for index in triggers:
+        conn.execute(f"DROP TRIGGER {_INDEXES[index]}")  # the indexes are rebuilt whole below
     done = 0
     lists = [r[0] for r in conn.execute("SELECT DISTINCT list_id FROM archive ORDER BY 1")]
     forests = {}
     for list_id in lists:
         forests[list_id] = _texts(conn, list_id, progress, done)
         done += len(forests[list_id])
-    conn.execute(trigger)
-    conn.execute("INSERT INTO archive_fts(archive_fts) VALUES ('rebuild')")
+    for index, trigger in triggers.items():
+        conn.execute(trigger)
+        conn.execute(f"INSERT INTO {index}({index}) VALUES ('rebuild')")  # noqa: S608
     for list_id, entries in forests.items():
         _rethread(conn, list_id, entries)
     conn.execute(_RELAYS)

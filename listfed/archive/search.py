@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple  # not dataclasses: see archive/querylex.py
 
-from listfed.archive.query import Compiled, QueryError, compile_query
+from listfed.archive.query import EXACT, STEMMED, Compiled, QueryError, compile_query
 from listfed.errors import StorageError
 
 if TYPE_CHECKING:  # the ranked index is tantivy's: `archive search` does not load it
@@ -28,14 +28,15 @@ MARGIN = 200  # leaders ranked beyond the limit (see _ranked)
 WINDOW = 10_000  # a query matching more posts is ranked among the newest this many
 SPANS = 4  # rowid ranges a date range's posts are looked for in (see _spans)
 # The weights of bm25 (subject, sender, sender_name, body_text, attachments) are the
-# index's `rank` setting, made by schema v5.
+# indexes' `rank` setting, made by schema v5 (and v16 for the stems).
 _COLUMNS = (
     "a.message_id, m.local || '@' || m.domain, a.sender, a.sender_name, a.subject, a.date, "
     "a.thread_id, m.visibility"
 )
 
 
-_SNIPPET = f"snippet(archive_fts, -1, '{MARK[0]}', '{MARK[1]}', '…', 24)"
+_SNIPPET = f"-1, '{MARK[0]}', '{MARK[1]}', '…', 24"  # snippet()'s after the index's name
+_INDEXES = (EXACT, STEMMED)  # the only names spliced into the SQL below
 
 
 class NoSuchList(QueryError):
@@ -115,6 +116,8 @@ def search(
         params.update(zip(ids, also, strict=True))
     _lists_exist(conn, compiled.lists, readable if visibilities is not None else "", params)
     params["limit"] = max(1, limit)
+    table = compiled.table
+    assert table in _INDEXES
     try:
         if compiled.match is None:
             return Found(_by_date(conn, where, params))
@@ -131,14 +134,14 @@ def search(
             if not dated:
                 return Found([])
             few = len(dated) <= window  # so no more matches either: no window's edge to find
-        cut = None if everything or few else _cutoff(conn, where, params, window)
+        cut = None if everything or few else _cutoff(conn, table, where, params, window)
         if cut is not None:
             params["cut"] = cut
         unbounded: list[tuple[int | None, int | None]] = [(None, None)]
         spans = _spans(dated) if few else unbounded
-        leaders = _ranked(conn, where, params, spans)
-        snippets = _snippets(conn, compiled.match, [rowid for rowid, _row in leaders][shown])
-        matches = _count(conn, compiled.match) if cut is not None and not where else None
+        leaders = _ranked(conn, table, where, params, spans)
+        snippets = _snippets(conn, table, compiled.match, [rowid for rowid, _row in leaders][shown])
+        matches = _count(conn, table, compiled.match) if cut is not None and not where else None
     except sqlite3.OperationalError as exc:
         if "fts5" in str(exc):  # the compiler escapes everything; should it miss a case
             raise QueryError(f"bad query: {query!r} could not be searched") from None
@@ -198,7 +201,7 @@ def _by_index(
     rows = {int(r[0]): r[1:] for r in conn.execute(sql, named)} if ids else {}
     kept = [post for post in ids if post in rows]  # a post removed a moment ago is gone
     assert compiled.match is not None
-    snippets = _snippets(conn, compiled.match, kept[shown])
+    snippets = _snippets(conn, compiled.table, compiled.match, kept[shown])
     return Found([_hit(rows[post], snippets.get(post, "")) for post in kept])
 
 
@@ -248,6 +251,7 @@ def _hit(row: tuple[object, ...], snippet: str) -> Hit:
 
 def _ranked(
     conn: sqlite3.Connection,
+    table: str,
     where: list[str],
     params: dict[str, object],
     spans: list[tuple[int | None, int | None]],
@@ -260,17 +264,17 @@ def _ranked(
     judged: in each of the rowid `spans` (None: no bound), best of all kept."""
     limit = int(str(params["limit"]))
     if not any("a.date" in c for c in where):  # dates usually keep few: judge every match
-        found = _leaders(conn, where, params, limit)
+        found = _leaders(conn, table, where, params, limit)
         if found is not None:
             return found
     best: list[tuple[object, ...]] = []
     for lo, hi in spans:
         bounds = {"lo": lo, "hi": hi} if lo is not None else {}
         sql = (
-            f"SELECT a.id, {_COLUMNS}, archive_fts.rank FROM archive_fts "  # noqa: S608
-            "JOIN archive a ON a.id = archive_fts.rowid JOIN mlist m ON m.id = a.list_id "
-            f"WHERE archive_fts MATCH :match{_window({**params, **bounds})}{_and(where)} "
-            "ORDER BY archive_fts.rank, a.date DESC LIMIT :limit"
+            f"SELECT a.id, {_COLUMNS}, {table}.rank FROM {table} "  # noqa: S608
+            f"JOIN archive a ON a.id = {table}.rowid JOIN mlist m ON m.id = a.list_id "
+            f"WHERE {table} MATCH :match{_window(table, {**params, **bounds})}{_and(where)} "
+            f"ORDER BY {table}.rank, a.date DESC LIMIT :limit"
         )
         best += conn.execute(sql, {**params, **bounds}).fetchall()
     if len(spans) > 1:  # the scores are the one index's: they compare across spans
@@ -279,36 +283,36 @@ def _ranked(
 
 
 def _cutoff(
-    conn: sqlite3.Connection, where: list[str], params: dict[str, object], window: int
+    conn: sqlite3.Connection, table: str, where: list[str], params: dict[str, object], window: int
 ) -> int | None:
     """The rowid of the `window`-th newest match (of the words and every condition), or
     None when fewer match: then every match is ranked. Cheap: FTS5 walks its rowids
     newest first and stops there; with conditions each is looked up by its key."""
     if where:
         sql = (
-            "SELECT a.id FROM archive_fts JOIN archive a ON a.id = archive_fts.rowid "  # noqa: S608
-            f"JOIN mlist m ON m.id = a.list_id WHERE archive_fts MATCH :match{_window(params)}"
-            f"{_and(where)} ORDER BY archive_fts.rowid DESC LIMIT 1 OFFSET :skip"
+            f"SELECT a.id FROM {table} JOIN archive a ON a.id = {table}.rowid "  # noqa: S608
+            f"JOIN mlist m ON m.id = a.list_id WHERE {table} MATCH :match{_window(table, params)}"
+            f"{_and(where)} ORDER BY {table}.rowid DESC LIMIT 1 OFFSET :skip"
         )
     else:
         sql = (
-            f"SELECT rowid FROM archive_fts WHERE archive_fts MATCH :match{_window(params)} "  # noqa: S608
+            f"SELECT rowid FROM {table} WHERE {table} MATCH :match{_window(table, params)} "  # noqa: S608
             "ORDER BY rowid DESC LIMIT 1 OFFSET :skip"
         )
     row = conn.execute(sql, {**params, "skip": window - 1}).fetchone()
     return None if row is None else int(row[0])
 
 
-def _count(conn: sqlite3.Connection, match: str) -> int:
+def _count(conn: sqlite3.Connection, table: str, match: str) -> int:
     """How many posts hold the words (a few ms: no scoring, no join)."""
-    row = conn.execute("SELECT count(*) FROM archive_fts WHERE archive_fts MATCH ?", (match,))
+    row = conn.execute(f"SELECT count(*) FROM {table} WHERE {table} MATCH ?", (match,))  # noqa: S608
     return int(row.fetchone()[0])
 
 
-def _window(params: dict[str, object]) -> str:
+def _window(table: str, params: dict[str, object]) -> str:
     """The rowid bounds of the FTS5 walk: the window's edge, or a span of a date range."""
-    cut = " AND archive_fts.rowid >= :cut" if "cut" in params else ""
-    return cut + (" AND archive_fts.rowid BETWEEN :lo AND :hi" if "lo" in params else "")
+    cut = f" AND {table}.rowid >= :cut" if "cut" in params else ""
+    return cut + (f" AND {table}.rowid BETWEEN :lo AND :hi" if "lo" in params else "")
 
 
 def _dated(conn: sqlite3.Connection, after: int | None, before: int | None, most: int) -> list[int]:
@@ -339,13 +343,13 @@ def _spans(rowids: list[int]) -> list[tuple[int | None, int | None]]:
 
 
 def _leaders(
-    conn: sqlite3.Connection, where: list[str], params: dict[str, object], limit: int
+    conn: sqlite3.Connection, table: str, where: list[str], params: dict[str, object], limit: int
 ) -> list[tuple[int, tuple[object, ...]]] | None:
     """The best by rank among the index's leaders, or None when the leaders cannot tell
     (the conditions keep too few of them, or equal scores run past the cut)."""
     wanted = limit + MARGIN
     lead = conn.execute(
-        f"SELECT rowid, rank FROM archive_fts WHERE archive_fts MATCH :match{_window(params)} "  # noqa: S608
+        f"SELECT rowid, rank FROM {table} WHERE {table} MATCH :match{_window(table, params)} "  # noqa: S608
         "ORDER BY rank LIMIT :wanted",
         {"match": params["match"], "cut": params.get("cut"), "wanted": wanted},
     ).fetchall()
@@ -369,14 +373,16 @@ def _leaders(
     return None
 
 
-def _snippets(conn: sqlite3.Connection, match: str, rowids: list[int]) -> dict[int, str]:
+def _snippets(
+    conn: sqlite3.Connection, table: str, match: str, rowids: list[int]
+) -> dict[int, str]:
     """Snippets for the hits only (making one reads and tokenises the message's text)."""
     if not rowids:
         return {}
     marks = ",".join("?" * len(rowids))
     sql = (
-        f"SELECT rowid, {_SNIPPET} FROM archive_fts "  # noqa: S608
-        f"WHERE archive_fts MATCH ? AND rowid IN ({marks})"
+        f"SELECT rowid, snippet({table}, {_SNIPPET}) FROM {table} "  # noqa: S608
+        f"WHERE {table} MATCH ? AND rowid IN ({marks})"
     )
     return {int(r[0]): str(r[1]) for r in conn.execute(sql, (match, *rowids))}
 

@@ -1,6 +1,8 @@
 """A parsed query (archive/querylex's tree) as a tantivy query, meaning what the FTS5
 compiler (archive/query.py) makes of it: the same words (split and folded as FTS5 does,
-see index.analyzer), a word without a field in any of the four fields, from: in the
+see index.analyzer; a word that is not quoted, of the text or subject, by its English
+stem in the fields' stemmed twins, as archive/porter makes it: FTS5's `porter`), a word
+without a field in any of the four fields, from: in the
 author's address and name, subject: in the subject, list: as the lists' ids, after: and
 before: as a range of whole seconds. A word's clause in each field is boosted by that
 field's bm25 weight.
@@ -18,14 +20,16 @@ from collections.abc import Callable
 
 import tantivy
 
-from listfed.archive.querylex import And, Field, Node, Or, Term
-from listfed.archive.topk.index import WEIGHTS, fold
+from listfed.archive.porter import stem
+from listfed.archive.querylex import And, Field, Node, Or, Term, stemmed
+from listfed.archive.topk.index import STEMMED, WEIGHTS, fold
 
 _FIELDS = {
     Field.TEXT: tuple(WEIGHTS),
     Field.FROM: ("sender",),
     Field.SUBJECT: ("subject",),
 }
+_WEIGHTS = WEIGHTS | {STEMMED[name]: weight for name, weight in WEIGHTS.items()}
 _MUST, _SHOULD, _NOT = tantivy.Occur.Must, tantivy.Occur.Should, tantivy.Occur.MustNot
 _BOUND = 2**62  # beyond any date
 
@@ -96,7 +100,10 @@ class _Compiler:
         words = self.words.analyze(text)
         if not words:
             raise Unsupported("a word longer than the index keeps")
-        each = [self.field(name, words) for name in _FIELDS[term.field]]
+        fields = _FIELDS[term.field]
+        if stemmed(term):
+            words, fields = [stem(word) for word in words], tuple(STEMMED[f] for f in fields)
+        each = [self.field(name, words) for name in fields]
         return (
             each[0] if len(each) == 1 else tantivy.Query.boolean_query([(_SHOULD, q) for q in each])
         )
@@ -107,7 +114,7 @@ class _Compiler:
         else:
             phrase: list[str | tuple[int, str]] = list(words)
             query = tantivy.Query.phrase_query(self.schema, name, phrase)
-        weight = WEIGHTS[name]
+        weight = _WEIGHTS[name]
         return query if weight == 1.0 else tantivy.Query.boost_query(query, weight)
 
 

@@ -24,7 +24,16 @@ from pathlib import Path
 import tantivy
 
 from listfed.archive import opendb
-from listfed.archive.topk.index import RECENT, fold, folder_of, mark_made, open_writable
+from listfed.archive.topk.index import (
+    RECENT,
+    STEMMED,
+    fold,
+    folder_of,
+    mark_made,
+    open_writable,
+    splitter,
+    stems,
+)
 from listfed.errors import StorageError
 from listfed.wakeup import first_of
 
@@ -61,6 +70,7 @@ class Feeder:
         self.write = write
         self.writer: tantivy.IndexWriter | None = None
         self.conn: sqlite3.Connection | None = None
+        self.split = splitter()
 
     async def start(self) -> None:
         index, made = await asyncio.to_thread(open_writable, self.folder)
@@ -96,16 +106,21 @@ class Feeder:
         for post in posts:
             self.writer.delete_documents_by_term("id", post)
         for post, list_id, date, subject, sender, name, body, attachments in rows:
+            texts = {
+                "subject": fold(subject or ""),
+                "sender": fold(f"{sender or ''} {name or ''}"),
+                "body": fold(body or ""),
+                "attachments": fold(attachments or ""),
+            }
+            stemmed = {STEMMED[field]: stems(self.split, text) for field, text in texts.items()}
             self.writer.add_document(
                 tantivy.Document(
                     id=int(post),
                     list=int(list_id),
                     date=int(date // 1),
                     recent=max(0.0, float(date)) * RECENT,
-                    subject=fold(subject or ""),
-                    sender=fold(f"{sender or ''} {name or ''}"),
-                    body=fold(body or ""),
-                    attachments=fold(attachments or ""),
+                    **texts,
+                    **stemmed,
                 )
             )
         self.writer.commit()

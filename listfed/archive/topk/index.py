@@ -18,10 +18,14 @@ from pathlib import Path
 
 import tantivy
 
-VERSION = "1"  # the schema and the words below: a change here rebuilds every index
+from listfed.archive.porter import stem
+
+VERSION = "2"  # the schema and the words below: a change here rebuilds every index
 WORDS = "listfed"  # the analyzer's name in the index
 # bm25 weights as the archive's FTS5 `rank` (schema v5): subject 5, author 2, text 1
 WEIGHTS = {"subject": 5.0, "sender": 2.0, "body": 1.0, "attachments": 1.0}
+# each field again as its words' English stems (FTS5's `archive_stem`, schema v16)
+STEMMED = {name: f"{name}_stem" for name in WEIGHTS}
 LONGEST = 200  # bytes: a longer "word" is not indexed (tantivy refuses > 65,530 anyway)
 # "bm25, then newest": tantivy multiplies each score by log2(2 + `recent`); with
 # recent = date x RECENT that is 1 + date x 7.2e-15, at most 1 + 3e-5 (year 2100):
@@ -57,13 +61,27 @@ def analyzer() -> tantivy.TextAnalyzer:
     )
 
 
+def splitter() -> tantivy.TextAnalyzer:
+    """The words of `analyzer`, long ones too: what `stems` are made of."""
+    builder = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+    return builder.filter(tantivy.Filter.lowercase()).build()
+
+
+def stems(split: tantivy.TextAnalyzer, text: str) -> str:
+    """The words of `fold`ed text (split by `splitter`) as FTS5's `porter` stems them
+    (archive/porter), a space between each: a stemmed field's text, which `analyzer`
+    splits again into the same words (a word too long for the index is left out there,
+    as in the field it is the twin of)."""
+    return " ".join(map(stem, split.analyze(text)))
+
+
 def schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_integer_field("id", indexed=True, fast=True)  # the archive row
     builder.add_integer_field("list", indexed=True, fast=False)
     builder.add_integer_field("date", indexed=True, fast=True)  # whole seconds
     builder.add_float_field("recent", fast=True)  # see RECENT
-    for name in WEIGHTS:
+    for name in (*WEIGHTS, *STEMMED.values()):
         builder.add_text_field(name, tokenizer_name=WORDS, index_option="position")
     return builder.build()
 
