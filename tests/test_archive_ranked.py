@@ -19,6 +19,7 @@ from listfed.archive import opendb
 from listfed.archive import search as searching
 from listfed.archive.query import QueryError, compile_query
 from listfed.archive.topk import feed, rank
+from listfed.archive.topk import index as index_module
 from listfed.archive.topk.feed import Feeder
 from listfed.archive.topk.index import LAG, Reader, folder_of, open_reader
 from listfed.archive.topk.rank import best
@@ -234,6 +235,37 @@ def test_a_damaged_or_older_index_is_made_anew(tmp_path: Path) -> None:
     assert open_reader(folder) is None
     feed_all(started(database, conn), conn)
     assert found(conn, reader_of(database), "strike") == {"m1", "m2"}
+
+
+def test_a_reader_taking_its_lock_while_the_index_is_cleared_does_not_stop_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A web worker with the old index open takes its meta lock now and then, which makes
+    `.tantivy-meta.lock` anew in the folder being cleared (seen: 1 run in 30): the new
+    index is made beside that file; anything else left refuses, to be tried again."""
+    database = tmp_path / "listfed.db"
+    conn = archive(database)
+    feed_all(started(database, conn), conn)
+    folder = folder_of(database)
+    (folder / "VERSION").write_text("0\n")  # to be made anew
+    clear = shutil.rmtree
+
+    def reader_meanwhile(path: Path, ignore_errors: bool = False) -> None:
+        clear(path, ignore_errors=ignore_errors)
+        Path(path).mkdir()
+        (Path(path) / ".tantivy-meta.lock").touch()
+
+    monkeypatch.setattr(index_module.shutil, "rmtree", reader_meanwhile)
+    feed_all(started(database, conn), conn)
+    assert found(conn, reader_of(database), "strike") == {"m1", "m2"}
+
+    def stuck(path: Path, ignore_errors: bool = False) -> None:
+        """Clears nothing (a file it may not remove): meta.json and the rest stay."""
+
+    (folder / "VERSION").write_text("0\n")
+    monkeypatch.setattr(index_module.shutil, "rmtree", stuck)
+    with pytest.raises(OSError, match="could not be cleared"):
+        index_module.open_writable(folder)
 
 
 async def test_the_daemon_feeds_the_index_and_the_web_face_searches_it(

@@ -155,7 +155,14 @@ def open_writable(folder: Path) -> tuple[tantivy.Index, bool]:
     if reader is not None:
         return reader.index, False
     shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    # A process that has the old index open (a web worker's reader) may take its meta
+    # lock meanwhile, which makes the file `.tantivy-meta.lock` anew: harmless in a new
+    # index. Anything else left means the folder could not be cleared: fail (the feeder
+    # tries again later) rather than open what is left as the new index.
+    folder.mkdir(parents=True, exist_ok=True)
+    left = [entry.name for entry in folder.iterdir() if not entry.name.endswith(".lock")]
+    if left:
+        raise OSError(f"{folder}: could not be cleared for a new index ({', '.join(left)})")
     index = tantivy.Index(schema(), path=str(folder))
     index.register_tokenizer(WORDS, analyzer())
     return index, True
