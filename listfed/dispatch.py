@@ -104,7 +104,9 @@ class Dispatcher:
         self.prechecks = prechecks or Prechecks(None, None)
         self.wake = asyncio.Event()
         # the last pass's readings and look-ups by queue id, for the items it left
-        self._kept: tuple[dict[int, ParsedMessage], dict[int, Facts]] = ({}, {})
+        # (and the bytes they were of, so that a queue id given again is read anew)
+        self._kept: tuple[dict[int, ParsedMessage], dict[int, Facts], dict[int, bytes]]
+        self._kept = ({}, {}, {})
 
     @staticmethod
     def _list(conn: sqlite3.Connection, item: Item, known: dict[int, ListInfo]) -> ListInfo:
@@ -286,15 +288,36 @@ class Dispatcher:
                 attempts,
             )
 
+    def pass_and_peek(
+        self,
+        limit: int,
+        facts: dict[int, Facts],
+        read: dict[int, ParsedMessage],
+        peeked: Collection[int],
+    ) -> tuple[int, dict[int, Peeked]]:
+        """`process_due`, then (when it took any) `peek` for the next pass in the same call
+        to the database thread: one hand-off a pass fewer."""
+        taken = self.process_due(limit, facts, read, peeked)
+        return taken, (self.peek(limit) if taken else {})
+
     async def run(self, stop: asyncio.Event, poll: float = 1.0) -> None:
+        due: dict[int, Peeked] | None = None  # peeked with the last pass, after it
         while not stop.is_set():
-            self.wake.clear()
             try:
-                due = await self.db.run(self.peek)
+                if due is None:
+                    self.wake.clear()
+                    due = await self.db.run(self.peek)
+                if not due:  # a pass takes only what was peeked: it would take nothing
+                    self._kept = ({}, {}, {})
+                    due = None
+                    await first_of(self.wake, stop, timeout=poll)
+                    continue
                 # what the last pass read and looked up but left for this one (it made
-                # way for intake) is not read or looked up again
-                kept_read = {i: m for i, m in self._kept[0].items() if i in due}
-                kept_facts = {i: f for i, f in self._kept[1].items() if i in due}
+                # way for intake) is not read or looked up again: the same bytes under
+                # the same queue id
+                same = {i for i, p in due.items() if self._kept[2].get(i) == p.raw}
+                kept_read = {i: m for i, m in self._kept[0].items() if i in same}
+                kept_facts = {i: f for i, f in self._kept[1].items() if i in same}
                 fresh = {i: p for i, p in due.items() if i not in kept_read}
                 read = (await asyncio.to_thread(self.read, fresh) if fresh else {}) | kept_read
                 posts = {
@@ -310,8 +333,10 @@ class Dispatcher:
                 }
                 facts |= await self.prechecks.all_signed(bridged)
                 facts |= kept_facts
-                self._kept = (read, facts)
-                count = await self.db.run(self.process_due, CHUNK, facts, read, set(due))
+                self._kept = (read, facts, {i: p.raw for i, p in due.items()})
+                # what is queued from now on, the peek after the pass sees (or wakes us)
+                self.wake.clear()
+                count, due = await self.db.run(self.pass_and_peek, CHUNK, facts, read, set(due))
             except ListfedError as exc:  # the database is busy or broken: try again later
                 log.error("cannot run the pipeline now: %s", exc)
                 count = 0
@@ -321,4 +346,5 @@ class Dispatcher:
             if count:
                 self.delivered()
                 continue
+            due = None
             await first_of(self.wake, stop, timeout=poll)

@@ -70,8 +70,7 @@ def decorate(
         msg = _wrapped(without_signatures(raw), lst)
     else:
         msg = parsed if parsed is not None else RawMessage.parse(raw)
-    for name in (*REPLACED, SIGNATURE_HEADER):
-        msg.remove(name)
+    msg.remove(*REPLACED, SIGNATURE_HEADER)
     _authenticated(msg, authserv_id, auth)
     sender = rewrite.munge if dmarc == "munge" else rewrite.reply_to
     archive = f"{base_url.rstrip('/')}/{lst.address}/" if base_url else ""

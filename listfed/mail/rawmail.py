@@ -26,6 +26,8 @@ _Q_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345
 
 def crlf(data: bytes) -> bytes:
     """`data` with every bare LF turned into CRLF (a bare CR is not a line ending)."""
+    if data.count(b"\n") == data.count(b"\r\n"):  # no bare LF: most mail, read in C
+        return data
     return _BARE_LF.sub(b"\r\n", data)
 
 
@@ -228,10 +230,10 @@ class RawMessage:
         values = self._raw_values(name)
         return decode_words(values[0]) if values else None
 
-    def remove(self, name: str) -> int:
-        """Drop every field called `name`; how many there were."""
-        key = name.lower()
-        kept = [(n, raw) for n, raw in self.fields if n.lower() != key]
+    def remove(self, *names: str) -> int:
+        """Drop every field called by one of `names`; how many there were."""
+        keys = {name.lower() for name in names}
+        kept = [(n, raw) for n, raw in self.fields if n.lower() not in keys]
         count = len(self.fields) - len(kept)
         self.fields = kept
         return count
