@@ -3,6 +3,7 @@ database that the real command line made and filled (`archive import`)."""
 
 from __future__ import annotations
 
+import html
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
@@ -18,7 +19,7 @@ from typer.testing import CliRunner
 from listfed.archive.mbox import read_mbox
 from listfed.cli.app import app as cli
 from listfed.web.app import build
-from listfed.web.render import at
+from listfed.web.render import at, marked
 from tests.conftest import DOMAIN
 from tests.test_archive_cli import MESSAGES, OTHER, TEAM, mbox_bytes, message
 
@@ -414,6 +415,23 @@ def test_a_post_with_a_very_long_word_is_shown_and_its_addresses_hidden(
             assert f"{word} at example.org, not {word}@ or {word}." in page.text
 
 
+def test_a_search_for_part_of_an_address_does_not_show_the_address(tmp_path: Path) -> None:
+    """The snippet marks the word searched for; an address it is part of is still
+    written "user at domain" (the marks once split it, and the rest showed as written)."""
+    config = tmp_path / "listfed.toml"
+    run(config, "init", "--name", "node.example.org", "--domain", DOMAIN)
+    run(config, "lists", "create", TEAM)
+    body = "Write to dana@example.com about the rota.\n"
+    (tmp_path / "a.mbox").write_bytes(mbox_bytes([message("addr@x", "Rota", body)]))
+    run(config, "archive", "import", TEAM, str(tmp_path / "a.mbox"))
+    with TestClient(build(tmp_path / "var" / "listfed.db")) as client:
+        for query in ("dana", "example"):
+            page = client.get(f"/{TEAM}/search", params={"q": query}).text
+            assert f"<mark>{query}</mark>" in page, page
+            assert "@example.com" not in page and "dana@" not in page
+            assert " at " in page.split('class="snippet"')[1].split("</p>")[0]
+
+
 # What `at` does, as one regex: fine on short text, read once per position on long words.
 _AS_REGEX = re.compile(r"([^\s<>()\[\]\"',;:@]+)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
 
@@ -424,3 +442,27 @@ def test_at_writes_every_address_as_user_at_domain(text: str) -> None:
     assert at("Ann <ann@example.org>, bob@x.example; c@d") == (
         "Ann <ann at example.org>, bob at x.example; c@d"
     )
+
+
+# a snippet as FTS5 makes it: words and what is between them, some words marked
+_PIECES = st.lists(
+    st.tuples(st.sampled_from(["ann", "x1", "example", "org", "b-c", "é"]), st.booleans()),
+    max_size=8,
+)
+_BETWEEN = st.lists(st.sampled_from(["", " ", "@", ".", "<", "&", ", "]), min_size=9, max_size=9)
+
+
+@given(_PIECES, _BETWEEN)
+@example([("ann", False), ("example", True), ("org", False)], ["", "@", ".", *[""] * 6])
+@example([("ann", True), ("example", False), ("org", True)], ["<", "@", ".", *[""] * 6])
+def test_a_marked_snippet_hides_every_address_its_text_holds(
+    words: list[tuple[str, bool]], gaps: list[str]
+) -> None:
+    plain = "".join(gap + word for gap, (word, _m) in zip(gaps, words)) + gaps[len(words)]
+    snippet = (
+        "".join(gap + (f"**{word}**" if mark else word) for gap, (word, mark) in zip(gaps, words))
+        + gaps[len(words)]
+    )
+    shown = str(marked(snippet))
+    assert html.unescape(re.sub("</?mark>", "", shown)) == at(plain)
+    assert shown.count("<mark>") == sum(mark for _w, mark in words)

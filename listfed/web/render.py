@@ -16,10 +16,14 @@ from listfed.archive.search import MARK
 # domain of two labels or more. Only the '@' changes; everything else shows as written.
 _NOT_LOCAL = frozenset("<>()[]\"',;:@")
 _DOMAIN = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")  # one reading only: linear
+# a search snippet's mark (a private-use character while addresses are looked for) may
+# stand inside a domain's labels too: `ann@**example**.org` is still an address
+_MARK = "\ue000"
+_MARKED_DOMAIN = re.compile(r"[A-Za-z0-9\ue000-]+(?:\.[A-Za-z0-9\ue000-]+)+")
 DEPTH_CLASSES = 12  # tree indentation steps the stylesheet knows (d0 ... d12)
 
 
-def at(text: str) -> str:
+def at(text: str, domain: re.Pattern[str] | None = None) -> str:
     """Addresses written as `user at domain` (SPEC §10: no address a harvester can read).
 
     Found from each '@' outwards, not by a regex searched from every position: that
@@ -34,11 +38,11 @@ def at(text: str) -> str:
         start = i
         while start > floor and _local(text[start - 1]):
             start -= 1
-        domain = _DOMAIN.match(text, i + 1) if start < i else None
-        if domain is not None:
+        found = (domain or _DOMAIN).match(text, i + 1) if start < i else None
+        if found is not None:
             pieces += (text[done:i], " at ")
             done = i + 1
-            floor = domain.end()
+            floor = found.end()
         i = text.find("@", i + 1)
     return "".join(pieces) + text[done:] if pieces else text
 
@@ -56,13 +60,15 @@ def day(ts: float | None) -> str:
 
 
 def marked(snippet: str) -> Markup:
-    """A search snippet, escaped, with the search's marks around matched words as <mark>."""
-    pieces = snippet.split(MARK[0])
-    out = [
-        escape(at(piece)) if i % 2 == 0 else Markup("<mark>%s</mark>") % at(piece)
-        for i, piece in enumerate(pieces)
-    ]
-    return Markup("").join(out)
+    """A search snippet, escaped, with the search's marks around matched words as <mark>.
+    Addresses are found in the whole snippet, marks and all, so that a matched word
+    cannot split one and leave it readable (`<mark>dana</mark>@example.com`): each mark
+    is one private-use character meanwhile, which `at` takes as part of an address and
+    escaping leaves alone."""
+    text = snippet.replace(_MARK, "\ufffd").replace(MARK[0], _MARK)
+    pieces = str(escape(at(text, _MARKED_DOMAIN))).split(_MARK)
+    tagged = "".join(f"<mark>{piece}</mark>" if i % 2 else piece for i, piece in enumerate(pieces))
+    return Markup(tagged)  # noqa: S704 (every piece escaped above)
 
 
 def size(n: int) -> str:
