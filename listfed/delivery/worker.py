@@ -17,7 +17,8 @@ import logging
 import sqlite3
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, replace
 
 from sqlmodel import Session
@@ -36,6 +37,7 @@ log = logging.getLogger("listfed.delivery")
 
 PAGE = 2000  # rows read per dispatch query
 LETTERS_KEPT = 32  # outgoing messages kept in memory for the senders
+SIGNED_AT_ONCE = 25  # one-click copies signed in a thread while the ones before go out
 VERP_KINDS = ("post", "digest")  # what `[delivery] verp = "always"` sends one by one
 
 # (session, outgoing id, address, error, kind): a recipient refused for good
@@ -324,12 +326,20 @@ class Deliverer:
             return await transport.send(
                 letter.envelope_from, to, await self._shared(outgoing_id, letter)
             )
-        copies = await self._copies(outgoing_id, letter, heads) if heads else {}
-        merged = SendResult()
-        for address in to:  # copies that differ: a transaction each
-            sender = verp_address(letter.envelope_from, address) if verp else letter.envelope_from
-            data = copies.get(address) or await self._shared(outgoing_id, letter)
-            merged.merge(await transport.send(sender, [address], data))
+
+        def sender(address: str) -> str:
+            return verp_address(letter.envelope_from, address) if verp else letter.envelope_from
+
+        merged = SendResult()  # copies that differ: a transaction each
+        plain = [a for a in to if a not in heads]  # VERP alone, or members no more
+        if plain:
+            shared = await self._shared(outgoing_id, letter)
+            merged.merge(await transport.send_each([(sender(a), a, shared) for a in plain]))
+        if heads:
+            async with aclosing(self._copies(outgoing_id, letter, heads)) as parts:
+                async for part in parts:
+                    copies = [(sender(a), a, data) for a, data in part]
+                    merged.merge(await transport.send_each(copies))
         return merged
 
     async def _shared(self, outgoing_id: int, letter: Letter) -> bytes:
@@ -345,17 +355,31 @@ class Deliverer:
 
     async def _copies(
         self, outgoing_id: int, letter: Letter, heads: dict[str, bytes]
-    ) -> dict[str, bytes]:
+    ) -> AsyncGenerator[list[tuple[str, bytes]]]:
         """Each one-click member's copy: the shared part with the member's own fields on
-        top, DKIM-signed where the node signs (one pass over the batch, in a thread)."""
-        bare = await self._base(outgoing_id, letter)
+        top, DKIM-signed where the node signs, some at a time in a thread: the next ones
+        are signed while these are sent (OpenSSL lets go of the GIL as it signs)."""
+        bare = replace(letter, data=await self._base(outgoing_id, letter))
         order = list(heads)
-        above = [heads[a] for a in order]
-        if self.sign_each is not None:
-            made = await asyncio.to_thread(self.sign_each, replace(letter, data=bare), above)
-        else:
-            made = [fields + bare for fields in above]
-        return dict(zip(order, made, strict=True))
+        sign_each = self.sign_each
+        if sign_each is None:
+            yield [(a, heads[a] + bare.data) for a in order]
+            return
+        parts = [order[i : i + SIGNED_AT_ONCE] for i in range(0, len(order), SIGNED_AT_ONCE)]
+
+        def signing(part: list[str]) -> asyncio.Future[list[bytes]]:
+            above = [heads[a] for a in part]
+            return asyncio.ensure_future(asyncio.to_thread(sign_each, bare, above))
+
+        ahead = signing(parts[0])
+        try:
+            for i, part in enumerate(parts):
+                made = await ahead
+                if i + 1 < len(parts):
+                    ahead = signing(parts[i + 1])
+                yield list(zip(part, made, strict=True))
+        finally:
+            ahead.cancel()  # a send that failed: what the thread makes is dropped
 
     async def _finish(self, batch: Batch, letter: Letter, result: SendResult) -> None:
         """Record the batch's outcome. If the store fails, delivery pauses (said once)
