@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 from listfed import oneclick
 from listfed.db import lists as stored_lists
 from listfed.db import members as stored_members
-from listfed.delivery.worker import SIGNED_AT_ONCE
+from listfed.delivery.copies import SIGNED_AT_ONCE
 from listfed.web.app import build
 from tests.conftest import DOMAIN, RecordingSmarthost, World, post, running_world
 from tests.dnsstub import StubDns

@@ -17,17 +17,18 @@ import logging
 import sqlite3
 import time
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import Callable
 from contextlib import aclosing
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from sqlmodel import Session
 
 from listfed.db import stats
 from listfed.db.engine import Database, sqlite_of
 from listfed.delivery import outcomes
+from listfed.delivery.copies import Copies, Letter
 from listfed.delivery.transport import SendResult, Transport
-from listfed.delivery.unsubscribe import Personal, without_fields
+from listfed.delivery.unsubscribe import Personal
 from listfed.errors import ListfedError
 from listfed.groupcommit import GroupCommit
 from listfed.verp import verp_address
@@ -37,24 +38,12 @@ log = logging.getLogger("listfed.delivery")
 
 PAGE = 2000  # rows read per dispatch query
 LETTERS_KEPT = 32  # outgoing messages kept in memory for the senders
-SIGNED_AT_ONCE = 25  # one-click copies signed in a thread while the ones before go out
 VERP_KINDS = ("post", "digest")  # what `[delivery] verp = "always"` sends one by one
 
 # (session, outgoing id, address, error, kind): a recipient refused for good
 Failed = Callable[[Session, int, str, str, str], None]
 # (session, outgoing id, outcome): where a relay went, told to whoever keeps the ledger
 Relayed = Callable[[Session, int, str], None]
-
-
-@dataclass(frozen=True)
-class Letter:
-    """One outgoing message as the senders need it."""
-
-    envelope_from: str
-    data: bytes  # as stored in outgoing, unsigned: _shared and _copies sign what goes
-    message_id: str
-    kind: str = "post"
-    list_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -129,9 +118,7 @@ class Deliverer:
     ) -> None:
         self.db = db
         self.personal = personal  # one-click unsubscribe: each member's own header fields
-        self.sign = sign  # DKIM (and ARC): once per message, in a worker thread
-        self.seal = seal  # ARC alone: once per one-click post, its copies then DKIM only
-        self.sign_each = sign_each  # those copies: each with its fields, DKIM-signed
+        self.copies = Copies(sign, seal, sign_each)
         self.failed = failed
         self.relayed = relayed
         self.verp = verp
@@ -144,8 +131,6 @@ class Deliverer:
         self._inflight: set[int] = set()
         self._batches: asyncio.Queue[Batch] = asyncio.Queue(maxsize=len(transports) * 2)
         self._data: OrderedDict[int, Letter] = OrderedDict()
-        self._bases: OrderedDict[int, bytes] = OrderedDict()  # one-click copies' common part
-        self._signed: OrderedDict[int, bytes] = OrderedDict()  # the shared copy, signed
         self._recorder: GroupCommit[Outcome, None] = GroupCommit(db, self._record_all)
         self._finishing: set[asyncio.Task[None]] = set()
         # Cleared while outcomes cannot be recorded (a full disk): nothing more is sent,
@@ -299,19 +284,6 @@ class Deliverer:
             self._finishing.add(task)
             task.add_done_callback(self._finishing.discard)
 
-    async def _base(self, outgoing_id: int, letter: Letter) -> bytes:
-        """What a post's one-click copies share: the post without the list's shared
-        List-Unsubscribe fields, ARC-sealed once (the seal costs some 40 times a DKIM
-        signature); each copy then adds its own fields above it and a DKIM signature."""
-        if outgoing_id not in self._bases:
-            base = await asyncio.to_thread(without_fields, letter.data)
-            if self.seal is not None:
-                base = await asyncio.to_thread(self.seal, replace(letter, data=base))
-            self._bases[outgoing_id] = base
-            while len(self._bases) > 32:
-                self._bases.popitem(last=False)
-        return self._bases[outgoing_id]
-
     async def _send(
         self, transport: Transport, letter: Letter, to: list[str], outgoing_id: int
     ) -> SendResult:
@@ -324,7 +296,7 @@ class Deliverer:
             heads = await self.db.run(personal, letter.list_id, to)
         if not verp and not heads:
             return await transport.send(
-                letter.envelope_from, to, await self._shared(outgoing_id, letter)
+                letter.envelope_from, to, await self.copies.shared(outgoing_id, letter)
             )
 
         def sender(address: str) -> str:
@@ -333,53 +305,14 @@ class Deliverer:
         merged = SendResult()  # copies that differ: a transaction each
         plain = [a for a in to if a not in heads]  # VERP alone, or members no more
         if plain:
-            shared = await self._shared(outgoing_id, letter)
+            shared = await self.copies.shared(outgoing_id, letter)
             merged.merge(await transport.send_each([(sender(a), a, shared) for a in plain]))
         if heads:
-            async with aclosing(self._copies(outgoing_id, letter, heads)) as parts:
+            async with aclosing(self.copies.each(outgoing_id, letter, heads)) as parts:
                 async for part in parts:
                     copies = [(sender(a), a, data) for a, data in part]
                     merged.merge(await transport.send_each(copies))
         return merged
-
-    async def _shared(self, outgoing_id: int, letter: Letter) -> bytes:
-        """The copy for everyone (DKIM-signed, ARC-sealed for a post), made when first
-        needed: a list whose members all get one-click copies never needs it."""
-        if self.sign is None:
-            return letter.data
-        if outgoing_id not in self._signed:
-            self._signed[outgoing_id] = await asyncio.to_thread(self.sign, letter)
-            while len(self._signed) > 32:
-                self._signed.popitem(last=False)
-        return self._signed[outgoing_id]
-
-    async def _copies(
-        self, outgoing_id: int, letter: Letter, heads: dict[str, bytes]
-    ) -> AsyncGenerator[list[tuple[str, bytes]]]:
-        """Each one-click member's copy: the shared part with the member's own fields on
-        top, DKIM-signed where the node signs, some at a time in a thread: the next ones
-        are signed while these are sent (OpenSSL lets go of the GIL as it signs)."""
-        bare = replace(letter, data=await self._base(outgoing_id, letter))
-        order = list(heads)
-        sign_each = self.sign_each
-        if sign_each is None:
-            yield [(a, heads[a] + bare.data) for a in order]
-            return
-        parts = [order[i : i + SIGNED_AT_ONCE] for i in range(0, len(order), SIGNED_AT_ONCE)]
-
-        def signing(part: list[str]) -> asyncio.Future[list[bytes]]:
-            above = [heads[a] for a in part]
-            return asyncio.ensure_future(asyncio.to_thread(sign_each, bare, above))
-
-        ahead = signing(parts[0])
-        try:
-            for i, part in enumerate(parts):
-                made = await ahead
-                if i + 1 < len(parts):
-                    ahead = signing(parts[i + 1])
-                yield list(zip(part, made, strict=True))
-        finally:
-            ahead.cancel()  # a send that failed: what the thread makes is dropped
 
     async def _finish(self, batch: Batch, letter: Letter, result: SendResult) -> None:
         """Record the batch's outcome. If the store fails, delivery pauses (said once)
