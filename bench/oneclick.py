@@ -16,7 +16,9 @@ x 200 posts, one client) four ways in one run, interleaved, on the same responde
                                            # two builds alternating, run by run
 
 It prints recipients/s and the daemon's CPU per recipient for each, and each as a ratio
-to `shared` from the same run. Loopback only; every wait is bounded.
+to `shared` from the same run; after each run, also the harness's CPU per recipient (its
+responder is the smarthost) and how many cores other processes used meanwhile. Loopback
+only; every wait is bounded.
 """
 
 # The harness blocks its own loop only outside the measured window (setup):
@@ -116,6 +118,13 @@ async def main() -> int:
                 for note in r.notes:
                     print(f"   note: {note.splitlines()[0]}")
                 runs[_row(name, label)].append(r)
+                print(
+                    f"   {r.recipients_per_s:,.0f} recipients/s, daemon "
+                    f"{cpu_ms_per_recipient(r):.3f} CPU ms/rcpt, harness "
+                    f"{1000 * r.bench_cpu_s / max(1, r.delivered_recipients):.3f}, other "
+                    f"processes {r.other_cpu_s / max(r.seconds, 1e-9):.2f} cores",
+                    flush=True,
+                )
     finally:
         await responder.stop()
     members, posts, _ = sizes

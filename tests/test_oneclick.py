@@ -17,7 +17,10 @@ from starlette.testclient import TestClient
 from listfed import oneclick
 from listfed.db import lists as stored_lists
 from listfed.db import members as stored_members
-from listfed.delivery.copies import SIGNED_AT_ONCE
+from listfed.db.engine import Database
+from listfed.delivery.copies import SIGNED_AT_ONCE, Letter
+from listfed.delivery.transport import SendResult
+from listfed.delivery.worker import Deliverer
 from listfed.web.app import build
 from tests.conftest import DOMAIN, RecordingSmarthost, World, post, running_world
 from tests.dnsstub import StubDns
@@ -185,3 +188,54 @@ async def test_copies_signed_some_at_a_time_each_verify_and_a_refusal_is_one_bou
             found = {a: stored_members.find(s, team, a) for a in people}
         scores = {a: m.bounce_score for a, m in found.items() if m is not None}
         assert scores == {a: int(a == gone) for a in people}
+
+
+class _Recorder:
+    """A transport that accepts every copy and notes who got one."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def send(self, envelope_from: str, recipients: list[str], data: bytes) -> SendResult:
+        raise AssertionError("one-click copies go one by one")
+
+    async def send_each(self, copies: list[tuple[str, str, bytes]]) -> SendResult:
+        self.sent += [rcpt for _f, rcpt, _d in copies]
+        return SendResult(accepted=[rcpt for _f, rcpt, _d in copies])
+
+    async def close(self) -> None:
+        return None
+
+
+class _Everyone:
+    def possible(self) -> bool:
+        return True
+
+    def __call__(self, list_id: int, recipients: list[str]) -> dict[str, bytes]:
+        return {a: f"List-Unsubscribe: <{BASE}/u/{a}>\r\n".encode() for a in recipients}
+
+
+async def test_copies_that_cannot_be_made_wait_and_the_sent_ones_are_not_sent_again(
+    tmp_path: Path,
+) -> None:
+    """Signing fails for the second lot of a batch: the first lot went out and counts
+    as delivered; the rest wait for a retry, so nobody gets a copy twice."""
+    people = [f"m{n:02d}@example.net" for n in range(SIGNED_AT_ONCE + 5)]
+    lots: list[int] = []
+
+    def sign_each(letter: Letter, above: list[bytes]) -> list[bytes]:
+        lots.append(len(above))
+        if len(lots) > 1:
+            raise RuntimeError("the signer broke")
+        return [fields + letter.data for fields in above]
+
+    transport = _Recorder()
+    db = Database(tmp_path / "d.db")
+    deliverer = Deliverer(db, [transport], (60.0,), sign_each=sign_each, personal=_Everyone())
+    letter = Letter(f"team-bounces@{DOMAIN}", post("Hi", sender=people[0]), "<hi@x>", "post", 1)
+    try:
+        result = await deliverer._send(transport, letter, people, 1)
+    finally:
+        db.close()
+    assert transport.sent == result.accepted == people[:SIGNED_AT_ONCE]
+    assert sorted(result.temporary) == people[SIGNED_AT_ONCE:] and not result.permanent

@@ -287,6 +287,16 @@ async def test_a_server_that_hangs_up_after_each_message_still_gets_them_all(
     assert [r for _f, (r,), _d in pipelined.messages] == rcpts  # each once
 
 
+async def test_copies_for_a_server_that_refuses_to_talk_wait_for_a_retry(
+    pipelined: Pipelined,
+) -> None:
+    rcpts = ["ann@example.net", "bob@example.net"]
+    pipelined.greeting = b"554 go away"
+    result = await transport(pipelined.port).send_each(copies_for(rcpts))
+    assert result.accepted == [] and list(result.temporary) == rcpts
+    assert "554 go away" in result.temporary["bob@example.net"]
+
+
 async def test_transactions_of_their_own_without_pipelining_keep_their_outcomes() -> None:
     handler = Handler(refuse={"gone@example.net"})
     loop = asyncio.get_running_loop()

@@ -147,6 +147,7 @@ class SmtpTransport:
         left = [c for c in copies if _checked([c[1]], result)]
         retried = False
         while left:
+            reused = False  # until a connection is had
             try:
                 client, reused = await self._connected()
                 outcomes = await send_chained(client, [(f, [r], d) for f, r, d in left])

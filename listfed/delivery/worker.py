@@ -307,11 +307,17 @@ class Deliverer:
         if plain:
             shared = await self.copies.shared(outgoing_id, letter)
             merged.merge(await transport.send_each([(sender(a), a, shared) for a in plain]))
-        if heads:
+        unsent = dict.fromkeys(heads)
+        try:
             async with aclosing(self.copies.each(outgoing_id, letter, heads)) as parts:
                 async for part in parts:
                     copies = [(sender(a), a, data) for a, data in part]
                     merged.merge(await transport.send_each(copies))
+                    for address, _data in part:
+                        del unsent[address]
+        except Exception as exc:  # copies not made: the ones sent are not sent again
+            log.exception("<%s> d%s: copies not made", letter.message_id, outgoing_id)
+            merged.all_failed(list(unsent), f"copies not made: {exc}"[:300], permanent=False)
         return merged
 
     async def _finish(self, batch: Batch, letter: Letter, result: SendResult) -> None:
