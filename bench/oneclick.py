@@ -11,9 +11,14 @@ x 200 posts, one client) four ways in one run, interleaved, on the same responde
     python bench/oneclick.py               # full sizes, each variant once
     python bench/oneclick.py --quick       # 100 members x 20 posts, a smoke run
     python bench/oneclick.py --repeat 2    # each variant twice, interleaved; medians
+    python bench/oneclick.py --only oneclick+dkim \
+        --listfed "before=env PYTHONPATH=/tmp/old python -m listfed" --listfed after=listfed
+                                           # two builds alternating, run by run
 
 It prints recipients/s and the daemon's CPU per recipient for each, and each as a ratio
-to `shared` from the same run. Loopback only; every wait is bounded.
+to `shared` from the same run; after each run, also the harness's CPU per recipient (its
+responder is the smarthost) and how many cores other processes used meanwhile. Loopback
+only; every wait is bounded.
 """
 
 # The harness blocks its own loop only outside the measured window (setup):
@@ -23,12 +28,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shlex
 import statistics
 import subprocess
 import tempfile
 from pathlib import Path
 
-from fanout import QUICK, SHAPES, Responder, Result, git_commit, machine, run_shape
+from fanout import LISTFED, QUICK, SHAPES, Responder, Result, git_commit, machine, run_shape
 
 BASE = 'base_url = "https://lists.example.org"\n'
 NAMES = ("shared", "oneclick", "shared+dkim", "oneclick+dkim")
@@ -66,7 +72,20 @@ async def main() -> int:
     ap.add_argument("--quiet-wait", type=float, default=60.0, metavar="S")
     ap.add_argument("--only", choices=NAMES, help="measure this variant alone")
     ap.add_argument("--profile", type=Path, metavar="DIR", help="py-spy on the daemon")
+    ap.add_argument(
+        "--listfed",
+        action="append",
+        metavar="LABEL=CMD",
+        help="a command that runs listfed (another checkout, say); given more than once, "
+        "the builds alternate run by run and each row is VARIANT@LABEL",
+    )
     args = ap.parse_args()
+    builds = {"": list(LISTFED)}
+    if args.listfed:
+        builds = {}
+        for given in args.listfed:
+            label, _, command = given.partition("=")
+            builds[label] = shlex.split(command)
     sizes = QUICK["A"] if args.quick else SHAPES["A"]
     print("listfed: what one-click unsubscribe costs (shape A)")
     commit, dirty = git_commit(Path(__file__).resolve().parent.parent / "listfed")
@@ -76,11 +95,15 @@ async def main() -> int:
     chosen = configs(make_key(folder))
     responder = Responder()
     await responder.start()
-    runs: dict[str, list[Result]] = {name: [] for name in NAMES}
+    rows = [(name, label) for name in ([args.only] if args.only else NAMES) for label in builds]
+    runs: dict[str, list[Result]] = {_row(*row): [] for row in rows}
+    for label, command in builds.items():
+        print(f"  listfed{'@' + label if label else ''}: {' '.join(command)}")
     try:
         for i in range(max(1, args.repeat)):
-            for name in [args.only] if args.only else NAMES:
-                print(f".. {name} (run {i + 1})", flush=True)
+            for name, label in rows:
+                LISTFED[:] = builds[label]
+                print(f".. {_row(name, label)} (run {i + 1})", flush=True)
                 r = await run_shape(
                     "A",
                     sizes,
@@ -94,16 +117,23 @@ async def main() -> int:
                 )
                 for note in r.notes:
                     print(f"   note: {note.splitlines()[0]}")
-                runs[name].append(r)
+                runs[_row(name, label)].append(r)
+                print(
+                    f"   {r.recipients_per_s:,.0f} recipients/s, daemon "
+                    f"{cpu_ms_per_recipient(r):.3f} CPU ms/rcpt, harness "
+                    f"{1000 * r.bench_cpu_s / max(1, r.delivered_recipients):.3f}, other "
+                    f"processes {r.other_cpu_s / max(r.seconds, 1e-9):.2f} cores",
+                    flush=True,
+                )
     finally:
         await responder.stop()
     members, posts, _ = sizes
     print(f"\n{members:,} members x {posts:,} posts (median of {args.repeat} run(s) each)")
     print(
-        f"{'variant':15s} {'recipients/s':>12s} {'vs shared':>9s} {'CPU ms/rcpt':>11s} "
+        f"{'variant':22s} {'recipients/s':>12s} {'vs shared':>9s} {'CPU ms/rcpt':>11s} "
         f"{'vs shared':>9s} {'transactions':>12s} {'complete':>8s}"
     )
-    measured = [name for name in NAMES if runs[name]]
+    measured = [name for name in runs if runs[name]]
     base = measured[0]  # "shared" unless --only
     base_rate = statistics.median(r.recipients_per_s for r in runs[base])
     base_cpu = statistics.median(cpu_ms_per_recipient(r) for r in runs[base])
@@ -115,10 +145,14 @@ async def main() -> int:
             r.finished and r.delivered_recipients == r.expected_recipients for r in runs[name]
         )
         print(
-            f"{name:15s} {rate:12,.0f} {rate / base_rate:9.2f} {cpu:11.3f} "
+            f"{name:22s} {rate:12,.0f} {rate / base_rate:9.2f} {cpu:11.3f} "
             f"{cpu / base_cpu:9.2f} {envelopes:12,.0f} {'yes' if complete else 'NO':>8s}"
         )
     return 0
+
+
+def _row(name: str, label: str) -> str:
+    return f"{name}@{label}" if label else name
 
 
 if __name__ == "__main__":

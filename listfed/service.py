@@ -26,10 +26,11 @@ from listfed.config import Config, WebConfig
 from listfed.context import NodeSettings, node_settings
 from listfed.db import listrows
 from listfed.db.engine import Database
+from listfed.delivery.copies import Letter
 from listfed.delivery.routing import RoutedTransport
 from listfed.delivery.transport import MaildirTransport, SmtpTransport, Transport
 from listfed.delivery.unsubscribe import personal
-from listfed.delivery.worker import Deliverer, Letter
+from listfed.delivery.worker import Deliverer
 from listfed.dispatch import Dispatcher
 from listfed.dns import txt_lookup
 from listfed.errors import ListfedError

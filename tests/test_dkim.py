@@ -15,8 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from listfed.delivery import dkimsign
 from listfed.delivery.authresults import authentication_results
-from listfed.delivery.dkim import MailSigner, load_key, public_key_record
+from listfed.delivery.dkim import SIGNED, MailSigner, load_key, public_key_record
 from listfed.errors import ConfigError
 
 DOMAIN = "lists.example.org"
@@ -486,3 +487,24 @@ def test_arc_seals_made_through_openssl_are_dkimpys_bytes(
         arcrsa.install()
     assert b"ARC-Seal:" in fast and fast == slow
     assert dkim.arc_verify(fast, dnsfunc=dns)[0] == b"pass"
+
+
+@pytest.mark.parametrize(
+    "above",
+    [
+        b"List-Unsubscribe: <https://x.example/u/a1>\r\nList-Unsubscribe-Post: One-Click\r\n",
+        b"X-Unsigned: 1\r\nList-Unsubscribe-Post:  List-Unsubscribe=One-Click \r\n",
+        b"List-Help: <mailto:h@x.example>\r\nList-Help: <mailto:i@x.example>\r\n",  # twice
+        b"Subject: another\r\nFrom: Eve <eve@x.example>\r\n",  # names the message has too
+        b"",
+    ],
+)
+def test_a_prepared_message_signs_as_the_whole_copy_would_be_signed(
+    keys: dict[str, bytes], above: bytes
+) -> None:
+    """Fields added above a prepared message: the same signature, byte for byte, as
+    signing the copy from scratch (RSA PKCS#1 v1.5 is deterministic)."""
+    key = dkimsign.load(keys["ours"])
+    message = MESSAGE.replace(b"List-Unsubscribe: <mailto:team-leave@lists.example.org>\r\n", b"")
+    prepared = dkimsign.Prepared(message, SIGNED).signature(above, key, DOMAIN, "s", 7)
+    assert prepared == dkimsign.signature(above + message, key, DOMAIN, "s", SIGNED, 7)

@@ -17,6 +17,10 @@ from starlette.testclient import TestClient
 from listfed import oneclick
 from listfed.db import lists as stored_lists
 from listfed.db import members as stored_members
+from listfed.db.engine import Database
+from listfed.delivery.copies import SIGNED_AT_ONCE, Letter
+from listfed.delivery.transport import SendResult
+from listfed.delivery.worker import Deliverer
 from listfed.web.app import build
 from tests.conftest import DOMAIN, RecordingSmarthost, World, post, running_world
 from tests.dnsstub import StubDns
@@ -152,3 +156,86 @@ async def test_dkim_covers_both_fields_of_each_copy_and_arc_holds(
             # and the list's ARC set (one seal per post, shared by the copies) holds
             assert head.count(b"arc-seal:") == 1
             assert dkim.arc_verify(received.data, dnsfunc=lookup(stub))[0] == b"pass"
+
+
+async def test_copies_signed_some_at_a_time_each_verify_and_a_refusal_is_one_bounce(
+    tmp_path: Path,
+    smarthost: RecordingSmarthost,
+    stub: StubDns,  # noqa: F811 (the fixture)
+    pems: dict[str, str],  # noqa: F811
+) -> None:
+    """More members than delivery signs at once (the next ones are signed while the
+    first go out): every copy verifies with its own URL, and the one member whose
+    server refuses gets the bounce, nobody else."""
+    people = [f"m{n:02d}@example.net" for n in range(SIGNED_AT_ONCE + 7)]
+    gone = people[SIGNED_AT_ONCE + 1]
+    smarthost.rcpt_reply = lambda a: "550 5.1.1 No such user" if a == gone else None
+    async with signing_node(tmp_path, smarthost, stub, pems["node"], node={"base_url": BASE}) as w:
+        w.make_list(TEAM, people=people)
+        await w.send(post("Signed", sender=people[0]), TEAM, people[0])
+        await w.idle()
+        got = copies(smarthost)
+        assert sorted(got) == sorted(set(people) - {gone})
+        assert len(smarthost.received) == len(people) - 1  # one transaction each
+        urls = set()
+        for received in smarthost.received:
+            assert dkim.verify(received.data, dnsfunc=lookup(stub))
+            (address,) = received.rcpt_tos
+            urls.add(str(got[address]["List-Unsubscribe"]))
+        assert len(urls) == len(people) - 1
+        with w.node.db.read() as s:
+            team = stored_lists.get(s, TEAM).id
+            found = {a: stored_members.find(s, team, a) for a in people}
+        scores = {a: m.bounce_score for a, m in found.items() if m is not None}
+        assert scores == {a: int(a == gone) for a in people}
+
+
+class _Recorder:
+    """A transport that accepts every copy and notes who got one."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def send(self, envelope_from: str, recipients: list[str], data: bytes) -> SendResult:
+        raise AssertionError("one-click copies go one by one")
+
+    async def send_each(self, copies: list[tuple[str, str, bytes]]) -> SendResult:
+        self.sent += [rcpt for _f, rcpt, _d in copies]
+        return SendResult(accepted=[rcpt for _f, rcpt, _d in copies])
+
+    async def close(self) -> None:
+        return None
+
+
+class _Everyone:
+    def possible(self) -> bool:
+        return True
+
+    def __call__(self, list_id: int, recipients: list[str]) -> dict[str, bytes]:
+        return {a: f"List-Unsubscribe: <{BASE}/u/{a}>\r\n".encode() for a in recipients}
+
+
+async def test_copies_that_cannot_be_made_wait_and_the_sent_ones_are_not_sent_again(
+    tmp_path: Path,
+) -> None:
+    """Signing fails for the second lot of a batch: the first lot went out and counts
+    as delivered; the rest wait for a retry, so nobody gets a copy twice."""
+    people = [f"m{n:02d}@example.net" for n in range(SIGNED_AT_ONCE + 5)]
+    lots: list[int] = []
+
+    def sign_each(letter: Letter, above: list[bytes]) -> list[bytes]:
+        lots.append(len(above))
+        if len(lots) > 1:
+            raise RuntimeError("the signer broke")
+        return [fields + letter.data for fields in above]
+
+    transport = _Recorder()
+    db = Database(tmp_path / "d.db")
+    deliverer = Deliverer(db, [transport], (60.0,), sign_each=sign_each, personal=_Everyone())
+    letter = Letter(f"team-bounces@{DOMAIN}", post("Hi", sender=people[0]), "<hi@x>", "post", 1)
+    try:
+        result = await deliverer._send(transport, letter, people, 1)
+    finally:
+        db.close()
+    assert transport.sent == result.accepted == people[:SIGNED_AT_ONCE]
+    assert sorted(result.temporary) == people[SIGNED_AT_ONCE:] and not result.permanent

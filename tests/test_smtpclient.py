@@ -14,7 +14,7 @@ import pytest
 from aiosmtpd.smtp import SMTP
 
 from listfed.delivery.smtpclient import prepared
-from listfed.delivery.transport import SmtpTransport
+from listfed.delivery.transport import SendResult, SmtpTransport
 
 MESSAGE = (
     b"From: a@example.org\r\nTo: team@lists.example.org\r\nSubject: s\r\n\r\n"
@@ -102,19 +102,30 @@ def transport(port: int) -> SmtpTransport:
     return SmtpTransport("127.0.0.1", port, timeout=WAIT)
 
 
-async def test_a_whole_envelope_goes_in_one_write_and_each_recipient_keeps_its_outcome(
-    pipelined: Pipelined,
-) -> None:
-    replies = {"temp@example.net": b"451 4.2.1 Try later", "gone@example.net": b"550 5.1.1 No"}
-    pipelined.rcpt_reply = lambda rcpt: replies.get(rcpt, b"250 2.1.5 Ok")
-    rcpts = ["ann@example.net", "temp@example.net", "gone@example.net", "bob@example.net"]
-    sender = transport(pipelined.port)
-    result = await asyncio.wait_for(sender.send("team-bounces@x.example", rcpts, MESSAGE), WAIT)
-    await sender.close()
+REFUSED = {"temp@example.net": b"451 4.2.1 Try later", "gone@example.net": b"550 5.1.1 No"}
+
+
+def refusing_some(server: Pipelined) -> list[str]:
+    """Recipients of whom the server refuses one for now and one for good."""
+    server.rcpt_reply = lambda rcpt: REFUSED.get(rcpt, b"250 2.1.5 Ok")
+    return ["ann@example.net", "temp@example.net", "gone@example.net", "bob@example.net"]
+
+
+def assert_refused_some(result: SendResult) -> None:
     assert result.accepted == ["ann@example.net", "bob@example.net"]
     assert result.temporary == {"temp@example.net": "451 4.2.1 Try later"}
     assert result.permanent == {"gone@example.net": "550 5.1.1 No"}
     assert result.refused == {"gone@example.net"}  # a bounce for that member only
+
+
+async def test_a_whole_envelope_goes_in_one_write_and_each_recipient_keeps_its_outcome(
+    pipelined: Pipelined,
+) -> None:
+    rcpts = refusing_some(pipelined)
+    sender = transport(pipelined.port)
+    result = await asyncio.wait_for(sender.send("team-bounces@x.example", rcpts, MESSAGE), WAIT)
+    await sender.close()
+    assert_refused_some(result)
     assert pipelined.chunks == [6]  # MAIL, four RCPTs and DATA answered at once
     [(mail_from, got_rcpts, data)] = pipelined.messages
     assert (mail_from, got_rcpts) == ("team-bounces@x.example", rcpts)
@@ -217,3 +228,90 @@ async def test_without_pipelining_commands_go_one_by_one_with_the_same_outcomes(
     assert (mail_from, rcpts) == ("b@x.example", ["ann@example.net"])
     # aiosmtpd removed the stuffed dots: the lines are the author's, in CRLF
     assert content == MESSAGE + "Grüße\r\n".encode()
+
+
+def copies_for(rcpts: list[str]) -> list[tuple[str, str, bytes]]:
+    return [(f"b+{r.split('@')[0]}@x.example", r, MESSAGE + r.encode() + b"\r\n") for r in rcpts]
+
+
+async def test_transactions_of_their_own_go_one_round_trip_each_with_exact_outcomes(
+    pipelined: Pipelined,
+) -> None:
+    rcpts = refusing_some(pipelined)
+    sender = transport(pipelined.port)
+    result = await asyncio.wait_for(sender.send_each(copies_for(rcpts)), WAIT)
+    await sender.close()
+    assert_refused_some(result)
+    # each copy went to its own recipient, from its own return path, as it was
+    assert pipelined.messages == [
+        (f, [r], prepared(d)) for f, r, d in copies_for(rcpts) if r not in REFUSED
+    ]
+    # the refused ones were reset; the others' content opened the next envelope's write
+    verbs = [c.split(":")[0].split(" ")[0] for c in pipelined.commands[1:]]
+    assert verbs == [
+        *("MAIL", "RCPT", "DATA"),  # ann
+        *("MAIL", "RCPT", "DATA", "RSET"),  # temp: nobody accepted
+        *("MAIL", "RCPT", "DATA", "RSET"),  # gone
+        *("MAIL", "RCPT", "DATA", "QUIT"),  # bob
+    ]
+
+
+@pytest.mark.parametrize(
+    ("where", "reply", "permanent"),
+    [("mail", b"451 4.3.0 Busy", False), ("data", b"554 5.7.1 No", True)],
+)
+async def test_a_refused_transaction_among_many_fails_its_recipient_alone(
+    pipelined: Pipelined, where: str, reply: bytes, permanent: bool
+) -> None:
+    setattr(pipelined, f"{where}_reply", reply)
+    sender = transport(pipelined.port)
+    first = await sender.send_each(copies_for(["ann@example.net", "bob@example.net"]))
+    failed = first.permanent if permanent else first.temporary
+    assert first.accepted == [] and first.refused == set()
+    assert failed == dict.fromkeys(["ann@example.net", "bob@example.net"], reply.decode())
+    pipelined.mail_reply, pipelined.data_reply = b"250 Ok", b"354 go"
+    again = await sender.send_each(copies_for(["cy@example.net", "di@example.net"]))
+    await sender.close()
+    assert again.accepted == ["cy@example.net", "di@example.net"]
+
+
+async def test_a_server_that_hangs_up_after_each_message_still_gets_them_all(
+    pipelined: Pipelined,
+) -> None:
+    pipelined.close_after = 1  # it hangs up with the next envelope already sent
+    rcpts = [f"m{n}@example.net" for n in range(4)]
+    sender = transport(pipelined.port)
+    result = await asyncio.wait_for(sender.send_each(copies_for(rcpts)), WAIT)
+    await sender.close()
+    assert result.accepted == rcpts and not result.temporary
+    assert [r for _f, (r,), _d in pipelined.messages] == rcpts  # each once
+
+
+async def test_copies_for_a_server_that_refuses_to_talk_wait_for_a_retry(
+    pipelined: Pipelined,
+) -> None:
+    rcpts = ["ann@example.net", "bob@example.net"]
+    pipelined.greeting = b"554 go away"
+    result = await transport(pipelined.port).send_each(copies_for(rcpts))
+    assert result.accepted == [] and list(result.temporary) == rcpts
+    assert "554 go away" in result.temporary["bob@example.net"]
+
+
+async def test_transactions_of_their_own_without_pipelining_keep_their_outcomes() -> None:
+    handler = Handler(refuse={"gone@example.net"})
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: SMTP(handler), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    rcpts = ["ann@example.net", "gone@example.net", "bob@example.net"]
+    try:
+        sender = transport(port)
+        result = await sender.send_each(copies_for(rcpts))
+        await sender.close()
+    finally:
+        server.close()
+    assert result.accepted == ["ann@example.net", "bob@example.net"]
+    assert result.refused == {"gone@example.net"} and list(result.permanent) == ["gone@example.net"]
+    assert [(f, r) for f, r, _c in handler.got] == [
+        ("b+ann@x.example", ["ann@example.net"]),
+        ("b+bob@x.example", ["bob@example.net"]),
+    ]

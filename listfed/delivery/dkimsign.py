@@ -80,36 +80,60 @@ def signature(
 
 class Prepared:
     """A message read once for many signatures: copies that differ only in fields added
-    above its header (one-click unsubscribe) share its body hash and its fields, so
-    each copy costs the canonical form of its own fields and one RSA signature."""
+    above its header (one-click unsubscribe) share its body hash and the canonical form
+    of its own signed fields, so each copy costs its added fields and one RSA signature."""
 
     def __init__(self, message: bytes, signed: Collection[bytes]) -> None:
         head, _, body = message.partition(b"\r\n\r\n")
         self.signed = signed
         self.present = fields(head + b"\r\n")
         self.body_hash = base64.b64encode(hashlib.sha256(relaxed_body(body)).digest()).decode()
+        self.names = {name.strip(b" \t").lower() for name, _ in self.present}
+        self.chosen = _chosen(self.present, signed)
+        self.canonical = _canonical(self.present, self.chosen)
 
     def signature(
         self, above: bytes, key: rsa.RSAPrivateKey, domain: str, selector: str, when: int
     ) -> bytes:
         """The DKIM-Signature field for `above` (whole fields, CRLF line ends, or b"")
         put on top of the prepared message."""
-        present = [*fields(above), *self.present] if above else self.present
-        names = [name.strip(b" \t").lower() for name, _ in present]
-        # From and the relay trace once more than there are, so nobody can add one
-        chosen = [n for n in names if n in self.signed] + [b"from"]
-        if b"x-listfed-trace" in self.signed:
-            chosen.append(b"x-listfed-trace")
+        chosen, canonical = self.chosen, self.canonical
+        if above:
+            added = fields(above)
+            names = [name.strip(b" \t").lower() for name, _ in added]
+            if len(set(names)) == len(names) and self.names.isdisjoint(names):
+                # each added field the only one of its name: what the message's own
+                # fields give stands, the added ones go before it
+                mine = [(f, n) for f, n in zip(added, names, strict=True) if n in self.signed]
+                chosen = [n for _f, n in mine] + chosen
+                canonical = b"".join(relaxed_field(*f) + b"\r\n" for f, _n in mine) + canonical
+            else:
+                present = [*added, *self.present]
+                chosen = _chosen(present, self.signed)
+                canonical = _canonical(present, chosen)
         tags = (
             f"v=1; a=rsa-sha256; c=relaxed/relaxed; d={domain}; s={selector}; t={when}; "
             f"h={':'.join(n.decode('ascii') for n in chosen)}; bh={self.body_hash}; b="
         ).encode("ascii")
-        canonical = [relaxed_field(n, v) + b"\r\n" for n, v in _bottom_up(present, chosen)]
-        canonical.append(relaxed_field(b"DKIM-Signature", b" " + tags))
-        sig = key.sign(b"".join(canonical), padding.PKCS1v15(), hashes.SHA256())
+        data = canonical + relaxed_field(b"DKIM-Signature", b" " + tags)
+        sig = key.sign(data, padding.PKCS1v15(), hashes.SHA256())
         b64 = base64.b64encode(sig)
         folded = b"\r\n\t".join(b64[i : i + B64_LINE] for i in range(0, len(b64), B64_LINE))
         return b"DKIM-Signature: " + tags + folded + b"\r\n"
+
+
+def _chosen(present: list[tuple[bytes, bytes]], signed: Collection[bytes]) -> list[bytes]:
+    """The h= names: each signed field present, and From and the relay trace once more
+    than there are, so nobody can add one."""
+    names = [name.strip(b" \t").lower() for name, _ in present]
+    chosen = [n for n in names if n in signed] + [b"from"]
+    if b"x-listfed-trace" in signed:
+        chosen.append(b"x-listfed-trace")
+    return chosen
+
+
+def _canonical(present: list[tuple[bytes, bytes]], chosen: list[bytes]) -> bytes:
+    return b"".join(relaxed_field(n, v) + b"\r\n" for n, v in _bottom_up(present, chosen))
 
 
 def _bottom_up(

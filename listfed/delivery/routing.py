@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from listfed.config.settings import BridgeConfig
 from listfed.context import NodeSettings
-from listfed.delivery.transport import SendResult, SmtpTransport, Transport
+from listfed.delivery.transport import Copy, SendResult, SmtpTransport, Transport
 
 Where = tuple[str, int, str]  # host, port, bridge name ("" for a peer)
 
@@ -38,6 +38,15 @@ class RoutedTransport:
         result = SendResult()
         for where, rcpts in groups.items():
             result.merge(await self._transport(node, where).send(envelope_from, rcpts, data))
+        return result
+
+    async def send_each(self, copies: list[Copy]) -> SendResult:
+        node = self.settings()
+        if not any(b.smtp_host for b in node.bridges) and not any(p.smtp_host for p in node.peers):
+            return await self.default.send_each(copies)  # member mail: the usual way
+        result = SendResult()
+        for envelope_from, rcpt, data in copies:
+            result.merge(await self.send(envelope_from, [rcpt], data))
         return result
 
     def _transport(self, node: NodeSettings, where: Where | None) -> Transport:

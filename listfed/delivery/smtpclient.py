@@ -136,24 +136,27 @@ class SmtpClient:
 
     async def send(self, mail_from: str, rcpts: list[str], data: bytes) -> Outcome:
         """One transaction. A refused transaction is reset, so the connection goes on."""
-        params = self._mail_params(mail_from, rcpts, data)
-        mail = f"MAIL FROM:<{mail_from}>{params}"
-        envelope = [mail, *(f"RCPT TO:<{r}>" for r in rcpts)]
+        envelope = self.envelope(mail_from, rcpts, data)
         data_reply: Reply | None
         if self.offers("PIPELINING"):
-            self._write("".join(f"{c}\r\n" for c in [*envelope, "DATA"]).encode("utf-8"))
-            replies = [await self._read() for _ in range(len(envelope) + 1)]
+            self.write("".join(f"{c}\r\n" for c in [*envelope, "DATA"]).encode("utf-8"))
+            replies = await self.replies(len(envelope) + 1)
             mail_reply, rcpt_replies, data_reply = replies[0], replies[1:-1], replies[-1]
         else:
             mail_reply, rcpt_replies, data_reply = await self._one_by_one(envelope)
         accepted = mail_reply.ok and any(r.ok for r in rcpt_replies)
         if data_reply is not None and data_reply.code == 354:
             # with PIPELINING a server may say 354 though nobody was accepted: end it empty
-            self._write(prepared(data) if accepted else b".\r\n")
+            self.write(prepared(data) if accepted else b".\r\n")
             data_reply = await self._read()
         if data_reply is None or not data_reply.ok or not accepted:
-            await self._reset()
+            await self.reset()
         return Outcome(mail_reply, rcpt_replies, data_reply if accepted else None)
+
+    def envelope(self, mail_from: str, rcpts: list[str], data: bytes) -> list[str]:
+        """MAIL FROM (with the parameters the server takes) and each RCPT TO."""
+        params = self._mail_params(mail_from, rcpts, data)
+        return [f"MAIL FROM:<{mail_from}>{params}", *(f"RCPT TO:<{r}>" for r in rcpts)]
 
     async def _one_by_one(self, envelope: list[str]) -> tuple[Reply, list[Reply], Reply | None]:
         mail_reply = await self.command(envelope[0])
@@ -174,28 +177,37 @@ class SmtpClient:
             params.append("SMTPUTF8")
         return "".join(" " + p for p in params)
 
-    async def _reset(self) -> None:
+    async def reset(self) -> None:
         if self.connected:
             await self.command("RSET")
 
     async def command(self, line: str) -> Reply:
-        self._write(f"{line}\r\n".encode())
+        self.write(f"{line}\r\n".encode())
         return await self._read()
 
-    def _write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> None:
+        """Queue bytes for the server; `replies` sends them before it waits."""
         if self._writer is None or self._writer.is_closing():
             raise SmtpError(f"the connection to {self.host} is closed")
         self._writer.write(data)
 
     async def _read(self) -> Reply:
-        """One reply, all its lines; flushing what was written first."""
+        return (await self.replies(1))[0]
+
+    async def replies(self, count: int) -> list[Reply]:
+        """The next `count` replies, all their lines; flushing what was written first.
+        Each reply has `timeout` seconds: a group's timer is moved on at each."""
         if self._reader is None or self._writer is None:
             raise SmtpError(f"not connected to {self.host}")
         try:
-            # one timer for both steps, and no task made per reply (as wait_for makes)
-            async with asyncio.timeout(self.timeout):
+            # one timer for the group, and no task made per reply (as wait_for makes)
+            async with asyncio.timeout(self.timeout) as timer:
                 await self._writer.drain()
-                return await self._reply(self._reader)
+                found = [await self._reply(self._reader)]
+                while len(found) < count:
+                    timer.reschedule(asyncio.get_running_loop().time() + self.timeout)
+                    found.append(await self._reply(self._reader))
+                return found
         except (OSError, TimeoutError, EOFError, asyncio.LimitOverrunError, ValueError) as exc:
             self.close()
             what = "timed out" if isinstance(exc, TimeoutError) else f"failed: {exc}"

@@ -17,7 +17,8 @@ from typing import Protocol
 
 from listfed.addresses import split_address
 from listfed.config.values import is_loopback
-from listfed.delivery.smtpclient import SmtpClient, SmtpError
+from listfed.delivery.smtpchain import Interrupted, send_chained
+from listfed.delivery.smtpclient import Outcome, SmtpClient, SmtpError
 from listfed.errors import InvalidAddress
 
 
@@ -45,8 +46,16 @@ class SendResult:
         return self
 
 
+# (envelope sender, recipient, message): one member's own copy, a transaction of its own
+Copy = tuple[str, str, bytes]
+
+
 class Transport(Protocol):
     async def send(self, envelope_from: str, recipients: list[str], data: bytes) -> SendResult: ...
+
+    async def send_each(self, copies: list[Copy]) -> SendResult:
+        """Each copy to its one recipient (one-click, VERP); outcomes as `send` gives them."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -129,24 +138,57 @@ class SmtpTransport:
         except (SmtpError, OSError) as exc:
             await self.close()
             return result.all_failed(recipients, f"{self.label}: {exc}", permanent=False)
-        if not outcome.mail.ok:  # the transaction, not the members: no bounce
-            return result.all_failed(recipients, str(outcome.mail), outcome.mail.permanent)
-        accepted = []
-        for rcpt, reply in zip(recipients, outcome.rcpts, strict=True):
-            if reply.ok:
-                accepted.append(rcpt)
-            else:
-                _classify(result, rcpt, reply.code, reply.text)
-        final = outcome.message
-        if final is not None and not final.ok:
-            return result.all_failed(accepted, str(final), final.permanent)
-        result.accepted.extend(accepted)
+        return _judged(result, recipients, outcome)
+
+    async def send_each(self, copies: list[Copy]) -> SendResult:
+        """The copies over this one connection, each transaction written with the one
+        before it where the server offers PIPELINING (delivery/smtpchain.py)."""
+        result = SendResult()
+        left = [c for c in copies if _checked([c[1]], result)]
+        retried = False
+        while left:
+            reused = False  # until a connection is had
+            try:
+                client, reused = await self._connected()
+                outcomes = await send_chained(client, [(f, [r], d) for f, r, d in left])
+            except (SmtpError, OSError) as exc:
+                done = exc.done if isinstance(exc, Interrupted) else []
+                for (_f, rcpt, _d), outcome in zip(left, done, strict=False):
+                    _judged(result, [rcpt], outcome)
+                left = left[len(done) :]
+                # Once more on a new connection: after progress (a server that hangs up
+                # after some messages), or once if an idle one had been closed.
+                if done or (reused and not retried):
+                    retried = not done
+                    continue
+                await self.close()
+                return result.all_failed([c[1] for c in left], f"{self.label}: {exc}", False)
+            for (_f, rcpt, _d), outcome in zip(left, outcomes, strict=True):
+                _judged(result, [rcpt], outcome)
+            left = []
         return result
 
     async def close(self) -> None:
         client, self._client = self._client, None
         if client is not None:
             await client.quit()
+
+
+def _judged(result: SendResult, recipients: list[str], outcome: Outcome) -> SendResult:
+    """`result` with each recipient's outcome of one transaction added."""
+    if not outcome.mail.ok:  # the transaction, not the members: no bounce
+        return result.all_failed(recipients, str(outcome.mail), outcome.mail.permanent)
+    accepted = []
+    for rcpt, reply in zip(recipients, outcome.rcpts, strict=True):
+        if reply.ok:
+            accepted.append(rcpt)
+        else:
+            _classify(result, rcpt, reply.code, reply.text)
+    final = outcome.message
+    if final is not None and not final.ok:
+        return result.all_failed(accepted, str(final), final.permanent)
+    result.accepted.extend(accepted)
+    return result
 
 
 def _classify(result: SendResult, rcpt: str, code: int, message: str) -> None:
@@ -198,6 +240,12 @@ class MaildirTransport:
         recipients = _checked(recipients, checked)
         result = await asyncio.to_thread(self._write, envelope_from, recipients, data)
         result.permanent.update(checked.permanent)
+        return result
+
+    async def send_each(self, copies: list[Copy]) -> SendResult:
+        result = SendResult()
+        for envelope_from, rcpt, data in copies:
+            result.merge(await self.send(envelope_from, [rcpt], data))
         return result
 
     async def close(self) -> None:

@@ -18,15 +18,17 @@ import sqlite3
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from contextlib import aclosing
+from dataclasses import dataclass
 
 from sqlmodel import Session
 
 from listfed.db import stats
 from listfed.db.engine import Database, sqlite_of
 from listfed.delivery import outcomes
+from listfed.delivery.copies import Copies, Letter
 from listfed.delivery.transport import SendResult, Transport
-from listfed.delivery.unsubscribe import Personal, without_fields
+from listfed.delivery.unsubscribe import Personal
 from listfed.errors import ListfedError
 from listfed.groupcommit import GroupCommit
 from listfed.verp import verp_address
@@ -42,17 +44,6 @@ VERP_KINDS = ("post", "digest")  # what `[delivery] verp = "always"` sends one b
 Failed = Callable[[Session, int, str, str, str], None]
 # (session, outgoing id, outcome): where a relay went, told to whoever keeps the ledger
 Relayed = Callable[[Session, int, str], None]
-
-
-@dataclass(frozen=True)
-class Letter:
-    """One outgoing message as the senders need it."""
-
-    envelope_from: str
-    data: bytes  # as stored in outgoing, unsigned: _shared and _copies sign what goes
-    message_id: str
-    kind: str = "post"
-    list_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -127,9 +118,7 @@ class Deliverer:
     ) -> None:
         self.db = db
         self.personal = personal  # one-click unsubscribe: each member's own header fields
-        self.sign = sign  # DKIM (and ARC): once per message, in a worker thread
-        self.seal = seal  # ARC alone: once per one-click post, its copies then DKIM only
-        self.sign_each = sign_each  # those copies: each with its fields, DKIM-signed
+        self.copies = Copies(sign, seal, sign_each)
         self.failed = failed
         self.relayed = relayed
         self.verp = verp
@@ -142,8 +131,6 @@ class Deliverer:
         self._inflight: set[int] = set()
         self._batches: asyncio.Queue[Batch] = asyncio.Queue(maxsize=len(transports) * 2)
         self._data: OrderedDict[int, Letter] = OrderedDict()
-        self._bases: OrderedDict[int, bytes] = OrderedDict()  # one-click copies' common part
-        self._signed: OrderedDict[int, bytes] = OrderedDict()  # the shared copy, signed
         self._recorder: GroupCommit[Outcome, None] = GroupCommit(db, self._record_all)
         self._finishing: set[asyncio.Task[None]] = set()
         # Cleared while outcomes cannot be recorded (a full disk): nothing more is sent,
@@ -297,19 +284,6 @@ class Deliverer:
             self._finishing.add(task)
             task.add_done_callback(self._finishing.discard)
 
-    async def _base(self, outgoing_id: int, letter: Letter) -> bytes:
-        """What a post's one-click copies share: the post without the list's shared
-        List-Unsubscribe fields, ARC-sealed once (the seal costs some 40 times a DKIM
-        signature); each copy then adds its own fields above it and a DKIM signature."""
-        if outgoing_id not in self._bases:
-            base = await asyncio.to_thread(without_fields, letter.data)
-            if self.seal is not None:
-                base = await asyncio.to_thread(self.seal, replace(letter, data=base))
-            self._bases[outgoing_id] = base
-            while len(self._bases) > 32:
-                self._bases.popitem(last=False)
-        return self._bases[outgoing_id]
-
     async def _send(
         self, transport: Transport, letter: Letter, to: list[str], outgoing_id: int
     ) -> SendResult:
@@ -322,40 +296,29 @@ class Deliverer:
             heads = await self.db.run(personal, letter.list_id, to)
         if not verp and not heads:
             return await transport.send(
-                letter.envelope_from, to, await self._shared(outgoing_id, letter)
+                letter.envelope_from, to, await self.copies.shared(outgoing_id, letter)
             )
-        copies = await self._copies(outgoing_id, letter, heads) if heads else {}
-        merged = SendResult()
-        for address in to:  # copies that differ: a transaction each
-            sender = verp_address(letter.envelope_from, address) if verp else letter.envelope_from
-            data = copies.get(address) or await self._shared(outgoing_id, letter)
-            merged.merge(await transport.send(sender, [address], data))
+
+        def sender(address: str) -> str:
+            return verp_address(letter.envelope_from, address) if verp else letter.envelope_from
+
+        merged = SendResult()  # copies that differ: a transaction each
+        plain = [a for a in to if a not in heads]  # VERP alone, or members no more
+        if plain:
+            shared = await self.copies.shared(outgoing_id, letter)
+            merged.merge(await transport.send_each([(sender(a), a, shared) for a in plain]))
+        unsent = dict.fromkeys(heads)
+        try:
+            async with aclosing(self.copies.each(outgoing_id, letter, heads)) as parts:
+                async for part in parts:
+                    copies = [(sender(a), a, data) for a, data in part]
+                    merged.merge(await transport.send_each(copies))
+                    for address, _data in part:
+                        del unsent[address]
+        except Exception as exc:  # copies not made: the ones sent are not sent again
+            log.exception("<%s> d%s: copies not made", letter.message_id, outgoing_id)
+            merged.all_failed(list(unsent), f"copies not made: {exc}"[:300], permanent=False)
         return merged
-
-    async def _shared(self, outgoing_id: int, letter: Letter) -> bytes:
-        """The copy for everyone (DKIM-signed, ARC-sealed for a post), made when first
-        needed: a list whose members all get one-click copies never needs it."""
-        if self.sign is None:
-            return letter.data
-        if outgoing_id not in self._signed:
-            self._signed[outgoing_id] = await asyncio.to_thread(self.sign, letter)
-            while len(self._signed) > 32:
-                self._signed.popitem(last=False)
-        return self._signed[outgoing_id]
-
-    async def _copies(
-        self, outgoing_id: int, letter: Letter, heads: dict[str, bytes]
-    ) -> dict[str, bytes]:
-        """Each one-click member's copy: the shared part with the member's own fields on
-        top, DKIM-signed where the node signs (one pass over the batch, in a thread)."""
-        bare = await self._base(outgoing_id, letter)
-        order = list(heads)
-        above = [heads[a] for a in order]
-        if self.sign_each is not None:
-            made = await asyncio.to_thread(self.sign_each, replace(letter, data=bare), above)
-        else:
-            made = [fields + bare for fields in above]
-        return dict(zip(order, made, strict=True))
 
     async def _finish(self, batch: Batch, letter: Letter, result: SendResult) -> None:
         """Record the batch's outcome. If the store fails, delivery pauses (said once)
