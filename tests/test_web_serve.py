@@ -21,6 +21,7 @@ import pytest
 
 from listfed.config import WebConfig, parse_config
 from listfed.errors import ConfigError
+from listfed.web import balance
 from tests.conftest import DOMAIN
 from tests.dnsstub import quiet
 from tests.test_restart import free_port
@@ -159,14 +160,29 @@ def sockets(pid: int) -> int:
     return sum(1 for fd in fds.iterdir() if os.readlink(fd).startswith("socket:"))
 
 
+def serving_both(pid: int) -> bool:
+    """Have both children written their slot of the board lately (they are accepting)?"""
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        if os.readlink(fd).startswith("/memfd:listfed-web-board"):
+            data = fd.read_bytes()
+            now = time.monotonic()
+            return all(
+                now - balance.SLOT.unpack_from(data, balance.SLOT.size * slot)[1] < 0.5
+                for slot in range(2)
+            )
+    return False
+
+
 def test_connections_opened_at_once_are_spread_over_the_children(
     daemon: tuple[subprocess.Popen[bytes], Path, int],
 ) -> None:
-    """50 keep-alive connections opened together (a benchmark's, a proxy's pool): on one
-    shared socket the first child to wake took all of them and the other core stayed idle."""
+    """50 keep-alive connections opened together (a benchmark's, a proxy's pool) go half
+    to each child: the first child to wake on a shared socket took all of them, and the
+    kernel's hash over a socket each split them as unevenly as 17/33 (web/balance.py)."""
     _proc, log, port = daemon
     wait_for(lambda: get(port))
     children = wait_for(lambda: pids(log) if len(pids(log)) == 2 else None)
+    wait_for(lambda: serving_both(children[0]))  # a child still starting takes none
     idle = {pid: sockets(pid) for pid in children}
     conns = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(50)]
     try:
@@ -175,9 +191,9 @@ def test_connections_opened_at_once_are_spread_over_the_children(
         for conn in conns:
             assert conn.recv(65536).startswith(b"HTTP/1.1 200")
         held = {pid: sockets(pid) - idle[pid] for pid in children}
-        # the kernel hashes each connection to one child's socket: each gets about half
-        # (fewer than 10 of 50 has a chance below one in a million)
-        assert min(held.values()) >= 10, held
+        # (a connection of the readiness check may close meanwhile: the counts are of
+        # sockets, give or take that one)
+        assert max(held.values()) - min(held.values()) <= 3, held
     finally:
         for conn in conns:
             conn.close()

@@ -22,6 +22,7 @@ from listfed.config import load_config
 from listfed.context import node_settings
 from listfed.ops.netsearch import Network
 from listfed.web.app import build
+from listfed.web.balance import Acceptor, Board
 
 
 def _arguments(argv: list[str]) -> argparse.Namespace:
@@ -34,6 +35,11 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
         "--secret-file", type=Path, default=None, help="the node secret (one-click tokens)"
     )
     parser.add_argument("--config", type=Path, default=None, help="the daemon's config file")
+    parser.add_argument(
+        "--board-fd", type=int, default=None, help="the workers' shared board (web/balance.py)"
+    )
+    parser.add_argument("--slot", type=int, default=0, help="this worker's slot on the board")
+    parser.add_argument("--slots", type=int, default=1, help="the workers sharing the socket")
     return parser.parse_args(argv)
 
 
@@ -85,7 +91,36 @@ def main(argv: list[str] | None = None) -> None:
         server.should_exit = True
 
     threading.Thread(target=orphaned, daemon=True).start()
-    asyncio.run(server.serve(sockets=[sock]))
+    if args.board_fd is None or args.slots < 2:
+        asyncio.run(server.serve(sockets=[sock]))
+    else:
+        asyncio.run(_balanced(server, sock, Board(args.board_fd, args.slot, args.slots)))
+
+
+async def _balanced(server: uvicorn.Server, sock: socket.socket, board: Board) -> None:
+    """uvicorn serving the connections this worker takes from the shared socket (see
+    web/balance.py), not every connection waiting there."""
+    serving = asyncio.ensure_future(server.serve(sockets=[]))
+    # uvicorn says it has started by a flag only; it sets it or ends within moments
+    while not server.started and not serving.done():  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+    if serving.done():
+        await serving  # it could not start: say why
+        return
+    config = server.config
+
+    def protocol() -> asyncio.Protocol:  # as uvicorn makes one for its own listeners
+        made: asyncio.Protocol = config.http_protocol_class(  # type: ignore[call-arg]
+            config=config, server_state=server.server_state, app_state=server.lifespan.state
+        )
+        return made
+
+    acceptor = Acceptor(sock, board, protocol, lambda: len(server.server_state.connections))
+    acceptor.start()
+    try:
+        await serving
+    finally:
+        acceptor.stop()
 
 
 if __name__ == "__main__":

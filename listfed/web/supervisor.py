@@ -1,14 +1,15 @@
-"""The web face as `serve` runs it: child processes (`[web] workers`), each on a listening
+"""The web face as `serve` runs it: child processes (`[web] workers`) on one listening
 socket the daemon binds itself, each restarted with a growing pause when it dies, at once
-(on the same socket) when a reload changes their settings, stopped with the daemon.
+when a reload changes their settings, stopped with the daemon.
 
 Binding here, before any child starts, makes a taken port an error at start that names
-the key to change; the children only ever inherit their socket, so a restart never races
-another program for the port. With several children, each has a socket of its own on the
-one port (SO_REUSEPORT), and the kernel spreads new connections over them evenly: on one
-shared socket the first child to wake accepted every connection waiting (all 50 of a
-benchmark's), leaving the other core idle. A connection that comes to a dead child's
-socket waits there until the child is back (FIRST_PAUSE, longer if it keeps dying).
+the key to change; the children only ever inherit the socket, so a restart never races
+another program for the port. Several children share it and a board (web/balance.py)
+on which each says how many connections it holds: the one woken for a new connection
+takes it only if no other holds fewer, so connections are spread evenly (a socket each
+with SO_REUSEPORT left the kernel's hash to place them: 17/33 of fifty, measured). A
+connection that comes while a child is down waits for the others, or for it
+(FIRST_PAUSE, longer if it keeps dying).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 import sys
 import time
@@ -23,6 +25,7 @@ from enum import Enum
 from pathlib import Path
 
 from listfed.errors import ListfedError
+from listfed.web.balance import board_file
 
 log = logging.getLogger("listfed.web")
 
@@ -58,7 +61,6 @@ class _Child:
     def __init__(self) -> None:
         self.process: asyncio.subprocess.Process | None = None
         self.restart = asyncio.Event()
-        self.sock: socket.socket | None = None  # its own listening socket (see bind)
 
 
 class WebFace:
@@ -90,6 +92,8 @@ class WebFace:
         self.args = child_arguments(database, busy_timeout, base_url) + self.fixed
         self.first_pause = first_pause
         self.children = [_Child() for _ in range(workers)]
+        self.sock: socket.socket | None = None  # the listening socket (see bind)
+        self.board: int | None = None  # the children's shared board, when several
 
     def reconfigure(
         self, database: Path, busy_timeout: float, base_url: str, read_settings: object = None
@@ -105,25 +109,27 @@ class WebFace:
         return True
 
     def bind(self) -> tuple[str, int]:
-        """Listen on the configured address, a socket per child; a ListfedError naming
-        [web] listen if not."""
-        shared = len(self.children) > 1
+        """Listen on the configured address; a ListfedError naming [web] listen if not."""
         try:
-            for child in self.children:  # the first finds the port when it is 0
-                child.sock = _listen(self.host, self.port, shared)
-                self.host, self.port = child.sock.getsockname()[:2]
+            self.sock = _listen(self.host, self.port)
         except OSError as exc:
             self.close()
             raise ListfedError(
                 f"cannot listen on {self.host}:{self.port} for the web face: "
                 f'{exc.strerror or exc}; change [web] listen ("" turns the web face off)'
             ) from None
+        self.host, self.port = self.sock.getsockname()[:2]  # the port found when it is 0
+        if len(self.children) > 1:
+            self.board = board_file(len(self.children))
         return self.host, self.port
 
     async def run(self, stop: asyncio.Event) -> None:
         """Keep every child serving until `stop` is set; then end them."""
-        assert all(child.sock for child in self.children), "bind() first"
-        keeping = [asyncio.ensure_future(self._keep(child, stop)) for child in self.children]
+        assert self.sock is not None, "bind() first"
+        keeping = [
+            asyncio.ensure_future(self._keep(child, slot, stop))
+            for slot, child in enumerate(self.children)
+        ]
         try:
             await asyncio.gather(*keeping)
         finally:  # one keeper failing (say, no process could start) ends the others too
@@ -133,13 +139,13 @@ class WebFace:
             await asyncio.gather(*(self._end(child) for child in self.children))
             self.close()
 
-    async def _keep(self, child: _Child, stop: asyncio.Event) -> None:
+    async def _keep(self, child: _Child, slot: int, stop: asyncio.Event) -> None:
         """Keep one child serving until `stop` is set (the caller ends it)."""
         pause = self.first_pause
         while not stop.is_set():
             started = time.monotonic()
             child.restart.clear()  # whatever asked for it, this child has the newest args
-            process = child.process = await self._spawn(child)
+            process = child.process = await self._spawn(slot)
             log.info("web face on http://%s:%s/ (pid %s)", self.host, self.port, process.pid)
             why = await self._wait(child, stop)
             if why is _Why.STOPPING:
@@ -162,18 +168,24 @@ class WebFace:
                 await asyncio.wait_for(stop.wait(), pause)
             pause = min(pause * 2, LONGEST_PAUSE)
 
-    async def _spawn(self, child: _Child) -> asyncio.subprocess.Process:
-        assert child.sock is not None
-        fd = child.sock.fileno()
+    async def _spawn(self, slot: int) -> asyncio.subprocess.Process:
+        assert self.sock is not None
+        fds = [self.sock.fileno()]
+        board: list[str] = []
+        if self.board is not None:
+            fds.append(self.board)
+            board = ["--board-fd", str(self.board), "--slot", str(slot)]
+            board += ["--slots", str(len(self.children))]
         return await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "listfed.web",
             "--fd",
-            str(fd),
+            str(fds[0]),
+            *board,
             *self.args,
             stdin=asyncio.subprocess.PIPE,
-            pass_fds=(fd,),
+            pass_fds=fds,
         )
 
     async def _wait(self, child: _Child, stop: asyncio.Event) -> _Why:
@@ -207,20 +219,19 @@ class WebFace:
         _release(process)
 
     def close(self) -> None:
-        for child in self.children:
-            if child.sock is not None:
-                child.sock.close()
-                child.sock = None
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        if self.board is not None:
+            os.close(self.board)
+            self.board = None
 
 
-def _listen(host: str, port: int, shared: bool) -> socket.socket:
-    """A listening socket on (host, port) that children inherit; `shared`: one of several
-    on the port, among which the kernel spreads connections."""
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket on (host, port) that the children inherit."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if shared:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
         sock.listen(128)
     except OSError:
