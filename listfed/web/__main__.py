@@ -115,7 +115,13 @@ async def _balanced(server: uvicorn.Server, sock: socket.socket, board: Board) -
         )
         return made
 
-    acceptor = Acceptor(sock, board, protocol, lambda: len(server.server_state.connections))
+    acceptor = Acceptor(
+        sock,
+        board,
+        protocol,
+        held=lambda: len(server.server_state.connections),
+        ending=lambda: server.should_exit,
+    )
     acceptor.start()
     try:
         await serving

@@ -69,8 +69,10 @@ class Acceptor:
         board: Board,
         protocol: Callable[[], asyncio.Protocol],
         held: Callable[[], int],
+        ending: Callable[[], bool] = lambda: False,
     ) -> None:
         self.sock, self.board, self.protocol, self.held = sock, board, protocol, held
+        self.ending = ending  # the server is shutting down: take no more
         self.loop = asyncio.get_running_loop()
         self.starting = 0  # accepted, their protocol not yet made (not in `held` yet)
         self.asked = 0  # times the waiting connection was left for another worker
@@ -103,6 +105,9 @@ class Acceptor:
         self.beat = self.loop.call_later(FRESH / 4, self._heartbeat)
 
     def _readable(self) -> None:
+        if self.ending():
+            self.stop()  # the others take what comes now
+            return
         mine = self.count()
         self.board.put(mine)
         fewest = self.board.fewest_elsewhere()
@@ -114,7 +119,8 @@ class Acceptor:
         try:
             conn, _address = self.sock.accept()
         except (BlockingIOError, InterruptedError):
-            return  # another worker took it
+            self.asked = 0  # another worker took it
+            return
         except OSError:
             return  # the connection went before it was taken (ECONNABORTED, EMFILE...)
         self.asked = 0
