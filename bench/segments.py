@@ -35,11 +35,9 @@ from listfed.archive.topk.index import Reader, open_reader
 
 
 def segments(database: Path) -> int:
-    """Segments of the archive's FTS5 index: FTS5 numbers a segment's pages
-    (segment << 37) + page in its %_data table (fts5_index.c, FTS5_SEGMENT_ROWID)."""
+    """Segments of the archive's FTS5 index (of the words as written)."""
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
-        query = "SELECT count(DISTINCT id >> 37) FROM archive_fts_data WHERE id >> 37 > 0"
-        return int(conn.execute(query).fetchone()[0])
+        return ftsmerge.segments(conn, "archive_fts")
 
 
 def merge(database: Path) -> tuple[int, float, float]:

@@ -21,11 +21,8 @@ TEAM = f"team@{DOMAIN}"
 
 
 def segments(database: Path, table: str = "archive_fts") -> int:
-    """How many segments hold `table`'s index: FTS5 numbers a segment's pages
-    (segment << 37) + page in its %_data table (fts5_index.c, FTS5_SEGMENT_ROWID)."""
     with sqlite3.connect(database) as conn:
-        rows = conn.execute(f"SELECT DISTINCT id >> 37 FROM {table}_data WHERE id >> 37 > 0")
-        return len(rows.fetchall())
+        return ftsmerge.segments(conn, table)
 
 
 def hits(database: Path, query: str) -> list[str]:

@@ -55,3 +55,11 @@ def step(conn: sqlite3.Connection, table: str) -> bool:
         (PAGES,),
     )
     return conn.total_changes - before >= 2
+
+
+def segments(conn: sqlite3.Connection, table: str) -> int:
+    """How many segments hold `table`'s index, for tests and benchmarks (it reads every
+    page number of the index): FTS5 numbers a segment's pages (segment << 37) + page in
+    its %_data table (fts5_index.c, FTS5_SEGMENT_ROWID)."""
+    query = f"SELECT count(DISTINCT id >> 37) FROM {table}_data WHERE id >> 37 > 0"  # noqa: S608
+    return int(conn.execute(query).fetchone()[0])

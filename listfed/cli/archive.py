@@ -17,7 +17,7 @@ import typer
 
 from listfed.archive import answers
 from listfed.cli import hits
-from listfed.cli.base import JsonOption, State, emit, new_app, state
+from listfed.cli.base import JsonOption, State, emit, new_app, say_err, state
 from listfed.cli.commands import GROUPS
 from listfed.errors import ListfedError, UsageError
 from listfed.ops import archive as archive_ops
@@ -146,11 +146,7 @@ def run_search(
     """The search command's work (cli/quicksearch.py runs cli/hits.py without typer)."""
     with _connection(st, readonly=True) as conn:
         found = hits.find(conn, query, list_address, limit, everything)
-    hits.show(found, as_json, typer.echo, _say_err)
-
-
-def _say_err(text: str) -> None:
-    typer.echo(text, err=True)
+    hits.show(found, as_json, typer.echo, say_err)
 
 
 @app.command()

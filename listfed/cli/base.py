@@ -26,7 +26,8 @@ if TYPE_CHECKING:  # the database layer is imported when a command needs it: a q
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _say_err(text: str) -> None:
+def say_err(text: str) -> None:
+    """A line on stderr (typer's echo)."""
     typer.echo(text, err=True)
 
 
@@ -40,7 +41,7 @@ def guarded(fn: F) -> F:
         except (typer.Exit, typer.Abort):
             raise
         except Exception as exc:
-            raise typer.Exit(status_of(exc, _say_err)) from None
+            raise typer.Exit(status_of(exc, say_err)) from None
 
     return wrapper  # type: ignore[return-value]
 
