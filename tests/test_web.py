@@ -455,6 +455,7 @@ _BETWEEN = st.lists(st.sampled_from(["", " ", "@", ".", "<", "&", ", "]), min_si
 @given(_PIECES, _BETWEEN)
 @example([("ann", False), ("example", True), ("org", False)], ["", "@", ".", *[""] * 6])
 @example([("ann", True), ("example", False), ("org", True)], ["<", "@", ".", *[""] * 6])
+@example([("ann", False), ("ann", False), ("é", True)], ["", "@", ".", *[""] * 6])  # no label
 def test_a_marked_snippet_hides_every_address_its_text_holds(
     words: list[tuple[str, bool]], gaps: list[str]
 ) -> None:

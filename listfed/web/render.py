@@ -19,7 +19,9 @@ _DOMAIN = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")  # one reading only: 
 # a search snippet's mark (a private-use character while addresses are looked for) may
 # stand inside a domain's labels too: `ann@**example**.org` is still an address
 _MARK = "\ue000"
-_MARKED_DOMAIN = re.compile(r"[A-Za-z0-9\ue000-]+(?:\.[A-Za-z0-9\ue000-]+)+")
+# (a label still needs a letter, digit or hyphen of its own: `ann@x.**é**` is not one)
+_LABEL = r"\ue000*+[A-Za-z0-9-][A-Za-z0-9\ue000-]*+"  # possessive: no reading twice
+_MARKED_DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})+")
 DEPTH_CLASSES = 12  # tree indentation steps the stylesheet knows (d0 ... d12)
 
 
