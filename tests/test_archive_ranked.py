@@ -20,6 +20,7 @@ from listfed.archive import search as searching
 from listfed.archive.query import QueryError, compile_query
 from listfed.archive.topk import feed, rank
 from listfed.archive.topk import index as index_module
+from listfed.archive.topk.compile import compile_tree
 from listfed.archive.topk.feed import Feeder
 from listfed.archive.topk.index import LAG, Reader, folder_of, open_reader
 from listfed.archive.topk.rank import best
@@ -88,10 +89,16 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[sqlite3.Con
     conn.close()
 
 
-def found(conn: sqlite3.Connection, reader: Reader, query: str) -> set[str] | None:
-    """The message ids the index finds, None where it leaves the query to FTS5."""
+def found(
+    conn: sqlite3.Connection, reader: Reader, query: str, every: list[int] | None = None
+) -> set[str] | None:
+    """The message ids the index finds, None where it leaves the query to FTS5; `every`:
+    the lists holding posts, as the web face's searches tell it (None: every list)."""
     compiled = compile_query(query)
-    ids = best(reader, conn, compiled.tree, 100, (compiled.after, compiled.before), None)
+    if every is None:
+        every = [int(r[0]) for r in conn.execute("SELECT DISTINCT list_id FROM archive")]
+    span = (compiled.after, compiled.before)
+    ids = best(reader, conn, compiled.tree, 100, span, None, every)
     if ids is None:
         return None
     marks = ",".join("?" * len(ids))
@@ -166,6 +173,59 @@ def test_only_the_lists_the_reader_may_read(node: tuple[sqlite3.Connection, Read
         assert [h.message_id for h in one.hits] == ["m9"]
     finally:
         conn.execute("UPDATE mlist SET visibility = 'public' WHERE id = 2")
+
+
+def test_phrases_are_found_by_their_pairs_of_words_exactly_as_fts5_finds_them(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "listfed.db"
+    conn = archive(database)
+    conn.execute(  # every pair of "call a general" is here, but not the three words in a row
+        "INSERT INTO archive (message_id, list_id, date, subject, sender, sender_name, "
+        "body_text, attachments) VALUES ('m99', 1, 0, 'pairs', 'x@example.org', '', "
+        "'we call a strike, and a general call', '')"
+    )
+    feed_all(started(database, conn), conn)
+    reader = reader_of(database)
+    for query in (
+        '"call a general"',
+        '"general strike"',  # m1; not m2, whose "general" and "strike" are apart
+        '"strike general"',
+        '"call a general strike"',
+        '"a general strike on monday"',
+        '"general strike monday"',  # its pairs are in m1, but not as one run of words
+        '"is installed"',
+        '"plain cafe menu" OR "station"',
+        '-"general strike" strike',
+    ):
+        assert found(conn, reader, query) == set(run(conn, compile_query(query))), query
+    assert found(conn, reader, '"call a general"') == {"m1"}  # not m99
+    assert found(conn, reader, '"a general"') == {"m1", "m99"}
+    assert found(conn, reader, '"call a general strike"') == {"m1"}
+    assert found(conn, reader, '"general strike monday"') == set()
+    assert index_module.pairs(["a", "b", "c" * 201, "d", "e"]) == "a+b d+e"
+
+
+def test_a_list_that_holds_every_post_is_left_out_and_nothing_changes(tmp_path: Path) -> None:
+    database = tmp_path / "listfed.db"
+    conn = archive(database)
+    conn.execute("DELETE FROM archive WHERE list_id != 2")  # only dev's posts are left
+    feed_all(started(database, conn), conn)
+    reader = reader_of(database)
+    for query, _expected in CASES:
+        answer = found(conn, reader, query, every=[2])
+        if answer is not None:
+            assert answer == set(run(conn, compile_query(query))), query
+    assert found(conn, reader, "list:dev meeting", every=[2]) == {"m3"}
+    assert found(conn, reader, "-list:dev meeting", every=[2]) == set()
+    assert found(conn, reader, "list:dev OR nosuchword", every=[2]) == {"m3", "m4", "m7", "m8"}
+
+    def compiled(query: str, every: list[int]) -> str:
+        tree = compile_query(query).tree
+        return repr(compile_tree(tree, reader.schema, reader.words, lambda _n: [2], every=every))
+
+    assert compiled("list:dev meeting", [2]) == compiled("meeting", [2])  # no look at the list
+    assert compiled("list:dev meeting", [2, 3]) != compiled("meeting", [2, 3])
 
 
 def test_the_feeder_carries_removals_and_changes_over(tmp_path: Path) -> None:

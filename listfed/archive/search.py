@@ -123,7 +123,8 @@ def search(
             return Found(_by_date(conn, where, params))
         if ranked is not None and ranked.current(conn):
             lists = _readable(holding, list_address, visibilities, also)
-            found = _by_index(conn, ranked, compiled, max(1, limit), lists, shown)
+            every = [i for i, _address, _visibility in holding]
+            found = _by_index(conn, ranked, compiled, max(1, limit), lists, shown, every)
             if found is not None:
                 return found
         params["match"] = compiled.match
@@ -175,6 +176,7 @@ def _by_index(
     limit: int,
     readable: list[int] | None,
     shown: slice,
+    every: list[int],
 ) -> Found | None:
     """The answer of the ranked index, None where it cannot give one (see topk/compile)."""
     from listfed.archive.topk.rank import best  # loaded with the index, by its holder
@@ -183,7 +185,7 @@ def _by_index(
         return Found([])
     span = (compiled.after, compiled.before)
     try:
-        ids = best(ranked, conn, compiled.tree, limit, span, readable)
+        ids = best(ranked, conn, compiled.tree, limit, span, readable, every)
     except Exception:  # tantivy's errors (or a bug): the index is a cache, FTS5 answers
         import logging  # here only: a search from the shell has no index and no logs
 

@@ -5,7 +5,11 @@ stem in the fields' stemmed twins, as archive/porter makes it: FTS5's `porter`),
 without a field in any of the four fields, from: in the
 author's address and name, subject: in the subject, list: as the lists' ids, after: and
 before: as a range of whole seconds. A word's clause in each field is boosted by that
-field's bm25 weight.
+field's bm25 weight. A phrase in the text is found by its pairs of neighbouring words
+(index.PAIRED): two words are one pair, scored as one term, as FTS5's bm25 scores a
+phrase; a longer phrase is its pairs, then its words' positions checked in the posts
+that have them all. A list: that names every list holding posts is left out of an AND:
+it keeps everything, and would cost a look at every post.
 
 None where the two would not agree, so that FTS5 answers instead: a prefix (`budg*`:
 tantivy expands a prefix to its first 50 words only), a word longer than the index
@@ -15,14 +19,15 @@ keeps, a character the two split words at differently (see `_agreed`).
 from __future__ import annotations
 
 import functools
+import itertools
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import tantivy
 
 from listfed.archive.porter import stem
 from listfed.archive.querylex import And, Field, Node, Or, Term, stemmed
-from listfed.archive.topk.index import STEMMED, WEIGHTS, fold
+from listfed.archive.topk.index import PAIRED, STEMMED, WEIGHTS, fold, pair
 
 _FIELDS = {
     Field.TEXT: tuple(WEIGHTS),
@@ -44,10 +49,12 @@ class _Compiler:
         schema: tantivy.Schema,
         words: tantivy.TextAnalyzer,
         list_ids: Callable[[str], list[int]],
+        every: Collection[int] = (),
     ) -> None:
         self.schema = schema
         self.words = words
         self.list_ids = list_ids
+        self.every = frozenset(every)
 
     def node(self, node: Node) -> tantivy.Query | None:
         if isinstance(node, Term):
@@ -59,6 +66,8 @@ class _Compiler:
             return tantivy.Query.boolean_query([(_SHOULD, q) for q in found])
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
         for item in node.items:
+            if self.everything(item):
+                continue
             query = self.node(item)
             if query is not None:
                 negated = isinstance(item, Term) and item.negated
@@ -73,6 +82,12 @@ class _Compiler:
             else tantivy.Query.boolean_query(clauses)
         )
         return _but(query) if node.negated else query
+
+    def everything(self, item: Node) -> bool:
+        """Is `item` a list: that keeps every post (it names each list holding any)?"""
+        if not self.every or not isinstance(item, Term) or item.negated:
+            return False
+        return item.field is Field.LIST and self.every <= set(self.list_ids(item.text.lower()))
 
     def alone(self, node: Term | And) -> tantivy.Query | None:
         """A branch of an OR: a negated term in it (`list:a OR -list:b`) on its own."""
@@ -111,11 +126,27 @@ class _Compiler:
     def field(self, name: str, words: list[str]) -> tantivy.Query:
         if len(words) == 1:
             query = tantivy.Query.term_query(self.schema, name, words[0])
+        elif name in PAIRED:
+            query = self.paired(name, words)
         else:
             phrase: list[str | tuple[int, str]] = list(words)
             query = tantivy.Query.phrase_query(self.schema, name, phrase)
         weight = _WEIGHTS[name]
         return query if weight == 1.0 else tantivy.Query.boost_query(query, weight)
+
+    def paired(self, name: str, words: list[str]) -> tantivy.Query:
+        """The phrase `words` in the field `name`, by its pairs (see the module's text)."""
+        terms = [
+            tantivy.Query.term_query(self.schema, PAIRED[name], pair(first, second))
+            for first, second in itertools.pairwise(words)
+        ]
+        if len(terms) == 1:
+            return terms[0]
+        phrase: list[str | tuple[int, str]] = list(words)
+        clauses = [(_MUST, tantivy.Query.phrase_query(self.schema, name, phrase))]
+        # the pairs only choose which posts the phrase looks at: no score of their own
+        clauses += [(_MUST, tantivy.Query.const_score_query(term, 0.0)) for term in terms]
+        return tantivy.Query.boolean_query(clauses)
 
 
 @functools.cache
@@ -139,12 +170,14 @@ def compile_tree(
     list_ids: Callable[[str], list[int]],
     span: tuple[int | None, int | None] = (None, None),
     readable: list[int] | None = None,
+    every: Collection[int] = (),
 ) -> tantivy.Query | None:
     """The query for `tree` (already checked by archive/query.compile_query), within the
     dates [after, before) of `span` and, when `readable` is given, those lists only;
-    None where FTS5 must answer. `list_ids` names the lists a list: term means."""
+    None where FTS5 must answer. `list_ids` names the lists a list: term means; `every`
+    the ids of the lists holding posts, where known."""
     try:
-        query = _Compiler(schema, words, list_ids).node(tree)
+        query = _Compiler(schema, words, list_ids, every).node(tree)
     except Unsupported:
         return None
     if query is None:

@@ -25,12 +25,14 @@ import tantivy
 
 from listfed.archive import opendb
 from listfed.archive.topk.index import (
+    PAIRED,
     RECENT,
     STEMMED,
     fold,
     folder_of,
     mark_made,
     open_writable,
+    pairs,
     splitter,
     stems,
 )
@@ -112,7 +114,7 @@ class Feeder:
                 "body": fold(body or ""),
                 "attachments": fold(attachments or ""),
             }
-            stemmed = {STEMMED[field]: stems(self.split, text) for field, text in texts.items()}
+            words = {field: self.split.analyze(text) for field, text in texts.items()}
             self.writer.add_document(
                 tantivy.Document(
                     id=int(post),
@@ -120,7 +122,8 @@ class Feeder:
                     date=int(date // 1),
                     recent=max(0.0, float(date)) * RECENT,
                     **texts,
-                    **stemmed,
+                    **{STEMMED[field]: stems(split) for field, split in words.items()},
+                    **{paired: pairs(words[field]) for field, paired in PAIRED.items()},
                 )
             )
         self.writer.commit()

@@ -9,6 +9,7 @@ newest of the tied posts are the ones returned.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Collection
 
 from listfed.archive.querylex import And
 from listfed.archive.topk.compile import compile_tree
@@ -24,17 +25,18 @@ def best(
     limit: int,
     span: tuple[int | None, int | None],
     readable: list[int] | None,
+    every: Collection[int] = (),
 ) -> list[int] | None:
     """The archive ids of the best `limit` posts for the parsed query `tree`, best first;
     None when the index cannot answer it (FTS5 must). `readable`: only these lists'
-    posts (None: any)."""
+    posts (None: any); `every`: the ids of the lists holding posts, where known."""
 
     def list_ids(name: str) -> list[int]:
         column = "local || '@' || domain" if "@" in name else "local"
         rows = conn.execute(f"SELECT id FROM mlist WHERE {column} = ?", (name,))  # noqa: S608
         return [int(r[0]) for r in rows]
 
-    query = compile_tree(tree, reader.schema, reader.words, list_ids, span, readable)
+    query = compile_tree(tree, reader.schema, reader.words, list_ids, span, readable, every)
     if query is None:
         return None
     searcher = reader.searcher()
