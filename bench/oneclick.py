@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shlex
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -127,6 +128,7 @@ async def main() -> int:
                 )
     finally:
         await responder.stop()
+        shutil.rmtree(folder, ignore_errors=True)  # the signing key made for this run
     members, posts, _ = sizes
     print(f"\n{members:,} members x {posts:,} posts (median of {args.repeat} run(s) each)")
     print(
