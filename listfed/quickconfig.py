@@ -67,7 +67,9 @@ def storage(
             with open(path, encoding="utf-8") as text:  # as Path.read_text reads it
                 data_dir = data_dir_of(text.read())
             if data_dir is not None and cache:
-                configcache.store(cache, path, key, data_dir, now or time.time_ns())
+                configcache.store(
+                    cache, path, key, data_dir, time.time_ns() if now is None else now
+                )
     except (OSError, UnicodeDecodeError):
         return None
     if data_dir is None:

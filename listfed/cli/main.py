@@ -27,7 +27,7 @@ def main() -> None:
     word = command_of(sys.argv[1:])
     if word == "archive":
         # A search from the shell makes few objects and no cycles worth collecting; the
-        # collections its imports set off take about 2 ms of the 50 it may take.
+        # collections its imports set off take 1 to 2 ms of the 50 it may take.
         gc.disable()
         from listfed.cli import plainout, quicksearch
 
