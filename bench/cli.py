@@ -188,7 +188,10 @@ def main() -> int:
         "compare them, run in turn",
     )
     ap.add_argument(
-        "--label", action="append", default=[], help="what each --source is, for the output"
+        "--label",
+        action="append",
+        default=[],
+        help="what each --source is, for the output (with --node: then each --exe)",
     )
     ap.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
     ap.add_argument("--node", type=Path, help="a node made before: only searches, read only")
@@ -264,7 +267,11 @@ def searches(args: argparse.Namespace) -> int:
         clisearch.Way(f"{label} (-m)", BASE, {**base, "PYTHONPATH": str(source)})
         for source, label in zip(sources, labels, strict=False)
     ]
-    ways += [clisearch.way_of_exe(text, base) for text in args.exe]
+    named = args.label[len(sources) :]  # the labels after the sources' name the --exe
+    ways += [
+        clisearch.way_of_exe(text, base, named[n] if n < len(named) else text)
+        for n, text in enumerate(args.exe)
+    ]
     info = machine()
     del info["listfed src"]
     info["node"] = f"{args.node.resolve()} ({args.config})"

@@ -35,7 +35,7 @@ class Sample(NamedTuple):
     cpu: float  # user + system seconds of the child
 
 
-def way_of_exe(text: str, base_env: dict[str, str]) -> Way:
+def way_of_exe(text: str, base_env: dict[str, str], label: str) -> Way:
     """An installed command, as a shell reads it: leading NAME=VALUE words are its
     environment ("XDG_CACHE_HOME=/dev/null/x /venv/bin/listfed": no config cache)."""
     words = shlex.split(text)
@@ -45,7 +45,7 @@ def way_of_exe(text: str, base_env: dict[str, str]) -> Way:
         env[name] = value
     if not words:
         raise SystemExit(f"--exe {text!r}: no command")
-    return Way(text, words, env)
+    return Way(label, words, env)
 
 
 def once(command: list[str], env: dict[str, str], cwd: Path) -> Sample:
