@@ -1,6 +1,6 @@
 """What tomllib made of a listfed.toml, kept for the next quick `archive search`
-(listfed/quickconfig.py), so that a search from the shell need not import tomllib (about
-4 ms of the 50 it may take).
+(listfed/quickconfig.py), so that a search from the shell need not import tomllib (2-3
+ms of the 50 it may take).
 
 An entry is the data folder as the file gave it, under the file's path and its identity
 (device, inode, size, modification and change times in ns). Any write to the file, a

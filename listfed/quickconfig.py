@@ -1,7 +1,7 @@
 """Finding listfed.toml (SPEC §7), and the data folder a quick `archive search` reads
-from it, on plain str paths: without pathlib (about 4 ms), without the full check of
-listfed.config (about 20 ms) and, while the file is unchanged, without tomllib (about
-4 ms more: listfed/configcache.py keeps what it read). The full loader makes the same
+from it, on plain str paths: without pathlib (3-4 ms), without the full check of
+listfed.config (about 20 ms) and, while the file is unchanged, without tomllib (2-3 ms
+more: listfed/configcache.py keeps what it read). The full loader makes the same
 search with Paths (listfed/configfile.py).
 
 The quick reader says only what it is sure of: whenever the file is missing, unreadable,

@@ -295,12 +295,12 @@ def _shell_search(env: dict[str, str]) -> set[str]:
 def test_a_search_from_the_shell_loads_no_pathlib_nor_tomllib_for_a_config_it_knows(
     node: Path, tmp_path: Path
 ) -> None:
-    """(cli/quicksearch.py: pathlib ~4 ms, tomllib ~4 ms of the 50 a search may take.)"""
+    """(cli/quicksearch.py: pathlib 3-4 ms, tomllib 2-3 ms of the 50 a search may take.)"""
     config = node / "listfed.toml"
     env = {**os.environ, "LISTFED_CONFIG": str(config), "XDG_CACHE_HOME": str(tmp_path)}
     names = _shell_search(env)
     assert "listfed.cli.quicksearch" in names
-    assert "tomllib" in names  # a config just written: read, not kept (configcache.RACY)
+    assert "tomllib" in names  # the first search parses it (kept if older than RACY)
     assert "pathlib" not in names
     key = configcache.key_of(config.stat())
     settled = max(key[3], key[4]) + 10 * configcache.RACY
