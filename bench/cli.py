@@ -5,6 +5,8 @@
     python bench/cli.py --runs 20
     python bench/cli.py --source /tmp/old --source .   # two checkouts, run in turn
     python bench/cli.py --json out.json
+    python bench/cli.py --node /tmp/node --config node.toml --runs 30 \
+        --exe /tmp/old/bin/listfed --exe .venv/bin/listfed      # searches on a node made before
 
 A fresh node in a temporary folder for each checkout measured (`listfed init`, a list
 with 50 members, a [[peer]] whose secret is in the environment, a [[route]], 200
@@ -16,6 +18,11 @@ the median wall time and the median CPU time (user + system) of each command; th
 time moves less when other processes share the machine. The machine is described first
 (bench/fanout.py's machine()). Local files only; every run has a timeout. (`bridges
 sync` is not here: it needs an IMAP server.)
+
+With --node, only `archive search` runs, for each --word, on a node that already exists
+(a big archive: bench/web.py's, say), read only, by each --source or installed command
+(--exe): median, p95, least and CPU, and how busy the rest of the machine was
+(bench/clisearch.py).
 """
 
 from __future__ import annotations
@@ -181,10 +188,25 @@ def main() -> int:
         "compare them, run in turn",
     )
     ap.add_argument(
-        "--label", action="append", default=[], help="what each --source is, for the output"
+        "--label",
+        action="append",
+        default=[],
+        help="what each --source is, for the output (with --node: then each --exe)",
     )
     ap.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
+    ap.add_argument("--node", type=Path, help="a node made before: only searches, read only")
+    ap.add_argument("--config", default="listfed.toml", help="the --node's config, in it")
+    ap.add_argument(
+        "--word", action="append", help="with --node: what to search for (default: sortition, "
+        "a rare word, and budget, a common one)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--exe", action="append", default=[], help="with --node: an installed listfed "
+        "command to run instead of a --source (NAME=VALUE words first: its environment)",
+    )  # fmt: skip
     args = ap.parse_args()
+    if args.node:
+        return searches(args)
     if not 1 <= args.runs < 50:
         ap.error("--runs: 1 to 49 (`members remove` takes one of the 50 members a run)")
     sources = [path.resolve() for path in args.source or [HERE.parent]]
@@ -228,6 +250,39 @@ def main() -> int:
     print(f"\n  * over {TARGET_MS:.0f} ms wall")
     if args.json:
         args.json.write_text(json.dumps({"machine": info, "commands": figures}, indent=2) + "\n")
+    return 0
+
+
+def searches(args: argparse.Namespace) -> int:
+    """--node: `archive search` on a node made before (bench/clisearch.py)."""
+    import clisearch
+
+    if not 1 <= args.runs <= 1000:
+        raise SystemExit("--runs: 1 to 1000")
+    unset = ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH", "LISTFED_CONFIG")
+    base = {k: v for k, v in os.environ.items() if k not in unset}
+    sources = [path.resolve() for path in args.source or ([] if args.exe else [HERE.parent])]
+    labels = [*args.label, *(_label(p) for p in sources[len(args.label) :])]
+    ways = [
+        clisearch.Way(f"{label} (-m)", BASE, {**base, "PYTHONPATH": str(source)})
+        for source, label in zip(sources, labels, strict=False)
+    ]
+    named = args.label[len(sources) :]  # the labels after the sources' name the --exe
+    ways += [
+        clisearch.way_of_exe(text, base, named[n] if n < len(named) else text)
+        for n, text in enumerate(args.exe)
+    ]
+    info = machine()
+    del info["listfed src"]
+    info["node"] = f"{args.node.resolve()} ({args.config})"
+    print("listfed archive search from the shell")
+    for key, value in info.items():
+        print(f"  {key:11s} {value}")
+    figures = clisearch.measure(
+        ways, args.word or ["sortition", "budget"], args.config, args.node, args.runs, print
+    )
+    if args.json:
+        args.json.write_text(json.dumps({"machine": info, "searches": figures}, indent=2) + "\n")
     return 0
 
 

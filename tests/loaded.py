@@ -17,8 +17,11 @@ HEAVY = {
 ORM = {"sqlalchemy", "sqlmodel", "pydantic"}
 
 SCRIPT = """
-import json, sys
+import json, os, sys
 from listfed.cli.main import main
+def _exit(code):  # a quick search ends by os._exit (cli/plainout.leave): report first
+    raise SystemExit(code)
+os._exit = _exit
 sys.argv = ["listfed", *sys.argv[1:]]
 try:
     main()

@@ -1,5 +1,5 @@
 """The quick `archive search` (cli/quicksearch.py): what it may import, how it reads the
-config (listfed/configfile.py), and that everything it is not sure of goes to the full
+config (listfed/quickconfig.py), and that everything it is not sure of goes to the full
 command line, which words the error.
 
 Speed is what a user notices (bench/cli.py measures it: a search from the shell within
@@ -9,6 +9,7 @@ about 50 ms); here the proxy is deterministic: the modules a plain search loads.
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from listfed import configfile
+from listfed import configcache, quickconfig
 from listfed.cli import plainout
 from listfed.cli import quicksearch as quick
 from listfed.cli.app import app
@@ -104,10 +105,16 @@ def test_the_quick_reader_agrees_with_the_full_loader(
     path = tmp_path / "listfed.toml"
     path.write_text(text, encoding="utf-8")
     full = load_config(path, {}, tmp_path, system=tmp_path / "none.toml")
-    got = configfile.storage_of(path, {}, tmp_path, system=tmp_path / "none.toml")
-    assert got == (full.node.data_dir, full.storage.busy_timeout)
-    assert got[0] == tmp_path / data_dir
-    assert configfile.BUSY_TIMEOUT == StorageConfig.busy_timeout
+    got = quickconfig.storage(str(path), {}, str(tmp_path), system=str(tmp_path / "none.toml"))
+    assert got is not None
+    assert (Path(got[0]), got[1]) == (full.node.data_dir, full.storage.busy_timeout)
+    assert got[0] == str(tmp_path / data_dir)
+    assert quickconfig.BUSY_TIMEOUT == StorageConfig.busy_timeout
+    cache, key = str(tmp_path / "cache"), configcache.key_of(path.stat())
+    later = max(key[3], key[4]) + 10 * configcache.RACY
+    kept = quickconfig.storage(str(path), {}, str(tmp_path), cache=cache, now=later)
+    assert kept == quickconfig.storage(str(path), {}, str(tmp_path), cache=cache) == got
+    assert configcache.load(cache, str(path), key) is not None  # (the second: from there)
 
 
 @pytest.mark.parametrize(
@@ -130,7 +137,7 @@ def test_anything_unusual_in_the_config_is_left_to_the_full_loader(
         path.write_bytes(text)
     else:
         path.write_text(text, encoding="utf-8")
-    assert configfile.storage_of(path, {}, tmp_path) is None
+    assert quickconfig.storage(str(path), {}, str(tmp_path)) is None
     assert quick.search(["--config", str(path), *SEARCH]) is None
     assert capsys.readouterr() == ("", "")
 
@@ -153,3 +160,35 @@ def test_lines_are_written_as_typer_writes_them(capsys: pytest.CaptureFixture[st
     plainout.echo(text)
     plainout.echo_err(text)
     assert capsys.readouterr() == full
+
+
+def test_a_search_from_the_shell_reads_what_is_still_in_the_write_ahead_log(
+    tmp_path: Path,
+) -> None:
+    """A live daemon's commits stay in the WAL until a checkpoint: the quick search opens
+    the database read-only, not as immutable, so it reads them."""
+    node = node_with_a_list(tmp_path, TEAM)
+    database = node / "var" / "listfed.db"
+    holder = sqlite3.connect(database)  # open: the importer's close checkpoints nothing
+    try:
+        holder.execute("SELECT count(*) FROM meta").fetchone()
+        mbox = tmp_path / "posts.mbox"
+        mbox.write_bytes(
+            b"From ann@example.org Mon Mar  4 10:00:00 2024\nFrom: Ann <ann@example.org>\n"
+            b"Subject: Sortition\nMessage-ID: <w@x>\nDate: Mon, 04 Mar 2024 10:00:00 +0000\n"
+            b"\nWe draw lots.\n"
+        )
+        config = str(node / "listfed.toml")
+        imported = CliRunner().invoke(
+            app, ["--config", config, "archive", "import", TEAM, str(mbox)]
+        )
+        assert imported.exit_code == 0, imported.output
+        assert (node / "var" / "listfed.db-wal").stat().st_size > 0
+        code, names, out = loaded_modules(
+            {**os.environ, "LISTFED_CONFIG": config}, ["archive", "search", "lots"]
+        )
+    finally:
+        holder.close()
+    assert code == 0
+    assert "<w@x>" in out
+    assert _loaded(names) == set()

@@ -8,10 +8,13 @@ the schema is current (when it is not, the caller upgrades it: migrations.upgrad
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from listfed.db.version import SCHEMA_VERSION
 from listfed.errors import StorageError
+
+if TYPE_CHECKING:  # a search from the shell does without pathlib (cli/quicksearch.py)
+    from pathlib import Path
 
 MMAP = 1 << 30
 
@@ -25,11 +28,18 @@ def schema_version(conn: sqlite3.Connection) -> int:
 
 
 def connect(
-    path: Path, busy_timeout: float, readonly: bool = False, any_thread: bool = False
+    path: Path | str,
+    busy_timeout: float,
+    readonly: bool = False,
+    any_thread: bool = False,
+    *,
+    mapped: bool = True,
 ) -> sqlite3.Connection:
     """A connection with the daemon's settings (WAL, foreign keys, fsync on commit);
     autocommit mode, so callers write `BEGIN IMMEDIATE` ... `COMMIT` themselves.
-    `any_thread`: usable from whichever thread, one at a time (asyncio.to_thread's)."""
+    `any_thread`: usable from whichever thread, one at a time (asyncio.to_thread's).
+    `mapped=False`: a read-only connection that reads the file instead of mapping it,
+    for a process that runs one query and ends (mapping and unmapping cost it ~2 ms)."""
     try:
         if readonly:
             conn = sqlite3.connect(
@@ -39,7 +49,8 @@ def connect(
                 isolation_level=None,
                 check_same_thread=not any_thread,
             )
-            conn.execute(f"PRAGMA mmap_size={MMAP}")  # a big index read from the page cache
+            if mapped:  # a big index read from the page cache
+                conn.execute(f"PRAGMA mmap_size={MMAP}")
         else:
             conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")

@@ -10,7 +10,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from listfed.errors import ListfedError
 
@@ -61,6 +61,19 @@ def emit(as_json: bool, data: Any, text: Callable[[], str], say: Say) -> None:
         out = text()
         if out:
             say(out)
+
+
+def leave(code: int) -> NoReturn:
+    """End a command that has closed what it opened: its output flushed, the process ends
+    with `code` at once, leaving the interpreter's teardown (every module and object
+    freed one by one: about 7 ms of a search from the shell) to the kernel. Should the
+    flush fail, Python's own exit deals with it (and says so) as it would have."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        sys.exit(code)
+    os._exit(code)
 
 
 def status_of(exc: Exception, say_err: Say) -> int:

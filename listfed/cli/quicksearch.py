@@ -2,9 +2,9 @@
 without typer, and without the full config check.
 
 A search from the shell should answer within 50 ms, Python's start-up included; typer
-alone takes 35 ms to import, the full config check 20 ms. The plain forms of the one
-command people run interactively and from scripts are read here, the config by
-listfed/configfile.py; anything else (help, a misspelt option, a bad number, a config
+alone takes 35 ms to import, the full config check 20 ms, pathlib 4. The plain forms of
+the one command people run interactively and from scripts are read here, the config by
+listfed/quickconfig.py; anything else (help, a misspelt option, a bad number, a config
 or database that is not plainly in order) goes to the full command line, which explains
 it or upgrades the database. tests/test_quicksearch.py holds what this may import.
 """
@@ -12,20 +12,20 @@ it or upgrades the database. tests/test_quicksearch.py holds what this may impor
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-from listfed import configfile
+from listfed import configcache, quickconfig
 from listfed.archive import opendb
 from listfed.cli import hits, plainout
+from listfed.errors import ListfedError
 
 _VALUE = {"--list", "--limit"}
 
 
-def _parse(argv: list[str]) -> tuple[Path | None, str, str | None, int, bool, bool] | None:
-    config: Path | None = None
+def _parse(argv: list[str]) -> tuple[str | None, str, str | None, int, bool, bool] | None:
+    config: str | None = None
     words = list(argv)
     while words and words[0] in ("--config", "-c") and len(words) > 1:
-        config = Path(words[1])
+        config = words[1]
         words = words[2:]
     if words[:2] != ["archive", "search"]:
         return None
@@ -65,12 +65,18 @@ def search(argv: list[str]) -> int | None:
     if parsed is None or not plainout.plain_streams():
         return None
     config, query, list_address, limit, as_json, everything = parsed
-    storage = configfile.storage_of(config, os.environ, Path.cwd())
-    if storage is None or not (storage[0] / "listfed.db").exists():
-        return None  # the full command line says what is wrong with either
-    data_dir, busy_timeout = storage
+    cache = configcache.folder(os.environ)
+    storage = quickconfig.storage(config, os.environ, os.getcwd(), cache=cache)
+    if storage is None:
+        return None  # the full command line says what is wrong
+    database = os.path.join(storage[0], "listfed.db")
+    if not os.path.exists(database):
+        return None
     try:
-        conn = opendb.connect(data_dir / "listfed.db", busy_timeout, readonly=True)
+        conn = opendb.connect(database, storage[1], readonly=True, mapped=False)
+    except ListfedError:
+        return None  # said by the full command line, with the path as it writes paths
+    try:
         try:
             if not opendb.is_current(conn):
                 return None  # an older database: the full command upgrades it first
