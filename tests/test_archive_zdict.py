@@ -101,3 +101,17 @@ def test_the_upgrade_learns_from_the_archive_and_leaves_its_rows(tmp_path: Path)
     later = record.prepare(message(999), "n.example", zdict=made)
     assert compressed.packed_with(later.packed) == compressed.dictionary_id(made)
     conn.close()
+
+
+def test_a_live_post_makes_the_dictionary_once_the_archive_can_learn(node_dir: Path) -> None:
+    imported(node_dir, [message(i) for i in range(zdict.MIN_POSTS - 1)])
+    db = sqlite3.connect(node_dir / "var" / "listfed.db", isolation_level=None)
+    assert zdict.for_packing(db) is None
+    (list_id,) = db.execute("SELECT id FROM mlist WHERE local = 'team'").fetchone()
+    db.execute("BEGIN IMMEDIATE")
+    record.add(db, list_id, record.prepare(message(500), "n.example"), 0.0)
+    made = zdict.for_packing(db)
+    db.execute("COMMIT")
+    assert made is not None and zdict.for_packing(db) == made
+    assert db.execute("SELECT count(*) FROM zdict").fetchone() == (1,)
+    db.close()
