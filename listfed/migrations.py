@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from listfed.archive import opendb, reindex
+from listfed.archive import opendb, reindex, zdict
 from listfed.db import compressed, version
 from listfed.db.plain import transaction
 from listfed.db.schema_v1 import V1
@@ -247,10 +247,41 @@ def _v17(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX ix_member_bouncing ON member (last_bounce) WHERE bounce_score > 0")
 
 
+def _v18(conn: sqlite3.Connection) -> None:
+    """Compression dictionaries (archive/zdict.py): messages archived from now on are
+    packed with one made here from a sample of the archive (400 messages at most, so the
+    step is short at any size). Rows already archived are not rewritten: they stay
+    readable as they are, and `archive reindex` packs them again."""
+    conn.execute(
+        "CREATE TABLE zdict (seq INTEGER PRIMARY KEY, id INTEGER NOT NULL UNIQUE, "
+        "data BLOB NOT NULL, made FLOAT NOT NULL)"
+    )
+    zdict.make(conn)
+
+
 Step = Callable[[sqlite3.Connection], None]
 
 MIGRATIONS: list[Step] = [
-    *(_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14, _v15, _v16, _v17)
+    *(
+        _v1,
+        _v2,
+        _v3,
+        _v4,
+        _v5,
+        _v6,
+        _v7,
+        _v8,
+        _v9,
+        _v10,
+        _v11,
+        _v12,
+        _v13,
+        _v14,
+        _v15,
+        _v16,
+        _v17,
+        _v18,
+    )
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 assert SCHEMA_VERSION == version.SCHEMA_VERSION

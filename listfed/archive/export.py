@@ -12,6 +12,7 @@ import sqlite3
 from pathlib import Path
 from typing import BinaryIO
 
+from listfed.archive import zdict
 from listfed.archive.mbox import write_entry
 from listfed.db import compressed
 from listfed.errors import ListfedError
@@ -25,9 +26,10 @@ def write_mbox(conn: sqlite3.Connection, list_id: int, out: BinaryIO) -> int:
     many messages were written."""
     count = 0
     cursor = conn.execute(_ROWS, (list_id,))
+    find = zdict.lookup(conn)
     while rows := cursor.fetchmany(200):
         for sender, date, blob in rows:
-            write_entry(out, without_signatures(compressed.unpack(blob)), sender, date)
+            write_entry(out, without_signatures(compressed.unpack(blob, find)), sender, date)
             count += 1
     return count
 

@@ -4,7 +4,9 @@ Reading the file, parsing and compressing happen in worker processes (parsing is
 the cost, and a machine has more than one core); this process only writes, a batch per
 transaction, so an interrupted import keeps what it committed and a second run adds only
 what is missing (by Message-ID; a message without one gets an id derived from its bytes).
-Damaged entries are reported and skipped; they never stop the import.
+Damaged entries are reported and skipped; they never stop the import. Messages are packed
+with the archive's compression dictionary (archive/zdict.py); an archive without one gets
+one after the first batch, from what that batch brought.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from listfed.archive import record
+from listfed.archive import record, zdict
 from listfed.archive.mbox import Entry, read_mbox
 
 BATCH = 1000  # messages per transaction (and per index fill)
+_LEARN_BATCHES = 3  # read in this process at most while the archive has no dictionary
 PARALLEL_ABOVE = 2 * 1024 * 1024  # bytes of mbox; smaller files are read in-process
 
 Job = list[tuple[int, bytes, float | None]]  # number, raw, envelope date
@@ -41,8 +44,28 @@ Progress = Callable[[ImportReport], None]
 _IGNORE_INTERRUPT = (signal.SIGINT, signal.SIG_IGN)
 
 
-def _prepare(node: str, job: Job) -> list[record.Prepared]:
-    return [record.prepare(raw, node, fallback_date=date) for _n, raw, date in job]
+def _prepare(node: str, job: Job, packing: bytes | None) -> list[record.Prepared]:
+    return [record.prepare(raw, node, fallback_date=date, zdict=packing) for _n, raw, date in job]
+
+
+class _Packing:
+    """The dictionary jobs are packed with: the archive's, else one made once the first
+    batch is in (the batches before it are packed without)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.data = zdict.current(conn)
+
+    def after_batch(self) -> None:
+        if self.data is not None:
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.data = zdict.current(self.conn) or zdict.make(self.conn)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
 
 
 def _jobs(entries: Iterable[Entry], report: ImportReport) -> Iterator[Job]:
@@ -103,15 +126,27 @@ def import_mbox(
     """Import every readable entry of the mbox at `path` into the list's archive."""
     report = ImportReport()
     jobs = _jobs(read_mbox(path), report)
+    packing = _Packing(conn)
     if workers is None:
         big = path.stat().st_size > PARALLEL_ABOVE
         workers = min(2, os.cpu_count() or 1) if big else 0
+
+    def here(job: Job) -> None:
+        _write(conn, list_id, _prepare(node, job, packing.data), report)
+        packing.after_batch()
+        if progress is not None:
+            progress(report)
+
     if workers <= 0:
         for job in jobs:
-            _write(conn, list_id, _prepare(node, job), report)
-            if progress is not None:
-                progress(report)
+            here(job)
         return report
+    # Until the archive has a dictionary, batches are read here one at a time: those the
+    # workers read ahead would be packed without it (a few batches at most, then none).
+    for _ in range(_LEARN_BATCHES):
+        if packing.data is not None or (learn := next(jobs, None)) is None:
+            break
+        here(learn)
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     # Workers ignore Ctrl-C: the interrupt is this process's to handle (what was
     # committed stays; a second run finishes), not a traceback per worker.
@@ -121,13 +156,15 @@ def import_mbox(
         pending: deque[Future[list[record.Prepared]]] = deque()
         try:
             for job in jobs:
-                pending.append(pool.submit(_prepare, node, job))
+                pending.append(pool.submit(_prepare, node, job, packing.data))
                 if len(pending) > 2 * workers:  # bounded: memory holds a few batches at most
                     _write(conn, list_id, pending.popleft().result(), report)
+                    packing.after_batch()
                     if progress is not None:
                         progress(report)
             while pending:
                 _write(conn, list_id, pending.popleft().result(), report)
+                packing.after_batch()
                 if progress is not None:
                     progress(report)
         except BaseException:

@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from listfed.archive import zdict
 from listfed.db import compressed
 
 _FIELDS = "message_id, thread_id, sender, sender_name, subject, date, body_text"
@@ -62,7 +63,10 @@ def placed(conn: sqlite3.Connection, list_id: int, message_id: str) -> Placed | 
     parent = conn.execute(_PARENT, (list_id, message_id)).fetchone()
     replies = [str(r[0]) for r in conn.execute(_CHILDREN, (list_id, message_id))]
     return Placed(
-        _post(row[:7]), compressed.unpack(row[7]), str(parent[0]) if parent else "", replies
+        _post(row[:7]),
+        compressed.unpack(row[7], zdict.lookup(conn)),
+        str(parent[0]) if parent else "",
+        replies,
     )
 
 
@@ -156,6 +160,7 @@ def raw_thread(
 
 
 def _unpacked(cursor: sqlite3.Cursor) -> Iterator[tuple[bytes, str, float]]:
+    find = zdict.lookup(cursor.connection)
     while rows := cursor.fetchmany(_BATCH):
         for blob, sender, date in rows:
-            yield compressed.unpack(blob), str(sender), float(date)
+            yield compressed.unpack(blob, find), str(sender), float(date)

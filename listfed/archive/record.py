@@ -47,13 +47,15 @@ def prepare(
     message_id: str = "",
     fallback_date: float | None = None,
     parsed: Message | None = None,
+    zdict: bytes | None = None,
 ) -> Prepared:
-    """Read and compress a message; `message_id` overrides the one in its header, and
-    `parsed` is the email package's reading of `raw` where the caller has one."""
+    """Read and compress a message; `message_id` overrides the one in its header,
+    `parsed` is the email package's reading of `raw` where the caller has one, `zdict`
+    the archive's compression dictionary (archive/zdict.current) where it has one."""
     ex = extract(raw, parsed=parsed)
     mid = message_id or ex.message_id or derived_message_id(raw, node)
     date = ex.date if ex.date is not None else fallback_date
-    return Prepared(mid, ex, compressed.pack(raw), len(raw), date)
+    return Prepared(mid, ex, compressed.pack(raw, zdict), len(raw), date)
 
 
 def add(conn: sqlite3.Connection, list_id: int, item: Prepared, received: float) -> str | None:

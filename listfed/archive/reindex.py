@@ -1,8 +1,10 @@
 """Deriving the archive's text, index and threads again from the raw messages.
 
 The raw bytes are the truth; everything else in the archive can be rebuilt from them
-(`listfed archive reindex`, and the schema upgrade that brought the index). One
-transaction, owned by the caller: it holds the write lock until it is done.
+(`listfed archive reindex`, and the schema upgrade that brought the index). It packs
+each message again with the archive's newest compression dictionary (archive/zdict.py),
+making one if there is none. One transaction, owned by the caller: it holds the write
+lock until it is done.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from listfed.archive import record, threads
+from listfed.archive import record, threads, zdict
 from listfed.db import compressed
 from listfed.mail.text import extract
 
@@ -23,7 +25,7 @@ _ROWS = (
 )
 _SET_TEXT = (
     "UPDATE archive SET sender = ?, sender_name = ?, subject = ?, body_text = ?, "
-    "attachments = ?, size = ? WHERE id = ?"
+    "attachments = ?, size = ?, raw = ? WHERE id = ?"
 )
 _RELAYS = (
     "UPDATE relay SET thread_id = (SELECT a.thread_id FROM archive a "
@@ -50,8 +52,9 @@ def everything(conn: sqlite3.Connection, progress: Progress | None = None) -> in
     done = 0
     lists = [r[0] for r in conn.execute("SELECT DISTINCT list_id FROM archive ORDER BY 1")]
     forests = {}
+    packing = _packing(conn)
     for list_id in lists:
-        forests[list_id] = _texts(conn, list_id, progress, done)
+        forests[list_id] = _texts(conn, list_id, packing, progress, done)
         done += len(forests[list_id])
     for index, trigger in triggers.items():
         conn.execute(trigger)
@@ -67,11 +70,25 @@ Entry = tuple[
 ]  # date, id, message-id, refs, irt, subject
 
 
+def _packing(conn: sqlite3.Connection) -> bytes | None:
+    """The dictionary to pack messages with (None before schema v18, whose upgrade from
+    an older version may reindex, or when the archive is too small to learn from)."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'zdict'").fetchone() is None:
+        return None
+    return zdict.current(conn) or zdict.make(conn)
+
+
 def _texts(
-    conn: sqlite3.Connection, list_id: int, progress: Progress | None, done: int
+    conn: sqlite3.Connection,
+    list_id: int,
+    packing: bytes | None,
+    progress: Progress | None,
+    done: int,
 ) -> list[Entry]:
     """Extract the list's messages again; what threading needs of each is returned."""
     entries: list[Entry] = []
+    find = zdict.lookup(conn)
+    wanted = None if packing is None else compressed.dictionary_id(packing)
     last = 0
     while True:
         rows = conn.execute(_ROWS, (list_id, last)).fetchall()
@@ -79,11 +96,12 @@ def _texts(
             return entries
         changes = []
         for rid, mid, blob, date in rows:
-            raw = compressed.unpack(blob)
+            raw = compressed.unpack(blob, find)
             ex = extract(raw)
-            changes.append(
-                (ex.sender, ex.sender_name, ex.subject, ex.body_text, ex.attachments, len(raw), rid)
-            )
+            if compressed.packed_with(blob) != wanted:
+                blob = compressed.pack(raw, packing)
+            texts = (ex.sender, ex.sender_name, ex.subject, ex.body_text, ex.attachments)
+            changes.append((*texts, len(raw), blob, rid))
             entries.append((date, rid, mid, ex.references, ex.in_reply_to, ex.subject))
         conn.executemany(_SET_TEXT, changes)
         last = rows[-1][0]

@@ -10,6 +10,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from listfed.archive import zdict
 from listfed.archive.answers import iso, short_date, who
 from listfed.db import compressed
 from listfed.mail.message import without_signatures
@@ -80,7 +81,9 @@ def load(conn: sqlite3.Connection, list_id: int, message_id: str) -> Shown:
 
         raise NotFound(f"no archived message <{message_id}>")
     mid, lst, sender, name, subject, date, thread_id, blob, visibility = row
-    raw = without_signatures(compressed.unpack(blob))  # stored with it: see stage.store
+    raw = without_signatures(
+        compressed.unpack(blob, zdict.lookup(conn))
+    )  # stored with it: see stage.store
     ex = extract(raw)
     defects = list(dict.fromkeys([*ex.defects, *mime_defects(raw)]))
     children = [r[0] for r in conn.execute(_CHILDREN, (list_id, mid))]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from listfed.archive import record, threads
+from listfed.archive import record, threads, zdict
 from listfed.context import Context
 from listfed.db.plain import Db, connection
 from listfed.post import Post
@@ -34,7 +34,8 @@ def store(ctx: Context, post: Post) -> None:
     # is the truth (reindexing and audits read it, and it shows which peer vouched for a
     # relay), and rows archived before signatures were hidden have one anyway. So every
     # reader that shows or exports the raw (`show.load`, `export`) leaves it out instead.
-    item = record.prepare(post.raw, node.name, msg.message_id, post.received, msg.mime)
+    packing = zdict.for_packing(conn)
+    item = record.prepare(post.raw, node.name, msg.message_id, post.received, msg.mime, packing)
     placed = record.add(conn, post.lst.id, item, post.received)
     if placed is None:  # archived already (the duplicate rule lets nothing through twice)
         placed = threads.thread_of(conn, post.lst.id, post.message.message_id) or ""
