@@ -25,6 +25,7 @@ from listfed.bridges.watchers import Timing, Watchers
 from listfed.config import Config, WebConfig
 from listfed.context import NodeSettings, node_settings
 from listfed.db import listrows
+from listfed.db.checkpoint import Checkpointer
 from listfed.db.engine import Database
 from listfed.delivery.copies import Letter
 from listfed.delivery.routing import RoutedTransport
@@ -80,7 +81,8 @@ class Node:
     ) -> None:
         self.config = config
         config.node.data_dir.mkdir(parents=True, exist_ok=True)
-        self.db = Database(database_path(config), config.storage.busy_timeout)
+        self.db = Database(database_path(config), config.storage.busy_timeout, checkpoints=False)
+        self.checkpointer = Checkpointer(database_path(config), config.storage.busy_timeout)
         self.secret = node_secret(config)
         self.stop_event = asyncio.Event()
         self.clock = clock
@@ -231,6 +233,7 @@ class Node:
             asyncio.create_task(self.deliverer.run(self.stop_event)),
             asyncio.create_task(self.housekeeper.run(self.stop_event)),
             asyncio.create_task(self.handler.tally.run(self.db, self.stop_event)),
+            asyncio.create_task(self.checkpointer.run(self.stop_event)),
         ]
         self.tasks.append(asyncio.create_task(self._feeder().run(self.stop_event)))
         if self.web is not None:  # a child process: pages never take this loop's time

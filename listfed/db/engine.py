@@ -23,7 +23,7 @@ from listfed.errors import StorageError
 T = TypeVar("T")
 
 
-def _engine(path: Path, busy_timeout: float, begin: str) -> Engine:
+def _engine(path: Path, busy_timeout: float, begin: str, checkpoints: bool = True) -> Engine:
     engine = create_engine(
         f"sqlite:///{path}",
         connect_args={"timeout": busy_timeout, "check_same_thread": False},
@@ -37,6 +37,8 @@ def _engine(path: Path, busy_timeout: float, begin: str) -> Engine:
         cur.execute("PRAGMA synchronous=FULL")  # a commit is on disk before we answer 250
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        if not checkpoints:  # the daemon's db/checkpoint.Checkpointer does them instead
+            cur.execute("PRAGMA wal_autocheckpoint=0")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -53,10 +55,12 @@ class Database:
     never waits for SQLite, and there is exactly one writer.
     """
 
-    def __init__(self, path: Path, busy_timeout: float = 5.0) -> None:
+    def __init__(self, path: Path, busy_timeout: float = 5.0, checkpoints: bool = True) -> None:
+        """`checkpoints=False`: commits never copy the write-ahead log into the file (the
+        daemon, whose db/checkpoint.Checkpointer does that beside them)."""
         self.path = path
-        self.writer = _engine(path, busy_timeout, "BEGIN IMMEDIATE")
-        self.reader = _engine(path, busy_timeout, "BEGIN")
+        self.writer = _engine(path, busy_timeout, "BEGIN IMMEDIATE", checkpoints)
+        self.reader = _engine(path, busy_timeout, "BEGIN", checkpoints)
         self._executor: DatabaseThread | None = None
 
     @contextmanager
