@@ -81,9 +81,8 @@ def load(conn: sqlite3.Connection, list_id: int, message_id: str) -> Shown:
 
         raise NotFound(f"no archived message <{message_id}>")
     mid, lst, sender, name, subject, date, thread_id, blob, visibility = row
-    raw = without_signatures(
-        compressed.unpack(blob, zdict.lookup(conn))
-    )  # stored with it: see stage.store
+    unpacked = compressed.unpack(blob, zdict.lookup(conn))
+    raw = without_signatures(unpacked)  # stored with it: see stage.store
     ex = extract(raw)
     defects = list(dict.fromkeys([*ex.defects, *mime_defects(raw)]))
     children = [r[0] for r in conn.execute(_CHILDREN, (list_id, mid))]

@@ -8,6 +8,7 @@ version, is not read, and the daemon makes it anew.
 
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
 import sqlite3
@@ -86,9 +87,10 @@ def pairs(words: list[str]) -> str:
     `JOIN` between them, a space between terms: a pairs field's text. A pair with a word
     the index does not keep is left out (a phrase of such a word is not found by its
     words either)."""
-    kept = [len(word) <= LONGEST for word in words]
     return " ".join(
-        pair(words[i], words[i + 1]) for i in range(len(words) - 1) if kept[i] and kept[i + 1]
+        pair(first, second)
+        for first, second in itertools.pairwise(words)
+        if len(first) <= LONGEST and len(second) <= LONGEST
     )
 
 
