@@ -16,7 +16,6 @@ The folder is `$XDG_CACHE_HOME/listfed`, else `~/.cache/listfed`; one file per c
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Mapping
 
@@ -80,6 +79,8 @@ def store(where: str, path: str, read: Key, data_dir: str, now: int) -> bool:
             out.write(body)
         os.replace(temporary, target)
     except OSError:
+        import contextlib  # here only: a search from the shell does without it
+
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         return False

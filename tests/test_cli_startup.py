@@ -302,8 +302,27 @@ def test_a_search_from_the_shell_loads_no_pathlib_nor_tomllib_for_a_config_it_kn
     assert "listfed.cli.quicksearch" in names
     assert "tomllib" in names  # the first search parses it (kept if older than RACY)
     assert "pathlib" not in names
+    _cache(config, tmp_path)
+    names = _shell_search(env)
+    assert {"tomllib", "pathlib", "typer", "dataclasses", "logging"} & names == set()
+
+
+def test_a_search_from_the_shell_loads_neither_typing_nor_re(node: Path, tmp_path: Path) -> None:
+    """(listfed/records.py: typing is 3 ms of the 50 a search may take; re, with enum and
+    functools, 2-5 ms: it is compiled by the first date term, or text to be cleaned of
+    escapes, only. The console script that pip writes imports re itself.)"""
+    config = node / "listfed.toml"
+    _cache(config, tmp_path)
+    names = _shell_search(
+        {**os.environ, "LISTFED_CONFIG": str(config), "XDG_CACHE_HOME": str(tmp_path)}
+    )
+    assert "listfed.cli.quicksearch" in names
+    assert {"typing", "re", "heapq"} & names == set()
+
+
+def _cache(config: Path, tmp_path: Path) -> None:
+    """The config's data folder kept in the cache under `tmp_path`, as a search keeps it
+    once the file is older than RACY (so that tomllib is not loaded)."""
     key = configcache.key_of(config.stat())
     settled = max(key[3], key[4]) + 10 * configcache.RACY
     assert configcache.store(str(tmp_path / "listfed"), str(config), key, "var", settled)
-    names = _shell_search(env)
-    assert {"tomllib", "pathlib", "typer", "dataclasses", "logging"} & names == set()

@@ -4,14 +4,18 @@ Thread trees can be thousands deep (a long chain of replies): nothing here recur
 the JSON nests at most `MAX_JSON_DEPTH` levels, deeper replies hang at that level.
 """
 
+from __future__ import annotations
+
 import sqlite3
 import time
 from collections.abc import Collection, Iterable
-from typing import TYPE_CHECKING, Any, NamedTuple  # not a dataclass: see archive/querylex.py
 
 from listfed.archive.search import Hit
+from listfed.records import TYPE_CHECKING, NamedTuple  # not a dataclass: archive/querylex.py
 
 if TYPE_CHECKING:  # the trees are built by archive/threads.py; a search has none
+    from typing import Any
+
     from listfed.archive.threads import TreeNode
 
 MAX_JSON_DEPTH = 100
@@ -77,7 +81,7 @@ def metadata(conn: sqlite3.Connection, list_id: int, ids: Iterable[str]) -> dict
     return found
 
 
-def walk(roots: "list[TreeNode]") -> "Iterable[tuple[TreeNode, int, list[bool]]]":
+def walk(roots: list[TreeNode]) -> Iterable[tuple[TreeNode, int, list[bool]]]:
     """Depth-first, iteratively: each node with its depth and, per ancestor level,
     whether that ancestor was the last of its siblings (for drawing the tree)."""
     stack: list[tuple[TreeNode, int, list[bool]]] = [
@@ -92,7 +96,7 @@ def walk(roots: "list[TreeNode]") -> "Iterable[tuple[TreeNode, int, list[bool]]]
 
 
 def tree_text(
-    roots: "list[TreeNode]", meta: dict[str, Meta], focus: str, removed: Collection[str] = ()
+    roots: list[TreeNode], meta: dict[str, Meta], focus: str, removed: Collection[str] = ()
 ) -> str:
     lines = []
     for node, depth, lasts in walk(roots):
@@ -139,7 +143,7 @@ def node_json(message_id: str, m: Meta | None, lst: str = "") -> dict[str, Any]:
 
 
 def tree_json(
-    roots: "list[TreeNode]", meta: dict[str, Meta], lst: str, removed: Collection[str] = ()
+    roots: list[TreeNode], meta: dict[str, Meta], lst: str, removed: Collection[str] = ()
 ) -> list[dict[str, Any]]:
     top: list[dict[str, Any]] = []
     holders: list[list[dict[str, Any]]] = [top]  # children lists by depth, capped

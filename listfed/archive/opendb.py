@@ -8,10 +8,10 @@ the schema is current (when it is not, the caller upgrades it: migrations.upgrad
 from __future__ import annotations
 
 import sqlite3
-from typing import TYPE_CHECKING
 
 from listfed.db.version import SCHEMA_VERSION
 from listfed.errors import StorageError
+from listfed.records import TYPE_CHECKING  # not typing's: 3 ms of a search from the shell
 
 if TYPE_CHECKING:  # a search from the shell does without pathlib (cli/quicksearch.py)
     from pathlib import Path

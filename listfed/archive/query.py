@@ -7,9 +7,9 @@ Unquoted words of the text and subject match by their English stems (querylex.st
 in a second index: `Compiled.table` says which index ranks (see `_ranking`).
 """
 
-import re
+from __future__ import annotations
+
 from datetime import UTC, datetime
-from typing import NamedTuple  # not a dataclass: see archive/querylex.py
 
 from listfed.archive import querylex
 from listfed.archive.querylex import (
@@ -23,8 +23,9 @@ from listfed.archive.querylex import (
     stemmed,
 )
 from listfed.errors import ListfedError
+from listfed.records import NamedTuple  # not a dataclass: see archive/querylex.py
 
-_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_DATE = r"([0-9]{4})-([0-9]{2})-([0-9]{2})"  # compiled by the first date term (_day_start)
 # the two FTS5 indexes of the archive's text (schema v5, v16): the words as written, and
 # their English stems (Porter's), which match unquoted words of the text and subject
 EXACT, STEMMED = "archive_fts", "archive_stem"
@@ -203,7 +204,9 @@ def _conjunction(conds: list[str], always: bool = False) -> str:
 
 
 def _day_start(term: Term) -> int:
-    match = _DATE.fullmatch(term.text)
+    import re  # here: a search without dates does without it (python -m listfed does)
+
+    match = re.fullmatch(_DATE, term.text)
     try:
         if match is None:
             raise ValueError

@@ -11,15 +11,20 @@ AND, OR and NOT are operators in capitals only, as notmuch and Gmail users type 
 
 Errors are QuerySyntaxError here; listfed.archive.query turns them into QueryError.
 
-The tree is NamedTuples, in a module without `from __future__ import annotations`, as are
-the records of archive/query.py, search.py and answers.py: `archive search` from the shell
-then imports neither dataclasses (with inspect, ~8 ms) nor compiles an annotation string
+The tree is NamedTuples of listfed/records.py, as are the records of archive/query.py,
+search.py and answers.py: `archive search` from the shell then imports neither
+dataclasses (with inspect, ~8 ms) nor typing (3 ms), nor compiles an annotation string
 per field (~1 ms a class); tests/test_quicksearch.py holds it to that.
 """
 
+from __future__ import annotations
+
 import enum
-import re
-from typing import Literal, NamedTuple
+
+from listfed.records import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from typing import Literal
 
 MAX_LENGTH = 1000
 # FTS5's parser has a fixed stack (about 100 entries); the costliest nesting the compiler
@@ -51,7 +56,7 @@ class Term(NamedTuple):
 
 
 class And(NamedTuple):
-    items: "tuple[Node, ...]"  # Node is defined below; a string here, not in Or
+    items: tuple[Node, ...]  # Node is defined below (annotations are not evaluated)
     negated: bool = False
     pos: int = 0
 
@@ -64,7 +69,7 @@ Node = Term | And | Or
 
 
 _FIELDS = {f.value: f for f in Field if f is not Field.TEXT}
-_FIELD_NAME = re.compile(r"([A-Za-z]+):")
+_LONGEST = max(map(len, _FIELDS))
 # FTS5 ends a string literal at NUL; no control character is worth searching for
 _CONTROLS = dict.fromkeys([*range(0x20), 0x7F], " ")
 FTS_FIELDS = (Field.TEXT, Field.FROM, Field.SUBJECT)
@@ -129,9 +134,10 @@ class _Lexer:
             self.i = i + 1
             return
         kind = Field.TEXT
-        name = _FIELD_NAME.match(text, i)
-        if name and name[1].lower() in _FIELDS:
-            kind, i = _FIELDS[name[1].lower()], name.end()
+        colon = text.find(":", i, i + _LONGEST + 1)  # a field: letters, then a colon
+        name = text[i:colon]
+        if colon > i and name.isascii() and name.isalpha() and name.lower() in _FIELDS:
+            kind, i = _FIELDS[name.lower()], colon + 1
         quoted = text[i : i + 1] == '"'
         value, prefix, self.i = self.phrase(i) if quoted else self.word(i)
         raw = text[begin : self.i]

@@ -11,14 +11,15 @@ takes 100-200 ms, against 15-25 ms for the window. `Found` says when it happened
 that the reader can be told and ask for every match.
 """
 
-import heapq
+from __future__ import annotations
+
 import itertools
 import sqlite3
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple  # not dataclasses: see archive/querylex.py
 
 from listfed.archive.query import EXACT, STEMMED, Compiled, QueryError, compile_query
 from listfed.errors import StorageError
+from listfed.records import TYPE_CHECKING, NamedTuple  # not dataclasses: archive/querylex.py
 
 if TYPE_CHECKING:  # the ranked index is tantivy's: `archive search` does not load it
     from listfed.archive.topk.index import Reader
@@ -84,7 +85,7 @@ def search(
     *,
     everything: bool = False,
     also: Sequence[int] = (),
-    ranked: "Reader | None" = None,
+    ranked: Reader | None = None,
     shown: slice = slice(None),
 ) -> Found:
     """The best `limit` messages for the query; raises QueryError for a malformed one.
@@ -171,7 +172,7 @@ def _readable(
 
 def _by_index(
     conn: sqlite3.Connection,
-    ranked: "Reader",
+    ranked: Reader,
     compiled: Compiled,
     limit: int,
     readable: list[int] | None,
@@ -337,6 +338,8 @@ def _spans(rowids: list[int]) -> list[tuple[int | None, int | None]]:
     short rowid range (with a few posts archived late: an older archive imported after),
     and FTS5 then walks only the matches in these ranges, not every match of the words;
     the dates are still judged one by one, so this never changes an answer."""
+    import heapq  # here: only a date range is cut in spans
+
     ids = sorted(rowids)
     widest = heapq.nlargest(SPANS - 1, range(1, len(ids)), key=lambda i: ids[i] - ids[i - 1])
     cuts = sorted(i for i in widest if ids[i] - ids[i - 1] > 1)

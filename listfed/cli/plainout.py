@@ -5,19 +5,21 @@ with the quick `archive search` (cli/quicksearch.py), which must not import type
 from __future__ import annotations
 
 import codecs
-import contextlib
 import os
-import re
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn
 
 from listfed.errors import ListfedError
+from listfed.records import TYPE_CHECKING
+
+if TYPE_CHECKING:  # not typing itself: 3 ms of a search from the shell
+    from typing import Any, NoReturn
 
 Say = Callable[[str], None]
 
-# what typer's echo removes from text written to anything but a terminal
-_ANSI = re.compile(r"\033\[[;?0-9]*[a-zA-Z]")
+# what typer's echo removes from text written to anything but a terminal (compiled by
+# the first text that holds an escape: a search from the shell does without re)
+_ANSI = r"\033\[[;?0-9]*[a-zA-Z]"
 
 
 def _ascii(stream: Any) -> bool:
@@ -45,8 +47,10 @@ def echo_err(text: str) -> None:
 
 def _write(stream: Any, text: str) -> None:
     out = text + "\n"
-    if not stream.isatty():
-        out = _ANSI.sub("", out)
+    if "\033" in out and not stream.isatty():
+        import re
+
+        out = re.sub(_ANSI, "", out)
     stream.write(out)
     stream.flush()
 
@@ -83,6 +87,8 @@ def status_of(exc: Exception, say_err: Say) -> int:
         say_err(f"listfed: {exc}")
         return exc.exit_code
     if isinstance(exc, BrokenPipeError):  # the reader went away (`... -o - | head`): say
+        import contextlib  # here only: a search from the shell does without it
+
         with contextlib.suppress(OSError, ValueError):  # nothing, and write nothing at exit
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
