@@ -353,9 +353,14 @@ def _leaders(
     """The best by rank among the index's leaders, or None when the leaders cannot tell
     (the conditions keep too few of them, or equal scores run past the cut)."""
     wanted = limit + MARGIN
+    # `+rank`, not `rank`: SQLite's sorter then keeps the best `wanted` as the matches
+    # come, where FTS5's own ORDER BY rank sorts every match first (a common word's
+    # newest 10,000: 9 ms against 13). The same bm25, once a match. Which of equal
+    # scores come first changes nothing: the check at the cut below does not depend on
+    # it, and the join reads the rows by id.
     lead = conn.execute(
         f"SELECT rowid, rank FROM {table} WHERE {table} MATCH :match{_window(table, params)} "  # noqa: S608
-        "ORDER BY rank LIMIT :wanted",
+        "ORDER BY +rank LIMIT :wanted",
         {"match": params["match"], "cut": params.get("cut"), "wanted": wanted},
     ).fetchall()
     if not lead:
