@@ -14,7 +14,7 @@ Errors are QuerySyntaxError here; listfed.archive.query turns them into QueryErr
 The tree is NamedTuples of listfed/records.py, as are the records of archive/query.py,
 search.py and answers.py: `archive search` from the shell then imports neither
 dataclasses (with inspect, ~8 ms) nor typing (3 ms), nor compiles an annotation string
-per field (~1 ms a class); tests/test_quicksearch.py holds it to that.
+per field (~1 ms a class); tests/test_quicksearch.py and test_cli_startup.py hold it to that.
 """
 
 from __future__ import annotations
