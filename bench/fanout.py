@@ -408,6 +408,25 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # fields 14 and 15 of stat(5)
 
 
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (the delivery process of `[delivery] process`)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def tree_cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds of a process and its children now alive: (all, the children's)."""
+    kids = sum(_cpu_or_zero(c) for c in children(pid))
+    return cpu_seconds(pid) + kids, kids
+
+
 def system_busy() -> tuple[float, float]:
     """CPU seconds all processes spent busy (user, nice, system, irq, softirq) and stolen
     by the hypervisor, from the first line of /proc/stat."""
@@ -456,9 +475,15 @@ _CLOSED_DNS = '[dns]\nnameservers = ["127.0.0.1:{}"]\ntimeout = "1s"\n'
 
 class Daemon:
     def __init__(
-        self, workdir: Path, smarthost_port: int, members: int, extra_config: str = ""
+        self,
+        workdir: Path,
+        smarthost_port: int,
+        members: int,
+        extra_config: str = "",
+        processes: int = 1,
     ) -> None:
         self.workdir = workdir
+        self.processes = processes  # `[node] processes`
         self.extra_config = extra_config  # [node] keys, then tables (bench/oneclick.py)
         self.port = free_port()
         self.config = workdir / "listfed.toml"
@@ -478,15 +503,16 @@ class Daemon:
         # connections and recipients_per_transaction stay at their defaults (4, 100)
         self.config.write_text(
             '[node]\nname = "bench.example.org"\n'
-            f'domains = ["{DOMAIN}"]\ndata_dir = "var"\n'
+            f'domains = ["{DOMAIN}"]\ndata_dir = "var"\nprocesses = {self.processes}\n'
             # more [node] keys first, then whole tables (bench/oneclick.py)
             + self.extra_config
             + f'[smtp]\nlisten = "127.0.0.1:{self.port}"\n'
             f'[delivery]\nsmarthost = "smtp://127.0.0.1:{self.smarthost_port}"\n'
-            '[web]\nlisten = ""\n'  # no web face: nothing here reads it, and no port clash
+            # no web face: nothing here reads it, and no port clash
+            + '[web]\nlisten = ""\n'
             # any look-up asks a closed loopback port, never the system's resolver:
             # benchmarks use loopback only
-             + ("" if "[dns]" in self.extra_config else _CLOSED_DNS.format(free_port()))
+            + ("" if "[dns]" in self.extra_config else _CLOSED_DNS.format(free_port()))
         )
         self._step("init", "init")
         # no --owner: owners are members too and would receive every post
@@ -544,10 +570,10 @@ class Daemon:
     async def settle(self, timeout: float = 15.0) -> None:
         """Wait until the daemon stops burning CPU (its last deletes and commits)."""
         deadline = time.monotonic() + timeout
-        last = cpu_seconds(self.pid)
+        last = tree_cpu(self.pid)[0]
         while time.monotonic() < deadline:
             await asyncio.sleep(0.3)
-            now = cpu_seconds(self.pid)
+            now = tree_cpu(self.pid)[0]
             if now - last <= 0.02:
                 return
             last = now
@@ -653,12 +679,13 @@ async def run_shape(
     rate: int,
     quiet_wait: float,
     extra_config: str = "",
+    processes: int = 1,
 ) -> Result:
     members, posts, clients = sizes
     expected = members * posts
     res = Result(name, members, posts, clients, expected)
     workdir = Path(tempfile.mkdtemp(prefix=f"listfed-bench-{name}-"))
-    daemon = Daemon(workdir, responder.port, members, extra_config)
+    daemon = Daemon(workdir, responder.port, members, extra_config, processes)
     spy: subprocess.Popen[bytes] | None = None
     before = calibrate()
     try:
@@ -676,7 +703,7 @@ async def run_shape(
             profile.mkdir(parents=True, exist_ok=True)
             spy = await py_spy(daemon.pid, profile / f"shape-{name}.txt", rate)
         if quiet_wait > 0:
-            waited = await wait_until_quiet([daemon.pid], quiet_wait)
+            waited = await wait_until_quiet([daemon.pid, *children(daemon.pid)], quiet_wait)
             if waited < 0:
                 res.notes.append(
                     f"other processes kept the machine busy for {quiet_wait:.0f} s;"
@@ -688,7 +715,7 @@ async def run_shape(
         per_client = [messages[i::clients] for i in range(clients)]
         ends: list[float] = []
 
-        cpu0, bench0 = cpu_seconds(daemon.pid), time.process_time()
+        (cpu0, kids0), bench0 = tree_cpu(daemon.pid), time.process_time()
         (sys0, steal0), spy0 = system_busy(), _cpu_or_zero(spy.pid) if spy else 0.0
         t0 = time.perf_counter()  # the first SMTP connect
         senders = asyncio.gather(*(send_posts(daemon.port, m, ends) for m in per_client))
@@ -715,11 +742,11 @@ async def run_shape(
         bench_cpu = time.process_time() - bench0
         (sys1, steal1), spy1 = system_busy(), _cpu_or_zero(spy.pid) if spy else 0.0
         res.other_cpu_s = max(
-            0.0, (sys1 - sys0) - (cpu_seconds(daemon.pid) - cpu0) - bench_cpu - (spy1 - spy0)
+            0.0, (sys1 - sys0) - (tree_cpu(daemon.pid)[0] - cpu0) - bench_cpu - (spy1 - spy0)
         )
         res.steal_s = steal1 - steal0
         await daemon.settle()
-        cpu1 = cpu_seconds(daemon.pid)
+        cpu1, kids1 = tree_cpu(daemon.pid)
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             try:
@@ -743,6 +770,11 @@ async def run_shape(
         res.posts_per_s = (posts if res.finished else len(ends)) / res.seconds
         res.daemon_cpu_s = cpu1 - cpu0
         res.daemon_cpu_ms_per_post = 1000 * res.daemon_cpu_s / max(1, len(ends))
+        if processes == 2:
+            res.notes.append(
+                f"of the daemon's CPU, its pipeline process: "
+                f"{1000 * (kids1 - kids0) / max(1, len(ends)):.2f} ms/post"
+            )
         res.bench_cpu_s = bench_cpu
         res.peak_rss_mb = status_kb(daemon.pid, "VmHWM") / 1024
         if not res.finished:
@@ -996,6 +1028,14 @@ async def main() -> int:
         "write collapsed stacks into DIR and print the hot spots",
     )
     ap.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
+    ap.add_argument(
+        "--processes",
+        type=int,
+        choices=[1, 2],
+        default=1,
+        help="[node] processes: 2 runs the pipeline and delivery in a child process of "
+        "the daemon (its CPU counts as the daemon's)",
+    )
     args = ap.parse_args()
     timeout = args.timeout or (120.0 if args.quick else 600.0)
     if args.listfed:
@@ -1034,6 +1074,7 @@ async def main() -> int:
                         profile,
                         args.rate,
                         args.quiet_wait,
+                        processes=args.processes,
                     )
                 except Exception as exc:  # e.g. `listfed init` or `serve` failing
                     m, p, c = sizes[name]

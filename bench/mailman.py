@@ -411,9 +411,9 @@ class Listfed:
 
     name = "listfed"
 
-    def __init__(self, workdir: Path, sink_port: int, lmtp: bool) -> None:
+    def __init__(self, workdir: Path, sink_port: int, lmtp: bool, processes: int = 1) -> None:
         dns = f'[dns]\nnameservers = ["127.0.0.1:{free_port()}"]\ntimeout = "1s"\n'
-        self.daemon = Daemon(workdir, sink_port, 0, dns)
+        self.daemon = Daemon(workdir, sink_port, 0, dns, processes=processes)
         self.lmtp = lmtp
         self.port = self.daemon.port
         self.pid = 0
@@ -718,6 +718,13 @@ async def main() -> int:
         help="seconds per run (default 900, 180 with --quick)",
     )
     ap.add_argument("--quiet-wait", type=float, default=60.0, metavar="S")
+    ap.add_argument(
+        "--processes",
+        type=int,
+        choices=[1, 2],
+        default=1,
+        help="listfed's [node] processes (2: its child's CPU counts as listfed's)",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the temporary folders")
     ap.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = ap.parse_args()
@@ -770,7 +777,8 @@ async def main() -> int:
                     if which == "mailman":
                         system = Mailman(args.mailman_venv, work, sink.port)
                     else:
-                        system = Listfed(work, sink.port, args.listfed_intake == "lmtp")
+                        lmtp = args.listfed_intake == "lmtp"
+                        system = Listfed(work, sink.port, lmtp, args.processes)
                     try:
                         r = await measure(system, name, sizes[name], sink, timeout, args.quiet_wait)
                     except Exception as exc:  # setup failed: say so, go on

@@ -18,6 +18,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlmodel import Session
 
@@ -26,7 +27,7 @@ from listfed.addresses import Kind
 from listfed.bounces import handle as bounces
 from listfed.bridges import inbox as bridge_inbox
 from listfed.context import Context, NodeSettings
-from listfed.db import listrows, queue, spooled
+from listfed.db import intakefile, listrows, queue, spooled
 from listfed.db.engine import Database, sqlite_of
 from listfed.db.queue import Item
 from listfed.errors import ListfedError
@@ -96,8 +97,14 @@ class Dispatcher:
         delivered: Callable[[], None],
         clock: Callable[[], float] = time.time,
         prechecks: Prechecks | None = None,
+        intake: Path | None = None,
     ) -> None:
         self.db = db
+        # intake's own file (db/intakefile.py), where a daemon whose pipeline is this
+        # process's only work commits what it accepts: queued before each peek
+        self.intake = intake
+        self._intake: sqlite3.Connection | None = None
+        self._taken = 0
         self.node = node
         self.delivered = delivered  # wakes the delivery worker
         self.clock = clock
@@ -171,6 +178,7 @@ class Dispatcher:
         """What `process_due` will take next; for posts, whether their list mitigates
         DMARC (so that the From domain's policy matters)."""
         found: dict[int, Peeked] = {}
+        self._take()
         with self.db.read_plain() as conn:
             known: dict[int, ListInfo] = {}
             items = self._due(conn, limit)
@@ -189,6 +197,18 @@ class Dispatcher:
                     mitigating = False
                 found[item.id] = Peeked(raw, item.mail_from, item.kind, mitigating)
         return found
+
+    def _take(self) -> None:
+        """Queue what intake committed to its own file since the last look, in one
+        transaction that also records how far it took (so nothing is queued twice)."""
+        if self.intake is None:
+            return
+        if self._intake is None:
+            self._intake = intakefile.connect(self.intake, self.db.busy_timeout)
+        if not intakefile.waiting(self._intake, self._taken):
+            return
+        with self.db.write_plain() as conn:
+            self._taken = intakefile.take(self._intake, conn)
 
     def read(self, due: dict[int, Peeked]) -> dict[int, ParsedMessage]:
         """Each message read (`mail.message.parse`) before the pass, in a worker thread:

@@ -9,18 +9,26 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-from listfed.db.engine import Database
 from listfed.errors import ListfedError, StorageError
 
 T = TypeVar("T")
 R = TypeVar("R")
+A = TypeVar("A")
+
+
+class Runner(Protocol):
+    """Where a batch is committed: a Database, or intake's own file (spool.py)."""
+
+    async def run(self, fn: Callable[..., A], *args: Any) -> A: ...
+
+    async def run_first(self, fn: Callable[..., A], *args: Any) -> A: ...
 
 
 class GroupCommit(Generic[T, R]):
     def __init__(
-        self, db: Database, commit: Callable[[list[T]], list[R]], first: bool = False
+        self, db: Runner, commit: Callable[[list[T]], list[R]], first: bool = False
     ) -> None:
         self.db = db
         self.commit = commit

@@ -20,22 +20,18 @@ from aiosmtpd.smtp import SMTP
 
 from listfed.addresses import Resolution, resolve
 from listfed.archive.topk.feed import Feeder
-from listfed.bounces.handle import delivery_failed
 from listfed.bridges.watchers import Timing, Watchers
 from listfed.config import Config, WebConfig
-from listfed.context import NodeSettings, node_settings
-from listfed.db import listrows
+from listfed.context import node_settings
+from listfed.courier.build import deliverer
+from listfed.courier.supervisor import PipelineProcess
+from listfed.db import intakefile, listrows
 from listfed.db.checkpoint import Checkpointer
 from listfed.db.engine import Database
-from listfed.delivery.copies import Letter
-from listfed.delivery.routing import RoutedTransport
-from listfed.delivery.transport import MaildirTransport, SmtpTransport, Transport
-from listfed.delivery.unsubscribe import personal
 from listfed.delivery.worker import Deliverer
 from listfed.dispatch import Dispatcher
 from listfed.dns import txt_lookup
 from listfed.errors import ListfedError
-from listfed.federation import ledger
 from listfed.federation.check import check as check_routes
 from listfed.federation.check import lists_in
 from listfed.housekeeping import Housekeeper
@@ -44,7 +40,7 @@ from listfed.mailauth import prechecks, signer, signers
 from listfed.migrations import upgrade
 from listfed.ops.node import node_secret, secret_path
 from listfed.smtpsession import Limits, session_class
-from listfed.spool import Spool
+from listfed.spool import FileSpool, Spool
 from listfed.tally import Tally
 from listfed.web.supervisor import WebFace
 
@@ -53,21 +49,6 @@ log = logging.getLogger("listfed.service")
 
 def database_path(config: Config) -> Path:
     return config.node.data_dir / "listfed.db"
-
-
-def transports(
-    config: Config, settings: Callable[[], NodeSettings] | None = None
-) -> list[Transport]:
-    d = config.delivery
-    found: list[Transport]
-    if d.smtp_host is not None:
-        found = [SmtpTransport(d.smtp_host, d.smtp_port or 25) for _ in range(d.connections)]
-    else:
-        assert d.maildir is not None
-        found = [MaildirTransport(d.maildir)]
-    if settings is None:
-        return found
-    return [RoutedTransport(t, settings) for t in found]
 
 
 class Node:
@@ -88,35 +69,42 @@ class Node:
         self.clock = clock
         dnsfunc = txt_lookup(config.dns.nameservers, config.dns.timeout)
         self.signer = signer(config, dnsfunc)
-        self.deliverer = Deliverer(
-            self.db,
-            transports(config, lambda: self.dispatcher.node),
-            config.delivery.retry,
-            config.delivery.recipients_per_transaction,
-            clock,
-            failed=self._delivery_failed,
-            verp=lambda: self.dispatcher.node.verp == "always",
-            sign=self._sign if self.signer is not None else None,
-            seal=self._seal if self.signer is not None else None,
-            sign_each=self._sign_each if self.signer is not None else None,
-            relayed=ledger.relay_outcome,
-            personal=personal(self.db, lambda: self.dispatcher.node),
-        )
+        intake_file = intakefile.path_of(database_path(config))
+        # The pipeline and delivery run on this loop, or in a child process ([node] processes)
+        self.deliverer: Deliverer | None = None
+        self.pipeline: PipelineProcess | None = None
+        if config.node.processes == 2:
+            self.pipeline = PipelineProcess(config, self.secret, database_path(config))
+            wake_delivery = self.pipeline.wake
+        else:
+            self.deliverer = deliverer(
+                config, self.db, lambda: self.dispatcher.node, self.signer, clock
+            )
+            wake_delivery = self.deliverer.wake.set
         self.dispatcher = Dispatcher(
             self.db,
             node_settings(config, self.secret),
-            self.deliverer.wake.set,
+            wake_delivery,
             clock,
             prechecks(config, dnsfunc, sealing=self.signer is not None and config.dkim.arc),
+            # what a run with the pipeline in the child left in intake's file, if any
+            intake=intake_file if intake_file.exists() else None,
         )
-        self.housekeeper = Housekeeper(
-            self.db, lambda: self.dispatcher.node, self.deliverer.wake.set, clock
+        self.housekeeper = Housekeeper(self.db, lambda: self.dispatcher.node, wake_delivery, clock)
+        # Intake commits to the database, or to a file of its own if the pass is the
+        # child's; a file left by such a run is emptied as the pass takes from it.
+        self.intake_file = (
+            FileSpool(intake_file, config.storage.busy_timeout)
+            if config.node.processes == 2 or intake_file.exists()
+            else None
         )
-        self.spool = Spool(self.db)
+        self.spool: Spool | FileSpool = (
+            self.intake_file if self.intake_file and config.node.processes == 2 else Spool(self.db)
+        )
         self.bridges = Watchers(
             self.db,
             lambda: self.dispatcher.node,
-            lambda _count: self.dispatcher.wake.set(),
+            lambda _count: self.wake_pass(),
             imap_timing,
             clock,
             signers(dnsfunc),
@@ -124,7 +112,7 @@ class Node:
         self.handler = IntakeHandler(
             self._resolve,
             self.spool.store,
-            self.dispatcher.wake.set,
+            self.wake_pass,
             config.smtp.lmtp,
             clock,
             config.smtp.max_recipients,
@@ -152,26 +140,12 @@ class Node:
             else None
         )
 
-    def _sign(self, letter: Letter) -> bytes:
-        """DKIM for everything; an ARC seal too on posts, which the list has changed."""
-        assert self.signer is not None
-        return self.signer.sign(letter.data, letter.envelope_from, seal=letter.kind == "post")
-
-    def _seal(self, letter: Letter) -> bytes:
-        """One-click posts: the ARC seal once; each copy then gets DKIM alone."""
-        assert self.signer is not None
-        return self.signer.seal(letter.data, letter.envelope_from)
-
-    def _sign_each(self, letter: Letter, above: list[bytes]) -> list[bytes]:
-        assert self.signer is not None
-        return self.signer.sign_each(letter.data, letter.envelope_from, above)
-
-    def _delivery_failed(
-        self, session: Any, outgoing_id: int, address: str, error: str, kind: str
-    ) -> None:
-        delivery_failed(
-            session, self.dispatcher.node, outgoing_id, address, error, kind, self.clock()
-        )
+    def wake_pass(self) -> None:
+        """New queue items: the pipeline's pass, here or in the child, takes them."""
+        if self.pipeline is not None:
+            self.pipeline.wake_pass()
+        else:
+            self.dispatcher.wake.set()
 
     def _resolve_sync(self, address: str) -> tuple[Resolution, int | None]:
         found: dict[str, int] = {}  # list address -> id, filled while resolving
@@ -190,6 +164,8 @@ class Node:
         return res, found[res.recipient.list_address]
 
     async def _resolve(self, address: str) -> tuple[Resolution, int | None]:
+        if isinstance(self.spool, FileSpool):  # intake's thread: no write stands before it
+            return await self.spool.run_first(self._resolve_sync, address)
         return await self.db.run_first(self._resolve_sync, address)  # a sender waits
 
     async def start(self) -> tuple[str, int]:
@@ -228,14 +204,23 @@ class Node:
             if self.web is not None:
                 self.web.close()
             raise ListfedError(f"cannot listen on {smtp.host}:{smtp.port}: {exc.strerror}") from exc
+        if self.intake_file is not None:  # before the child looks for it
+            self.intake_file.open()
         self.tasks = [
-            asyncio.create_task(self.dispatcher.run(self.stop_event)),
-            asyncio.create_task(self.deliverer.run(self.stop_event)),
             asyncio.create_task(self.housekeeper.run(self.stop_event)),
             asyncio.create_task(self.handler.tally.run(self.db, self.stop_event)),
             asyncio.create_task(self.checkpointer.run(self.stop_event)),
         ]
         self.tasks.append(asyncio.create_task(self._feeder().run(self.stop_event)))
+        if self.pipeline is not None:  # a child process: the pass and sending take another core
+            self.tasks.append(asyncio.create_task(self.pipeline.run(self.stop_event)))
+        else:
+            self.tasks.append(asyncio.create_task(self.dispatcher.run(self.stop_event)))
+        if self.intake_file is not None:
+            forgetting = self.intake_file.run_forgetting(self.db, self.stop_event)
+            self.tasks.append(asyncio.create_task(forgetting))
+        if self.deliverer is not None:
+            self.tasks.append(asyncio.create_task(self.deliverer.run(self.stop_event)))
         if self.web is not None:  # a child process: pages never take this loop's time
             self.tasks.append(asyncio.create_task(self.web.run(self.stop_event)))
         self.bridges.apply(self.config.bridges)
@@ -272,6 +257,8 @@ class Node:
         self.stop_event.set()
         await self.bridges.stop(max(0.5, min(5.0, deadline - time.monotonic())))
         await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.intake_file is not None:
+            self.intake_file.close()
         self.db.close()
         log.info("stopped")
 
@@ -281,8 +268,11 @@ class Node:
         steps and batch size change live; sessions and queued mail are untouched. The web
         face's child is replaced at once when its settings ([node] base_url, [storage]
         busy_timeout) change; a new [web] listen waits for a restart of serve."""
-        self.deliverer.retry = config.delivery.retry
-        self.deliverer.per_transaction = config.delivery.recipients_per_transaction
+        if self.deliverer is not None:
+            self.deliverer.retry = config.delivery.retry
+            self.deliverer.per_transaction = config.delivery.recipients_per_transaction
+        if self.pipeline is not None:  # the child reads the new settings: a new child
+            self.pipeline.reconfigure(config)
         self.dispatcher.node = node_settings(config, self.secret)
         self._reload_web(config)
         self.config = config

@@ -6,9 +6,10 @@ import asyncio
 import email
 import email.policy
 import os
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -22,6 +23,7 @@ from sqlmodel import func, select
 from listfed.bridges.proof import subscribed
 from listfed.bridges.watchers import Timing
 from listfed.config import Config, parse_config
+from listfed.db import intakefile
 from listfed.db.models import OutboxEntry, QueueItem
 from listfed.dispatch import HANDLED_KINDS
 from listfed.listinfo import Policy, Role
@@ -177,14 +179,25 @@ class World:
                     .select_from(OutboxEntry)
                     .where(OutboxEntry.state == "pending")
                 ).one()
-            return int(queued) + int(pending)
+            return int(queued) + int(pending) + self.untaken()
 
         while await self.node.db.run(busy):
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError("the node did not become idle")
-            self.node.dispatcher.wake.set()
+            self.node.wake_pass()
             await asyncio.sleep(0.02)
         await asyncio.sleep(0.05)  # let the last sender record its batch
+
+    def untaken(self) -> int:
+        """Messages in intake's own file (`[node] processes = 2`) not yet queued."""
+        spool = self.node.intake_file
+        if spool is None:
+            return 0
+        with self.node.db.read_plain() as conn:
+            upto = intakefile.taken(conn)
+        with closing(sqlite3.connect(spool.path)) as conn:
+            query = "SELECT COUNT(*) FROM incoming WHERE id > ?"
+            return int(conn.execute(query, (upto,)).fetchone()[0])
 
     async def send(self, raw: bytes, rcpt: str, mail_from: str = "alice@example.net") -> Any:
         return await aiosmtplib.send(

@@ -19,7 +19,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "listfed"
 
 # What may call the layers below it, and is never called by them.
-SKINS = {"cli", "web", "robots", "ops", "service", "dispatch", "__main__"}
+SKINS = {"cli", "web", "robots", "ops", "service", "dispatch", "courier", "__main__"}
 
 # Parsers and decoders of the email package (and mail-parser): listfed/mail/ alone uses them.
 READERS = {

@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import aiosmtplib
+import pytest
 
 from tests.conftest import DOMAIN, RecordingSmarthost, post
 from tests.dnsstub import quiet
@@ -88,15 +89,19 @@ class Daemon:
         return await asyncio.wait_for(self.proc.wait(), 30)
 
 
-async def setup_node(tmp_path: Path, smarthost_port: int, members: int) -> tuple[Path, int]:
+async def setup_node(
+    tmp_path: Path, smarthost_port: int, members: int, node: str = ""
+) -> tuple[Path, int]:
+    """A node's config and lists; `node`: more [node] lines."""
     port = free_port()
     config = tmp_path / "listfed.toml"
     config.write_text(
         f'[node]\nname = "node.example.org"\ndomains = ["{DOMAIN}"]\ndata_dir = "var"\n'
-        f'[smtp]\nlisten = "127.0.0.1:{port}"\n'
+        + node
+        + f'[smtp]\nlisten = "127.0.0.1:{port}"\n'
         f'[delivery]\nsmarthost = "smtp://127.0.0.1:{smarthost_port}"\n'
         f'recipients_per_transaction = 10\nconnections = 2\nretry = ["1s", "1s", "1s"]\n'
-        f'[dns]\nnameservers = ["{quiet()}"]\n'
+        + f'[dns]\nnameservers = ["{quiet()}"]\n'
         '[web]\nlisten = ""\n'
     )
     await cli(config, "init")
@@ -127,10 +132,15 @@ async def wait_for(count: int, smarthost: RecordingSmarthost, timeout: float = 3
     raise TimeoutError(f"{len(smarthost.deliveries())} of {count} delivered")
 
 
+# the pipeline's process (listfed/courier/) must keep the same promises as serve alone
+IN_A_CHILD = pytest.mark.parametrize("node", ["", "processes = 2\n"], ids=["loop", "child"])
+
+
+@IN_A_CHILD
 async def test_sigkill_right_after_250_delivers_exactly_once(
-    tmp_path: Path, smarthost: RecordingSmarthost
+    tmp_path: Path, smarthost: RecordingSmarthost, node: str
 ) -> None:
-    config, port = await setup_node(tmp_path, smarthost.port, members=20)
+    config, port = await setup_node(tmp_path, smarthost.port, members=20, node=node)
     daemon = Daemon(config, port)
     await daemon.start()
     await post_to(port)
@@ -143,10 +153,11 @@ async def test_sigkill_right_after_250_delivers_exactly_once(
     assert len(counts) == 20 and set(counts.values()) == {1}
 
 
+@IN_A_CHILD
 async def test_sigterm_mid_delivery_resumes_without_doubles(
-    tmp_path: Path, smarthost: RecordingSmarthost
+    tmp_path: Path, smarthost: RecordingSmarthost, node: str
 ) -> None:
-    config, port = await setup_node(tmp_path, smarthost.port, members=300)
+    config, port = await setup_node(tmp_path, smarthost.port, members=300, node=node)
     original = smarthost.handle_DATA
 
     async def slow_data(*args: object) -> str:

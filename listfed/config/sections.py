@@ -100,7 +100,14 @@ def _node(value: object, base_dir: Path) -> NodeConfig:
         signature_max_age=t.get("signature_max_age", _period, NodeConfig.signature_max_age),
         accept_v1_signatures=t.get("accept_v1_signatures", _bool, NodeConfig.accept_v1_signatures),
         sign_v1=t.get("sign_v1", _bool, NodeConfig.sign_v1),
+        processes=t.get("processes", _processes, NodeConfig.processes),
     )
+
+
+def _processes(value: object, key: str) -> int:
+    if isinstance(value, bool) or value not in (1, 2):
+        raise ConfigError(f"must be 1 or 2, got {value!r}", key=key)
+    return int(value)
 
 
 def _recipient_limit(value: object, key: str) -> int:

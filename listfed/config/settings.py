@@ -22,6 +22,7 @@ class NodeConfig:
     signature_max_age: float = 7 * 86400.0
     accept_v1_signatures: bool = True  # will become false, then go (federation.signing)
     sign_v1: bool = True  # relays carry a v=1 signature beside the v=2 one, for now
+    processes: int = 1  # 2: the pipeline and delivery in a child process (courier/)
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,7 @@ class Database:
         """`checkpoints=False`: commits never copy the write-ahead log into the file (the
         daemon, whose db/checkpoint.Checkpointer does that beside them)."""
         self.path = path
+        self.busy_timeout = busy_timeout
         self.writer = _engine(path, busy_timeout, "BEGIN IMMEDIATE", checkpoints)
         self.reader = _engine(path, busy_timeout, "BEGIN", checkpoints)
         self._executor: DatabaseThread | None = None

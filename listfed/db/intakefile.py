@@ -1,0 +1,113 @@
+"""Intake's file of its own, for a daemon whose pipeline is a second process (courier/).
+
+Then SMTP intake commits each message (fsynced, before its `250`) to this small SQLite
+file beside the database and never takes the database's write lock, which the
+pipeline's passes in the other process hold most of the time: a sender never waits for
+a pass. The pipeline moves what is here into its queue (`take`, in a transaction on
+the database that also records how far it took: meta `intake_taken`), so a message is
+queued once however either process stops; intake then deletes what was taken
+(`forget`). Ids here are intake's own (`250 ... Queued as N` names the message's row
+here); the queue gives its items their queue ids when it takes them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+from listfed.db import queue
+from listfed.db.queue import NewItem
+
+TAKEN = "intake_taken"  # meta key in the database: the last id taken from this file
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS incoming ("
+    "id INTEGER PRIMARY KEY AUTOINCREMENT, raw BLOB NOT NULL, items TEXT NOT NULL)"
+)
+_FIELDS = (
+    "kind",
+    "list_id",
+    "rcpt",
+    "received",
+    "mail_from",
+    "message_id",
+    "detail",
+    "approved",
+    "origin",
+    "not_before",
+)
+
+
+def path_of(database: Path) -> Path:
+    return database.with_name(database.name + "-intake.db")
+
+
+def connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
+    """The file, made if missing (readable by its owner only, like the database): WAL,
+    a commit on disk before it returns."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    conn = sqlite3.connect(path, timeout=busy_timeout, check_same_thread=False)
+    conn.isolation_level = None
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(_SCHEMA)
+    return conn
+
+
+def store(
+    conn: sqlite3.Connection, messages: Sequence[tuple[bytes, Sequence[NewItem]]]
+) -> list[int]:
+    """Commit the messages in one transaction; each one's id here."""
+    ids: list[int] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for raw, items in messages:
+            encoded = json.dumps([[getattr(i, f) for f in _FIELDS] for i in items])
+            cursor = conn.execute("INSERT INTO incoming (raw, items) VALUES (?, ?)", (raw, encoded))
+            ids.append(int(cursor.lastrowid or 0))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return ids
+
+
+def take(intake: sqlite3.Connection, conn: sqlite3.Connection, limit: int = 200) -> int:
+    """Queue what intake committed since the last take, in the caller's write transaction
+    on the database (`conn`); the last id taken so far."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (TAKEN,)).fetchone()
+    after = int(row[0]) if row else 0
+    rows = intake.execute(
+        "SELECT id, raw, items FROM incoming WHERE id > ? ORDER BY id LIMIT ?", (after, limit)
+    ).fetchall()
+    for _id, raw, items in rows:
+        queue.insert_plain(conn, bytes(raw), [_item(fields) for fields in json.loads(items)])
+    if not rows:
+        return after
+    last = int(rows[-1][0])
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (TAKEN, str(last)))
+    return last
+
+
+def _item(fields: list[object]) -> NewItem:
+    return NewItem(**dict(zip(_FIELDS, fields, strict=True)))  # type: ignore[arg-type]
+
+
+def waiting(intake: sqlite3.Connection, after: int) -> bool:
+    """Is anything here past `after` (a read: no lock on the database)?"""
+    found = intake.execute("SELECT 1 FROM incoming WHERE id > ? LIMIT 1", (after,)).fetchone()
+    return found is not None
+
+
+def taken(conn: sqlite3.Connection) -> int:
+    """The last id the queue took (read from the database)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (TAKEN,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def forget(intake: sqlite3.Connection, upto: int) -> int:
+    """Delete what the queue took; how many rows."""
+    return intake.execute("DELETE FROM incoming WHERE id <= ?", (upto,)).rowcount
