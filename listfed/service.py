@@ -274,6 +274,12 @@ class Node:
         if self.pipeline is not None:  # the child reads the new settings: a new child
             self.pipeline.reconfigure(config)
         self.dispatcher.node = node_settings(config, self.secret)
+        if config.node.processes != self.config.node.processes:
+            log.warning(
+                "[node] processes is now %s in the file; serve keeps %s until it is restarted",
+                config.node.processes,
+                self.config.node.processes,
+            )
         self._reload_web(config)
         self.config = config
         self.bridges.apply(config.bridges)

@@ -213,3 +213,16 @@ async def test_sigterm_of_serve_stops_its_child(
     daemon, _port, child = await serve_with_a_child(tmp_path, smarthost)
     assert await daemon.signal(signal.SIGTERM) == 0
     assert not alive(child)
+
+
+async def test_a_reload_keeps_the_number_of_processes_and_says_so(
+    tmp_path: Path, smarthost: RecordingSmarthost, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running_world(tmp_path, smarthost) as world:
+        world.node.reload(make_config(tmp_path, smarthost.port, node=CHILD))
+        assert world.node.pipeline is None  # still one process
+        world.make_list(TEAM, Policy.OPEN, people=["m@example.net"])
+        await send_posts(world, 1)
+        await world.idle()
+    assert len(smarthost.deliveries()) == 1
+    assert "[node] processes is now 2 in the file; serve keeps 1" in caplog.text
