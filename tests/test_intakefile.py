@@ -17,7 +17,7 @@ from listfed.db import intakefile
 from listfed.db.queue import NewItem
 from listfed.listinfo import Policy
 from listfed.migrations import upgrade
-from listfed.ops import lists, members
+from listfed.ops import listings, lists, members
 from listfed.ops.node import prepare
 from listfed.service import Node, database_path
 from tests.conftest import DOMAIN, RecordingSmarthost, make_config, post, running_world
@@ -97,6 +97,30 @@ def _take_and_fail(node: Node, intake: sqlite3.Connection) -> None:
     with node.db.write_plain() as conn:
         intakefile.take(intake, conn)
         raise RuntimeError("the pass died")
+
+
+def test_queue_ls_shows_what_waits_in_intakes_file(tmp_path: Path) -> None:
+    """Mail accepted while the pipeline's process is down is shown (`i…`), until the
+    queue takes it."""
+    config = make_config(tmp_path, 25)
+    prepare(config)
+    node = Node(config)
+    upgrade(node.db)
+    with node.db.write() as s:
+        list_id = lists.create(s, TEAM, config.node.domains, Policy.OPEN).id
+    path = intakefile.path_of(database_path(config))
+    with closing(intakefile.connect(path, 5.0)) as intake:
+        [stored] = intakefile.store(intake, [(b"x", [item(list_id, 7)])])
+        with node.db.read_plain() as conn:
+            [shown] = listings.queue(conn)
+        assert shown["id"] == f"i{stored}" and shown["list"] == TEAM
+        assert shown["message_id"] == "<i7@x>" and shown["recipients"] == [TEAM]
+        assert "waiting for the pipeline's process" in shown["why"]
+        with node.db.write_plain() as conn:
+            intakefile.take(intake, conn)
+        with node.db.read_plain() as conn:
+            assert [d["id"][0] for d in listings.queue(conn)] == ["q"]  # queued now
+    node.db.close()
 
 
 async def test_a_node_of_one_process_takes_what_the_child_left(

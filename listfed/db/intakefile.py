@@ -16,6 +16,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Sequence
+from contextlib import closing
 from pathlib import Path
 
 from listfed.db import queue
@@ -100,6 +101,24 @@ def waiting(intake: sqlite3.Connection, after: int) -> bool:
     """Is anything here past `after` (a read: no lock on the database)?"""
     found = intake.execute("SELECT 1 FROM incoming WHERE id > ? LIMIT 1", (after,)).fetchone()
     return found is not None
+
+
+def untaken(conn: sqlite3.Connection) -> list[tuple[int, list[NewItem]]]:
+    """What intake's file beside `conn`'s database holds that the queue has not taken
+    (`listfed queue ls`): each message's id there and its items, oldest first. Read
+    only; nothing if there is no such file."""
+    main = next((row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"), "")
+    path = path_of(Path(main)) if main else None
+    if path is None or not path.exists():
+        return []
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as intake:
+            rows = intake.execute(
+                "SELECT id, items FROM incoming WHERE id > ? ORDER BY id", (taken(conn),)
+            ).fetchall()
+    except sqlite3.Error:  # being made, or not readable by this user: nothing to show
+        return []
+    return [(int(i), [_item(fields) for fields in json.loads(items)]) for i, items in rows]
 
 
 def taken(conn: sqlite3.Connection) -> int:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from listfed.addresses import Kind
-from listfed.db import listrows
+from listfed.db import intakefile, listrows
 
 # Every kind of intake has a worker in this version (dispatch.py's table; a test keeps
 # the two in step): anything else in the queue was left by a newer or older version.
@@ -113,6 +113,21 @@ def queue(conn: sqlite3.Connection) -> list[dict[str, Any]]:
                 "why": why,
             }
         )
+    for stored, waiting in intakefile.untaken(conn):  # `[node] processes = 2`
+        out.append(
+            {
+                "id": f"i{stored}",
+                "kind": waiting[0].kind if waiting else "",
+                "list": _list_address(conn, waiting[0].list_id if waiting else None),
+                "message_id": waiting[0].message_id if waiting else "",
+                "recipients": [item.rcpt for item in waiting],
+                "attempts": 0,
+                "next_attempt": "",  # the pipeline takes it when it next looks
+                "last_error": "",
+                "state": "new",
+                "why": "accepted, waiting for the pipeline's process to queue it",
+            }
+        )
     deliveries = conn.execute(
         f"SELECT o.id, o.kind, coalesce({_ADDRESS}, ''), o.message_id, b.state, "  # noqa: S608
         "MAX(b.attempts), MIN(b.next_attempt), MAX(b.last_error), GROUP_CONCAT(b.address, ' ') "
@@ -140,3 +155,10 @@ def queue(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def _list_address(conn: sqlite3.Connection, list_id: int | None) -> str:
+    if list_id is None:
+        return ""
+    row = conn.execute(f"SELECT {_ADDRESS} FROM mlist m WHERE m.id = ?", (list_id,)).fetchone()  # noqa: S608
+    return str(row[0]) if row else ""
