@@ -13,6 +13,7 @@ from pathlib import Path
 import aiosmtplib
 import pytest
 
+from listfed.config import Config
 from listfed.db import intakefile
 from listfed.db.queue import NewItem
 from listfed.listinfo import Policy
@@ -62,13 +63,24 @@ def item(list_id: int, n: int) -> NewItem:
     return NewItem(kind="post", list_id=list_id, rcpt=TEAM, received=1.0, message_id=f"<i{n}@x>")
 
 
-def test_a_take_queues_each_message_once(tmp_path: Path) -> None:
-    config = make_config(tmp_path, 25)
+def unstarted(
+    tmp_path: Path, smarthost_port: int, people: list[str] | None = None
+) -> tuple[Config, Node, int]:
+    """A node not started, its database made, with the open list TEAM: (its config,
+    the node, the list's id)."""
+    config = make_config(tmp_path, smarthost_port)
     prepare(config)
     node = Node(config)
     upgrade(node.db)
     with node.db.write() as s:
         list_id = lists.create(s, TEAM, config.node.domains, Policy.OPEN).id
+        if people:
+            members.add(s, TEAM, people)
+    return config, node, list_id
+
+
+def test_a_take_queues_each_message_once(tmp_path: Path) -> None:
+    _config, node, list_id = unstarted(tmp_path, 25)
     intake = intakefile.connect(tmp_path / "intake.db", 5.0)
     assert intakefile.store(intake, [(b"one", [item(list_id, 1)]), (b"two", [item(list_id, 2)])])
     with node.db.write_plain() as conn:
@@ -102,12 +114,7 @@ def _take_and_fail(node: Node, intake: sqlite3.Connection) -> None:
 def test_queue_ls_shows_what_waits_in_intakes_file(tmp_path: Path) -> None:
     """Mail accepted while the pipeline's process is down is shown (`i…`), until the
     queue takes it."""
-    config = make_config(tmp_path, 25)
-    prepare(config)
-    node = Node(config)
-    upgrade(node.db)
-    with node.db.write() as s:
-        list_id = lists.create(s, TEAM, config.node.domains, Policy.OPEN).id
+    config, node, list_id = unstarted(tmp_path, 25)
     path = intakefile.path_of(database_path(config))
     with closing(intakefile.connect(path, 5.0)) as intake:
         [stored] = intakefile.store(intake, [(b"x", [item(list_id, 7)])])
@@ -128,13 +135,7 @@ async def test_a_node_of_one_process_takes_what_the_child_left(
 ) -> None:
     """Mail a two-process run accepted but did not queue (stopped, then configured back
     to one process) is delivered, and intake's file emptied."""
-    config = make_config(tmp_path, smarthost.port)
-    prepare(config)
-    before = Node(config)
-    upgrade(before.db)
-    with before.db.write() as s:
-        list_id = lists.create(s, TEAM, config.node.domains, Policy.OPEN).id
-        members.add(s, TEAM, ["m@example.net"])
+    config, before, list_id = unstarted(tmp_path, smarthost.port, ["m@example.net"])
     before.db.close()
     path = intakefile.path_of(database_path(config))
     with closing(intakefile.connect(path, 5.0)) as intake:
