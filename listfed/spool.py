@@ -82,12 +82,16 @@ class FileSpool:
         while not stop.is_set():
             await first_of(stop, timeout=every)
             try:
-                upto = await db.run(_taken, db)
+                file = await self.run(self._name)
+                upto = await db.run(_taken, db, file)
                 if upto > forgotten:
                     await self.run(self._forget, upto)
                     forgotten = upto
             except (ListfedError, sqlite3.Error) as exc:
                 log.warning("cannot tidy intake's file now: %s", exc)
+
+    def _name(self) -> str:
+        return intakefile.name(self._connection())
 
     def _forget(self, upto: int) -> int:
         return intakefile.forget(self._connection(), upto)
@@ -99,6 +103,6 @@ class FileSpool:
             self._conn = None
 
 
-def _taken(db: Database) -> int:
+def _taken(db: Database, file: str) -> int:
     with db.read_plain() as conn:
-        return intakefile.taken(conn)
+        return intakefile.taken(conn, file)

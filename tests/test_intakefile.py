@@ -99,8 +99,19 @@ def test_a_take_queues_each_message_once(tmp_path: Path) -> None:
             )
         ]
         assert queued == [b"one", b"two", b"three"]
-        upto = intakefile.taken(conn)
+        upto = intakefile.taken(conn, intakefile.name(intake))
     assert intakefile.forget(intake, upto) == 3
+    intake.close()
+    # a file made anew (the old one removed by hand) counts its ids from 1 again: its
+    # first message is taken, not skipped as if the old file's 3 still applied
+    for old in tmp_path.glob("intake.db*"):
+        old.unlink()
+    intake = intakefile.connect(tmp_path / "intake.db", 5.0)
+    assert intakefile.store(intake, [(b"four", [item(list_id, 4)])]) == [1]
+    with node.db.write_plain() as conn:
+        assert intakefile.take(intake, conn) == 1
+        [(count,)] = conn.execute("SELECT COUNT(*) FROM queue").fetchall()
+    assert count == 4
     node.db.close()
 
 

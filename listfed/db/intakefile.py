@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sqlite3
 from collections.abc import Sequence
 from contextlib import closing
@@ -22,10 +23,14 @@ from pathlib import Path
 from listfed.db import queue
 from listfed.db.queue import NewItem
 
-TAKEN = "intake_taken"  # meta key in the database: the last id taken from this file
+# meta key in the database: "FILE:N", the last id N taken from the file named FILE (a
+# random name each file gets when made: a file made anew, its ids starting again at 1,
+# is taken from its start, not from where the one before it ended)
+TAKEN = "intake_taken"
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS incoming ("
-    "id INTEGER PRIMARY KEY AUTOINCREMENT, raw BLOB NOT NULL, items TEXT NOT NULL)"
+    "id INTEGER PRIMARY KEY AUTOINCREMENT, raw BLOB NOT NULL, items TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS about (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
 _FIELDS = (
     "kind",
@@ -53,8 +58,18 @@ def connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
     conn.isolation_level = None
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
-    conn.execute(_SCHEMA)
+    for statement in _SCHEMA:
+        conn.execute(statement)
+    conn.execute(
+        "INSERT OR IGNORE INTO about (key, value) VALUES ('file', ?)", (secrets.token_hex(8),)
+    )
     return conn
+
+
+def name(intake: sqlite3.Connection) -> str:
+    """The file's own random name (see TAKEN)."""
+    row = intake.execute("SELECT value FROM about WHERE key = 'file'").fetchone()
+    return str(row[0]) if row else ""
 
 
 def store(
@@ -79,8 +94,8 @@ def store(
 def take(intake: sqlite3.Connection, conn: sqlite3.Connection, limit: int = 200) -> int:
     """Queue what intake committed since the last take, in the caller's write transaction
     on the database (`conn`); the last id taken so far."""
-    row = conn.execute("SELECT value FROM meta WHERE key = ?", (TAKEN,)).fetchone()
-    after = int(row[0]) if row else 0
+    file = name(intake)
+    after = taken(conn, file)
     rows = intake.execute(
         "SELECT id, raw, items FROM incoming WHERE id > ? ORDER BY id LIMIT ?", (after, limit)
     ).fetchall()
@@ -89,7 +104,9 @@ def take(intake: sqlite3.Connection, conn: sqlite3.Connection, limit: int = 200)
     if not rows:
         return after
     last = int(rows[-1][0])
-    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (TAKEN, str(last)))
+    conn.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (TAKEN, f"{file}:{last}")
+    )
     return last
 
 
@@ -114,17 +131,19 @@ def untaken(conn: sqlite3.Connection) -> list[tuple[int, list[NewItem]]]:
     try:
         with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as intake:
             rows = intake.execute(
-                "SELECT id, items FROM incoming WHERE id > ? ORDER BY id", (taken(conn),)
+                "SELECT id, items FROM incoming WHERE id > ? ORDER BY id",
+                (taken(conn, name(intake)),),
             ).fetchall()
     except sqlite3.Error:  # being made, or not readable by this user: nothing to show
         return []
     return [(int(i), [_item(fields) for fields in json.loads(items)]) for i, items in rows]
 
 
-def taken(conn: sqlite3.Connection) -> int:
-    """The last id the queue took (read from the database)."""
+def taken(conn: sqlite3.Connection, file: str) -> int:
+    """The last id the queue took from the file named `file` (read from the database)."""
     row = conn.execute("SELECT value FROM meta WHERE key = ?", (TAKEN,)).fetchone()
-    return int(row[0]) if row else 0
+    taken_from, _, last = str(row[0]).rpartition(":") if row else ("", "", "0")
+    return int(last) if taken_from == file and last.isdigit() else 0
 
 
 def forget(intake: sqlite3.Connection, upto: int) -> int:
