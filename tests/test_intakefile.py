@@ -115,6 +115,22 @@ def test_a_take_queues_each_message_once(tmp_path: Path) -> None:
     node.db.close()
 
 
+def test_mail_to_a_list_deleted_before_the_take_goes_with_the_list(tmp_path: Path) -> None:
+    """As `lists delete` takes the list's queue with it: the take goes on past it."""
+    _config, node, list_id = unstarted(tmp_path, 25)
+    with node.db.write() as s:
+        other = lists.create(s, f"other@{DOMAIN}", (DOMAIN,), Policy.OPEN).id
+    intake = intakefile.connect(tmp_path / "intake.db", 5.0)
+    intakefile.store(intake, [(b"gone", [item(other, 1)]), (b"kept", [item(list_id, 2)])])
+    with node.db.write() as s:
+        lists.delete(s, f"other@{DOMAIN}")
+    with node.db.write_plain() as conn:
+        assert intakefile.take(intake, conn) == 2
+        queued = [bytes(r) for (r,) in conn.execute("SELECT raw FROM spooled")]
+    assert queued == [b"kept"]
+    node.db.close()
+
+
 def _take_and_fail(node: Node, intake: sqlite3.Connection) -> None:
     """A pass that takes, then fails before its commit."""
     with node.db.write_plain() as conn:

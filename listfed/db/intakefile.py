@@ -99,8 +99,15 @@ def take(intake: sqlite3.Connection, conn: sqlite3.Connection, limit: int = 200)
     rows = intake.execute(
         "SELECT id, raw, items FROM incoming WHERE id > ? ORDER BY id LIMIT ?", (after, limit)
     ).fetchall()
+    lists = {int(i) for (i,) in conn.execute("SELECT id FROM mlist")}
     for _id, raw, items in rows:
-        queue.insert_plain(conn, bytes(raw), [_item(fields) for fields in json.loads(items)])
+        # an item of a list deleted since goes as the list's queue went (ON DELETE CASCADE)
+        kept = [
+            item
+            for item in (_item(fields) for fields in json.loads(items))
+            if item.list_id is None or item.list_id in lists
+        ]
+        queue.insert_plain(conn, bytes(raw), kept)  # nothing stored for no items
     if not rows:
         return after
     last = int(rows[-1][0])
