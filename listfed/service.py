@@ -171,6 +171,8 @@ class Node:
     async def start(self) -> tuple[str, int]:
         """Upgrade the database, start the workers and listen; returns the bound address."""
         await self.db.run(upgrade, self.db)
+        if self.intake_file is not None:  # before intake listens and the child looks for it
+            self.intake_file.open()
         await self._check_routes()
         smtp = self.config.smtp
         base = LMTP if smtp.lmtp else SMTP
@@ -204,8 +206,6 @@ class Node:
             if self.web is not None:
                 self.web.close()
             raise ListfedError(f"cannot listen on {smtp.host}:{smtp.port}: {exc.strerror}") from exc
-        if self.intake_file is not None:  # before the child looks for it
-            self.intake_file.open()
         self.tasks = [
             asyncio.create_task(self.housekeeper.run(self.stop_event)),
             asyncio.create_task(self.handler.tally.run(self.db, self.stop_event)),

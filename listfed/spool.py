@@ -18,7 +18,7 @@ from listfed.db import intakefile, queue
 from listfed.db.engine import Database
 from listfed.db.queue import NewItem
 from listfed.db.thread import DatabaseThread
-from listfed.errors import ListfedError
+from listfed.errors import ListfedError, StorageError
 from listfed.groupcommit import GroupCommit
 from listfed.wakeup import first_of
 
@@ -61,7 +61,10 @@ class FileSpool:
 
     def open(self) -> None:
         """Make the file now (before the pipeline's process looks for it)."""
-        self._connection()
+        try:
+            self._connection()
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageError(f"cannot open intake's file {self.path}: {exc}") from exc
 
     async def store(self, raw: bytes, items: list[NewItem]) -> list[int]:
         """Commit one message here; its id for each item, or StorageError."""

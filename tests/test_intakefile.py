@@ -16,6 +16,7 @@ import pytest
 from listfed.config import Config
 from listfed.db import intakefile
 from listfed.db.queue import NewItem
+from listfed.errors import StorageError
 from listfed.listinfo import Policy
 from listfed.migrations import upgrade
 from listfed.ops import listings, lists, members
@@ -180,3 +181,17 @@ async def test_a_node_of_one_process_takes_what_the_child_left(
 def _rows(path: Path) -> int:
     with closing(sqlite3.connect(path)) as conn:
         return int(conn.execute("SELECT COUNT(*) FROM incoming").fetchone()[0])
+
+
+async def test_an_unusable_intake_file_is_a_clear_error_at_start(
+    tmp_path: Path, smarthost: RecordingSmarthost
+) -> None:
+    config = make_config(tmp_path, smarthost.port, node={"processes": 2})
+    prepare(config)
+    path = intakefile.path_of(database_path(config))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"not a database, and long enough to be read as one" * 100)
+    node = Node(config)
+    with pytest.raises(StorageError, match="cannot open intake's file"):
+        await node.start()
+    await node.stop(grace=0.1)
