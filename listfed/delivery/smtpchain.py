@@ -86,13 +86,22 @@ async def _chunked(
     for start in range(0, len(transactions), AT_ONCE):
         group = transactions[start : start + AT_ONCE]
         client.write(b"".join(_bdat(client, t) for t in group))
-        for _mail_from, rcpts, _data in group:
-            mail, *rcpt_replies, final, rset = await client.replies(len(rcpts) + 3)
+        after = 0  # the RSET's reply before the next transaction's: a copy is decided
+        for _mail_from, rcpts, _data in group:  # by its own replies, whatever follows
+            replies = await client.replies(after + len(rcpts) + 2)
+            if after:
+                _reset(client, replies[0])
+            mail, *rcpt_replies, final = replies[after:]
             accepted = mail.ok and any(r.ok for r in rcpt_replies)
             done.append(Outcome(mail, rcpt_replies, final if accepted else None))
-            if not rset.ok:
-                client.close()
-                raise SmtpError(f"{client.host} answered RSET with {rset}")
+            after = 1
+        _reset(client, (await client.replies(1))[0])
+
+
+def _reset(client: SmtpClient, reply: Reply) -> None:
+    if not reply.ok:
+        client.close()
+        raise SmtpError(f"{client.host} answered RSET with {reply}")
 
 
 def _bdat(client: SmtpClient, transaction: Transaction) -> bytes:
