@@ -38,6 +38,11 @@ class Chunking:
     rsets: int = 0
     port: int = 0
 
+    async def command(self, reader: asyncio.StreamReader) -> str:
+        line = (await reader.readuntil(b"\r\n"))[:-2].decode()
+        self.commands.append(line)
+        return line
+
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         writer.write(b"220 chunking sink\r\n")
@@ -47,8 +52,7 @@ class Chunking:
         taken = ended = 0  # messages taken, transactions ended by RSET
         try:
             while True:
-                line = (await reader.readuntil(b"\r\n"))[:-2].decode()
-                self.commands.append(line)
+                line = await self.command(reader)
                 verb = line[:4].upper()
                 if verb == "EHLO":
                     writer.write(b"250-sink\r\n250-PIPELINING\r\n250-SIZE 1000000\r\n")
@@ -92,24 +96,24 @@ class Chunking:
                         writer.close()
                         return
                 elif verb == "QUIT":
-                    writer.write(b"".join(r + b"\r\n" for r in [*held, b"221 Bye"]))
-                    await writer.drain()
-                    writer.close()
-                    return
+                    held.append(b"221 Bye")
+                    break
                 else:
-                    writer.write(b"502 5.5.2 What\r\n")
+                    held.append(b"502 5.5.2 What")
                 await writer.drain()
+            writer.write(b"".join(r + b"\r\n" for r in held))
+            await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
-            writer.close()
+            pass
+        writer.close()
 
 
 @pytest.fixture
 async def chunking() -> AsyncIterator[Chunking]:
     server = Chunking()
-    listener = await asyncio.start_server(server.serve, "127.0.0.1", 0)
-    server.port = listener.sockets[0].getsockname()[1]
-    yield server
-    listener.close()
+    async with await asyncio.start_server(server.serve, "127.0.0.1", 0) as listener:
+        server.port = listener.sockets[0].getsockname()[1]
+        yield server
 
 
 def copies_for(rcpts: list[str], data: bytes = MESSAGE) -> list[tuple[str, str, bytes]]:
