@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from listfed.delivery.smtpchain import AT_ONCE
+from listfed.delivery.smtpclient import in_crlf
 from listfed.delivery.transport import SendResult, SmtpTransport
 
 WAIT = 5.0
@@ -225,3 +226,9 @@ async def test_a_copy_in_bare_lf_goes_in_crlf_and_an_8bit_one_says_so(chunking: 
     [(_f, _r, content)] = chunking.messages
     assert content == MESSAGE + "Grüße\r\n".encode()
     assert chunking.commands[1] == f"MAIL FROM:<b@x.example> SIZE={len(content)} BODY=8BITMIME"
+
+
+def test_bdat_content_is_the_message_in_crlf_and_nothing_else_changes() -> None:
+    sent = {b"a\r\nb\r\n": b"a\r\nb\r\n", b"a\r\nb": b"a\r\nb", b"": b""}
+    sent |= {b"a\rb\nc": b"a\r\nb\r\nc", b"a\n\rb\r\n": b"a\r\n\r\nb\r\n"}  # bare ones
+    assert {data: in_crlf(data) for data in sent} == sent

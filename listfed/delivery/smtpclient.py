@@ -56,6 +56,9 @@ class Outcome:
 
 def in_crlf(data: bytes) -> bytes:
     """The message with CRLF line endings, else as it is: what BDAT sends (RFC 3030)."""
+    crlfs = data.count(b"\r\n")  # copies come so: three counts cost a third of the sub
+    if crlfs == data.count(b"\n") and crlfs == data.count(b"\r"):
+        return data
     return _NEWLINES.sub(b"\r\n", data)
 
 
