@@ -15,6 +15,9 @@ x 200 posts, one client) four ways in one run, interleaved, on the same responde
         --listfed "before=env PYTHONPATH=/tmp/old python -m listfed" --listfed after=listfed
                                            # two builds alternating, run by run
 
+The smarthost (fanout.py's Responder) offers PIPELINING and CHUNKING, as Postfix does;
+`--no-chunking` measures the copies without BDAT (one round trip each).
+
 It prints recipients/s and the daemon's CPU per recipient for each, and each as a ratio
 to `shared` from the same run; after each run, also the harness's CPU per recipient (its
 responder is the smarthost) and how many cores other processes used meanwhile. Loopback

@@ -17,7 +17,7 @@ from __future__ import annotations
 from listfed.delivery.smtpclient import Outcome, Reply, SmtpClient, SmtpError, in_crlf, prepared
 
 Transaction = tuple[str, list[str], bytes]  # MAIL FROM, the RCPT TOs, the message
-AT_ONCE = 32  # transactions in one write with CHUNKING; their replies are then read
+AT_ONCE = 64  # transactions in one write with CHUNKING; their replies are then read
 
 
 class Interrupted(SmtpError):
