@@ -217,9 +217,11 @@ def source_digest() -> str:
 
 
 class Responder:
-    """Counts envelopes and recipients; notes when it accepted the last expected one."""
+    """Counts envelopes and recipients; notes when it accepted the last expected one.
+    With `chunking` it offers CHUNKING (RFC 3030) as well, as Postfix does."""
 
-    def __init__(self) -> None:
+    def __init__(self, chunking: bool = False) -> None:
+        self.chunking = chunking
         self.envelopes = 0
         self.recipients = 0
         self.connections = 0
@@ -268,12 +270,15 @@ class _SmtpProtocol(asyncio.Protocol):
         b"250-bench.smarthost\r\n250-PIPELINING\r\n250-8BITMIME\r\n"
         b"250-SIZE 104857600\r\n250 ENHANCEDSTATUSCODES\r\n"
     )
+    EHLO_CHUNKING = EHLO.replace(b"250 ENHANCED", b"250-CHUNKING\r\n250 ENHANCED")
 
     def __init__(self, owner: Responder) -> None:
         self.owner = owner
         self.buf = bytearray()
         self.in_data = False
         self.scan = 0  # where to resume looking for the end of DATA
+        self.chunk: int | None = None  # bytes of a BDAT chunk still to come
+        self.last = False  # that chunk is the message's last
         self.rcpts = 0
         self.replied = 0.0  # when we last wrote replies
         self.transport: asyncio.WriteTransport | None = None
@@ -286,12 +291,29 @@ class _SmtpProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         now = time.perf_counter()
-        if not self.in_data and self.replied and not self.buf:
+        if not self.in_data and self.chunk is None and self.replied and not self.buf:
             verb = bytes(data[:4]).upper()
             self.owner.gaps.setdefault(verb, []).append(now - self.replied)
         self.buf += data
         out: list[bytes] = []
         while True:
+            if self.chunk is not None:
+                taken = min(self.chunk, len(self.buf))
+                self.owner.bytes += taken
+                del self.buf[:taken]
+                self.chunk -= taken
+                if self.chunk:
+                    break
+                self.chunk = None
+                if not self.rcpts:
+                    out.append(b"554 5.5.1 Error: no valid recipients\r\n")
+                elif self.last:
+                    self.owner.envelopes += 1
+                    self.rcpts = 0
+                    out.append(b"250 2.0.0 Ok: queued\r\n")
+                else:
+                    out.append(b"250 2.0.0 Ok\r\n")
+                continue
             if self.in_data:
                 if self.buf[:3] == b".\r\n":  # empty body
                     end, skip = 0, 3
@@ -325,8 +347,11 @@ class _SmtpProtocol(asyncio.Protocol):
             elif verb == b"DATA":
                 self.in_data, self.scan = True, 0
                 out.append(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+            elif verb == b"BDAT" and self.owner.chunking:
+                size, *last = line[5:].split()
+                self.chunk, self.last = int(size), last == [b"LAST"]
             elif verb == b"EHLO":
-                out.append(self.EHLO)
+                out.append(self.EHLO_CHUNKING if self.owner.chunking else self.EHLO)
             elif verb == b"QUIT":
                 out.append(b"221 2.0.0 Bye\r\n")
                 assert self.transport is not None

@@ -15,6 +15,9 @@ x 200 posts, one client) four ways in one run, interleaved, on the same responde
         --listfed "before=env PYTHONPATH=/tmp/old python -m listfed" --listfed after=listfed
                                            # two builds alternating, run by run
 
+The smarthost (fanout.py's Responder) offers PIPELINING and CHUNKING, as Postfix does;
+`--no-chunking` measures the copies without BDAT (one round trip each).
+
 It prints recipients/s and the daemon's CPU per recipient for each, and each as a ratio
 to `shared` from the same run; after each run, also the harness's CPU per recipient (its
 responder is the smarthost) and how many cores other processes used meanwhile. Loopback
@@ -74,6 +77,11 @@ async def main() -> int:
     ap.add_argument("--only", choices=NAMES, help="measure this variant alone")
     ap.add_argument("--profile", type=Path, metavar="DIR", help="py-spy on the daemon")
     ap.add_argument(
+        "--no-chunking",
+        action="store_true",
+        help="the smarthost offers no CHUNKING (RFC 3030): BDAT is Postfix's default",
+    )
+    ap.add_argument(
         "--listfed",
         action="append",
         metavar="LABEL=CMD",
@@ -92,9 +100,10 @@ async def main() -> int:
     commit, dirty = git_commit(Path(__file__).resolve().parent.parent / "listfed")
     for k, v in {**machine(), "git": commit + (" (with changes)" if dirty else "")}.items():
         print(f"  {k:11s} {v}")
+    print(f"  smarthost   PIPELINING{'' if args.no_chunking else ', CHUNKING'}")
     folder = Path(tempfile.mkdtemp(prefix="listfed-oneclick-"))
     chosen = configs(make_key(folder))
-    responder = Responder()
+    responder = Responder(chunking=not args.no_chunking)
     await responder.start()
     rows = [(name, label) for name in ([args.only] if args.only else NAMES) for label in builds]
     runs: dict[str, list[Result]] = {_row(*row): [] for row in rows}

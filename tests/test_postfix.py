@@ -20,6 +20,8 @@ from typer.testing import CliRunner
 
 from listfed.cli.app import app
 from listfed.config import Config
+from listfed.delivery.smtpchain import send_chained
+from listfed.delivery.smtpclient import SmtpClient
 from listfed.ops import mta
 from tests.conftest import DOMAIN, RecordingSmarthost, World, post, running_world
 from tests.postfix import Postfix, postfix_directory, running_postfix
@@ -198,3 +200,47 @@ async def test_postfix_in_front_queues_while_listfed_is_down_and_hands_over_once
                 await asyncio.sleep(1.5)
             assert sorted(r for r, _m in smarthost.deliveries()) == PEOPLE
             assert front.queued() == 0 and "status=bounced" not in front.log
+
+
+async def test_copies_of_their_own_go_to_postfix_as_bdat_each_with_its_outcome(
+    smarthost: RecordingSmarthost,
+) -> None:
+    """Postfix offers CHUNKING: one-click copies go as BDAT, many in one write
+    (delivery/smtpchain.py). It refuses one sender at MAIL and one recipient at RCPT,
+    then answers those copies' BDAT without reading their content as commands; the
+    others reach the world through it each once, as they were."""
+    restrictions = [
+        f"relayhost = [127.0.0.1]:{smarthost.port}",
+        "mynetworks = 127.0.0.0/8",
+        "smtpd_delay_reject = no",
+        "smtpd_sender_restrictions = check_sender_access inline:{dan@x.example=REJECT}",
+        "smtpd_recipient_restrictions = "
+        "check_recipient_access inline:{gone@example.net=REJECT}, permit_mynetworks, reject",
+    ]
+    body = b"From: a@example.org\r\nSubject: s\r\n\r\n.a dot\r\nRCPT TO:<eve@example.net>\r\n"
+    copies = [
+        ("b@x.example", ["ann@example.net"], body + b"for ann"),
+        ("b@x.example", ["gone@example.net"], body + b"for gone"),
+        ("dan@x.example", ["dan@example.net"], body + b"for dan"),
+        ("b@x.example", ["bob@example.net"], body + b"for bob"),
+    ]
+    with postfix_directory() as where, running_postfix(where, restrictions) as behind:
+        client = SmtpClient("127.0.0.1", behind.port, timeout=10)
+        await client.connect()
+        assert client.offers("CHUNKING") and client.offers("PIPELINING")
+        outcomes = await send_chained(client, copies)
+        await client.quit()
+        await _until(lambda: len(smarthost.deliveries()) >= 2, kick=behind)
+        await asyncio.sleep(1.0)  # nothing comes twice
+    assert [(o.mail.code, [r.code for r in o.rcpts], o.message) for o in outcomes[1:3]] == [
+        (250, [554], None),
+        (554, [503], None),
+    ]
+    assert outcomes[0].message is not None and outcomes[0].message.code == 250
+    assert outcomes[3].message is not None and outcomes[3].message.code == 250
+    got = {r: m.data.split(b"\r\n\r\n", 1)[1] for r, m in smarthost.deliveries()}
+    assert len(smarthost.deliveries()) == 2
+    assert got == {  # Postfix ends the last line
+        "ann@example.net": body.split(b"\r\n\r\n")[1] + b"for ann\r\n",
+        "bob@example.net": body.split(b"\r\n\r\n")[1] + b"for bob\r\n",
+    }

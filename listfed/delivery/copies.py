@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from listfed.delivery.unsubscribe import without_fields
 
 KEPT = 32  # messages whose signed copy or sealed base are kept for the next batches
-SIGNED_AT_ONCE = 25  # one-click copies signed in a thread while the ones before go out
+SIGNED_AT_ONCE = 50  # one-click copies signed in a thread while the ones before go out
 
 
 @dataclass(frozen=True)
