@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from listfed.courier.__main__ import read_settings
+from listfed.courier.supervisor import settings_of
 from listfed.db import stats
 from listfed.errors import ConfigError
 from listfed.listinfo import Policy
@@ -226,3 +228,26 @@ async def test_a_reload_keeps_the_number_of_processes_and_says_so(
         await world.idle()
     assert len(smarthost.deliveries()) == 1
     assert "[node] processes is now 2 in the file; serve keeps 1" in caplog.text
+
+
+def test_the_child_gets_the_whole_config_read_only_tables_included(tmp_path: Path) -> None:
+    """The config goes to the child pickled: its read-only tables ([[route]] match,
+    [[bridge]]) too, equal on the other side."""
+    config = make_config(
+        tmp_path,
+        25,
+        node=CHILD,
+        route=[
+            {"name": "r", "from": TEAM, "to": [f"other@{DOMAIN}"], "match": {"subject_tag": "x"}}
+        ],
+    )
+    data = settings_of(config, "secret", tmp_path / "listfed.db")
+    readable, writable = os.pipe()
+    os.write(writable, data)
+    os.close(writable)
+    try:
+        received, secret, database = read_settings(readable)
+    finally:
+        os.close(readable)
+    assert received == config and secret == "secret" and database == tmp_path / "listfed.db"
+    assert received.routes[0].match["subject_tag"] == "x"

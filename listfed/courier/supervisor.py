@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copyreg
+import io
 import logging
 import pickle
 import sys
 import time
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 from listfed.config import Config
 
@@ -36,8 +40,22 @@ PASS = b"p"  # mail committed by intake
 
 def settings_of(config: Config, secret: str, database: Path) -> bytes:
     """What the child reads first on its stdin: an 8-byte length, then the pickle."""
-    data = pickle.dumps((config, secret, database))
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer)
+    # the config's read-only mappings ([[route]] match, [[bridge]] tables) go as dicts
+    # that the child wraps again: pickle cannot take a mappingproxy itself
+    pickler.dispatch_table = {**copyreg.dispatch_table, MappingProxyType: _as_dict}
+    pickler.dump((config, secret, database))
+    data = buffer.getvalue()
     return len(data).to_bytes(8, "big") + data
+
+
+def _as_dict(mapping: MappingProxyType[Any, Any]) -> tuple[Any, tuple[dict[Any, Any]]]:
+    return read_only, (dict(mapping),)
+
+
+def read_only(data: dict[Any, Any]) -> MappingProxyType[Any, Any]:
+    return MappingProxyType(data)
 
 
 class PipelineProcess:
