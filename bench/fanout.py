@@ -434,7 +434,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def children(pid: int) -> list[int]:
-    """The processes whose parent is `pid` (the delivery process of `[delivery] process`)."""
+    """The processes whose parent is `pid` (the pipeline process of `[node] processes = 2`)."""
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:

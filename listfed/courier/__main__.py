@@ -35,7 +35,7 @@ log = logging.getLogger("listfed.pipeline")
 STDIN = 0
 # Below intake's priority: when both want the CPU, a sender's 250 comes first and the
 # pass catches up with bigger batches (cheaper per post). Measured in shape B on two
-# cores: 389 posts/s at nice 10 against 340 at 0 (bench/RESULTS.md).
+# cores: 499-500 posts/s at nice 10 against 402 at 0 (bench/RESULTS.md, "Two processes").
 NICE = 10
 
 

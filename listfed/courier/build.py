@@ -1,5 +1,5 @@
 """A Deliverer from the config: the same one whether `serve` runs it on its own loop or
-the delivery process (courier/__main__.py) runs it beside."""
+the pipeline's process (courier/__main__.py) runs it beside."""
 
 from __future__ import annotations
 
