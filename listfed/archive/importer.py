@@ -24,6 +24,7 @@ from pathlib import Path
 
 from listfed.archive import record, zdict
 from listfed.archive.mbox import Entry, read_mbox
+from listfed.db.plain import transaction
 
 BATCH = 1000  # messages per transaction (and per index fill)
 _LEARN_BATCHES = 3  # read in this process at most while the archive has no dictionary
@@ -59,13 +60,8 @@ class _Packing:
     def after_batch(self) -> None:
         if self.data is not None:
             return
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self.conn, "BEGIN IMMEDIATE", "write"):
             self.data = zdict.current(self.conn) or zdict.make(self.conn)
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
 
 
 def _jobs(entries: Iterable[Entry], report: ImportReport) -> Iterator[Job]:

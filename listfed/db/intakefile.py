@@ -21,6 +21,7 @@ from contextlib import closing
 from pathlib import Path
 
 from listfed.db import queue
+from listfed.db.plain import transaction
 from listfed.db.queue import NewItem
 
 # meta key in the database: "FILE:N", the last id N taken from the file named FILE (a
@@ -77,17 +78,11 @@ def store(
 ) -> list[int]:
     """Commit the messages in one transaction; each one's id here."""
     ids: list[int] = []
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn, "BEGIN IMMEDIATE", "intake"):
         for raw, items in messages:
             encoded = json.dumps([[getattr(i, f) for f in _FIELDS] for i in items])
             cursor = conn.execute("INSERT INTO incoming (raw, items) VALUES (?, ?)", (raw, encoded))
             ids.append(int(cursor.lastrowid or 0))
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
     return ids
 
 
@@ -99,15 +94,15 @@ def take(intake: sqlite3.Connection, conn: sqlite3.Connection, limit: int = 200)
     rows = intake.execute(
         "SELECT id, raw, items FROM incoming WHERE id > ? ORDER BY id LIMIT ?", (after, limit)
     ).fetchall()
-    lists = {int(i) for (i,) in conn.execute("SELECT id FROM mlist")}
-    for _id, raw, items in rows:
+    messages = [
+        (bytes(raw), [_item(fields) for fields in json.loads(items)]) for _, raw, items in rows
+    ]
+    named = {i.list_id for _, items in messages for i in items if i.list_id is not None}
+    lists = _existing(conn, named)
+    for raw, items in messages:
         # an item of a list deleted since goes as the list's queue went (ON DELETE CASCADE)
-        kept = [
-            item
-            for item in (_item(fields) for fields in json.loads(items))
-            if item.list_id is None or item.list_id in lists
-        ]
-        queue.insert_plain(conn, bytes(raw), kept)  # nothing stored for no items
+        kept = [item for item in items if item.list_id is None or item.list_id in lists]
+        queue.insert_plain(conn, raw, kept)  # nothing stored for no items
     if not rows:
         return after
     last = int(rows[-1][0])
@@ -115,6 +110,18 @@ def take(intake: sqlite3.Connection, conn: sqlite3.Connection, limit: int = 200)
         "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (TAKEN, f"{file}:{last}")
     )
     return last
+
+
+def _existing(conn: sqlite3.Connection, list_ids: set[int]) -> set[int]:
+    """Those of `list_ids` that are lists still (the lists a take's messages are for)."""
+    wanted = sorted(list_ids)
+    found: set[int] = set()
+    for start in range(0, len(wanted), 500):  # SQLite's bound-parameter limit
+        chunk = wanted[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        query = f"SELECT id FROM mlist WHERE id IN ({marks})"  # noqa: S608
+        found.update(int(i) for (i,) in conn.execute(query, chunk))
+    return found
 
 
 def _item(fields: list[object]) -> NewItem:
