@@ -435,9 +435,11 @@ def test_after_an_import_live_archiving_indexes_row_by_row_again(node_dir: Path)
     import sqlite3
 
     from listfed.archive import record
+    from listfed.db import compressed
 
     imported(node_dir)
     db = sqlite3.connect(node_dir / "var" / "listfed.db", isolation_level=None)
+    compressed.register(db)  # as every connection of listfed's has it (schema v19)
     assert db.execute("SELECT COUNT(*) FROM meta WHERE key = 'archive_fts_batch'").fetchone() == (
         0,
     )

@@ -3,6 +3,7 @@ brought up to date with their archive searchable."""
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from pathlib import Path
 
@@ -90,13 +91,17 @@ def test_an_older_database_gets_its_archive_indexed_and_compressed(tmp_path: Pat
     assert upgrade(db) == SCHEMA_VERSION
     db.close()
     conn = sqlite3.connect(tmp_path / "a.db")
+    compressed.register(conn)  # as every connection of listfed's has it (schema v19)
     hits = search(conn, '"minutes of the general assembly"').hits
     assert [(h.message_id, h.visibility, h.sender) for h in hits] == [
         ("old@x", "members", "ann@example.org")
     ]
     assert [h.thread_id for h in search(conn, "comments").hits] == ["old@x"]
-    blob, size = conn.execute("SELECT raw, size FROM archive WHERE message_id = 'old@x'").fetchone()
-    assert compressed.unpack(blob) == raw and size == len(raw)
+    blob, size, stored = conn.execute(
+        "SELECT raw, size, body_text FROM archive WHERE message_id = 'old@x'"
+    ).fetchone()
+    assert compressed.unpack_message(blob, stored) == raw and size == len(raw)
+    assert compressed.text_of(stored) == "Minutes of the general assembly.\n"
     conn.close()
 
 
@@ -112,8 +117,12 @@ def test_a_version_15_archive_upgraded_finds_words_by_their_stems(tmp_path: Path
     with db.write() as s:
         s.connection().execute(text(A_LIST))
     plain = sqlite3.connect(tmp_path / "a.db", isolation_level=None)
+    compressed.register(plain)  # as every connection of listfed's has it (schema v19)
     plain.execute("BEGIN IMMEDIATE")
-    record.add(plain, 1, record.prepare(raw, "node.example"), 0.0)
+    item = record.prepare(raw, "node.example")
+    # as listfed wrote it before v19: the text plain, the message packed alone
+    as_v15 = dataclasses.replace(item, text=item.extract.body_text, packed=compressed.pack(raw))
+    record.add(plain, 1, as_v15, 0.0)
     plain.execute("COMMIT")
     assert search(plain, '"installed"').hits  # v15's one index, by the words as written
     assert upgrade(db) == SCHEMA_VERSION

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from listfed.archive import record
 from listfed.archive.porter import stem
 from listfed.archive.topk.index import fold
+from listfed.db import compressed
 from tests.test_archive_cli import TEAM, imported, run
 from tests.test_archive_cli import ids as found
 from tests.test_archive_cli import node_dir as node_dir  # the fixture
@@ -76,6 +77,7 @@ def test_import_live_archiving_reindex_and_removal_keep_the_stems(node_dir: Path
     assert found('"meets"') == []
     assert set(found('"meet"')) == {"root@x", "r1@x"}
     db = sqlite3.connect(node_dir / "var" / "listfed.db", isolation_level=None)
+    compressed.register(db)  # as every connection of listfed's has it (schema v19)
     (list_id,) = db.execute("SELECT id FROM mlist WHERE local = 'team'").fetchone()
     db.execute("BEGIN IMMEDIATE")
     item = record.prepare(b"Message-ID: <live@x>\nSubject: Live\n\nzeppelins land\n", "n.example")

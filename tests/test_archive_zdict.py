@@ -31,6 +31,13 @@ def message(i: int) -> bytes:
     ).encode()
 
 
+def connect(path: Path) -> sqlite3.Connection:
+    """A plain connection with the SQL function listfed's own connections have (v19)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    compressed.register(conn)
+    return conn
+
+
 def test_a_blob_names_its_dictionary_and_unpacks_only_with_it() -> None:
     raw, zd = message(1), b"".join(message(i) for i in range(2, 60))
     blob = compressed.pack(raw, zd)
@@ -54,13 +61,20 @@ def packed(db: sqlite3.Connection) -> dict[int | None, int]:
     return counts
 
 
+def imported_in_batches(
+    node_dir: Path, monkeypatch: pytest.MonkeyPatch, count: int
+) -> tuple[list[bytes], sqlite3.Connection]:
+    """`count` messages imported 100 a batch: the messages, and a connection to the node."""
+    monkeypatch.setattr(importer, "BATCH", 100)
+    messages = [message(i) for i in range(count)]
+    imported(node_dir, messages)
+    return messages, connect(node_dir / "var" / "listfed.db")
+
+
 def test_import_live_archiving_and_reindex_pack_with_the_dictionary(
     node_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(importer, "BATCH", 100)
-    messages = [message(i) for i in range(zdict.MIN_POSTS + 150)]
-    imported(node_dir, messages)
-    db = sqlite3.connect(node_dir / "var" / "listfed.db", isolation_level=None)
+    messages, db = imported_in_batches(node_dir, monkeypatch, zdict.MIN_POSTS + 150)
     (key,) = db.execute("SELECT id FROM zdict").fetchone()
     # the first two batches came before the archive had 200 messages to learn from
     assert packed(db) == {None: zdict.MIN_POSTS, key: 150}
@@ -88,7 +102,7 @@ def test_the_upgrade_learns_from_the_archive_and_leaves_its_rows(tmp_path: Path)
     with db.write() as s:
         lists.create(s, "team@lists.example.org", ("lists.example.org",))
     db.close()
-    conn = sqlite3.connect(tmp_path / "a.db", isolation_level=None)
+    conn = connect(tmp_path / "a.db")
     conn.execute("BEGIN")
     for i in range(zdict.MIN_POSTS):
         record.add(conn, 1, record.prepare(message(i), "n.example"), 0.0)
@@ -105,7 +119,7 @@ def test_the_upgrade_learns_from_the_archive_and_leaves_its_rows(tmp_path: Path)
 
 def test_a_live_post_makes_the_dictionary_once_the_archive_can_learn(node_dir: Path) -> None:
     imported(node_dir, [message(i) for i in range(zdict.MIN_POSTS - 1)])
-    db = sqlite3.connect(node_dir / "var" / "listfed.db", isolation_level=None)
+    db = connect(node_dir / "var" / "listfed.db")
     assert zdict.for_packing(db) is None
     (list_id,) = db.execute("SELECT id FROM mlist WHERE local = 'team'").fetchone()
     db.execute("BEGIN IMMEDIATE")

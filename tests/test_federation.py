@@ -564,8 +564,10 @@ async def test_a_relay_reaches_members_digests_and_archive_readers_without_its_s
         with nyc.node.db.read() as s:
             conn = sqlite_of(s)
             list_id = archive_ops.list_id(conn, COC_NYC)
-            row = conn.execute("SELECT raw FROM archive WHERE list_id = ?", (list_id,)).fetchone()
-            stored = compressed.unpack(row[0])
+            row = conn.execute(
+                "SELECT raw, body_text FROM archive WHERE list_id = ?", (list_id,)
+            ).fetchone()
+            stored = compressed.unpack_message(row[0], row[1])
             shown = show.load(conn, list_id, "m1@example.net")
             assert export_mbox(conn, list_id, tmp_path / "coc.mbox") == 1
     # it came signed for this list (a trusted relay), and the archive keeps it as it came:

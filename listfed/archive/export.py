@@ -18,7 +18,7 @@ from listfed.db import compressed
 from listfed.errors import ListfedError
 from listfed.mail.message import without_signatures
 
-_ROWS = "SELECT sender, date, raw FROM archive WHERE list_id = ? ORDER BY date, id"
+_ROWS = "SELECT sender, date, raw, body_text FROM archive WHERE list_id = ? ORDER BY date, id"
 
 
 def write_mbox(conn: sqlite3.Connection, list_id: int, out: BinaryIO) -> int:
@@ -28,8 +28,9 @@ def write_mbox(conn: sqlite3.Connection, list_id: int, out: BinaryIO) -> int:
     cursor = conn.execute(_ROWS, (list_id,))
     find = zdict.lookup(conn)
     while rows := cursor.fetchmany(200):
-        for sender, date, blob in rows:
-            write_entry(out, without_signatures(compressed.unpack(blob, find)), sender, date)
+        for sender, date, blob, text in rows:
+            raw = compressed.unpack_message(blob, text, find)
+            write_entry(out, without_signatures(raw), sender, date)
             count += 1
     return count
 

@@ -82,7 +82,7 @@ def _jobs(entries: Iterable[Entry], report: ImportReport) -> Iterator[Job]:
 _FTS_COLUMNS = "subject, sender, sender_name, body_text, attachments"
 _FILL_INDEXES = tuple(
     f"INSERT INTO {index}(rowid, {_FTS_COLUMNS}) "  # noqa: S608
-    f"SELECT id, {_FTS_COLUMNS} FROM archive WHERE id > ?"
+    f"SELECT id, {_FTS_COLUMNS} FROM archive_text WHERE id > ?"  # the text unpacked (v19)
     for index in ("archive_fts", "archive_stem")  # the words, their stems (schema v5, v16)
 )
 

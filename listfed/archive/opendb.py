@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from listfed.db.compressed import register
 from listfed.db.version import SCHEMA_VERSION
 from listfed.errors import StorageError
 from listfed.records import TYPE_CHECKING  # not typing's: 3 ms of a search from the shell
@@ -57,6 +58,7 @@ def connect(
             conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        register(conn)  # the archive's text (schema v19)
     except sqlite3.Error as exc:
         raise StorageError(f"cannot open {path}: {exc}") from None
     return conn

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from listfed.archive import zdict
 from listfed.db import compressed
 
-_FIELDS = "message_id, thread_id, sender, sender_name, subject, date, body_text"
+# the text through the SQL function every connection has (db/compressed.py, schema v19)
+_FIELDS = "message_id, thread_id, sender, sender_name, subject, date, listfed_text(body_text)"
 _CHILDREN = (
     "SELECT message_id FROM thread_node WHERE list_id = ? AND parent = ? AND archived "
     "ORDER BY date, message_id"
@@ -64,7 +65,7 @@ def placed(conn: sqlite3.Connection, list_id: int, message_id: str) -> Placed | 
     replies = [str(r[0]) for r in conn.execute(_CHILDREN, (list_id, message_id))]
     return Placed(
         _post(row[:7]),
-        compressed.unpack(row[7], zdict.lookup(conn)),
+        compressed.unpack_message(row[7], str(row[6]), zdict.lookup(conn)),
         str(parent[0]) if parent else "",
         replies,
     )
@@ -142,7 +143,8 @@ def raw_between(
 ) -> Iterator[tuple[bytes, str, float]]:
     """(raw, sender, date) of the posts dated in [start, end), oldest first."""
     sql = (
-        "SELECT raw, sender, date FROM archive WHERE list_id = ? AND date >= ? AND date < ? "
+        "SELECT raw, body_text, sender, date FROM archive WHERE list_id = ? AND date >= ? "
+        "AND date < ? "
         "ORDER BY date, id"
     )
     yield from _unpacked(conn.execute(sql, (list_id, start, end)))
@@ -153,7 +155,7 @@ def raw_thread(
 ) -> Iterator[tuple[bytes, str, float]]:
     """(raw, sender, date) of a thread's archived posts, oldest first."""
     sql = (
-        "SELECT raw, sender, date FROM archive WHERE list_id = ? AND thread_id = ? "
+        "SELECT raw, body_text, sender, date FROM archive WHERE list_id = ? AND thread_id = ? "
         "ORDER BY date, id"
     )
     yield from _unpacked(conn.execute(sql, (list_id, thread)))
@@ -162,5 +164,5 @@ def raw_thread(
 def _unpacked(cursor: sqlite3.Cursor) -> Iterator[tuple[bytes, str, float]]:
     find = zdict.lookup(cursor.connection)
     while rows := cursor.fetchmany(_BATCH):
-        for blob, sender, date in rows:
-            yield compressed.unpack(blob, find), str(sender), float(date)
+        for blob, text, sender, date in rows:
+            yield compressed.unpack_message(blob, text, find), str(sender), float(date)

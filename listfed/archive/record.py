@@ -36,7 +36,8 @@ class Prepared:
 
     message_id: str
     extract: Extract
-    packed: bytes
+    packed: bytes  # the message, chained to `text` (db/compressed.py)
+    text: bytes  # the extract's body_text, packed
     size: int
     date: float | None  # the Date header, else the fallback given
 
@@ -55,7 +56,8 @@ def prepare(
     ex = extract(raw, parsed=parsed)
     mid = message_id or ex.message_id or derived_message_id(raw, node)
     date = ex.date if ex.date is not None else fallback_date
-    return Prepared(mid, ex, compressed.pack(raw, zdict), len(raw), date)
+    packed = compressed.pack_message(raw, ex.body_text, zdict)
+    return Prepared(mid, ex, packed, compressed.pack_text(ex.body_text, zdict), len(raw), date)
 
 
 def add(conn: sqlite3.Connection, list_id: int, item: Prepared, received: float) -> str | None:
@@ -78,7 +80,7 @@ def add(conn: sqlite3.Connection, list_id: int, item: Prepared, received: float)
             ex.sender_name,
             date,
             ex.subject,
-            ex.body_text,
+            item.text,
             ex.attachments,
             item.size,
             item.packed,

@@ -20,7 +20,7 @@ from listfed.mail.text import extract
 # second) and the triggers that keep each as the archive changes
 _INDEXES = {"archive_fts": "archive_fts_update", "archive_stem": "archive_stem_update"}
 _ROWS = (
-    "SELECT id, message_id, raw, date FROM archive WHERE list_id = ? AND id > ? "
+    "SELECT id, message_id, raw, body_text, date FROM archive WHERE list_id = ? AND id > ? "
     "ORDER BY id LIMIT 500"
 )
 _SET_TEXT = (
@@ -88,19 +88,19 @@ def _texts(
     """Extract the list's messages again; what threading needs of each is returned."""
     entries: list[Entry] = []
     find = zdict.lookup(conn)
-    wanted = None if packing is None else compressed.dictionary_id(packing)
     last = 0
     while True:
         rows = conn.execute(_ROWS, (list_id, last)).fetchall()
         if not rows:
             return entries
         changes = []
-        for rid, mid, blob, date in rows:
-            raw = compressed.unpack(blob, find)
+        for rid, mid, blob, stored, date in rows:
+            raw = compressed.unpack_message(blob, stored, find)
             ex = extract(raw)
-            if compressed.packed_with(blob) != wanted:
-                blob = compressed.pack(raw, packing)
-            texts = (ex.sender, ex.sender_name, ex.subject, ex.body_text, ex.attachments)
+            # packed again whatever it was packed with: the message is chained to the text
+            text = compressed.pack_text(ex.body_text, packing)
+            blob = compressed.pack_message(raw, ex.body_text, packing)
+            texts = (ex.sender, ex.sender_name, ex.subject, text, ex.attachments)
             changes.append((*texts, len(raw), blob, rid))
             entries.append((date, rid, mid, ex.references, ex.in_reply_to, ex.subject))
         conn.executemany(_SET_TEXT, changes)

@@ -399,7 +399,7 @@ def _snippets(
 
 def _by_date(conn: sqlite3.Connection, where: list[str], params: dict[str, object]) -> list[Hit]:
     sql = (
-        f"SELECT {_COLUMNS}, substr(a.body_text, 1, 160) "  # noqa: S608
+        f"SELECT {_COLUMNS}, substr(listfed_text(a.body_text), 1, 160) "  # noqa: S608
         "FROM archive a JOIN mlist m ON m.id = a.list_id "
         f"WHERE 1{_and(where)} ORDER BY a.date DESC LIMIT :limit"
     )

@@ -19,7 +19,8 @@ from listfed.mail.text import extract
 
 _ROW = (
     "SELECT a.message_id, m.local || '@' || m.domain, a.sender, a.sender_name, a.subject, "
-    "a.date, a.thread_id, a.raw, m.visibility FROM archive a JOIN mlist m ON m.id = a.list_id "
+    "a.date, a.thread_id, a.raw, m.visibility, a.body_text FROM archive a "
+    "JOIN mlist m ON m.id = a.list_id "
     "WHERE a.list_id = ? AND a.message_id = ?"
 )
 _CHILDREN = (
@@ -80,8 +81,8 @@ def load(conn: sqlite3.Connection, list_id: int, message_id: str) -> Shown:
         from listfed.errors import NotFound
 
         raise NotFound(f"no archived message <{message_id}>")
-    mid, lst, sender, name, subject, date, thread_id, blob, visibility = row
-    unpacked = compressed.unpack(blob, zdict.lookup(conn))
+    mid, lst, sender, name, subject, date, thread_id, blob, visibility, text = row
+    unpacked = compressed.unpack_message(blob, text, zdict.lookup(conn))
     raw = without_signatures(unpacked)  # stored with it: see stage.store
     ex = extract(raw)
     defects = list(dict.fromkeys([*ex.defects, *mime_defects(raw)]))

@@ -21,22 +21,11 @@ SIZE = 32 * 1024  # zlib looks back 32 KB at most: a longer dictionary's head is
 SAMPLE = 400  # messages, spread over the archive
 MIN_POSTS = 200
 _NEWEST = "SELECT id FROM zdict ORDER BY seq DESC LIMIT 1"
-_CACHE: dict[int, bytes] = {}  # by id: a dictionary's bytes never change
 
 
 def lookup(conn: sqlite3.Connection) -> compressed.Lookup:
     """Dictionaries by id, for compressed.unpack (read from `conn` once per process)."""
-
-    def find(key: int) -> bytes | None:
-        data = _CACHE.get(key)
-        if data is None:
-            row = conn.execute("SELECT data FROM zdict WHERE id = ?", (key,)).fetchone()
-            if row is None:
-                return None
-            data = _CACHE[key] = bytes(row[0])
-        return data
-
-    return find
+    return compressed.lookup(conn)
 
 
 def current(conn: sqlite3.Connection) -> bytes | None:
@@ -67,8 +56,8 @@ def make(conn: sqlite3.Connection) -> bytes | None:
     for at in range(0, len(chosen), 100):
         part = chosen[at : at + 100]
         marks = ",".join("?" * len(part))
-        sql = f"SELECT raw FROM archive WHERE id IN ({marks}) ORDER BY id"  # noqa: S608
-        texts += [compressed.unpack(r[0], find) for r in conn.execute(sql, part)]
+        sql = f"SELECT raw, body_text FROM archive WHERE id IN ({marks}) ORDER BY id"  # noqa: S608
+        texts += [compressed.unpack_message(r[0], r[1], find) for r in conn.execute(sql, part)]
     # zlib finds the strings nearest the end of the dictionary in the fewest bits: the
     # newest messages of the sample go last
     data = b"".join(texts)[-SIZE:]
@@ -76,5 +65,5 @@ def make(conn: sqlite3.Connection) -> bytes | None:
     conn.execute(
         "INSERT OR IGNORE INTO zdict (id, data, made) VALUES (?, ?, ?)", (key, data, time.time())
     )
-    _CACHE[key] = data
+    compressed.remember(data)
     return data

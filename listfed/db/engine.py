@@ -16,6 +16,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
+from listfed.db import compressed
 from listfed.db.plain import transaction
 from listfed.db.thread import DatabaseThread
 from listfed.errors import StorageError
@@ -40,6 +41,7 @@ def _engine(path: Path, busy_timeout: float, begin: str, checkpoints: bool = Tru
         if not checkpoints:  # the daemon's db/checkpoint.Checkpointer does them instead
             cur.execute("PRAGMA wal_autocheckpoint=0")
         cur.close()
+        compressed.register(dbapi_conn)  # the archive's text (schema v19)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:

@@ -129,7 +129,7 @@ class ArchivedMessage(SQLModel, table=True):
     sender_name: str = ""
     date: float
     subject: str = ""
-    body_text: str = ""
+    body_text: str = ""  # packed bytes from schema v19: db/compressed.text_of reads either
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # zlib (db/compressed)
     received: float
     attachments: str = ""  # schema v5: file names, for the index

@@ -97,7 +97,8 @@ class Feeder:
             posts = sorted({int(post) for _seq, post in notes})
             marks = ",".join("?" * len(posts))
             sql = (
-                "SELECT id, list_id, date, subject, sender, sender_name, body_text, attachments "  # noqa: S608
+                "SELECT id, list_id, date, subject, sender, sender_name, listfed_text(body_text), "  # noqa: S608
+                "attachments "
                 f"FROM archive WHERE id IN ({marks})"
             )
             rows = conn.execute(sql, posts).fetchall()
