@@ -5,7 +5,9 @@ removal, and rows stored before v19 stay readable until `archive reindex` packs 
 
 from __future__ import annotations
 
+import gc
 import json
+import os
 import random
 import sqlite3
 from pathlib import Path
@@ -164,3 +166,28 @@ def test_a_connection_without_the_function_cannot_change_the_archive(node_dir: P
     consistent(db)
     assert db.execute("SELECT count(*) FROM archive WHERE message_id = 'root@x'").fetchone() == (1,)
     db.close()
+
+
+def test_the_text_function_reads_a_dictionary_it_has_not_seen_and_keeps_no_file_open(
+    node_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    messages, db = imported_in_batches(node_dir, monkeypatch, zdict.MIN_POSTS + 50)
+    db.close()
+    path = node_dir / "var" / "listfed.db"
+    monkeypatch.setattr(compressed, "_DICTIONARIES", {})  # made by another process, say
+    conn = sqlite3.connect(path)
+    compressed.register(conn)
+    newest = messages[-1]
+    (text,) = conn.execute(
+        "SELECT listfed_text(body_text) FROM archive ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    assert text == record.prepare(newest, "n.example").extract.body_text
+    conn.close()
+    files = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):  # dropped, not closed: freed all the same (no reference cycle)
+        dropped = sqlite3.connect(path)
+        compressed.register(dropped)
+        dropped.execute("SELECT listfed_text(body_text) FROM archive LIMIT 1").fetchone()
+        del dropped
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) == files

@@ -165,10 +165,33 @@ def unpack_message(blob: bytes, stored_text: str | bytes, lookup: Lookup | None 
 def register(conn: sqlite3.Connection) -> None:
     """Give `conn` the SQL function listfed_text(body_text): a stored text as text. The
     archive's search indexes read the text through it (the `archive_text` view, schema
-    v19), so every connection that writes the archive or makes snippets needs it."""
-    find = lookup(conn)
+    v19), so every connection that writes the archive or makes snippets needs it.
+
+    The function holds no reference to `conn` (a connection holding a function that
+    holds it is a cycle Python never frees, with its file): a dictionary not yet seen in
+    this process is read on a short connection of its own."""
+    row = conn.execute("PRAGMA database_list").fetchone()
+    path = str(row[2]) if row and row[2] else ""  # "" for a database in memory
+
+    def find(key: int) -> bytes | None:
+        data = _DICTIONARIES.get(key)
+        return data if data is not None or not path else _read_dictionary(path, key)
 
     def text(stored: str | bytes | None) -> str | None:
         return None if stored is None else text_of(stored, find)
 
     conn.create_function(TEXT_FUNCTION, 1, text, deterministic=True)
+
+
+def _read_dictionary(path: str, key: int) -> bytes | None:
+    side = sqlite3.connect(path, timeout=5.0)
+    try:
+        row = side.execute("SELECT data FROM zdict WHERE id = ?", (key,)).fetchone()
+    except sqlite3.Error:
+        return None
+    finally:
+        side.close()
+    if row is None:
+        return None
+    data = _DICTIONARIES[key] = bytes(row[0])
+    return data
