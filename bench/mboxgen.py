@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A realistic mailing-list archive as an mboxrd file, for the archive benchmark.
 
-    python bench/mboxgen.py -n 100000 -o /tmp/archive100k.mbox [--seed 1]
+    python bench/mboxgen.py -n 100000 -o /tmp/archive100k.mbox [--seed 1] [--pipermail]
+        [--prose DIR]
 
 Ten years of one list's traffic: about 300 authors (some prolific, some with non-ASCII
 names in RFC 2047), threads (30 % new, the rest replies quoting their parent, with
@@ -12,6 +13,14 @@ a few attachments. The text is drawn from a fixed vocabulary of organising, meet
 and policy words with a Zipf-like frequency, plus French, Spanish and German words with
 diacritics, so the benchmark's queries know what they will find (see VOCABULARY).
 The same seed gives the same bytes.
+
+With --prose DIR the bodies are real technical text instead: each is a few consecutive
+blank-line separated blocks of one .py file under DIR (docstrings, comments and code, line
+for line; on into the next file if it ends; directories named test, tests, idle_test and
+site-packages are skipped), as long as the vocabulary bodies would be: e.g. --prose
+/usr/lib/python3.11 for a technical list such as R-devel. Everything else is drawn as
+before; the same seed and the same DIR give the same bytes. The benchmark's queries find
+fewer answers there: their words are the vocabulary's.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ import html
 import itertools
 import re
 import sys
+import textwrap
 import time
 import unicodedata
 from bisect import bisect
@@ -267,6 +277,23 @@ def _ascii(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
 
 
+PROSE_SKIP = frozenset(("test", "tests", "idle_test", "site-packages", "__pycache__"))
+
+
+def read_prose(root: Path) -> list[str]:
+    """The blank-line separated blocks of the .py files under `root`, in path order."""
+    blocks = []
+    for path in sorted(root.rglob("*.py")):
+        if PROSE_SKIP.intersection(path.relative_to(root).parts[:-1]):
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace").replace("\r", "")
+        text = "\n".join(line.rstrip() for line in text.split("\n"))
+        blocks += [textwrap.dedent(b).strip("\n") for b in text.split("\n\n") if b.strip()]
+    if not blocks:
+        raise SystemExit(f"--prose {root}: no .py file with text")
+    return blocks
+
+
 def _weights(n: int, exponent: float, offset: int = 1) -> list[float]:
     return list(itertools.accumulate(1 / (rank + offset) ** exponent for rank in range(n)))
 
@@ -274,9 +301,17 @@ def _weights(n: int, exponent: float, offset: int = 1) -> list[float]:
 class Generator:
     """Draws messages one after the other; all randomness from one seeded Random."""
 
-    def __init__(self, seed: int, count: int, list_address: str, pipermail: bool = False) -> None:
+    def __init__(
+        self,
+        seed: int,
+        count: int,
+        list_address: str,
+        pipermail: bool = False,
+        prose: Path | None = None,
+    ) -> None:
         self.rng = Random(seed)
         self.pipermail = pipermail
+        self.prose = read_prose(prose) if prose is not None else None  # --prose: its blocks
         self.count = count
         self.list = list_address
         local, _, domain = list_address.partition("@")
@@ -368,6 +403,28 @@ class Generator:
             total += len(para) + 2
         return paragraphs
 
+    def _prose_blocks(self, size: int) -> list[str]:
+        """Consecutive blocks from a random one on (into the next file if this one ends),
+        about `size` characters: a long block (a table, a long docstring) is cut there."""
+        assert self.prose is not None
+        b = self.rng.randrange(len(self.prose))
+        out: list[str] = []
+        total = 0
+        while total < size:
+            kept: list[str] = []
+            for line in self.prose[b % len(self.prose)].split("\n"):
+                if kept and total + len(line) > size + 400:
+                    break
+                kept.append(line)
+                total += len(line) + 1
+            out.append("\n".join(kept))
+            total += 1
+            b += 1
+        return out
+
+    def _lines(self, para: str) -> list[str]:
+        return para.split("\n") if self.prose is not None else self._wrap(para)
+
     def _body_size(self) -> int:
         rng = self.rng
         if rng.random() < 0.015:  # minutes pasted in full, long reports
@@ -395,9 +452,10 @@ class Generator:
             chain = parent.references + ((parent.message_id,) if parent.message_id else ())
             references = chain if len(chain) <= 12 else chain[:1] + chain[-10:]
 
-        own = self._paragraphs(self._body_size())
+        size = self._body_size()
+        own = self._prose_blocks(size) if self.prose is not None else self._paragraphs(size)
         lines = self._text(author, own, parent)
-        excerpt = tuple(self._wrap(own[0])[:6])
+        excerpt = tuple(self._lines(own[0])[:6])
         if message_id is not None or parent is None:
             post = Post(message_id, references, author, self.now, excerpt)
             thread.posts.append(post)
@@ -455,7 +513,7 @@ class Generator:
         lines.append("")
         mine: list[str] = []
         for para in own:
-            mine += self._wrap(para)
+            mine += self._lines(para)
             mine.append("")
         quote: list[str] = []
         if parent is not None and parent.excerpt and rng.random() < 0.9:
@@ -763,9 +821,10 @@ def generate(
     seed: int = 1,
     list_address: str = "team@bench.example",
     pipermail: bool = False,
+    prose: Path | None = None,
 ) -> Stats:
     """Write `count` messages to `out` as mboxrd; the statistics of what was written."""
-    gen = Generator(seed, count, list_address, pipermail)
+    gen = Generator(seed, count, list_address, pipermail, prose)
     for _ in range(count):
         raw, sender, arrived = gen.message()
         write_entry(out, raw, sender, arrived)
@@ -806,10 +865,18 @@ def main() -> int:
         "Subject, Message-ID, In-Reply-To, References and the text, 8-bit, no HTML parts, "
         "attachments or signatures (for the database's size against a text archive)",
     )
+    ap.add_argument(
+        "--prose",
+        type=Path,
+        metavar="DIR",
+        help="bodies of real technical text: consecutive blocks (docstrings, comments, code) "
+        "of the .py files under DIR, e.g. a Python's lib/python3.X (test, tests, idle_test "
+        "and site-packages skipped); the rest as without it",
+    )
     args = ap.parse_args()
     started = time.perf_counter()
     with args.output.open("wb", buffering=1 << 20) as out:
-        stats = generate(out, args.messages, args.seed, args.list, args.pipermail)
+        stats = generate(out, args.messages, args.seed, args.list, args.pipermail, args.prose)
     took = time.perf_counter() - started
     print(
         f"{args.output}: {describe(stats)}; {args.output.stat().st_size / 1e6:,.1f} MB file, "
