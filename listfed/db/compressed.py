@@ -12,7 +12,7 @@ From schema v19 the text (`archive.body_text`, what the search indexes read) is 
 the same way, and the message is packed *chained* to it: its preset dictionary is the
 tail of the archive's dictionary followed by the text, so the body, which the text
 repeats nearly word for word, costs a few back-references (on a text archive the
-message falls from 0.35 to 0.09 of itself, the text to 0.34: bench/RESULTS.md, "The
+message falls from 0.35 to 0.09 of itself, the text to 0.35: bench/RESULTS.md, "The
 text packed, the message chained to it"). A chained blob starts with CHAINED and the
 shared dictionary's id (0: none), which a zlib stream never does (its first byte is
 0x?8). Rows from before v19 (plain text, unchained messages) stay readable as they are.
