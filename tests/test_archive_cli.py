@@ -331,7 +331,7 @@ def test_reindex_rebuilds_a_lost_index(node_dir: Path) -> None:
 
     db = sqlite3.connect(node_dir / "var" / "listfed.db")
     db.execute("INSERT INTO archive_fts(archive_fts) VALUES ('delete-all')")
-    db.execute("INSERT INTO archive_stem(archive_stem) VALUES ('delete-all')")
+    db.execute("DELETE FROM stem_vocab")
     db.execute("DELETE FROM thread_node")
     db.commit()
     db.close()

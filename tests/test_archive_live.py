@@ -121,7 +121,9 @@ def test_a_version_15_archive_upgraded_finds_words_by_their_stems(tmp_path: Path
     plain.execute("BEGIN IMMEDIATE")
     item = record.prepare(raw, "node.example")
     # as listfed wrote it before v19: the text plain, the message packed alone
-    as_v15 = dataclasses.replace(item, text=item.extract.body_text, packed=compressed.pack(raw))
+    as_v15 = dataclasses.replace(
+        item, text=item.extract.body_text, packed=compressed.pack(raw), stems=()
+    )
     record.add(plain, 1, as_v15, 0.0)
     plain.execute("COMMIT")
     assert search(plain, '"installed"').hits  # v15's one index, by the words as written

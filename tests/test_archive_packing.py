@@ -25,7 +25,7 @@ from tests.test_archive_cli import TEAM, imported, run
 from tests.test_archive_cli import node_dir as node_dir  # the fixture
 from tests.test_archive_zdict import WORDS, connect, imported_in_batches, message
 
-INDEXES = ("archive_fts", "archive_stem")
+INDEXES = ("archive_fts",)
 
 
 def test_a_message_chained_to_its_text_comes_back_byte_for_byte() -> None:
@@ -190,4 +190,4 @@ def test_the_text_function_reads_a_dictionary_it_has_not_seen_and_keeps_no_file_
         dropped.execute("SELECT listfed_text(body_text) FROM archive LIMIT 1").fetchone()
         del dropped
     gc.collect()
-    assert len(os.listdir("/proc/self/fd")) == files
+    assert len(os.listdir("/proc/self/fd")) <= files

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from listfed.archive import opendb
+from listfed.archive import opendb, stemvocab
 from listfed.archive import search as searching
 from listfed.archive.query import QueryError, compile_query
 from listfed.archive.topk import feed, rank
@@ -130,7 +130,7 @@ def test_any_query_finds_the_same_posts_by_either(
     conn, reader = node
     query = "".join(piece + gap for piece, gap in parts)
     try:
-        compiled = compile_query(query)
+        compiled = compile_query(query, stemvocab.variants(conn))
     except QueryError:
         return
     answer = found(conn, reader, query)
@@ -198,7 +198,9 @@ def test_phrases_are_found_by_their_pairs_of_words_exactly_as_fts5_finds_them(
         '"plain cafe menu" OR "station"',
         '-"general strike" strike',
     ):
-        assert found(conn, reader, query) == set(run(conn, compile_query(query))), query
+        assert found(conn, reader, query) == set(
+            run(conn, compile_query(query, stemvocab.variants(conn)))
+        ), query
     assert found(conn, reader, '"call a general"') == {"m1"}  # not m99
     assert found(conn, reader, '"a general"') == {"m1", "m99"}
     assert found(conn, reader, '"call a general strike"') == {"m1"}
@@ -215,7 +217,7 @@ def test_a_list_that_holds_every_post_is_left_out_and_nothing_changes(tmp_path: 
     for query, _expected in CASES:
         answer = found(conn, reader, query, every=[2])
         if answer is not None:
-            assert answer == set(run(conn, compile_query(query))), query
+            assert answer == set(run(conn, compile_query(query, stemvocab.variants(conn)))), query
     assert found(conn, reader, "list:dev meeting", every=[2]) == {"m3"}
     assert found(conn, reader, "-list:dev meeting", every=[2]) == set()
     assert found(conn, reader, "list:dev OR nosuchword", every=[2]) == {"m3", "m4", "m7", "m8"}

@@ -4,6 +4,7 @@ the archive's dictionary, and every reader gives the message back byte for byte.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from pathlib import Path
 
@@ -105,7 +106,8 @@ def test_the_upgrade_learns_from_the_archive_and_leaves_its_rows(tmp_path: Path)
     conn = connect(tmp_path / "a.db")
     conn.execute("BEGIN")
     for i in range(zdict.MIN_POSTS):
-        record.add(conn, 1, record.prepare(message(i), "n.example"), 0.0)
+        item = record.prepare(message(i), "n.example")
+        record.add(conn, 1, dataclasses.replace(item, stems=()), 0.0)  # v17: no stem_vocab
     conn.execute("COMMIT")
     before = conn.execute("SELECT id, raw FROM archive ORDER BY id").fetchall()
     assert upgrade_file(tmp_path / "a.db", 5.0) == SCHEMA_VERSION

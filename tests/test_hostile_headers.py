@@ -112,7 +112,9 @@ def test_deeply_nested_comments_are_read_fast_and_the_field_dropped() -> None:
         nested = "(" * depth + "x" + ")" * depth + " mx.elsewhere.example; dkim=pass"
         start = time.process_time()
         out = decorate(_with_results(nested), LST, authserv_id=OURS)
-        assert time.process_time() - start < 1.0
+        # linear: 4 MB in about 0.5-1 s of CPU on a slow shared machine (1.02 s seen once
+        # beside other tests); a pass per level would take hours, so 5 s still tells
+        assert time.process_time() - start < 5.0
         assert _results(out) == []  # no honest field nests like this: it may speak for us
 
 

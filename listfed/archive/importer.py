@@ -11,6 +11,7 @@ one after the first batch, from what that batch brought.
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import signal
@@ -29,6 +30,7 @@ from listfed.db.plain import transaction
 BATCH = 1000  # messages per transaction (and per index fill)
 _LEARN_BATCHES = 3  # read in this process at most while the archive has no dictionary
 PARALLEL_ABOVE = 2 * 1024 * 1024  # bytes of mbox; smaller files are read in-process
+SEEN = 200_000  # (stem, word) pairs an import remembers having stored (about 30 MB)
 
 Job = list[tuple[int, bytes, float | None]]  # number, raw, envelope date
 
@@ -83,21 +85,28 @@ _FTS_COLUMNS = "subject, sender, sender_name, body_text, attachments"
 _FILL_INDEXES = tuple(
     f"INSERT INTO {index}(rowid, {_FTS_COLUMNS}) "  # noqa: S608
     f"SELECT id, {_FTS_COLUMNS} FROM archive_text WHERE id > ?"  # the text unpacked (v19)
-    for index in ("archive_fts", "archive_stem")  # the words, their stems (schema v5, v16)
+    for index in ("archive_fts",)  # the words (schema v5, v19; their stems: archive/stemvocab)
 )
 
 
 def _write(
-    conn: sqlite3.Connection, list_id: int, items: list[record.Prepared], report: ImportReport
+    conn: sqlite3.Connection,
+    list_id: int,
+    items: list[record.Prepared],
+    report: ImportReport,
+    seen: set[tuple[str, str]],
 ) -> None:
     """One batch, one transaction. The indexes are filled once for the whole batch (the
-    row-by-row triggers stand aside while the meta key is set, in this transaction only)."""
+    row-by-row triggers stand aside while the meta key is set, in this transaction only).
+    `seen`: the words of a stem that earlier batches of this import stored already (their
+    rows are not looked up again: most words of a list come back in every batch)."""
     now = time.time()
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute("INSERT INTO meta (key, value) VALUES ('archive_fts_batch', '1')")
         (before,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM archive").fetchone()
-        for item in items:
+        for whole in items:
+            item = dataclasses.replace(whole, stems=tuple(p for p in whole.stems if p not in seen))
             if record.add(conn, list_id, item, now) is None:
                 report.present += 1
             else:
@@ -109,6 +118,8 @@ def _write(
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    if len(seen) < SEEN:
+        seen.update(p for item in items for p in item.stems)
 
 
 def import_mbox(
@@ -127,8 +138,10 @@ def import_mbox(
         big = path.stat().st_size > PARALLEL_ABOVE
         workers = min(2, os.cpu_count() or 1) if big else 0
 
+    seen: set[tuple[str, str]] = set()
+
     def here(job: Job) -> None:
-        _write(conn, list_id, _prepare(node, job, packing.data), report)
+        _write(conn, list_id, _prepare(node, job, packing.data), report, seen)
         packing.after_batch()
         if progress is not None:
             progress(report)
@@ -154,12 +167,12 @@ def import_mbox(
             for job in jobs:
                 pending.append(pool.submit(_prepare, node, job, packing.data))
                 if len(pending) > 2 * workers:  # bounded: memory holds a few batches at most
-                    _write(conn, list_id, pending.popleft().result(), report)
+                    _write(conn, list_id, pending.popleft().result(), report, seen)
                     packing.after_batch()
                     if progress is not None:
                         progress(report)
             while pending:
-                _write(conn, list_id, pending.popleft().result(), report)
+                _write(conn, list_id, pending.popleft().result(), report, seen)
                 packing.after_batch()
                 if progress is not None:
                     progress(report)

@@ -3,8 +3,9 @@
 The syntax is in listfed.archive.querylex. User text never reaches FTS5 syntax: every term
 becomes an FTS5 string literal, and the operators, column filters and prefix stars around
 it are ours. list:, after: and before: become SQL over aliases a (archive) and m (mlist).
-Unquoted words of the text and subject match by their English stems (querylex.stemmed),
-in a second index: `Compiled.table` says which index ranks (see `_ranking`).
+Unquoted words of the text and subject match by their English stems (querylex.stemmed):
+a word becomes the OR of the indexed words of its stem (archive/stemvocab.py), in the
+archive's one index.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ from listfed.archive.querylex import (
     negated_in_or,
     stemmed,
 )
+from listfed.archive.stemvocab import Variants, words
 from listfed.errors import ListfedError
 from listfed.records import NamedTuple  # not a dataclass: see archive/querylex.py
 
 _DATE = r"([0-9]{4})-([0-9]{2})-([0-9]{2})"  # compiled by the first date term (_day_start)
-# the two FTS5 indexes of the archive's text (schema v5, v16): the words as written, and
-# their English stems (Porter's), which match unquoted words of the text and subject
-EXACT, STEMMED = "archive_fts", "archive_stem"
+# the archive's FTS5 index (schema v5, v19): the words as written; an unquoted word of the
+# text and subject stands for the words of its English stem (Porter's), `Variants`
+EXACT = "archive_fts"
 _COLUMNS = {Field.TEXT: "", Field.FROM: "{sender sender_name} : ", Field.SUBJECT: "{subject} : "}
 
 
@@ -46,7 +48,7 @@ class Compiled(NamedTuple):
     after: int | None = None
     before: int | None = None
     tree: And = And(())  # what was compiled (for archive/topk)
-    table: str = EXACT  # the index `match` is for, which ranks: EXACT or STEMMED
+    table: str = EXACT  # the index `match` is for, which ranks
 
 
 def parse(text: str) -> And:
@@ -58,16 +60,15 @@ def parse(text: str) -> And:
 
 
 class _Atom(NamedTuple):
-    """An FTS5 expression over one index: the words as written, or their stems."""
+    """An FTS5 expression over the index."""
 
     text: str
-    table: str  # EXACT or STEMMED
-    loose: bool  # no prefix or NOT inside: in STEMMED it finds all it finds (and more)
+    table: str = EXACT
 
 
 class _Part:
     """A compiled piece: FTS atoms that must match, FTS atoms that must not, SQL; and
-    `wide`: STEMMED expressions that its matches all meet, for ranking only."""
+    `wide`: FTS expressions that its matches all meet, for ranking only."""
 
     def __init__(
         self,
@@ -90,13 +91,14 @@ class _Part:
         return {atom.table for atom in (*self.all, *self.none)}
 
     def superset(self) -> str | None:
-        """A STEMMED expression that finds every match of the part, None if none does."""
-        loose = [atom.text for atom in self.all if atom.loose] + self.wide
-        return " AND ".join(loose) if loose else None
+        """An FTS expression that finds every match of the part, None if none does."""
+        found = [atom.text for atom in self.all] + self.wide
+        return " AND ".join(found) if found else None
 
 
 class _Compiler:
-    def __init__(self) -> None:
+    def __init__(self, variants: Variants | None) -> None:
+        self.variants = variants
         self.params: dict[str, object] = {}
         self.lists: list[str] = []
         self.after: int | None = None
@@ -144,9 +146,13 @@ class _Compiler:
             return _Part(sql=[f"NOT ({cond})" if term.negated else cond])
         if not any(ch.isalnum() for ch in term.text):
             return _Part()  # nothing the tokenizer would index
-        literal = '"' + term.text.replace('"', '""') + '"'
-        text = _COLUMNS[term.field] + literal + (" *" if term.prefix else "")
-        atom = _Atom(text, STEMMED if stemmed(term) else EXACT, not term.prefix)
+        literal = _literal(term.text)
+        if stemmed(term) and self.variants is not None:
+            found = words(term.text)
+            if len(found) == 1:  # a word of several (`e-mail`) is the phrase as written
+                forms = self.variants(found[0])
+                literal = "(" + " OR ".join(map(_literal, forms)) + ")"
+        atom = _Atom(_COLUMNS[term.field] + literal + (" *" if term.prefix else ""))
         return _Part(none=[atom]) if term.negated else _Part(all=[atom])
 
     def any_of(self, node: Or) -> _Part:
@@ -165,13 +171,13 @@ class _Compiler:
         if not any(part.sql for part in parts) and len(tables) == 1:
             atoms = [_atom(part) for part in parts]
             text = "(" + " OR ".join(atom.text for atom in atoms) + ")"
-            return _Part(all=[_Atom(text, tables.pop(), all(atom.loose for atom in atoms))])
+            return _Part(all=[_Atom(text, tables.pop())])
         ors = [_conjunction(self.as_sql(part)) for part in parts]
         wide = [part.superset() for part in parts]
         ranked = ["(" + " OR ".join(map(str, wide)) + ")"] if None not in wide else []
         return _Part(sql=["(" + " OR ".join(ors) + ")"], wide=ranked)
 
-    def as_sql(self, part: _Part, tables: tuple[str, ...] = (EXACT, STEMMED)) -> list[str]:
+    def as_sql(self, part: _Part, tables: tuple[str, ...] = (EXACT,)) -> list[str]:
         """The part as SQL conditions (its atoms of `tables`), each index a subquery."""
         conds = []
         for table in tables:
@@ -195,8 +201,11 @@ def _atom(part: _Part) -> _Atom:
     """The part's atoms (all of one table) as one."""
     if len(part.all) == 1 and not part.none:
         return part.all[0]
-    loose = not part.none and all(atom.loose for atom in part.all)
-    return _Atom(f"({_fts(part.all, part.none)})", part.all[0].table, loose)
+    return _Atom(f"({_fts(part.all, part.none)})", part.all[0].table)
+
+
+def _literal(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
 
 
 def _conjunction(conds: list[str], always: bool = False) -> str:
@@ -216,10 +225,12 @@ def _day_start(term: Term) -> int:
     return int(day.timestamp())
 
 
-def compile_query(text: str) -> Compiled:
+def compile_query(text: str, variants: Variants | None = None) -> Compiled:
     """Parse a query and compile it to an FTS5 MATCH expression (over the index that
-    ranks), SQL conditions and parameters."""
-    compiler = _Compiler()
+    ranks), SQL conditions and parameters. `variants` gives the indexed words of a
+    word's stem (archive/stemvocab.variants); without it (a query only checked, as a
+    network search does before asking its peers) a word stands for itself."""
+    compiler = _Compiler(variants)
     tree = parse(text)
     part = compiler.node(tree)
     table, match, where = _ranking(compiler, part)
@@ -231,19 +242,11 @@ def compile_query(text: str) -> Compiled:
 
 
 def _ranking(compiler: _Compiler, part: _Part) -> tuple[str, str | None, list[str]]:
-    """Which index ranks, with what MATCH, and the SQL for the rest. STEMMED ranks when
-    the query has a stemmed word (or an OR that mixes both): its MATCH holds the stemmed
-    words exactly and the others loosely (a quoted phrase's stems), and the words as
-    written are kept by a subquery of EXACT. Else EXACT ranks, as it always did."""
-    stems = [atom for atom in part.all if atom.table == STEMMED]
-    if stems or part.wide:
-        loose = [atom for atom in part.all if atom.table == EXACT and atom.loose]
-        unstemmed = [atom for atom in part.none if atom.table == STEMMED]
-        ranked = _Part(all=stems + loose, none=unstemmed)
-        match = " AND ".join([atom.text for atom in ranked.all] + part.wide)
-        match += "".join(f" NOT {atom.text}" for atom in unstemmed)
-        return STEMMED, match, compiler.as_sql(part, (EXACT,))
-    if part.all:
-        unwritten = [atom for atom in part.none if atom.table == EXACT]
-        return EXACT, _fts(part.all, unwritten), compiler.as_sql(part, (STEMMED,))
+    """The index that ranks, with what MATCH, and the SQL for the rest: the MATCH holds
+    the words that must and must not match, and `wide` (what every match of an OR that
+    has SQL in it meets), so that bm25 ranks by all of them."""
+    if part.all or part.wide:
+        match = " AND ".join([atom.text for atom in part.all] + part.wide)
+        match += "".join(f" NOT {atom.text}" for atom in part.none)
+        return EXACT, match, list(part.sql)
     return EXACT, None, compiler.as_sql(part)

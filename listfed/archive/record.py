@@ -11,7 +11,7 @@ import sqlite3
 from dataclasses import dataclass
 from email.message import Message
 
-from listfed.archive import threads
+from listfed.archive import stemvocab, threads
 from listfed.db import compressed
 from listfed.mail.message import derived_message_id
 from listfed.mail.text import Extract, extract
@@ -40,6 +40,7 @@ class Prepared:
     text: bytes  # the extract's body_text, packed
     size: int
     date: float | None  # the Date header, else the fallback given
+    stems: tuple[tuple[str, str], ...] = ()  # (stem, word) of its words (stemvocab.pairs)
 
 
 def prepare(
@@ -57,7 +58,10 @@ def prepare(
     mid = message_id or ex.message_id or derived_message_id(raw, node)
     date = ex.date if ex.date is not None else fallback_date
     packed = compressed.pack_message(raw, ex.body_text, zdict)
-    return Prepared(mid, ex, packed, compressed.pack_text(ex.body_text, zdict), len(raw), date)
+    text = compressed.pack_text(ex.body_text, zdict)
+    indexed = (ex.subject, ex.sender, ex.sender_name, ex.body_text, ex.attachments)
+    stems = tuple(stemvocab.pairs(indexed))
+    return Prepared(mid, ex, packed, text, len(raw), date, stems)
 
 
 def add(conn: sqlite3.Connection, list_id: int, item: Prepared, received: float) -> str | None:
@@ -87,6 +91,7 @@ def add(conn: sqlite3.Connection, list_id: int, item: Prepared, received: float)
             received,
         ),
     )
+    stemvocab.add(conn, item.stems)
     if placed.relabelled:
         changes = [(th, list_id, mid) for mid, th in placed.relabelled.items()]
         conn.executemany(RELABEL_ARCHIVE, changes)

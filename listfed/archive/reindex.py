@@ -12,13 +12,15 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from listfed.archive import record, threads, zdict
+from listfed.archive import record, stemvocab, threads, zdict
 from listfed.db import compressed
 from listfed.mail.text import extract
 
-# the full-text indexes (schema v5, v16; an upgrade from before v16 reindexes without the
-# second) and the triggers that keep each as the archive changes
+# the full-text indexes and the triggers that keep each as the archive changes: archive_fts
+# (schema v5), and archive_stem from v16 to v18 (the upgrade from before v16 reindexes
+# without it; from v19 the words of each stem are in stem_vocab instead)
 _INDEXES = {"archive_fts": "archive_fts_update", "archive_stem": "archive_stem_update"}
+_STEMS = "SELECT 1 FROM sqlite_master WHERE name = 'stem_vocab'"  # schema v19
 _ROWS = (
     "SELECT id, message_id, raw, body_text, date FROM archive WHERE list_id = ? AND id > ? "
     "ORDER BY id LIMIT 500"
@@ -59,6 +61,8 @@ def everything(conn: sqlite3.Connection, progress: Progress | None = None) -> in
     for index, trigger in triggers.items():
         conn.execute(trigger)
         conn.execute(f"INSERT INTO {index}({index}) VALUES ('rebuild')")  # noqa: S608
+    if conn.execute(_STEMS).fetchone() is not None:
+        stemvocab.rebuild(conn)
     for list_id, entries in forests.items():
         _rethread(conn, list_id, entries)
     conn.execute(_RELAYS)

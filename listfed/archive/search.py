@@ -17,7 +17,8 @@ import itertools
 import sqlite3
 from collections.abc import Sequence
 
-from listfed.archive.query import EXACT, STEMMED, Compiled, QueryError, compile_query
+from listfed.archive import stemvocab
+from listfed.archive.query import EXACT, Compiled, QueryError, compile_query
 from listfed.errors import StorageError
 from listfed.records import TYPE_CHECKING, NamedTuple  # not dataclasses: archive/querylex.py
 
@@ -29,7 +30,7 @@ MARGIN = 200  # leaders ranked beyond the limit (see _ranked)
 WINDOW = 10_000  # a query matching more posts is ranked among the newest this many
 SPANS = 4  # rowid ranges a date range's posts are looked for in (see _spans)
 # The weights of bm25 (subject, sender, sender_name, body_text, attachments) are the
-# indexes' `rank` setting, made by schema v5 (and v16 for the stems).
+# index's `rank` setting, made by schema v5 (and v19 over the packed text).
 _COLUMNS = (
     "a.message_id, m.local || '@' || m.domain, a.sender, a.sender_name, a.subject, a.date, "
     "a.thread_id, m.visibility"
@@ -37,7 +38,7 @@ _COLUMNS = (
 
 
 _SNIPPET = f"-1, '{MARK[0]}', '{MARK[1]}', '…', 24"  # snippet()'s after the index's name
-_INDEXES = (EXACT, STEMMED)  # the only names spliced into the SQL below
+_INDEXES = (EXACT,)  # the only name spliced into the SQL below
 
 
 class NoSuchList(QueryError):
@@ -95,7 +96,7 @@ def search(
     index (archive/topk), which ranks every match at once where it can answer.
     `shown`: the hits that get a snippet, the others "" (a web page: its own 20 of the
     `limit`; a page's snippets cost about as much as its ranking)."""
-    compiled = compile_query(query)
+    compiled = compile_query(query, stemvocab.variants(conn))
     where = list(compiled.where)
     params: dict[str, object] = dict(compiled.params)
     # A condition every archived post meets costs a row read per match and changes

@@ -1,12 +1,13 @@
-"""Schema v19: the archive's text packed, its indexes reading it through a view.
+"""Schema v19: the archive's text packed, one index reading it through a view.
 
 `archive.body_text` holds new rows' text zlib-packed (db/compressed.py `pack_text`), and
-their message packed chained to it; older rows keep their plain text. The FTS5 indexes
-(`archive_fts`, v5; `archive_stem`, v16) take their external content from the view
-`archive_text`, which gives every row's text as text through the SQL function
-`listfed_text` (db/compressed.py `register`: every connection of listfed has it). The
-two indexes are made again over the view, with the same tokenizers and ranking, and
-triggers that are v5's and v16's with the text read through the function.
+their message packed chained to it; older rows keep their plain text. The FTS5 index
+`archive_fts` (v5) takes its external content from the view `archive_text`, which gives
+every row's text as text through the SQL function `listfed_text` (db/compressed.py
+`register`: every connection of listfed has it): it is made again over the view, with
+the same tokenizer and ranking, and triggers that are v5's with the text read through
+the function. The index of stems (`archive_stem`, v16) goes: an unquoted word finds the
+words of its stem through `stem_vocab` (archive/stemvocab.py), filled by the upgrade.
 """
 
 # ruff: noqa: S608 (every name spliced into these statements is one of the constants here)
@@ -15,10 +16,8 @@ from __future__ import annotations
 from listfed.db.compressed import TEXT_FUNCTION
 
 _COLUMNS = "subject, sender, sender_name, body_text, attachments"
-_TOKENIZERS = {
-    "archive_fts": "unicode61 remove_diacritics 2",
-    "archive_stem": "porter unicode61 remove_diacritics 2",
-}
+_TOKENIZERS = {"archive_fts": "unicode61 remove_diacritics 2"}
+_GONE = ("archive_stem_insert", "archive_stem_delete", "archive_stem_update")
 
 
 def _values(row: str) -> str:
@@ -58,4 +57,9 @@ V19: tuple[str, ...] = (
     f"""CREATE VIEW archive_text AS SELECT id, subject, sender, sender_name,
     {TEXT_FUNCTION}(body_text) AS body_text, attachments FROM archive""",
     *(s for table, tokenizer in _TOKENIZERS.items() for s in _index(table, tokenizer)),
+    *(f"DROP TRIGGER {trigger}" for trigger in _GONE),
+    "DROP TABLE archive_stem",
+    # (stem, word) for each indexed word whose Porter stem is another word
+    """CREATE TABLE stem_vocab (stem VARCHAR NOT NULL, word VARCHAR NOT NULL,
+    PRIMARY KEY (stem, word)) WITHOUT ROWID""",
 )

@@ -27,7 +27,8 @@ import tantivy
 
 from listfed.archive.porter import stem
 from listfed.archive.querylex import And, Field, Node, Or, Term, stemmed
-from listfed.archive.topk.index import PAIRED, STEMMED, WEIGHTS, fold, pair
+from listfed.archive.stemvocab import fold
+from listfed.archive.topk.index import PAIRED, STEMMED, WEIGHTS, pair
 
 _FIELDS = {
     Field.TEXT: tuple(WEIGHTS),
@@ -116,7 +117,7 @@ class _Compiler:
         if not words:
             raise Unsupported("a word longer than the index keeps")
         fields = _FIELDS[term.field]
-        if stemmed(term):
+        if stemmed(term) and len(words) == 1:  # a word of several is as written, as in FTS5
             words, fields = [stem(word) for word in words], tuple(STEMMED[f] for f in fields)
         each = [self.field(name, words) for name in fields]
         return (

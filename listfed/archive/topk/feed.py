@@ -24,11 +24,11 @@ from pathlib import Path
 import tantivy
 
 from listfed.archive import opendb
+from listfed.archive.stemvocab import fold
 from listfed.archive.topk.index import (
     PAIRED,
     RECENT,
     STEMMED,
-    fold,
     folder_of,
     mark_made,
     open_writable,

@@ -9,11 +9,9 @@ version, is not read, and the daemon makes it anew.
 from __future__ import annotations
 
 import itertools
-import re
 import shutil
 import sqlite3
 import time
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +24,8 @@ WORDS = "listfed"  # the analyzer's name in the index
 PAIRS = "listfed_pairs"  # the pairs fields' analyzer (see `pairs`)
 # bm25 weights as the archive's FTS5 `rank` (schema v5): subject 5, author 2, text 1
 WEIGHTS = {"subject": 5.0, "sender": 2.0, "body": 1.0, "attachments": 1.0}
-# each field again as its words' English stems (FTS5's `archive_stem`, schema v16)
+# each field again as its words' English stems, as FTS5's `porter` makes them (the archive's
+# FTS5 index finds a stem's words through stem_vocab, schema v19)
 STEMMED = {name: f"{name}_stem" for name in WEIGHTS}
 # the long fields again as pairs of neighbouring words, so that a phrase is found as
 # terms, not by checking the positions of its words in every post that has them all (a
@@ -44,17 +43,6 @@ LAG = 10.0  # seconds: a change waiting longer than this means no one is feeding
 
 def folder_of(database: Path) -> Path:
     return database.with_name(database.stem + ".search")
-
-
-# combining marks: what unicode61 `remove_diacritics 2` takes off a letter
-_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
-
-
-def fold(text: str) -> str:
-    """Accents off, as FTS5's `remove_diacritics 2` does (é -> e; ø, ß and æ stay:
-    they are letters of their own, not a letter and a mark). For the text indexed
-    and the words searched alike; linear in the text."""
-    return text if text.isascii() else _MARKS.sub("", unicodedata.normalize("NFD", text))
 
 
 def analyzer() -> tantivy.TextAnalyzer:
