@@ -3,18 +3,21 @@ out are sent, bounce scores that went quiet are reset, held posts past their exp
 dropped; spent tokens, reply counts and old bridge fingerprints are forgotten. One pass
 a minute, or sooner when a digest falls due. After each pass, the archive's search
 indexes are merged into fewer segments (archive/ftsmerge), a short write transaction a
-step, so that intake, which goes first on the database thread, never waits long.
+step, so that intake, which goes first on the database thread, never waits long. Once a
+day the words of each English stem (archive/stemvocab) are checked against the index's
+own: read on a thread of their own, what is missing added in one short transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 
 from listfed import tokens
-from listfed.archive import ftsmerge
+from listfed.archive import ftsmerge, opendb, stemvocab
 from listfed.bounces import score
 from listfed.bridges import echoes
 from listfed.context import NodeSettings
@@ -29,6 +32,8 @@ from listfed.wakeup import first_of
 log = logging.getLogger("listfed.housekeeping")
 
 MERGE_STEPS = 1_000  # merge steps after a pass at most (16,000 index pages, about 64 MB)
+STEMS_EVERY = 86_400.0  # seconds between checks of stem_vocab (about 1 s at 100,000 posts)
+STEMS_FIRST = 600.0  # seconds after start for the first check
 
 
 class Housekeeper:
@@ -44,6 +49,8 @@ class Housekeeper:
         self.delivered = delivered  # wakes the delivery worker
         self.clock = clock
         self.wake = asyncio.Event()
+        # the first check ten minutes after start (a daemon restarted every day checks too)
+        self.stems_checked = clock() - STEMS_EVERY + STEMS_FIRST
 
     def pass_once(self) -> float | None:
         """One pass (on the database thread); when the next digest falls due."""
@@ -73,6 +80,9 @@ class Housekeeper:
                 log.exception("housekeeping pass failed")
                 later = None
             await self.merge(stop)
+            if self.clock() - self.stems_checked >= STEMS_EVERY:
+                self.stems_checked = self.clock()
+                await self.check_stems()
             timeout = poll if later is None else max(1.0, min(poll, later - self.clock()))
             await first_of(self.wake, stop, timeout=timeout)
 
@@ -91,6 +101,33 @@ class Housekeeper:
         except Exception:  # a bug must not end housekeeping until a restart
             log.exception("merging the search index failed")
         return steps
+
+    async def check_stems(self) -> int:
+        """Add to stem_vocab what the index holds and it lacks; how many pairs. The index is
+        read on a thread and a read-only connection of its own (the database thread goes on
+        with intake meanwhile); the pairs are added in one short write transaction."""
+        try:
+            found = await asyncio.to_thread(self._missing_stems)
+            if found:
+                await self.db.run(self._add_stems, found)
+                log.info("stem_vocab: %d pair(s) added from the index", len(found))
+            return len(found)
+        except (ListfedError, sqlite3.Error) as exc:  # busy: tomorrow's check
+            log.error("checking the words of each stem failed: %s", exc)
+        except Exception:  # a bug must not end housekeeping until a restart
+            log.exception("checking the words of each stem failed")
+        return 0
+
+    def _missing_stems(self) -> list[tuple[str, str]]:
+        conn = opendb.connect(self.db.path, self.db.busy_timeout, readonly=True, mapped=False)
+        try:
+            return stemvocab.missing(conn)
+        finally:
+            conn.close()
+
+    def _add_stems(self, found: list[tuple[str, str]]) -> None:
+        with self.db.write_plain() as conn:
+            stemvocab.add(conn, found)
 
     def _fts_tables(self) -> list[str]:
         with self.db.write_plain() as conn:

@@ -5,6 +5,7 @@ stemmed index as they keep the other."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -17,7 +18,10 @@ from hypothesis import strategies as st
 from listfed.archive import record
 from listfed.archive.porter import stem
 from listfed.archive.stemvocab import fold
+from listfed.context import NodeSettings
 from listfed.db import compressed
+from listfed.db.engine import Database
+from listfed.housekeeping import Housekeeper
 from tests.test_archive_cli import TEAM, imported, run
 from tests.test_archive_cli import ids as found
 from tests.test_archive_cli import node_dir as node_dir  # the fixture
@@ -93,3 +97,22 @@ def test_import_live_archiving_reindex_and_removal_keep_the_stems(node_dir: Path
     assert in_index(node_dir, "archive_fts", "zeppelins") == 0
     assert found("zeppelin") == []
     db.close()
+
+
+def test_the_daily_check_adds_the_words_of_a_stem_that_the_table_lacks(node_dir: Path) -> None:
+    """A word Python splits otherwise than FTS5 would be missing from stem_vocab: the
+    housekeeper's daily check reads the index's own words and adds what is missing."""
+    imported(node_dir)
+    path = node_dir / "var" / "listfed.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    lost = db.execute("DELETE FROM stem_vocab WHERE stem = 'fridai'").rowcount
+    db.close()
+    assert lost and found("fridays") == []
+    database = Database(path)
+    try:
+        keeper = Housekeeper(database, lambda: NodeSettings("n.example"), lambda: None)
+        assert asyncio.run(keeper.check_stems()) == lost
+        assert asyncio.run(keeper.check_stems()) == 0
+    finally:
+        database.close()
+    assert set(found("fridays")) == {"root@x", "r1@x"}

@@ -95,3 +95,46 @@ async def test_a_merge_that_cannot_write_is_left_for_the_next_pass(
         blocker.close()
         quick.close()
     assert steps == 0 and "merging the search index failed" in caplog.text
+
+
+async def test_the_words_of_each_stem_are_checked_soon_after_start_then_daily(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [1_000_000.0]
+    keeper = Housekeeper(
+        world.node.db, lambda: world.node.dispatcher.node, lambda: None, clock=lambda: now[0]
+    )
+    checked: list[float] = []
+
+    async def check() -> int:
+        checked.append(now[0])
+        return 0
+
+    monkeypatch.setattr(keeper, "check_stems", check)
+
+    async def passes(count: int) -> None:  # let the loop run `count` more passes
+        for _ in range(count):
+            keeper.wake.set()
+            for _ in range(2000):  # the loop clears it when the next pass begins
+                await asyncio.sleep(0.01)
+                if not keeper.wake.is_set():
+                    break
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(keeper.run(stop, poll=3600))
+    try:
+        await passes(2)
+        assert checked == []
+        now[0] += 600  # ten minutes after start
+        await passes(2)
+        assert checked == [1_000_600.0]
+        now[0] += 86_000  # not a day later yet
+        await passes(2)
+        assert checked == [1_000_600.0]
+        now[0] += 400
+        await passes(2)
+        assert checked == [1_000_600.0, 1_087_000.0]
+    finally:
+        stop.set()
+        keeper.wake.set()
+        await task

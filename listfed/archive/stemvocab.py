@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import sqlite3
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from listfed.archive.porter import stem
 from listfed.records import TYPE_CHECKING  # not typing's: a search from the shell
@@ -32,7 +32,7 @@ _ADD = "INSERT OR IGNORE INTO stem_vocab (stem, word) VALUES (?, ?)"
 _FORMS = "SELECT word FROM stem_vocab WHERE stem = ? ORDER BY word LIMIT ?"
 
 Variants = Callable[[str], Sequence[str]]  # a folded word -> the words of its stem
-KNOWN = 500_000  # words whose (stem, word) a process keeps (see `pairs`)
+KNOWN = 50_000  # words whose (stem, word) a process keeps (see `pairs`): about 10 MB
 _UNSEEN = ("", "")
 _PUNCTUATION = ".,;:!?()[]{}<>\"'*-"
 _KNOWN: dict[str, tuple[str, str] | None] = {}  # a word as found -> (stem, word) or None
@@ -94,16 +94,30 @@ def add(conn: sqlite3.Connection, found: Sequence[tuple[str, str]]) -> None:
 def rebuild(conn: sqlite3.Connection) -> int:
     """Make the table again from every word of the index (in the caller's write
     transaction; about a second at 100,000 posts); how many rows it holds."""
+    conn.execute("DELETE FROM stem_vocab")
+    add(conn, list(_indexed(conn)))
+    return int(conn.execute("SELECT count(*) FROM stem_vocab").fetchone()[0])
+
+
+def missing(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """The pairs of the index's words that the table lacks (a word Python splits otherwise
+    than FTS5): read only, so that it can run beside the writers; `add` them after."""
+    have = set(conn.execute("SELECT stem, word FROM stem_vocab"))
+    return [pair for pair in _indexed(conn) if pair not in have]
+
+
+def _indexed(conn: sqlite3.Connection) -> Iterator[tuple[str, str]]:
+    """(stem, word) of every word of the index whose stem is another word."""
     conn.execute(
         "CREATE VIRTUAL TABLE IF NOT EXISTS temp.archive_words "
         "USING fts5vocab(main, archive_fts, 'row')"
     )
-    conn.execute("DELETE FROM stem_vocab")
-    cursor = conn.execute("SELECT term FROM temp.archive_words")
-    while rows := cursor.fetchmany(1000):
-        add(conn, [(s, w) for (w,) in rows if (s := stem(w)) != w])
-    conn.execute("DROP TABLE temp.archive_words")
-    return int(conn.execute("SELECT count(*) FROM stem_vocab").fetchone()[0])
+    try:
+        cursor = conn.execute("SELECT term FROM temp.archive_words")
+        while rows := cursor.fetchmany(1000):
+            yield from ((s, w) for (w,) in rows if (s := stem(w)) != w)
+    finally:
+        conn.execute("DROP TABLE IF EXISTS temp.archive_words")
 
 
 def variants(conn: sqlite3.Connection) -> Variants:
