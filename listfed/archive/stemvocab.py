@@ -6,9 +6,10 @@ this table (schema v19), not through a second index of stems.
 `stem_vocab` holds (stem, word) for every word of the index whose stem is another word;
 a word that is its own stem needs no row. Rows are added as posts are archived (`pairs`
 of what `record.prepare` extracts, in Python); `rebuild` makes the table again from the
-index's own vocabulary (the schema upgrade, `archive reindex`), so that a word Python
-splits otherwise than FTS5 is healed there. A row whose word left the index is harmless:
-one more arm of an OR that matches nothing.
+index's own vocabulary (the schema upgrade, `archive reindex`), and `missing` finds what
+it lacks (the daemon's daily check, listfed/housekeeping.py), so that a word Python
+splits otherwise than FTS5 is healed. A row whose word left the index is harmless: one
+more arm of an OR that matches nothing.
 """
 
 from __future__ import annotations
