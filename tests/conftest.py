@@ -180,10 +180,22 @@ class World:
                 ).one()
             return int(queued) + int(pending) + self.untaken()
 
-        while await self.node.db.run(busy):
-            if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError("the node did not become idle")
-            self.node.wake_pass()
+        # With `[node] processes = 2` the child's steps (take, pass, send, record) are seen
+        # from here only through the database: idle means nothing to do for 0.3 s on end
+        # (a shorter look once saw a refused member's score before the child wrote it).
+        quiet = 0.3 if self.node.pipeline is not None else 0.0
+        loop = asyncio.get_running_loop()
+        still_since: float | None = None
+        while True:
+            if await self.node.db.run(busy):
+                still_since = None
+                if loop.time() > deadline:
+                    raise TimeoutError("the node did not become idle")
+                self.node.wake_pass()
+            elif still_since is None:
+                still_since = loop.time()
+            if still_since is not None and loop.time() - still_since >= quiet:
+                break
             await asyncio.sleep(0.02)
         await asyncio.sleep(0.05)  # let the last sender record its batch
 
