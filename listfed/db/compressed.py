@@ -97,14 +97,18 @@ def lookup(conn: sqlite3.Connection) -> Lookup:
 
     def find(key: int) -> bytes | None:
         data = _DICTIONARIES.get(key)
-        if data is None:
-            row = conn.execute("SELECT data FROM zdict WHERE id = ?", (key,)).fetchone()
-            if row is None:
-                return None
-            data = _DICTIONARIES[key] = bytes(row[0])
-        return data
+        return data if data is not None else _stored(conn, key)
 
     return find
+
+
+def _stored(conn: sqlite3.Connection, key: int) -> bytes | None:
+    """Dictionary `key` read from the database (and kept for this process), or None."""
+    row = conn.execute("SELECT data FROM zdict WHERE id = ?", (key,)).fetchone()
+    if row is None:
+        return None
+    data = _DICTIONARIES[key] = bytes(row[0])
+    return data
 
 
 def remember(data: bytes) -> None:
@@ -186,12 +190,8 @@ def register(conn: sqlite3.Connection) -> None:
 def _read_dictionary(path: str, key: int) -> bytes | None:
     side = sqlite3.connect(path, timeout=5.0)
     try:
-        row = side.execute("SELECT data FROM zdict WHERE id = ?", (key,)).fetchone()
+        return _stored(side, key)
     except sqlite3.Error:
         return None
     finally:
         side.close()
-    if row is None:
-        return None
-    data = _DICTIONARIES[key] = bytes(row[0])
-    return data
