@@ -63,7 +63,6 @@ class _Atom(NamedTuple):
     """An FTS5 expression over the index."""
 
     text: str
-    table: str = EXACT
 
 
 class _Part:
@@ -86,9 +85,6 @@ class _Part:
 
     def empty(self) -> bool:
         return not (self.all or self.none or self.sql)
-
-    def tables(self) -> set[str]:
-        return {atom.table for atom in (*self.all, *self.none)}
 
     def superset(self) -> str | None:
         """An FTS expression that finds every match of the part, None if none does."""
@@ -126,7 +122,7 @@ class _Compiler:
             return part
         if part.dated:
             raise QueryError(f"bad query: {DATE_IN_OR} ({part.dated})")
-        if part.all and not part.sql and len(part.tables()) == 1:
+        if part.all and not part.sql:
             return _Part(none=[_atom(part)])
         return _Part(sql=[f"NOT {_conjunction(self.as_sql(part), always=True)}"])
 
@@ -167,29 +163,24 @@ class _Compiler:
                 parts.append(part)
         if len(parts) < 2:
             return parts[0] if parts else _Part()
-        tables = set().union(*(part.tables() for part in parts))
-        if not any(part.sql for part in parts) and len(tables) == 1:
+        if not any(part.sql for part in parts):
             atoms = [_atom(part) for part in parts]
             text = "(" + " OR ".join(atom.text for atom in atoms) + ")"
-            return _Part(all=[_Atom(text, tables.pop())])
+            return _Part(all=[_Atom(text)])
         ors = [_conjunction(self.as_sql(part)) for part in parts]
         wide = [part.superset() for part in parts]
         ranked = ["(" + " OR ".join(map(str, wide)) + ")"] if None not in wide else []
         return _Part(sql=["(" + " OR ".join(ors) + ")"], wide=ranked)
 
-    def as_sql(self, part: _Part, tables: tuple[str, ...] = (EXACT,)) -> list[str]:
-        """The part as SQL conditions (its atoms of `tables`), each index a subquery."""
-        conds = []
-        for table in tables:
-            fts = f"SELECT rowid FROM {table} WHERE {table} MATCH"  # noqa: S608
-            all_ = [atom for atom in part.all if atom.table == table]
-            none = [atom for atom in part.none if atom.table == table]
-            if all_:
-                conds.append(f"a.id IN ({fts} {self.bind(_fts(all_, none))})")
-            elif none:
-                either = " OR ".join(atom.text for atom in none)
-                conds.append(f"a.id NOT IN ({fts} {self.bind(either)})")
-        return conds + part.sql
+    def as_sql(self, part: _Part) -> list[str]:
+        """The part as SQL conditions, its atoms a subquery of the index."""
+        fts = f"SELECT rowid FROM {EXACT} WHERE {EXACT} MATCH"  # noqa: S608
+        if part.all:
+            return [f"a.id IN ({fts} {self.bind(_fts(part.all, part.none))})", *part.sql]
+        if part.none:
+            either = " OR ".join(atom.text for atom in part.none)
+            return [f"a.id NOT IN ({fts} {self.bind(either)})", *part.sql]
+        return list(part.sql)
 
 
 def _fts(all_: list[_Atom], none: list[_Atom]) -> str:
@@ -198,10 +189,10 @@ def _fts(all_: list[_Atom], none: list[_Atom]) -> str:
 
 
 def _atom(part: _Part) -> _Atom:
-    """The part's atoms (all of one table) as one."""
+    """The part's atoms as one."""
     if len(part.all) == 1 and not part.none:
         return part.all[0]
-    return _Atom(f"({_fts(part.all, part.none)})", part.all[0].table)
+    return _Atom(f"({_fts(part.all, part.none)})")
 
 
 def _literal(text: str) -> str:
@@ -233,20 +224,20 @@ def compile_query(text: str, variants: Variants | None = None) -> Compiled:
     compiler = _Compiler(variants)
     tree = parse(text)
     part = compiler.node(tree)
-    table, match, where = _ranking(compiler, part)
+    match, where = _ranking(compiler, part)
     if match is None and not where:
         raise QueryError("bad query: nothing to search for")
     lists = tuple(dict.fromkeys(compiler.lists))
     span = (compiler.after, compiler.before)
-    return Compiled(match, tuple(where), compiler.params, lists, *span, tree, table)
+    return Compiled(match, tuple(where), compiler.params, lists, *span, tree)
 
 
-def _ranking(compiler: _Compiler, part: _Part) -> tuple[str, str | None, list[str]]:
-    """The index that ranks, with what MATCH, and the SQL for the rest: the MATCH holds
-    the words that must and must not match, and `wide` (what every match of an OR that
-    has SQL in it meets), so that bm25 ranks by all of them."""
+def _ranking(compiler: _Compiler, part: _Part) -> tuple[str | None, list[str]]:
+    """The MATCH the index ranks by, and the SQL for the rest: the MATCH holds the words
+    that must and must not match, and `wide` (what every match of an OR that has SQL in
+    it meets), so that bm25 ranks by all of them."""
     if part.all or part.wide:
         match = " AND ".join([atom.text for atom in part.all] + part.wide)
         match += "".join(f" NOT {atom.text}" for atom in part.none)
-        return EXACT, match, list(part.sql)
-    return EXACT, None, compiler.as_sql(part)
+        return match, list(part.sql)
+    return None, compiler.as_sql(part)
